@@ -1,0 +1,74 @@
+"""Result types shared by both decoder implementations (plain Python classes)."""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+__all__ = ["LineError", "RowBatch"]
+
+
+class LineError:
+    """One rejected line: where (1-based physical line and byte column) and why."""
+
+    __slots__ = ("lineno", "column", "message", "text")
+
+    def __init__(self, lineno: int, column: int, message: str, text: str = "") -> None:
+        self.lineno = lineno
+        self.column = column
+        self.message = message
+        #: the offending line (at most 200 bytes of it), decoded with replacement
+        self.text = text
+
+    def as_dict(self) -> dict:
+        return {"line": self.lineno, "column": self.column, "message": self.message,
+                "text": self.text}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LineError):
+            return NotImplemented
+        return (self.lineno, self.column, self.message, self.text) == (
+            other.lineno, other.column, other.message, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.lineno, self.column, self.message, self.text))
+
+    def __str__(self) -> str:
+        return f"line {self.lineno}, column {self.column}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (f"LineError(lineno={self.lineno!r}, column={self.column!r}, "
+                f"message={self.message!r}, text={self.text!r})")
+
+
+class RowBatch:
+    """What :func:`ccstore.lineproto.decode_rows` returns.
+
+    - ``groups``: ``{(cluster, kind): [row, ...]}`` with rows shaped as
+      :data:`ccstore.messages.ROW_COLUMNS`, kind ``"event"`` or ``"log"``,
+      keys in order of first appearance, rows in input order;
+    - ``errors``: :class:`LineError` list in input order (syntax errors and
+      lines that are not storable messages, e.g. without a cluster);
+    - ``dropped``: ``{"metric": n, "control": n}`` for kinds that are not kept
+      (only kinds that occurred);
+    - ``consumed``: bytes of the input that were decoded.  Equal to
+      ``len(data)`` unless ``final=False`` left an unterminated last line;
+    - ``lines``: physical lines consumed (so the next chunk's ``lineno`` is
+      ``lineno + lines``).
+    """
+
+    __slots__ = ("groups", "errors", "dropped", "consumed", "lines")
+
+    def __init__(self, groups: Dict[Tuple[str, str], List[tuple]], errors: List[LineError],
+                 dropped: Dict[str, int], consumed: int, lines: int) -> None:
+        self.groups = groups
+        self.errors = errors
+        self.dropped = dropped
+        self.consumed = consumed
+        self.lines = lines
+
+    @property
+    def rows(self) -> int:
+        return sum(len(v) for v in self.groups.values())
+
+    def __repr__(self) -> str:
+        return (f"RowBatch(rows={self.rows}, errors={len(self.errors)}, "
+                f"dropped={self.dropped!r}, consumed={self.consumed}, lines={self.lines})")

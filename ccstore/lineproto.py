@@ -1,0 +1,1 @@
+"""Line-protocol codec: the public module (placeholder until the codec lands)."""

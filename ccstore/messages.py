@@ -1,0 +1,132 @@
+"""ClusterCockpit message kinds, identity tags and the storage row shape.
+
+Every ClusterCockpit message is one line-protocol point whose *field key* says
+what it is: ``event``, ``log``, ``value`` (a metric) or ``control``.  The store
+keeps events and logs; metrics and controls are counted and dropped.
+
+A stored message is a *row*, a plain tuple in the column order of
+:data:`ROW_COLUMNS`.  Both decoder implementations build exactly these tuples
+(the compiled one without creating :class:`~ccstore.lineproto.Point` objects);
+:func:`point_to_row` is the reference that the fast paths must agree with.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping, Optional, Tuple
+
+__all__ = [
+    "KIND_FIELDS",
+    "STORED_KINDS",
+    "DROPPED_KINDS",
+    "IDENTITY_TAGS",
+    "LEVEL_TAG",
+    "ROW_COLUMNS",
+    "Row",
+    "MessageError",
+    "classify",
+    "othertags_json",
+    "point_to_row",
+    "NS_PER_S",
+]
+
+NS_PER_S = 1_000_000_000
+
+#: field key -> message kind
+KIND_FIELDS = {"event": "event", "log": "log", "value": "metric", "control": "control"}
+STORED_KINDS = ("event", "log")
+DROPPED_KINDS = ("metric", "control")
+
+#: tags that have a column of their own, in column order (tag key -> column)
+IDENTITY_TAGS = (
+    ("hostname", "hostname"),
+    ("type", "type"),
+    ("type-id", "typeid"),
+    ("stype", "stype"),
+    ("stype-id", "stypeid"),
+)
+#: the tag naming the cluster; implied by the table, never stored in othertags
+CLUSTER_TAG = "cluster"
+#: per kind, the tag that is the message's main attribute (kept in othertags
+#: as the Go program does, and also in a column of its own for fast counts)
+LEVEL_TAG = {"log": "loglevel", "event": "function"}
+
+#: columns of a row tuple, in order
+ROW_COLUMNS = (
+    "time",  # int, nanoseconds since the epoch
+    "timestamp",  # int, Unix seconds (floor of time), as the Go program stores it
+    "name",  # measurement: event class or log source
+    "hostname",
+    "type",
+    "typeid",
+    "stype",
+    "stypeid",
+    "othertags",  # JSON object of every other tag, keys sorted, compact
+    "field",  # the payload: event or log text
+    "level",  # value of LEVEL_TAG[kind], or None
+)
+
+Row = Tuple[int, int, str, Optional[str], Optional[str], Optional[str], Optional[str],
+            Optional[str], str, str, Optional[str]]
+
+_NON_OTHER = {CLUSTER_TAG}.union(t for t, _ in IDENTITY_TAGS)
+
+
+class MessageError(ValueError):
+    """A well-formed point that is not a storable ClusterCockpit message."""
+
+
+def classify(fields: Mapping[str, Any]) -> Tuple[str, Optional[str]]:
+    """Return ``(kind, field_key)`` for a point's fields.
+
+    The first field (in input order) whose key names a kind decides.  Raises
+    :class:`MessageError` when no field does, or when an event/log payload is
+    not a string.
+    """
+    for key, value in fields.items():
+        kind = KIND_FIELDS.get(key)
+        if kind is None:
+            continue
+        if kind in STORED_KINDS and not isinstance(value, str):
+            raise MessageError(f'field "{key}" must be a string')
+        return kind, key
+    raise MessageError(
+        "not a ClusterCockpit message: expected a field named event, log, value or control"
+    )
+
+
+def othertags_json(tags: Mapping[str, str]) -> str:
+    """JSON object of the tags without a column of their own (sorted, compact)."""
+    other = {k: v for k, v in tags.items() if k not in _NON_OTHER}
+    return json.dumps(other, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def point_to_row(
+    name: str, tags: Mapping[str, str], fields: Mapping[str, Any], time: int,
+    cluster: Optional[str] = None,
+) -> Tuple[str, str, Optional[Row]]:
+    """Turn one decoded point into ``(cluster, kind, row)``.
+
+    ``row`` is None for kinds that are dropped (metric, control).  The line's
+    ``cluster`` tag wins over the ``cluster`` argument; with neither, a
+    :class:`MessageError` is raised.
+    """
+    kind, key = classify(fields)
+    if kind not in STORED_KINDS:
+        return (tags.get(CLUSTER_TAG) or cluster or ""), kind, None
+    cl = tags.get(CLUSTER_TAG) or cluster
+    if not cl:
+        raise MessageError("no cluster: the line has no cluster tag and none was given")
+    row = (
+        time,
+        time // NS_PER_S,
+        name,
+        tags.get("hostname"),
+        tags.get("type"),
+        tags.get("type-id"),
+        tags.get("stype"),
+        tags.get("stype-id"),
+        othertags_json(tags),
+        fields[key],
+        tags.get(LEVEL_TAG[kind]),
+    )
+    return cl, kind, row
