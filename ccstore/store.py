@@ -1,1 +1,566 @@
-"""Store placeholder."""
+"""The Store: line protocol in, committed rows out, and the questions users ask.
+
+Data flows one way: bytes -> :func:`ccstore.lineproto.decode_rows` -> row tuples
+-> backend (one transaction per batch).  Queries go store -> backend -> records.
+Nothing here knows about HTTP or NATS.
+"""
+from __future__ import annotations
+
+import builtins
+import datetime as _dt
+import json
+import os
+import threading
+import time as _time
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+import apsw
+
+from . import lineproto
+from ._types import LineError, RowBatch
+from .backends.base import COLUMN_OF, Backend, GroupKey, QuerySpec, TagCond
+from .durations import parse_duration
+from .messages import LEVEL_TAG, NS_PER_S, MessageError, point_to_row
+
+__all__ = ["open", "Store", "WriteResult", "Record", "TimeLike"]
+
+TimeLike = Union[int, float, _dt.datetime, None]
+
+
+class WriteResult:
+    """Outcome of one write: rows committed, points dropped per kind, bad lines."""
+
+    __slots__ = ("written", "dropped", "errors")
+
+    def __init__(self, written: int = 0, dropped: Optional[Dict[str, int]] = None,
+                 errors: Optional[List[LineError]] = None) -> None:
+        self.written = written
+        self.dropped: Dict[str, int] = dropped if dropped is not None else {}
+        self.errors: List[LineError] = errors if errors is not None else []
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict:
+        return {"written": self.written, "dropped": dict(self.dropped),
+                "errors": [e.as_dict() for e in self.errors]}
+
+    def __repr__(self) -> str:
+        return (f"WriteResult(written={self.written}, dropped={self.dropped!r}, "
+                f"errors={len(self.errors)})")
+
+
+class Record:
+    """One stored event or log message, as a query returns it."""
+
+    __slots__ = ("cluster", "kind", "id", "time", "name", "hostname", "type", "type_id",
+                 "stype", "stype_id", "tags", "value")
+
+    def __init__(self, cluster: str, kind: str, id: int, time: int, name: str,
+                 hostname: Optional[str], type: Optional[str], type_id: Optional[str],
+                 stype: Optional[str], stype_id: Optional[str], tags: Dict[str, str],
+                 value: str) -> None:
+        self.cluster = cluster
+        self.kind = kind
+        self.id = id
+        self.time = time
+        self.name = name
+        self.hostname = hostname
+        self.type = type
+        self.type_id = type_id
+        self.stype = stype
+        self.stype_id = stype_id
+        self.tags = tags
+        self.value = value
+
+    @classmethod
+    def from_row(cls, row: Sequence) -> "Record":
+        (cluster, kind, id_, time_ns, _ts, name, hostname, type_, typeid, stype, stypeid,
+         othertags, field) = row
+        try:
+            tags = json.loads(othertags) if othertags else {}
+        except ValueError:
+            tags = {}
+        if not isinstance(tags, dict):
+            tags = {}
+        return cls(cluster, kind, id_, time_ns, name, hostname, type_, typeid, stype,
+                   stypeid, {str(k): str(v) for k, v in tags.items()}, field)
+
+    @property
+    def timestamp(self) -> int:
+        """Unix seconds, as the Go program stores them."""
+        return self.time // NS_PER_S
+
+    @property
+    def cursor(self) -> str:
+        """Opaque position of this record, for ``query(after=...)``."""
+        return f"{self.time}_{self.id}"
+
+    def all_tags(self) -> Dict[str, str]:
+        """Every tag of the original message, the cluster and identity tags included."""
+        tags = {"cluster": self.cluster}
+        for key, attr in (("hostname", "hostname"), ("type", "type"), ("type-id", "type_id"),
+                          ("stype", "stype"), ("stype-id", "stype_id")):
+            value = getattr(self, attr)
+            if value is not None:
+                tags[key] = value
+        tags.update(self.tags)
+        return tags
+
+    def to_point(self) -> "lineproto.Point":
+        """The record as a line-protocol point (for export and re-ingest)."""
+        return lineproto.Point(self.name, self.all_tags(), {self.kind: self.value}, self.time)
+
+    def as_dict(self) -> dict:
+        return {"cluster": self.cluster, "kind": self.kind, "time": self.time,
+                "timestamp": self.timestamp, "name": self.name, "hostname": self.hostname,
+                "type": self.type, "type_id": self.type_id, "stype": self.stype,
+                "stype_id": self.stype_id, "tags": dict(self.tags), "value": self.value,
+                "cursor": self.cursor}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __repr__(self) -> str:
+        return (f"Record(cluster={self.cluster!r}, kind={self.kind!r}, time={self.time}, "
+                f"name={self.name!r}, hostname={self.hostname!r}, value={self.value!r})")
+
+
+# ---------------------------------------------------------------------- argument parsing
+def _to_ns(value: TimeLike, what: str) -> Optional[int]:
+    """Unix seconds (int/float) or an aware datetime -> nanoseconds."""
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"{what}: a naive datetime is ambiguous; give it a timezone")
+        delta = value - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+        return (delta.days * 86400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what}: expected Unix seconds or an aware datetime, "
+                        f"not {type(value).__name__}")
+    if isinstance(value, int):
+        return value * NS_PER_S
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{what}: not a finite time")
+    return int(round(value * NS_PER_S))
+
+
+def _strings(value: Union[str, Iterable[str], None], what: str) -> Optional[Tuple[str, ...]]:
+    """A string or an iterable of strings -> tuple ("any of"); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    try:
+        out = tuple(value)
+    except TypeError:
+        raise TypeError(f"{what}: expected a string or a list of strings") from None
+    for v in out:
+        if not isinstance(v, str):
+            raise TypeError(f"{what}: expected strings, got {type(v).__name__}")
+    if not out:
+        raise ValueError(f"{what}: an empty list matches nothing")
+    return out
+
+
+def _kind(kind: str) -> str:
+    k = {"log": "log", "logs": "log", "event": "event", "events": "event"}.get(kind)
+    if k is None:
+        raise ValueError(f"kind must be 'log' or 'event', not {kind!r}")
+    return k
+
+
+def _tag_condition(key: str, cond: Any) -> TagCond:
+    """``"v"`` / ``["a", "b"]`` / ``{"in": [...]}`` / ``{"not": [...]}`` -> TagCond."""
+    if isinstance(cond, Mapping):
+        if len(cond) != 1:
+            raise ValueError(f"tag {key!r}: give exactly one of 'in', 'not'")
+        ((op, values),) = cond.items()
+        if op in ("in", "==", "eq"):
+            return TagCond(key, _strings(values, f"tag {key!r}"), False)
+        if op in ("not", "not in", "!=", "ne"):
+            return TagCond(key, _strings(values, f"tag {key!r}"), True)
+        raise ValueError(f"tag {key!r}: unknown condition {op!r} (use 'in' or 'not')")
+    return TagCond(key, _strings(cond, f"tag {key!r}"), False)
+
+
+_IDENTITY_FILTERS = {"hostname": "hostname", "type": "type", "type-id": "typeid",
+                     "stype": "stype", "stype-id": "stypeid", "name": "name"}
+
+
+def _parse_cursor(after: Optional[str]) -> Optional[Tuple[int, int]]:
+    if after is None:
+        return None
+    try:
+        t, i = str(after).split("_")
+        return int(t), int(i)
+    except ValueError:
+        raise ValueError(f"invalid cursor {after!r}") from None
+
+
+def _group_key(name: str, kind: str) -> GroupKey:
+    if name == "cluster":
+        return ("cluster", "")
+    if name == LEVEL_TAG[kind]:
+        return ("level", name)
+    col = COLUMN_OF.get(name)
+    if col is not None:
+        return ("column", col)
+    return ("tag", name)
+
+
+class Store:
+    """Events and logs of ClusterCockpit clusters in one database.
+
+    Thread-safe: writes are serialised by the backend, queries run concurrently.
+    Use :func:`ccstore.open` to make one.
+    """
+
+    def __init__(self, backend: Backend, *, retention: Union[str, float, None] = "24h",
+                 log_retention: Union[str, float, None] = None, store_logs: bool = True) -> None:
+        self.backend = backend
+        self.retention = parse_duration(retention)
+        self.log_retention = parse_duration(log_retention)
+        self.store_logs = bool(store_logs)
+        self._started = _time.time()
+        self._lock = threading.Lock()
+        self._counters: Dict[str, Any] = {
+            "writes": 0, "rows_written": 0, "lines_rejected": 0, "dropped": {},
+            "retention_runs": 0, "rows_expired": 0, "last_retention": None}
+
+    # -------------------------------------------------------------- context manager
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the database; everything written is already committed."""
+        self.backend.close()
+
+    # -------------------------------------------------------------- writing
+    def write(self, data: Union[bytes, bytearray, memoryview, str], *,
+              cluster: Optional[str] = None, precision: str = "auto",
+              default_time: Optional[int] = None,
+              state: Optional[Dict[str, str]] = None) -> WriteResult:
+        """Decode line protocol and commit its events and logs.
+
+        A line's ``cluster`` tag wins, else ``cluster``; a line with neither is
+        an error.  Bad lines are reported in ``errors`` and cost nothing else.
+        When this returns, the rows (and ``state``) are committed.
+        """
+        batch = lineproto.decode_rows(data, precision=precision, default_time=default_time,
+                                      cluster=cluster)
+        return self.write_batches([batch], state=state)
+
+    def write_points(self, points: Iterable["lineproto.Point"], *,
+                     cluster: Optional[str] = None,
+                     state: Optional[Dict[str, str]] = None) -> WriteResult:
+        """Commit decoded points; errors name the point's position (1-based) as line."""
+        groups: Dict[Tuple[str, str], List[tuple]] = {}
+        dropped: Dict[str, int] = {}
+        errors: List[LineError] = []
+        for i, p in enumerate(points, 1):
+            try:
+                cl, kind, row = point_to_row(p.name, p.tags, p.fields, p.time, cluster)
+            except MessageError as exc:
+                errors.append(LineError(i, 1, str(exc), p.name[:200]))
+                continue
+            if row is None:
+                dropped[kind] = dropped.get(kind, 0) + 1
+            else:
+                groups.setdefault((cl, kind), []).append(row)
+        return self.write_batches([RowBatch(groups, errors, dropped, 0, 0)], state=state)
+
+    def write_batches(self, batches: Sequence[RowBatch], *,
+                      state: Optional[Dict[str, str]] = None) -> WriteResult:
+        """Commit the rows of several decoded batches in one transaction (group commit)."""
+        if len(batches) == 1:
+            groups = batches[0].groups
+        else:
+            groups = {}
+            for b in batches:
+                for key, rows in b.groups.items():
+                    have = groups.get(key)
+                    if have is None:
+                        groups[key] = list(rows)
+                    else:
+                        have.extend(rows)
+        dropped: Dict[str, int] = {}
+        errors: List[LineError] = []
+        for b in batches:
+            for k, n in b.dropped.items():
+                dropped[k] = dropped.get(k, 0) + n
+            errors.extend(b.errors)
+        if not self.store_logs:
+            logs = [key for key in groups if key[1] == "log"]
+            if logs:
+                groups = dict(groups)
+                for key in logs:
+                    dropped["log"] = dropped.get("log", 0) + len(groups.pop(key))
+        written = sum(len(rows) for rows in groups.values())
+        self.backend.write(groups, state)
+        with self._lock:
+            c = self._counters
+            c["writes"] += 1
+            c["rows_written"] += written
+            c["lines_rejected"] += len(errors)
+            for k, n in dropped.items():
+                c["dropped"][k] = c["dropped"].get(k, 0) + n
+        return WriteResult(written, dropped, errors)
+
+    def ingest(self, source: Any, *, cluster: Optional[str] = None, precision: str = "auto",
+               default_time: Optional[int] = None, chunk_size: int = 4 << 20) -> WriteResult:
+        """Stream line protocol from a path or a binary file object, in bounded memory.
+
+        Each chunk is committed before the next is read.
+        """
+        if isinstance(source, (str, bytes, os.PathLike)):
+            with builtins.open(source, "rb") as fh:
+                return self.ingest(fh, cluster=cluster, precision=precision,
+                                   default_time=default_time, chunk_size=chunk_size)
+        total = WriteResult()
+        pending = b""
+        lineno = 1
+        if default_time is None:
+            default_time = _time.time_ns()
+        while True:
+            chunk = source.read(chunk_size)
+            final = not chunk
+            data = pending + chunk if pending else chunk
+            if not data:
+                break
+            batch = lineproto.decode_rows(data, precision=precision, default_time=default_time,
+                                          cluster=cluster, final=final, lineno=lineno)
+            lineno += batch.lines
+            pending = data[batch.consumed:]
+            res = self.write_batches([batch])
+            total.written += res.written
+            total.errors.extend(res.errors)
+            for k, n in res.dropped.items():
+                total.dropped[k] = total.dropped.get(k, 0) + n
+            if final:
+                break
+        return total
+
+    def get_state(self, key: str) -> Optional[str]:
+        """A value stored with ``write(..., state={key: value})``, or None."""
+        return self.backend.get_state(key)
+
+    # -------------------------------------------------------------- reading
+    def _spec(self, cluster: Any, kind: str, start: TimeLike, end: TimeLike,
+              hosts: Any, names: Any, types: Any, type_ids: Any, stypes: Any,
+              stype_ids: Any, tags: Optional[Mapping[str, Any]], text: Optional[str],
+              limit: Optional[int] = None, order: str = "desc",
+              after: Optional[str] = None) -> QuerySpec:
+        k = _kind(kind)
+        spec = QuerySpec(kind=k, clusters=_strings(cluster, "cluster"),
+                         start=_to_ns(start, "start"), end=_to_ns(end, "end"))
+        if spec.start is not None and spec.end is not None and spec.start > spec.end:
+            raise ValueError("start is after end")
+        for col, value, what in (("hostname", hosts, "hosts"), ("name", names, "names"),
+                                 ("type", types, "types"), ("typeid", type_ids, "type_ids"),
+                                 ("stype", stypes, "stypes"),
+                                 ("stypeid", stype_ids, "stype_ids")):
+            values = _strings(value, what)
+            if values is not None:
+                spec.columns[col] = values
+        for key, cond in (tags or {}).items():
+            if not isinstance(key, str) or not key:
+                raise ValueError("tag keys must be non-empty strings")
+            tc = _tag_condition(key, cond)
+            if key == "cluster":
+                if tc.negate:
+                    raise ValueError("tag 'cluster': use the cluster argument")
+                spec.clusters = tc.values if spec.clusters is None else tuple(
+                    c for c in spec.clusters if c in tc.values)
+            elif key == LEVEL_TAG[k]:
+                spec.levels = tc
+            elif key in _IDENTITY_FILTERS:
+                col = _IDENTITY_FILTERS[key]
+                target = spec.exclude if tc.negate else spec.columns
+                have = target.get(col)
+                if have is None:
+                    target[col] = tc.values
+                elif tc.negate:
+                    target[col] = have + tc.values
+                else:
+                    target[col] = tuple(v for v in have if v in tc.values)
+            else:
+                spec.tags.append(tc)
+        if text is not None:
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError("text: expected a non-empty full-text query")
+            spec.text = text
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise ValueError("limit must be a non-negative integer or None")
+        spec.limit = limit
+        if order not in ("desc", "asc"):
+            raise ValueError("order must be 'desc' or 'asc'")
+        spec.order = order
+        spec.after = _parse_cursor(after)
+        return spec
+
+    def query(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
+              start: TimeLike = None, end: TimeLike = None, hosts: Any = None,
+              names: Any = None, types: Any = None, type_ids: Any = None, stypes: Any = None,
+              stype_ids: Any = None, tags: Optional[Mapping[str, Any]] = None,
+              text: Optional[str] = None, limit: Optional[int] = 1000, order: str = "desc",
+              after: Optional[str] = None) -> List[Record]:
+        """Events or logs matching every given filter, newest first by default.
+
+        List arguments mean "any of"; ``tags`` maps a tag key to a value, a list
+        of values, or ``{"not": [...]}``; ``text`` is a full-text query (words,
+        ``"quoted phrases"``, ``prefix*``).  Page with ``after=records[-1].cursor``.
+        """
+        spec = self._spec(cluster, kind, start, end, hosts, names, types, type_ids, stypes,
+                          stype_ids, tags, text, limit, order, after)
+        if spec.limit == 0 or (spec.clusters is not None and not spec.clusters):
+            return []
+        spec.text = self._fts_query(spec.text)
+        return [Record.from_row(r) for r in self.backend.query(spec)]
+
+    def count(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
+              start: TimeLike = None, end: TimeLike = None,
+              by: Union[str, Sequence[str], None] = None,
+              interval: Union[str, float, None] = None, hosts: Any = None, names: Any = None,
+              types: Any = None, type_ids: Any = None, stypes: Any = None,
+              stype_ids: Any = None, tags: Optional[Mapping[str, Any]] = None,
+              text: Optional[str] = None) -> List[tuple]:
+        """Counts grouped by tags (default: the loglevel of logs, the function of events).
+
+        Rows are ``(group values..., [bucket start in Unix seconds], count)``;
+        ``interval`` (``"1h"``, seconds) adds the time bucket: a histogram.
+        """
+        spec = self._spec(cluster, kind, start, end, hosts, names, types, type_ids, stypes,
+                          stype_ids, tags, text)
+        spec.limit = None
+        k = spec.kind
+        if by is None:
+            by = (LEVEL_TAG[k],)
+        elif isinstance(by, str):
+            by = (by,)
+        keys = [_group_key(b, k) for b in by]
+        step = None
+        if interval is not None:
+            seconds = parse_duration(interval)
+            if seconds is None or seconds < 1 or seconds != int(seconds):
+                raise ValueError("interval must be a whole number of seconds, at least 1")
+            step = int(seconds) * NS_PER_S
+        if spec.clusters is not None and not spec.clusters:
+            return []
+        spec.text = self._fts_query(spec.text)
+        rows = self.backend.count(spec, keys, step)
+        if step is None:
+            return rows
+        return [r[:-2] + (r[-2] // NS_PER_S, r[-1]) for r in rows]
+
+    def _fts_query(self, text: Optional[str]) -> Optional[str]:
+        """The query as given when FTS5 accepts it, else each term as a phrase.
+
+        So ``java.lang.NullPointerException`` finds what users expect instead of
+        failing on the dots.
+        """
+        if text is None:
+            return None
+        if fts_syntax_ok(text):
+            return text
+        quoted = " ".join('"' + t.replace('"', '""') + '"' for t in text.split())
+        if not fts_syntax_ok(quoted):
+            raise ValueError(f"invalid full-text query {text!r}")
+        return quoted
+
+    def clusters(self) -> List[str]:
+        """Names of the clusters that have data."""
+        return self.backend.clusters()
+
+    # -------------------------------------------------------------- retention
+    def apply_retention(self, now: TimeLike = None) -> int:
+        """Remove events older than ``retention`` (and logs older than
+        ``log_retention`` when set); return how many rows were removed."""
+        now_ns = _to_ns(now, "now") if now is not None else _time.time_ns()
+        removed = 0
+        if self.retention is not None:
+            removed += self.backend.expire("event", now_ns - int(self.retention * NS_PER_S))
+        if self.log_retention is not None:
+            removed += self.backend.expire("log", now_ns - int(self.log_retention * NS_PER_S))
+        with self._lock:
+            self._counters["retention_runs"] += 1
+            self._counters["rows_expired"] += removed
+            self._counters["last_retention"] = _time.time()
+        return removed
+
+    def stats(self) -> dict:
+        """Counters of this store and its backend, JSON-serialisable."""
+        with self._lock:
+            out = {k: (dict(v) if isinstance(v, dict) else v)
+                   for k, v in self._counters.items()}
+        out["uptime"] = _time.time() - self._started
+        out["retention"] = self.retention
+        out["log_retention"] = self.log_retention
+        out["store_logs"] = self.store_logs
+        out["decoder"] = lineproto.IMPLEMENTATION
+        out["backend"] = self.backend.stats()
+        return out
+
+
+def fts_syntax_ok(query: str) -> bool:
+    """Whether SQLite FTS5 parses ``query`` (checked on a tiny in-memory table)."""
+    conn = _fts_checker()
+    try:
+        conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (query,)).fetchall()
+    except apsw.SQLError:
+        return False
+    return True
+
+
+_fts_local = threading.local()
+
+
+def _fts_checker() -> "apsw.Connection":
+    conn = getattr(_fts_local, "conn", None)
+    if conn is None:
+        conn = apsw.Connection(":memory:")
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        _fts_local.conn = conn
+    return conn
+
+
+_OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",
+            "busy_timeout_ms", "seal_rows", "cache_mb"}
+
+
+def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
+    """Open (or create) a store.
+
+    ``target`` is a SQLite file path, or a ``postgresql://`` URL.  Options:
+    ``retention`` (Go duration or seconds, default ``"24h"``, events only),
+    ``log_retention`` (default None: logs are kept), ``fulltext`` (default
+    True), ``durability`` (``"normal"``: WAL + synchronous=NORMAL, survives a
+    process crash; ``"full"``: also a power loss), ``store_logs`` (default True).
+    """
+    unknown = set(options) - _OPTIONS
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    store_opts = {k: options.pop(k) for k in ("retention", "log_retention", "store_logs")
+                  if k in options}
+    text = os.fspath(target)
+    if isinstance(text, str) and text.startswith(("postgresql://", "postgres://")):
+        from .backends.postgres import PostgresBackend
+
+        backend: Backend = PostgresBackend(text, **options)
+    else:
+        from .backends.sqlite import SQLiteBackend
+
+        backend = SQLiteBackend(text, **options)
+    try:
+        return Store(backend, **store_opts)
+    except BaseException:
+        backend.close()
+        raise

@@ -1,0 +1,101 @@
+"""What a storage backend implements, and the normalised query it receives.
+
+The :class:`~ccstore.store.Store` validates and normalises user arguments into
+a :class:`QuerySpec`; a backend turns it into SQL with bound values only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from ..messages import LEVEL_TAG
+
+__all__ = ["QuerySpec", "TagCond", "Backend", "RESULT_COLUMNS", "COLUMN_OF", "GroupKey"]
+
+#: columns of a query result row returned by a backend, in order
+RESULT_COLUMNS = ("cluster", "kind", "id", "time", "timestamp", "name", "hostname", "type",
+                  "typeid", "stype", "stypeid", "othertags", "field")
+
+#: user-facing filter/group names -> row column
+COLUMN_OF = {
+    "name": "name",
+    "hostname": "hostname",
+    "host": "hostname",
+    "type": "type",
+    "type-id": "typeid",
+    "type_id": "typeid",
+    "typeid": "typeid",
+    "stype": "stype",
+    "stype-id": "stypeid",
+    "stype_id": "stypeid",
+    "stypeid": "stypeid",
+}
+
+#: a group-by key: ("column", name) | ("level", tag) | ("tag", key) | ("cluster", "")
+GroupKey = Tuple[str, str]
+
+
+@dataclass(frozen=True)
+class TagCond:
+    """Condition on a tag without a column: value in (or not in) ``values``.
+
+    A negated condition also matches rows that do not carry the tag.
+    """
+
+    key: str
+    values: Tuple[str, ...]
+    negate: bool = False
+
+
+@dataclass
+class QuerySpec:
+    kind: str
+    clusters: Optional[Tuple[str, ...]] = None  # None: every cluster
+    start: Optional[int] = None  # ns, inclusive
+    end: Optional[int] = None  # ns, inclusive
+    columns: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # column -> any of
+    exclude: Dict[str, Tuple[str, ...]] = field(default_factory=dict)  # column -> none of
+    levels: Optional[TagCond] = None  # condition on LEVEL_TAG[kind] (has a column)
+    tags: List[TagCond] = field(default_factory=list)
+    text: Optional[str] = None
+    limit: Optional[int] = 1000
+    order: str = "desc"
+    after: Optional[Tuple[int, int]] = None  # (time, id) of the last record seen
+
+    @property
+    def level_tag(self) -> str:
+        return LEVEL_TAG[self.kind]
+
+
+class Backend:
+    """Interface of a storage backend (SQLite, PostgreSQL)."""
+
+    def write(self, groups: Dict[Tuple[str, str], List[tuple]],
+              state: Optional[Dict[str, str]] = None) -> None:
+        """Commit all rows of ``groups`` (and ``state``) in one transaction."""
+        raise NotImplementedError
+
+    def query(self, spec: QuerySpec) -> List[tuple]:
+        """Rows shaped as :data:`RESULT_COLUMNS`, ordered by (time, id) per spec.order."""
+        raise NotImplementedError
+
+    def count(self, spec: QuerySpec, by: Sequence[GroupKey],
+              interval: Optional[int]) -> List[tuple]:
+        """``(group values..., [bucket start ns], count)`` rows, sorted."""
+        raise NotImplementedError
+
+    def expire(self, kind: str, cutoff: int) -> int:
+        """Remove rows of ``kind`` with time < cutoff (ns); return how many."""
+        raise NotImplementedError
+
+    def get_state(self, key: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def clusters(self) -> List[str]:
+        raise NotImplementedError
+
+    def stats(self) -> dict:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError

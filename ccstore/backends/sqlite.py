@@ -1,0 +1,691 @@
+"""SQLite backend (APSW): append-only segments, indexed once sealed.
+
+Measured on this kind of machine, secondary indexes maintained row by row cut
+insert speed about four-fold, while building them after the fact is cheap.  So
+rows of one (cluster, kind) are appended to an *open segment*: a plain table
+without secondary indexes.  When it holds ``seal_rows`` rows it is marked full
+in the same transaction, and afterwards *sealed*: its ``(hostname, time)`` and
+``(time)`` indexes are built in one go and per-minute counts are summarised.
+An open segment is small, so scanning it stays cheap.  Full-text (FTS5,
+external content) is fed per batch inside the write transaction: that costs
+about the same per row as a bulk rebuild and keeps search exact everywhere.
+
+The catalog ``ccstore_segments`` records each segment's time range, so a query
+reads only the segments that overlap its range, and retention drops whole
+segments.  Row ids are ``segment id << 32 | n``: unique across the database
+and kept when rows move, so ``(time, id)`` orders records totally and a paging
+cursor stays valid.
+
+For the Go program's readers, each ``<cluster>_events`` / ``<cluster>_logs``
+is a view over its segments with the Go program's columns.  A database the Go
+program wrote is migrated on open: its tables become sealed segments.
+
+All identifiers are generated (``ccs_<n>``) or quoted; all values are bound.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time as _time
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import apsw
+
+from ..messages import LEVEL_TAG, NS_PER_S
+from .base import Backend, GroupKey, QuerySpec, TagCond
+
+__all__ = ["SQLiteBackend", "quote_ident"]
+
+SCHEMA_VERSION = 1
+ID_SHIFT = 32
+OPEN, FULL, SEALED = 0, 1, 2
+#: SQLite refuses compound SELECTs of more than 500 terms
+MAX_VIEW_SEGMENTS = 450
+
+TABLE_SUFFIX = {"event": "_events", "log": "_logs"}
+GO_COLUMNS = ("id", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
+              "othertags")
+INSERT_COLUMNS = ("time", "timestamp", "name", "hostname", "type", "typeid", "stype",
+                  "stypeid", "othertags", "field", "level")
+SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
+                  "stypeid", "othertags", "field")
+
+_CATALOG = """
+CREATE TABLE IF NOT EXISTS ccstore_meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS ccstore_segments(
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tbl TEXT NOT NULL DEFAULT '',
+    state INTEGER NOT NULL DEFAULT 0,
+    fts INTEGER NOT NULL DEFAULT 0,
+    rows INTEGER NOT NULL DEFAULT 0,
+    last_id INTEGER NOT NULL DEFAULT 0,
+    min_time INTEGER,
+    max_time INTEGER,
+    created REAL
+);
+CREATE INDEX IF NOT EXISTS ccstore_segments_open ON ccstore_segments(cluster, kind, state);
+CREATE TABLE IF NOT EXISTS ccstore_counts(
+    seg INTEGER NOT NULL, name TEXT, level TEXT, minute INTEGER NOT NULL, n INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ccstore_counts_seg ON ccstore_counts(seg);
+CREATE TABLE IF NOT EXISTS ccstore_state(key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def quote_ident(name: str) -> str:
+    """SQL identifier quoting: any text becomes one harmless identifier."""
+    if "\x00" in name:
+        raise ValueError("identifier contains a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _floor_expr(col: str) -> str:
+    """SQL for ``col`` floored to a multiple of the bound parameter (also below 0)."""
+    return f"({col} - ((({col} % ?1) + ?1) % ?1))"
+
+
+@dataclass
+class _Segment:
+    id: int
+    tbl: str
+    state: int
+    fts: bool
+    rows: int
+    last_id: int
+    min_time: Optional[int]
+    max_time: Optional[int]
+    cluster: str = ""
+    kind: str = ""
+
+
+_SEG_FIELDS = "id, tbl, state, fts, rows, last_id, min_time, max_time, cluster, kind"
+
+
+class SQLiteBackend(Backend):
+    """Segments in one SQLite file, written through one connection, read through many."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str, *, fulltext: bool = True, durability: str = "normal",
+                 busy_timeout_ms: int = 5000, seal_rows: int = 65536,
+                 cache_mb: int = 64) -> None:
+        if durability not in ("normal", "full"):
+            raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
+        self.path = os.fspath(path)
+        self.fulltext = bool(fulltext)
+        self.seal_rows = int(seal_rows)
+        self._sync = "FULL" if durability == "full" else "NORMAL"
+        self._busy = int(busy_timeout_ms)
+        self._cache_kib = int(cache_mb) * 1024
+        self._local = threading.local()
+        self._readers: List[apsw.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._lock = threading.RLock()
+        self._stats = {"transactions": 0, "rows_written": 0, "segments_sealed": 0,
+                       "seal_seconds": 0.0, "segments_dropped": 0, "rows_expired": 0}
+        self._w = self._connect()
+        self._w.execute("PRAGMA journal_mode=WAL")
+        self._setup()
+
+    # ------------------------------------------------------------------ connections
+    def _connect(self, readonly: bool = False) -> apsw.Connection:
+        flags = apsw.SQLITE_OPEN_READONLY if readonly else (
+            apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
+        conn = apsw.Connection(self.path, flags=flags)
+        conn.set_busy_timeout(self._busy)
+        conn.execute(f"PRAGMA synchronous={self._sync}")
+        conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        return conn
+
+    def _reader(self) -> apsw.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with self._readers_lock:
+                for conn in self._readers:
+                    conn.close()
+                self._readers.clear()
+            try:
+                self._w.execute("PRAGMA optimize")
+            except apsw.Error:
+                pass
+            self._w.close()
+
+    # ------------------------------------------------------------------ transactions
+    def _begin(self) -> None:
+        self._w.execute("BEGIN IMMEDIATE")
+
+    def _txn(self, fn, *args):
+        """Run ``fn`` in one write transaction on the writer connection."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            self._begin()
+            try:
+                result = fn(*args)
+            except BaseException:
+                self._w.execute("ROLLBACK")
+                raise
+            self._w.execute("COMMIT")
+            self._stats["transactions"] += 1
+            return result
+
+    # ------------------------------------------------------------------ schema
+    def _setup(self) -> None:
+        def setup() -> None:
+            self._w.execute(_CATALOG)
+            row = self._w.execute(
+                "SELECT value FROM ccstore_meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self._w.execute(
+                    "INSERT INTO ccstore_meta(key, value) VALUES('schema_version', ?)",
+                    (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path}: written by a newer ccstore (schema {row[0]} > "
+                    f"{SCHEMA_VERSION})")
+            for cluster, kind in self._migrate_go_tables():
+                self._refresh_view(cluster, kind)
+        self._txn(setup)
+        self.seal_full()
+
+    def _go_tables(self) -> List[Tuple[str, str, str, str]]:
+        """Tables written by the Go program: (table, cluster, kind, payload column)."""
+        found = []
+        names = [r[0] for r in self._w.execute(
+            "SELECT name FROM sqlite_schema WHERE type='table'")]
+        for name in names:
+            for kind, suffix in TABLE_SUFFIX.items():
+                if not name.endswith(suffix) or len(name) == len(suffix):
+                    continue
+                cols = {r[1] for r in self._w.execute(
+                    f"PRAGMA table_info({quote_ident(name)})")}
+                payload = next((c for c in ("field", "event", "log") if c in cols), None)
+                if payload and set(GO_COLUMNS) <= cols:
+                    found.append((name, name[: -len(suffix)], kind, payload))
+        return found
+
+    def _migrate_go_tables(self) -> List[Tuple[str, str]]:
+        """Turn each table of the Go program into a segment (once, on open)."""
+        migrated = []
+        for table, cluster, kind, payload in self._go_tables():
+            seg_id = self._new_segment_row(cluster, kind)
+            tbl = f"ccs_{seg_id}"
+            q = quote_ident(tbl)
+            self._w.execute(f"ALTER TABLE {quote_ident(table)} RENAME TO {q}")
+            if payload != "field":
+                self._w.execute(f"ALTER TABLE {q} RENAME COLUMN {quote_ident(payload)} TO field")
+            self._w.execute(f"ALTER TABLE {q} ADD COLUMN time INTEGER")
+            self._w.execute(f"ALTER TABLE {q} ADD COLUMN level TEXT")
+            self._w.execute(
+                f"UPDATE {q} SET id = id + ?, time = timestamp * {NS_PER_S}, "
+                f"level = CASE WHEN json_valid(othertags) THEN json_extract(othertags, ?) END",
+                (seg_id << ID_SHIFT, f"$.{LEVEL_TAG[kind]}"))
+            rows, last_id, mn, mx = self._w.execute(
+                f"SELECT count(*), coalesce(max(id), ?), min(time), max(time) FROM {q}",
+                (seg_id << ID_SHIFT,)).fetchone()
+            self._w.execute(
+                "UPDATE ccstore_segments SET tbl=?, state=?, rows=?, last_id=?, min_time=?, "
+                "max_time=? WHERE id=?", (tbl, FULL, rows, last_id, mn, mx, seg_id))
+            if self.fulltext:
+                self._create_fts(tbl)
+                fq = quote_ident(tbl + "_fts")
+                self._w.execute(f"INSERT INTO {fq}({fq}) VALUES('rebuild')")
+                self._w.execute("UPDATE ccstore_segments SET fts=1 WHERE id=?", (seg_id,))
+            migrated.append((cluster, kind))
+        return migrated
+
+    def _new_segment_row(self, cluster: str, kind: str) -> int:
+        self._w.execute(
+            "INSERT INTO ccstore_segments(cluster, kind, created) VALUES(?, ?, ?)",
+            (cluster, kind, _time.time()))
+        return self._w.last_insert_rowid()
+
+    def _create_fts(self, tbl: str) -> None:
+        self._w.execute(
+            f"CREATE VIRTUAL TABLE {quote_ident(tbl + '_fts')} USING fts5("
+            f"field, content={quote_ident(tbl)}, content_rowid='id')")
+
+    def _create_segment(self, cluster: str, kind: str) -> _Segment:
+        seg_id = self._new_segment_row(cluster, kind)
+        tbl = f"ccs_{seg_id}"
+        self._w.execute(
+            f"CREATE TABLE {quote_ident(tbl)}(id INTEGER PRIMARY KEY, timestamp INTEGER, "
+            "name TEXT, hostname TEXT, type TEXT, typeid TEXT, stype TEXT, stypeid TEXT, "
+            "othertags JSON, field TEXT, time INTEGER NOT NULL, level TEXT)")
+        if self.fulltext:
+            self._create_fts(tbl)
+        last_id = seg_id << ID_SHIFT
+        self._w.execute("UPDATE ccstore_segments SET tbl=?, fts=?, last_id=? WHERE id=?",
+                        (tbl, int(self.fulltext), last_id, seg_id))
+        self._refresh_view(cluster, kind)
+        return _Segment(seg_id, tbl, OPEN, self.fulltext, 0, last_id, None, None, cluster, kind)
+
+    def _refresh_view(self, cluster: str, kind: str) -> None:
+        """(Re)create ``<cluster>_<kind>s`` as a view with the Go program's columns."""
+        view = cluster + TABLE_SUFFIX[kind]
+        existing = self._w.execute(
+            "SELECT type FROM sqlite_schema WHERE name=?", (view,)).fetchone()
+        if existing is not None and existing[0] != "view":
+            return  # a table of that name that is not ours: leave it alone
+        self._w.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
+        tables = [r[0] for r in self._w.execute(
+            "SELECT tbl FROM ccstore_segments WHERE cluster=? AND kind=? AND tbl != '' "
+            "ORDER BY id", (cluster, kind))]
+        if not tables or len(tables) > MAX_VIEW_SEGMENTS:
+            return
+        cols = "id, timestamp, name, hostname, type, typeid, stype, stypeid, othertags, field"
+        body = " UNION ALL ".join(f"SELECT {cols} FROM {quote_ident(t)}" for t in tables)
+        self._w.execute(f"CREATE VIEW {quote_ident(view)} AS {body}")
+
+    # ------------------------------------------------------------------ writing
+    def _open_segment(self, cluster: str, kind: str) -> _Segment:
+        row = self._w.execute(
+            f"SELECT {_SEG_FIELDS} FROM ccstore_segments WHERE cluster=? AND kind=? AND state=? "
+            "ORDER BY id DESC LIMIT 1", (cluster, kind, OPEN)).fetchone()
+        if row is None:
+            return self._create_segment(cluster, kind)
+        return _Segment(*row[:3], bool(row[3]), *row[4:])
+
+    def write(self, groups: Dict[Tuple[str, str], List[tuple]],
+              state: Optional[Dict[str, str]] = None) -> None:
+        if not groups and not state:
+            return
+        full = self._txn(self._write_txn, groups, state)
+        if full:
+            self.seal_full()
+
+    def _write_txn(self, groups: Dict[Tuple[str, str], List[tuple]],
+                   state: Optional[Dict[str, str]]) -> bool:
+        full = False
+        cols = ", ".join(INSERT_COLUMNS)
+        marks = ", ".join("?" * len(INSERT_COLUMNS))
+        for (cluster, kind), rows in groups.items():
+            pos, n = 0, len(rows)
+            while pos < n:
+                seg = self._open_segment(cluster, kind)
+                take = min(n - pos, self.seal_rows - seg.rows)
+                q = quote_ident(seg.tbl)
+                first = seg.last_id + 1
+                # the first row's id is explicit: ids continue the segment's range
+                # even when retention emptied the table
+                self._w.execute(f"INSERT INTO {q}(id, {cols}) VALUES(?, {marks})",
+                                (first,) + tuple(rows[pos]))
+                if take > 1:
+                    self._w.executemany(f"INSERT INTO {q}({cols}) VALUES({marks})",
+                                        rows[pos + 1:pos + take])
+                pos += take
+                last = self._w.last_insert_rowid() if take > 1 else first
+                mn, mx = self._w.execute(
+                    f"SELECT min(time), max(time) FROM {q} WHERE id BETWEEN ? AND ?",
+                    (first, last)).fetchone()
+                if seg.fts:
+                    fq = quote_ident(seg.tbl + "_fts")
+                    self._w.execute(
+                        f"INSERT INTO {fq}(rowid, field) SELECT id, field FROM {q} "
+                        "WHERE id BETWEEN ? AND ?", (first, last))
+                rows_now = seg.rows + take
+                new_state = FULL if rows_now >= self.seal_rows else OPEN
+                full = full or new_state == FULL
+                self._w.execute(
+                    "UPDATE ccstore_segments SET rows=?3, last_id=?4, state=?5, "
+                    "min_time=min(coalesce(min_time, ?1), ?1), "
+                    "max_time=max(coalesce(max_time, ?2), ?2) WHERE id=?6",
+                    (mn, mx, rows_now, last, new_state, seg.id))
+                self._stats["rows_written"] += take
+        if state:
+            self._w.executemany(
+                "INSERT INTO ccstore_state(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [(str(k), None if v is None else str(v)) for k, v in state.items()])
+        return full
+
+    def seal_full(self) -> int:
+        """Index and summarise every full segment; one transaction each."""
+        sealed = 0
+        while True:
+            t0 = _time.perf_counter()
+            if not self._txn(self._seal_next_txn):
+                return sealed
+            self._stats["seal_seconds"] += _time.perf_counter() - t0
+            self._stats["segments_sealed"] += 1
+            sealed += 1
+
+    def _seal_next_txn(self) -> bool:
+        row = self._w.execute(
+            "SELECT id, tbl FROM ccstore_segments WHERE state=? ORDER BY id LIMIT 1",
+            (FULL,)).fetchone()
+        if row is None:
+            return False
+        seg_id, tbl = row
+        q = quote_ident(tbl)
+        self._w.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(tbl + '_host')} "
+                        f"ON {q}(hostname, time)")
+        self._w.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(tbl + '_time')} ON {q}(time)")
+        self._summarise(seg_id, tbl)
+        self._w.execute("UPDATE ccstore_segments SET state=? WHERE id=?", (SEALED, seg_id))
+        return True
+
+    def _summarise(self, seg_id: int, tbl: str) -> None:
+        self._w.execute("DELETE FROM ccstore_counts WHERE seg=?", (seg_id,))
+        self._w.execute(
+            f"INSERT INTO ccstore_counts(seg, name, level, minute, n) "
+            f"SELECT ?2, name, level, {_floor_expr('timestamp')}, count(*) "
+            f"FROM {quote_ident(tbl)} GROUP BY 2, 3, 4", (60, seg_id))
+
+    def get_state(self, key: str) -> Optional[str]:
+        row = self._reader().execute(
+            "SELECT value FROM ccstore_state WHERE key=?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    # ------------------------------------------------------------------ reading
+    def _segments(self, conn: apsw.Connection, spec: QuerySpec) -> List[_Segment]:
+        sql = [f"SELECT {_SEG_FIELDS} FROM ccstore_segments WHERE kind=? AND rows > 0 "
+               "AND tbl != ''"]
+        args: list = [spec.kind]
+        if spec.clusters is not None:
+            sql.append(f"AND cluster IN ({', '.join('?' * len(spec.clusters))})")
+            args.extend(spec.clusters)
+        if spec.start is not None:
+            sql.append("AND max_time >= ?")
+            args.append(spec.start)
+        if spec.end is not None:
+            sql.append("AND min_time <= ?")
+            args.append(spec.end)
+        return [_Segment(*r[:3], bool(r[3]), *r[4:]) for r in conn.execute(" ".join(sql), args)]
+
+    def _where(self, conn: apsw.Connection, seg: _Segment, spec: QuerySpec,
+               with_after: bool = True) -> Tuple[str, list]:
+        conds: List[str] = []
+        args: list = []
+        if spec.start is not None and (seg.min_time is None or seg.min_time < spec.start):
+            conds.append("time >= ?")
+            args.append(spec.start)
+        if spec.end is not None and (seg.max_time is None or seg.max_time > spec.end):
+            conds.append("time <= ?")
+            args.append(spec.end)
+        for col, values in spec.columns.items():
+            conds.append(_in_cond(col, len(values)))
+            args.extend(values)
+        for col, values in spec.exclude.items():
+            conds.append(_in_cond(col, len(values), negate=True))
+            args.extend(values)
+        if spec.levels is not None:
+            conds.append(_in_cond("level", len(spec.levels.values), spec.levels.negate))
+            args.extend(spec.levels.values)
+        for tc in spec.tags:
+            sql, targs = _tag_cond(tc)
+            conds.append(sql)
+            args.extend(targs)
+        if spec.text is not None:
+            if seg.fts:
+                fq = quote_ident(seg.tbl + "_fts")
+                conds.append(f"id IN (SELECT rowid FROM {fq} WHERE {fq} MATCH ?)")
+                args.append(spec.text)
+            else:
+                for word in _plain_terms(spec.text):
+                    conds.append("instr(lower(field), ?) > 0")
+                    args.append(word)
+        if with_after and spec.after is not None:
+            t, i = spec.after
+            op = "<" if spec.order == "desc" else ">"
+            conds.append(f"(time {op} ? OR (time = ? AND id {op} ?))")
+            args.extend((t, t, i))
+        return (" AND ".join(conds) or "1"), args
+
+    def query(self, spec: QuerySpec) -> List[tuple]:
+        conn = self._reader()
+        desc = spec.order == "desc"
+        segs = self._segments(conn, spec)
+        # visit the segments most likely to hold the first records first, and stop
+        # once no remaining segment can beat the records already found
+        segs.sort(key=(lambda s: -(s.max_time or 0)) if desc else (lambda s: s.min_time or 0))
+        limit = spec.limit
+        found: List[tuple] = []
+        cols = ", ".join(SELECT_COLUMNS)
+        direction = "DESC" if desc else "ASC"
+        for seg in segs:
+            if limit is not None and len(found) >= limit:
+                worst = found[limit - 1][3]
+                if (desc and (seg.max_time or 0) < worst) or (
+                        not desc and (seg.min_time or 0) > worst):
+                    break
+            where, args = self._where(conn, seg, spec)
+            sql = (f"SELECT ?, ?, {cols} FROM {quote_ident(seg.tbl)} WHERE {where} "
+                   f"ORDER BY time {direction}, id {direction}")
+            qargs = [seg.cluster, seg.kind] + args
+            if limit is not None:
+                sql += " LIMIT ?"
+                qargs.append(limit)
+            found.extend(self._run(conn, sql, qargs))
+            found.sort(key=lambda r: (r[3], r[2]), reverse=desc)
+            if limit is not None:
+                del found[limit:]
+        return found
+
+    def _run(self, conn: apsw.Connection, sql: str, args: Sequence) -> List[tuple]:
+        try:
+            return conn.execute(sql, args).fetchall()
+        except apsw.SQLError as exc:
+            if "fts5" in str(exc):
+                raise ValueError(f"invalid full-text query: {exc}") from None
+            raise
+
+    def count(self, spec: QuerySpec, by: Sequence[GroupKey],
+              interval: Optional[int]) -> List[tuple]:
+        conn = self._reader()
+        totals: Dict[tuple, int] = {}
+        summarised: List[int] = []
+        for seg in self._segments(conn, spec):
+            if self._summary_covers(seg, spec, by, interval):
+                summarised.append(seg.id)
+                continue
+            exprs, eargs = _group_exprs(by, "time", interval, seg.cluster)
+            where, wargs = self._where(conn, seg, spec, with_after=False)
+            select = ", ".join(exprs + ["count(*)"])
+            group = ", ".join(str(i + 1) for i in range(len(exprs)))
+            sql = f"SELECT {select} FROM {quote_ident(seg.tbl)} WHERE {where}"
+            if group:
+                sql += f" GROUP BY {group}"
+            for row in self._run(conn, sql, eargs + wargs):
+                if row[-1]:
+                    totals[row[:-1]] = totals.get(row[:-1], 0) + row[-1]
+        if summarised:
+            for row in self._count_summaries(conn, summarised, spec, by, interval):
+                totals[row[:-1]] = totals.get(row[:-1], 0) + row[-1]
+        return sorted((k + (v,) for k, v in totals.items()),
+                      key=lambda r: tuple((x is None, x) for x in r[:-1]))
+
+    def _summary_covers(self, seg: _Segment, spec: QuerySpec, by: Sequence[GroupKey],
+                        interval: Optional[int]) -> bool:
+        """Whether the per-minute summary of ``seg`` answers this count exactly."""
+        if seg.state != SEALED or spec.tags or spec.exclude or spec.text is not None:
+            return False
+        if set(spec.columns) - {"name"}:
+            return False
+        if any(k not in (("column", "name"), ("level", spec.level_tag), ("cluster", ""))
+               for k in by):
+            return False
+        if interval is not None and interval % (60 * NS_PER_S):
+            return False
+        inside_start = spec.start is None or (seg.min_time or 0) >= spec.start
+        inside_end = spec.end is None or (seg.max_time or 0) <= spec.end
+        return inside_start and inside_end
+
+    def _count_summaries(self, conn: apsw.Connection, segs: List[int], spec: QuerySpec,
+                         by: Sequence[GroupKey], interval: Optional[int]) -> List[tuple]:
+        exprs: List[str] = []
+        args: list = []
+        for kind, key in by:
+            if kind == "cluster":
+                exprs.append("(SELECT cluster FROM ccstore_segments s WHERE s.id = c.seg)")
+            elif kind == "level":
+                exprs.append("c.level")
+            else:
+                exprs.append("c.name")
+        if interval is not None:
+            step = interval // NS_PER_S
+            exprs.append(f"((c.minute - (((c.minute % {step}) + {step}) % {step})) "
+                         f"* {NS_PER_S})")
+        conds = [f"c.seg IN ({', '.join('?' * len(segs))})"]
+        args.extend(segs)
+        if "name" in spec.columns:
+            conds.append(_in_cond("c.name", len(spec.columns["name"])))
+            args.extend(spec.columns["name"])
+        if spec.levels is not None:
+            conds.append(_in_cond("c.level", len(spec.levels.values), spec.levels.negate))
+            args.extend(spec.levels.values)
+        select = ", ".join(exprs + ["sum(c.n)"])
+        sql = f"SELECT {select} FROM ccstore_counts c WHERE {' AND '.join(conds)}"
+        if exprs:
+            sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(exprs)))
+        return conn.execute(sql, args).fetchall()
+
+    # ------------------------------------------------------------------ retention
+    def expire(self, kind: str, cutoff: int) -> int:
+        """Drop segments of ``kind`` entirely older than ``cutoff``; trim straddlers.
+
+        One transaction per segment, so a writer waits at most for one of them.
+        """
+        removed = 0
+        while True:
+            gone = self._txn(self._expire_next_txn, kind, cutoff)
+            if gone is None:
+                break
+            removed += gone
+        self._stats["rows_expired"] += removed
+        return removed
+
+    def _expire_next_txn(self, kind: str, cutoff: int) -> Optional[int]:
+        row = self._w.execute(
+            f"SELECT {_SEG_FIELDS} FROM ccstore_segments WHERE kind=? AND tbl != '' "
+            "AND min_time < ? ORDER BY min_time LIMIT 1", (kind, cutoff)).fetchone()
+        if row is None:
+            return None
+        seg = _Segment(*row[:3], bool(row[3]), *row[4:])
+        q = quote_ident(seg.tbl)
+        if seg.max_time is not None and seg.max_time < cutoff:
+            self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(seg.tbl + '_fts')}")
+            self._w.execute(f"DROP TABLE {q}")
+            self._w.execute("DELETE FROM ccstore_counts WHERE seg=?", (seg.id,))
+            self._w.execute("DELETE FROM ccstore_segments WHERE id=?", (seg.id,))
+            self._refresh_view(seg.cluster, seg.kind)
+            self._stats["segments_dropped"] += 1
+            return seg.rows
+        if seg.fts:
+            fq = quote_ident(seg.tbl + "_fts")
+            self._w.execute(
+                f"INSERT INTO {fq}({fq}, rowid, field) SELECT 'delete', id, field FROM {q} "
+                "WHERE time < ?", (cutoff,))
+        self._w.execute(f"DELETE FROM {q} WHERE time < ?", (cutoff,))
+        gone = self._w.changes()
+        rows, mn, mx = self._w.execute(
+            f"SELECT count(*), min(time), max(time) FROM {q}").fetchone()
+        self._w.execute("UPDATE ccstore_segments SET rows=?, min_time=?, max_time=? WHERE id=?",
+                        (rows, mn, mx, seg.id))
+        if seg.state == SEALED:
+            self._summarise(seg.id, seg.tbl)
+        return gone
+
+    # ------------------------------------------------------------------ misc
+    def clusters(self) -> List[str]:
+        return [r[0] for r in self._reader().execute(
+            "SELECT DISTINCT cluster FROM ccstore_segments ORDER BY cluster")]
+
+    def stats(self) -> dict:
+        conn = self._reader()
+        per_kind = {}
+        for kind, nseg, rows, sealed in conn.execute(
+                "SELECT kind, count(*), sum(rows), sum(state = ?) FROM ccstore_segments "
+                "GROUP BY kind", (SEALED,)):
+            per_kind[kind] = {"segments": nseg, "rows": rows or 0, "sealed_segments": sealed}
+        try:
+            size = os.path.getsize(self.path)
+            size += os.path.getsize(self.path + "-wal") if os.path.exists(
+                self.path + "-wal") else 0
+        except OSError:
+            size = None
+        out = dict(self._stats)
+        out.update({"backend": self.name, "path": self.path, "bytes": size,
+                    "kinds": per_kind, "fulltext": self.fulltext})
+        return out
+
+
+# ---------------------------------------------------------------------- SQL pieces
+def _in_cond(col: str, n: int, negate: bool = False) -> str:
+    marks = ", ".join("?" * n)
+    if negate:
+        return f"({col} IS NULL OR {col} NOT IN ({marks}))"
+    return f"{col} IN ({marks})"
+
+
+def _json_path(key: str) -> Optional[str]:
+    """A JSON path naming one object key, or None when SQLite's path syntax can't."""
+    if '"' in key or "\\" in key:
+        return None
+    return f'$."{key}"'
+
+
+def _tag_cond(tc: TagCond) -> Tuple[str, list]:
+    marks = ", ".join("?" * len(tc.values))
+    path = _json_path(tc.key)
+    if path is not None:
+        expr = "json_extract(othertags, ?)"
+        if tc.negate:
+            return (f"({expr} IS NULL OR {expr} NOT IN ({marks}))",
+                    [path, path, *tc.values])
+        return f"{expr} IN ({marks})", [path, *tc.values]
+    sub = f"EXISTS (SELECT 1 FROM json_each(othertags) j WHERE j.key = ? AND j.value IN ({marks}))"
+    return (f"NOT {sub}" if tc.negate else sub), [tc.key, *tc.values]
+
+
+def _group_exprs(by: Sequence[GroupKey], time_col: str, interval: Optional[int],
+                 cluster: str) -> Tuple[List[str], list]:
+    exprs: List[str] = []
+    args: list = []
+    for kind, key in by:
+        if kind == "column":
+            exprs.append(key)
+        elif kind == "level":
+            exprs.append("level")
+        elif kind == "cluster":
+            exprs.append("?")
+            args.append(cluster)
+        else:
+            path = _json_path(key)
+            if path is None:
+                raise ValueError(f"cannot group by tag key {key!r}: quotes and backslashes "
+                                 "are not supported there")
+            exprs.append("json_extract(othertags, ?)")
+            args.append(path)
+    if interval is not None:
+        exprs.append(f"({time_col} - ((({time_col} % {int(interval)}) + {int(interval)}) "
+                     f"% {int(interval)}))")
+    return exprs, args
+
+
+def _plain_terms(text: str) -> List[str]:
+    """Lower-cased words of a full-text query, for segments without FTS."""
+    words = []
+    for tok in text.replace('"', " ").split():
+        if tok.upper() in ("AND", "OR", "NOT"):
+            continue
+        words.append(tok.rstrip("*").lower())
+    return [w for w in words if w]
