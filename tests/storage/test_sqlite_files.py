@@ -1,0 +1,146 @@
+"""SQLite specifics: the Go program's database files, the views its readers use,
+segments, and other processes reading while one writes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import apsw
+import pytest
+
+import ccstore
+
+# the Go cc-event-store's CREATE statement, current and older (payload column named
+# after the kind)
+GO_CREATE = ("create table IF NOT EXISTS {} (id integer primary key, timestamp bigint, "
+             "name text, hostname text, type text, typeid text, stype text, stypeid text, "
+             "othertags JSON, {} text);")
+
+
+def go_database(path, payload_column="field"):
+    conn = apsw.Connection(str(path))
+    conn.execute(GO_CREATE.format("alex_events", payload_column))
+    conn.execute(GO_CREATE.format("alex_logs", payload_column))
+    conn.executemany(
+        f"insert into alex_events (timestamp, name, hostname, type, typeid, stype, stypeid, "
+        f"othertags, {payload_column}) values (?,?,?,?,?,?,?,?,?)",
+        [(1740027951, "job", "mngmt02", "node", "0", None, None,
+          json.dumps({"function": "stop_job"}), '{"jobId": 69, "jobState": "completed"}'),
+         (1740027900, "job", "mngmt02", "node", "0", None, None,
+          json.dumps({"function": "start_job"}), '{"jobId": 69}')])
+    conn.executemany(
+        f"insert into alex_logs (timestamp, name, hostname, type, typeid, stype, stypeid, "
+        f"othertags, {payload_column}) values (?,?,?,?,?,?,?,?,?)",
+        [(1740027951 + i, "ccb", "server01", "node", "1", None, None,
+          json.dumps({"loglevel": "info" if i % 2 else "error"}),
+          f"component: archiver jobId: {i} - archiving finished") for i in range(10)])
+    conn.close()
+
+
+@pytest.mark.parametrize("payload_column", ["field", "event"])
+def test_database_written_by_the_go_program(tmp_path, payload_column):
+    path = tmp_path / "events.db"
+    go_database(path, payload_column)
+    with ccstore.open(str(path)) as store:
+        ev = store.query("alex", kind="event", limit=None)
+        assert [(r.timestamp, r.tags["function"]) for r in ev] == [
+            (1740027951, "stop_job"), (1740027900, "start_job")]
+        assert store.count("alex", kind="event", by="function") == [
+            ("start_job", 1), ("stop_job", 1)]
+        assert len(store.query("alex", tags={"loglevel": "error"}, limit=None)) == 5
+        assert [r.timestamp for r in store.query(text="jobId", limit=3)] == [
+            1740027960, 1740027959, 1740027958]
+        res = store.write('ccb,cluster=alex,hostname=server01,loglevel=warn log="new one" '
+                          '1740030000\n')
+        assert res.written == 1
+        assert store.query("alex", limit=1)[0].value == "new one"
+    # reopening does not migrate twice; the Go program's readers see old and new rows
+    with ccstore.open(str(path)) as store:
+        assert len(store.query("alex", limit=None)) == 11
+    conn = apsw.Connection(str(path))
+    rows = conn.execute("select timestamp, field from alex_logs order by timestamp desc").fetchall()
+    assert rows[0] == (1740030000, "new one") and len(rows) == 11
+    assert conn.execute("select count(*) from alex_events").fetchone() == (2,)
+
+
+def test_views_follow_segments_and_retention(tmp_path):
+    path = str(tmp_path / "v.db")
+    with ccstore.open(path, seal_rows=10, retention="1h") as store:
+        store.write("".join(f'job,cluster=alex,hostname=h,function=start_job event="{i}" '
+                            f'{1740000000 + i * 60}\n' for i in range(100)))
+        conn = apsw.Connection(path)
+        cols = [r[1] for r in conn.execute("pragma table_info(alex_events)")]
+        assert cols == ["id", "timestamp", "name", "hostname", "type", "typeid", "stype",
+                        "stypeid", "othertags", "field"]
+        assert conn.execute("select count(*) from alex_events").fetchone() == (100,)
+        store.apply_retention(now=1740000000 + 100 * 60)
+        assert conn.execute("select count(*) from alex_events").fetchone() == (60,)
+        stats = store.stats()["backend"]
+        assert stats["segments_dropped"] >= 3
+        conn.close()
+
+
+def test_segments_are_sealed_with_indexes(tmp_path):
+    path = str(tmp_path / "s.db")
+    with ccstore.open(path, seal_rows=10) as store:
+        store.write("".join(f'ccb,cluster=c,hostname=h{i % 3} log="x" {1740000000 + i}\n'
+                            for i in range(35)))
+        kinds = store.stats()["backend"]["kinds"]["log"]
+        assert kinds == {"segments": 4, "rows": 35, "sealed_segments": 3}
+        conn = apsw.Connection(path)
+        plan = " ".join(str(r) for r in conn.execute(
+            "explain query plan select * from ccs_1 where hostname='h1' and time > 0"))
+        assert "USING INDEX" in plan
+        conn.close()
+
+
+WRITER = textwrap.dedent("""
+    import sys, ccstore
+    store = ccstore.open(sys.argv[1], seal_rows=500)
+    for b in range(int(sys.argv[2])):
+        lines = "".join(f'ccb,cluster=c,hostname=h{i % 5} log="batch {b} line {i}" '
+                        f'{1740000000 + b * 1000 + i}\\n' for i in range(300))
+        res = store.write(lines)
+        assert res.written == 300, res
+        print(300 * (b + 1), flush=True)
+    store.close()
+""")
+
+READER = textwrap.dedent("""
+    import sys, ccstore
+    store = ccstore.open(sys.argv[1])
+    for line in sys.stdin:
+        want = int(line)
+        n = sum(r[-1] for r in store.count("c", by=()))
+        recs = store.query("c", hosts="h1", limit=None)
+        assert n >= want, (n, want)
+        assert len({r.cursor for r in recs}) == len(recs)
+        print(n, flush=True)
+""")
+
+
+def test_other_processes_read_while_one_writes(tmp_path):
+    path = str(tmp_path / "rw.db")
+    ccstore.open(path).close()
+    batches = 12
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, path, str(batches)],
+                              stdout=subprocess.PIPE, text=True)
+    readers = [subprocess.Popen([sys.executable, "-c", READER, path], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    seen = []
+    # each reader is told what the writer has committed, then must see at least that
+    for committed in writer.stdout:
+        for r in readers:
+            r.stdin.write(committed)
+            r.stdin.flush()
+            seen.append((int(committed), int(r.stdout.readline())))
+    assert writer.wait(timeout=120) == 0
+    for r in readers:
+        r.stdin.close()
+        assert r.wait(timeout=60) == 0
+    assert len(seen) == 2 * batches
+    assert all(n >= want for want, n in seen)
+    with ccstore.open(path) as store:
+        assert store.count("c", by=()) == [(300 * batches,)]
