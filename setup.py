@@ -1,20 +1,145 @@
-"""Build script: declares the compiled line-protocol core.
+"""Build script: the compiled line-protocol core, ``ccstore._lineproto``.
 
-``CCSTORE_NO_EXTENSIONS=1`` builds a pure-Python package (the twin in
-``ccstore/_pylineproto.py`` is then used).
+Metadata lives in ``pyproject.toml``; this file only declares the extension and
+how it is built.  The extension is an accelerator: ccstore works without it,
+on the pure-Python twin in ``ccstore/lineproto.py``, with the same results.
+
+Environment variables read at build time:
+
+``CCSTORE_NO_EXTENSIONS=1``
+    Do not build the extension; the result is a pure-Python package.
+``CCSTORE_REQUIRE_EXTENSIONS=1``
+    A failed build of the extension is an error.  Without it, a machine with no
+    working C compiler (or no Cython) gets a warning and the pure-Python package,
+    so the sdist always installs.  Wheel builds and the test setup set it.
 """
 import os
+import sys
 
-from setuptools import setup
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
-ext_modules = []
-if os.environ.get("CCSTORE_NO_EXTENSIONS", "") not in ("1", "true", "yes"):
-    from Cython.Build import cythonize
-    from setuptools import Extension
+EXTENSION = "ccstore._lineproto"
 
-    ext_modules = cythonize(
-        [Extension("ccstore._lineproto", ["ccstore/_lineproto.pyx"], extra_compile_args=["-O3"])],
-        compiler_directives={"language_level": "3"},
-    )
+#: optimisation flags per compiler family (``compiler.compiler_type``);
+#: MSVC has no -O3 and spells its best optimisation level /O2
+COMPILE_ARGS = {
+    "msvc": ["/O2"],
+    "unix": ["-O3"],
+    "mingw32": ["-O3"],
+    "cygwin": ["-O3"],
+}
 
-setup(ext_modules=ext_modules)
+
+def _flag(name):
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+NO_EXTENSIONS = _flag("CCSTORE_NO_EXTENSIONS")
+REQUIRE_EXTENSIONS = _flag("CCSTORE_REQUIRE_EXTENSIONS")
+if NO_EXTENSIONS and REQUIRE_EXTENSIONS:
+    sys.exit("ccstore: CCSTORE_NO_EXTENSIONS=1 and CCSTORE_REQUIRE_EXTENSIONS=1 contradict "
+             "each other; unset one of them")
+
+
+def _report(lines):
+    bar = "=" * 78
+    sys.stderr.write("\n".join(["", bar, *lines, bar, ""]) + "\n")
+    sys.stderr.flush()
+
+
+class BuildExtOrFallBack(build_ext):
+    """Build the extension; if that fails, say why and carry on without it.
+
+    Cython runs here rather than at import time of this file, so that a missing
+    Cython is one more reason to fall back instead of a crash, and the generated
+    C goes to the build directory, never into the source tree or the sdist.
+    With ``CCSTORE_REQUIRE_EXTENSIONS=1`` every failure is reported and raised.
+    """
+
+    def run(self):
+        self._skipped = []
+        self._reported = None
+        inplace = self.inplace
+        try:
+            super().run()
+        except Exception as exc:  # e.g. the compiler set-up, before any extension
+            if exc is self._reported:
+                raise  # required extension: already reported by build_extension
+            for ext in self.extensions:
+                if ext not in self._skipped:
+                    self._fall_back(ext, exc)
+        finally:
+            self.inplace = inplace
+        # what was not built must be neither packaged nor copied into the source tree
+        self.extensions = [ext for ext in self.extensions if ext not in self._skipped]
+
+    def build_extension(self, ext):
+        try:
+            self._cythonize(ext)
+            ext.extra_compile_args = (
+                list(ext.extra_compile_args or [])
+                + COMPILE_ARGS.get(self.compiler.compiler_type, [])
+            )
+            super().build_extension(ext)
+        except Exception as exc:
+            # Deliberately broad: whatever stops the accelerator from building
+            # (no compiler, no headers, no Cython, a Cython that rejects the
+            # source) leaves a working pure-Python package, unless required.
+            self._fall_back(ext, exc)
+
+    def _cythonize(self, ext):
+        """Replace ``.pyx`` sources by C generated into the build directory."""
+        # Without Cython importable, setuptools has already renamed .pyx to .c.
+        pyx = [src[:-2] + ".pyx" if src.endswith(".c") and not os.path.exists(src) else src
+               for src in ext.sources]
+        if not any(src.endswith(".pyx") for src in pyx):
+            return
+        try:
+            from Cython.Build import cythonize
+        except ImportError as exc:
+            raise ImportError(f"Cython is not installed ({exc})") from exc
+        ext.sources = pyx
+        (built,) = cythonize(
+            [ext],
+            build_dir=self.build_temp,
+            compiler_directives={"language_level": "3"},
+            force=self.force,
+            quiet=not self.verbose,
+        )
+        ext.sources = built.sources
+
+    def _fall_back(self, ext, exc):
+        reason = f"{type(exc).__name__}: {exc}".strip()
+        if REQUIRE_EXTENSIONS:
+            _report([
+                f"ccstore: building the compiled core {ext.name} failed:",
+                f"    {reason}",
+                "CCSTORE_REQUIRE_EXTENSIONS=1 is set, so this is an error.",
+            ])
+            self._reported = exc
+            raise exc
+        _report([
+            f"ccstore: the compiled core {ext.name} could not be built:",
+            f"    {reason}",
+            "ccstore is installed with its pure-Python implementation instead: the same",
+            "results, more slowly (ccstore.IMPLEMENTATION tells which one is in use).",
+            "For the compiled core, install a C compiler and the Python headers, then",
+            "reinstall with `pip install --no-cache-dir --force-reinstall ccstore`",
+            "(or use a platform with a prebuilt wheel, which needs no compiler).",
+            "Set CCSTORE_REQUIRE_EXTENSIONS=1 to make this failure an error.",
+        ])
+        ext.optional = True  # so that an in-place build does not copy the missing file
+        self._skipped.append(ext)
+
+
+if NO_EXTENSIONS:
+    ext_modules = []
+    _report([
+        "ccstore: CCSTORE_NO_EXTENSIONS=1 is set: building the pure-Python package",
+        f"without the compiled core {EXTENSION}.",
+    ])
+else:
+    ext_modules = [Extension(EXTENSION, ["ccstore/_lineproto.pyx"])]
+
+setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExtOrFallBack})
