@@ -1,0 +1,118 @@
+"""The ``http`` receiver, as in cc-metric-collector: its own address, port and path,
+optional basic authentication.
+
+``POST <path>`` with line protocol (``?cluster=`` and ``?precision=`` as for
+``/api/write/``; gzip accepted).  Answers 200 once every line is committed (the
+cc-metric-collector http sink expects 200), 400 JSON naming the rejected lines
+(the good ones are stored all the same), 401 without the right credentials.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import logging
+from typing import Any, Callable, Iterable, List, Optional, Tuple
+from urllib.parse import parse_qs
+
+from ..config import HttpReceiverConfig
+from ..server.app import ApiError, error_body, read_body, store_body
+from ..server.httpserver import ServerThread
+from ..server.manager import PRECISIONS, StorageManager
+
+__all__ = ["HttpReceiver"]
+
+log = logging.getLogger("ccstore.receivers.http")
+
+StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
+
+
+class HttpReceiver:
+    """Serves one configured http receiver in its own cheroot server."""
+
+    def __init__(self, config: HttpReceiverConfig, manager: StorageManager) -> None:
+        self.config = config
+        self.manager = manager
+        self.source = config.name
+        manager.register_source(self.source)
+        self._server: Optional[ServerThread] = None
+
+    @property
+    def bound(self) -> Tuple[str, int]:
+        assert self._server is not None
+        return self._server.bound
+
+    def start(self) -> None:
+        c = self.config
+        self._server = ServerThread(self.app, c.address, c.port, threads=8,
+                                    idle_timeout=c.idle_timeout,
+                                    keep_alives=c.keep_alives_enabled, name=f"http-{c.name}")
+        self._server.start()
+        host, port = self._server.bound
+        log.info("http receiver %s listening on http://%s:%d%s", c.name, host, port, c.path)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def _authorized(self, environ: dict) -> bool:
+        c = self.config
+        if not c.username:
+            return True
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return (hmac.compare_digest(user.encode(), c.username.encode())
+                & hmac.compare_digest(password.encode(), c.password.encode()))
+
+    def app(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI application."""
+        c = self.config
+        path = environ.get("PATH_INFO", "") or "/"
+        if path.rstrip("/") != c.path.rstrip("/"):
+            return _send(start_response, 404, error_body(404, f"no such path {path}"))
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _send(start_response, 405, error_body(405, "Method Not Allowed"),
+                         [("Allow", "POST")])
+        if not self._authorized(environ):
+            self.manager.count_error(self.source, "unauthorized")
+            return _send(start_response, 401, error_body(401, "Unauthorized"),
+                         [("WWW-Authenticate", f'Basic realm="{c.name}"')])
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        cluster = (query.get("cluster") or [c.cluster or ""])[-1] or None
+        precision = PRECISIONS.get((query.get("precision") or ["auto"])[-1])
+        try:
+            if precision is None:
+                raise ApiError(400, "precision must be one of ns, us, ms, s, auto")
+            try:
+                body = read_body(environ, c.max_body_size)
+            except ApiError as e:
+                if e.status == 413:
+                    self.manager.count_error(self.source, "too_large")
+                raise
+            problem = store_body(self.manager, body, self.source, cluster, precision)
+        except ApiError as e:
+            return _send(start_response, e.status, error_body(e.status, e.message))
+        except Exception:
+            log.exception("http receiver %s failed", c.name)
+            return _send(start_response, 500, error_body(500, "internal error"))
+        if problem is not None:
+            return _send(start_response, 400, problem)
+        start_response("200 OK", [("Content-Length", "0")])
+        return []
+
+
+def _send(start_response: StartResponse, status: int, body: dict,
+          headers: Optional[List[Tuple[str, str]]] = None) -> List[bytes]:
+    data = json.dumps(body).encode()
+    start_response(f"{status} {body['status']}",
+                   [("Content-Type", "application/json"),
+                    ("Content-Length", str(len(data)))] + (headers or []))
+    return [data]

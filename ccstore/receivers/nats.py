@@ -1,0 +1,365 @@
+"""The ``nats`` receiver (nats-py), configured as in the Go program.
+
+``address``, ``port``, ``subject``, ``user``/``password`` or ``nkey_file`` (a
+NATS credentials file) as in cc-metric-collector; plus, optionally:
+
+- ``queue``: a queue group, so several ccstore instances share one subject;
+- ``jetstream: {"stream": ..., "durable": ...}``: a durable pull consumer whose
+  messages are acknowledged only after their lines are committed, so nothing is
+  lost across a crash or restart (the stream is created for ``subject`` when it
+  does not exist yet);
+- ``cluster``: the cluster of lines that carry no ``cluster`` tag.
+
+Each NATS message is decoded on its own (a broken message cannot spill into the
+next); up to ``max_process`` messages go to the storage manager together and
+several such hand-overs are in flight at once, so transactions fill up to
+``batch_size`` messages under load.  All nats receivers share one asyncio loop
+in one thread.  An unreachable server is retried in the background.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import nats
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from .. import lineproto
+from ..config import NatsReceiverConfig
+from ..server.manager import ManagerClosed, StorageManager, Ticket
+
+__all__ = ["NatsReceiver", "NatsReceivers"]
+
+log = logging.getLogger("ccstore.receivers.nats")
+
+#: seconds one JetStream fetch waits for messages before it is repeated
+FETCH_TIMEOUT = 1.0
+
+
+class NatsReceiver:
+    """One configured nats receiver, living in the loop of :class:`NatsReceivers`."""
+
+    def __init__(self, config: NatsReceiverConfig, manager: StorageManager) -> None:
+        self.config = config
+        self.manager = manager
+        self.source = config.name
+        manager.register_source(self.source)
+        self.state = "starting"
+        self.last_error: Optional[str] = None
+        self.messages = 0
+        self.acked = 0
+        self.nacked = 0
+        self._nc: Any = None
+        self._sub: Any = None
+        self._stopping = False
+        self._pending: List[Any] = []
+        self._wake: Optional[asyncio.Event] = None
+        self._slots: Optional[asyncio.Semaphore] = None
+        self._inflight: set = set()
+        self._fetch_task: Optional[asyncio.Task] = None
+        self._last_warning = 0.0
+        depth = max(2, math.ceil(manager.batch_size / manager.max_process))
+        self._depth = depth
+
+    # ------------------------------------------------------------------ life cycle
+    async def run(self) -> None:
+        """Connect (retrying), subscribe, and hand messages over until stopped."""
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(self._depth)
+        delay = 0.5
+        while not self._stopping:
+            try:
+                await self._connect()
+                break
+            except Exception as exc:
+                self.state = "connecting"
+                self.last_error = str(exc) or type(exc).__name__
+                log.warning("nats receiver %s: cannot connect to %s (%s); retrying in %.0fs",
+                            self.source, self.config.url, self.last_error, delay)
+                await self._pause(delay)
+                delay = min(delay * 2, 30.0)
+        if self._stopping:
+            return
+        try:
+            if self.config.jetstream is not None:
+                await self._run_jetstream()
+            else:
+                await self._run_plain()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.state = "failed"
+            self.last_error = str(exc)
+            log.exception("nats receiver %s failed", self.source)
+
+    async def _pause(self, seconds: float) -> None:
+        assert self._wake is not None
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def _connect(self) -> None:
+        c = self.config
+        opts: Dict[str, Any] = {
+            "servers": [c.url], "name": f"ccstore-{c.name}", "allow_reconnect": True,
+            "max_reconnect_attempts": -1, "reconnect_time_wait": 1, "connect_timeout": 5,
+            "error_cb": self._on_error, "disconnected_cb": self._on_disconnect,
+            "reconnected_cb": self._on_reconnect,
+        }
+        if c.user and c.password:
+            opts["user"] = c.user
+            opts["password"] = c.password
+        elif c.nkey_file:
+            opts["user_credentials"] = c.nkey_file
+        self._nc = await nats.connect(**opts)
+
+    async def _on_error(self, exc: Exception) -> None:
+        self.last_error = str(exc) or type(exc).__name__
+        log.warning("nats receiver %s: %s", self.source, self.last_error)
+        self.manager.count_error(self.source, type(exc).__name__)
+
+    async def _on_disconnect(self) -> None:
+        if not self._stopping:
+            self.state = "disconnected"
+
+    async def _on_reconnect(self) -> None:
+        self.state = "subscribed"
+
+    async def stop(self) -> None:
+        """Stop taking messages, hand over and commit what was taken, close."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._fetch_task is not None:
+            self._fetch_task.cancel()  # an unanswered fetch loses nothing (redelivered)
+        if self._sub is not None and self.config.jetstream is None:
+            try:
+                await self._sub.unsubscribe()
+            except Exception:
+                pass
+            self._flush_pending()
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+        if self._nc is not None:
+            try:
+                await self._nc.flush(timeout=2)
+            except Exception:
+                pass
+            try:
+                await self._nc.close()
+            except Exception:
+                pass
+        self.state = "stopped"
+
+    # ------------------------------------------------------------------ plain subscription
+    async def _run_plain(self) -> None:
+        c = self.config
+        self._sub = await self._nc.subscribe(c.subject, queue=c.queue or "", cb=self._on_msg)
+        await self._nc.flush()
+        self.state = "subscribed"
+        log.info("nats receiver %s: subscribed to %s at %s%s", self.source, c.subject, c.url,
+                 f" (queue group {c.queue})" if c.queue else "")
+        assert self._wake is not None and self._slots is not None
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending and not self._stopping:
+                await self._slots.acquire()
+                take = self._pending[:self.manager.max_process]
+                del self._pending[:len(take)]
+                if not take:
+                    self._slots.release()
+                    break
+                self._hand_over(take, ack=False)
+
+    async def _on_msg(self, msg: Any) -> None:
+        self._pending.append(msg)
+        assert self._wake is not None
+        self._wake.set()
+
+    def _flush_pending(self) -> None:
+        while self._pending:
+            take = self._pending[:self.manager.max_process]
+            del self._pending[:len(take)]
+            self._hand_over(take, ack=False, use_slot=False)
+
+    # ------------------------------------------------------------------ jetstream
+    async def _run_jetstream(self) -> None:
+        c = self.config
+        assert c.jetstream is not None and self._slots is not None
+        js = self._nc.jetstream()
+        try:
+            await js.stream_info(c.jetstream.stream)
+        except nats.js.errors.NotFoundError:
+            log.info("nats receiver %s: creating JetStream stream %s for %s", self.source,
+                     c.jetstream.stream, c.subject)
+            await js.add_stream(name=c.jetstream.stream, subjects=[c.subject])
+        self._sub = await js.pull_subscribe(c.subject, durable=c.jetstream.durable,
+                                            stream=c.jetstream.stream)
+        self.state = "subscribed"
+        log.info("nats receiver %s: consuming JetStream %s as durable %s", self.source,
+                 c.jetstream.stream, c.jetstream.durable)
+        while not self._stopping:
+            await self._slots.acquire()
+            if self._stopping:
+                self._slots.release()
+                break
+            self._fetch_task = asyncio.ensure_future(
+                self._sub.fetch(batch=self.manager.max_process, timeout=FETCH_TIMEOUT))
+            try:
+                msgs = await self._fetch_task
+            except (NatsTimeoutError, asyncio.TimeoutError):
+                self._slots.release()
+                continue
+            except asyncio.CancelledError:
+                self._slots.release()
+                if self._stopping:
+                    break
+                raise
+            except Exception as exc:
+                self._slots.release()
+                self.last_error = str(exc)
+                log.warning("nats receiver %s: fetch failed: %s", self.source, exc)
+                await self._pause(1.0)
+                continue
+            finally:
+                self._fetch_task = None
+            self._hand_over(msgs, ack=True)
+
+    # ------------------------------------------------------------------ hand-over
+    def _hand_over(self, msgs: Sequence[Any], *, ack: bool, use_slot: bool = True) -> None:
+        """Decode each message, submit them together, ack (JetStream) after the commit."""
+        now = time.time_ns()
+        cluster = self.config.cluster
+        batches = [lineproto.decode_rows(m.data, cluster=cluster, default_time=now)
+                   for m in msgs]
+        self.messages += len(msgs)
+        bad = sum(len(b.errors) for b in batches)
+        if bad:
+            self._warn_bad(msgs, batches)
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        self._inflight.add(fut)
+        try:
+            ticket = self.manager.submit(batches, self.source, messages=len(msgs))
+        except ManagerClosed as exc:
+            ticket = None
+            fut.set_result(exc)
+        if ticket is not None:
+            ticket.add_done_callback(
+                lambda t: loop.call_soon_threadsafe(_set_result, fut, t))
+        task = asyncio.ensure_future(self._after_commit(fut, msgs, ack, use_slot))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        fut.add_done_callback(self._inflight.discard)
+
+    async def _after_commit(self, fut: asyncio.Future, msgs: Sequence[Any], ack: bool,
+                            use_slot: bool) -> None:
+        try:
+            outcome = await fut
+            failed = not isinstance(outcome, Ticket) or outcome.error is not None
+            if failed:
+                err = outcome if not isinstance(outcome, Ticket) else outcome.error
+                log.error("nats receiver %s: %d messages not stored: %s", self.source,
+                          len(msgs), err)
+            if ack:
+                for m in msgs:
+                    try:
+                        if failed:
+                            await m.nak()
+                            self.nacked += 1
+                        else:
+                            await m.ack()
+                            self.acked += 1
+                    except Exception as exc:
+                        log.warning("nats receiver %s: ack failed: %s", self.source, exc)
+        finally:
+            if use_slot and self._slots is not None:
+                self._slots.release()
+
+    def _warn_bad(self, msgs: Sequence[Any], batches: Sequence[Any]) -> None:
+        now = time.monotonic()
+        if now - self._last_warning < 10.0:
+            return
+        self._last_warning = now
+        for m, b in zip(msgs, batches):
+            if b.errors:
+                log.warning("nats receiver %s: rejected line in a message on %s: %s",
+                            self.source, m.subject, b.errors[0])
+                return
+
+    def info(self) -> Dict[str, Any]:
+        c = self.config
+        out: Dict[str, Any] = {"type": "nats", "state": self.state, "url": c.url,
+                               "subject": c.subject, "messages": self.messages,
+                               "in_flight": len(self._inflight)}
+        if c.queue:
+            out["queue"] = c.queue
+        if c.jetstream is not None:
+            out.update(stream=c.jetstream.stream, durable=c.jetstream.durable,
+                       acked=self.acked, nacked=self.nacked)
+        if self.last_error:
+            out["last_error"] = self.last_error
+        return out
+
+
+def _set_result(fut: asyncio.Future, value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+class NatsReceivers:
+    """Runs every nats receiver in one asyncio loop in a background thread."""
+
+    def __init__(self, configs: Sequence[NatsReceiverConfig], manager: StorageManager) -> None:
+        self.receivers = [NatsReceiver(c, manager) for c in configs]
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
+        self._tasks: List[asyncio.Task] = []
+
+    def start(self) -> None:
+        if not self.receivers:
+            return
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def main() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            self._tasks = [self._loop.create_task(r.run()) for r in self.receivers]
+            self._loop.call_soon(ready.set)
+            self._loop.run_forever()
+            self._loop.close()
+
+        self._thread = threading.Thread(target=main, name="ccstore-nats", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop every receiver: what was taken is committed (and acked) first."""
+        if self._loop is None or self._thread is None:
+            return
+        loop = self._loop
+
+        async def stop_all() -> None:
+            await asyncio.gather(*(r.stop() for r in self.receivers), return_exceptions=True)
+            for t in self._tasks:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+        fut = asyncio.run_coroutine_threadsafe(stop_all(), loop)
+        try:
+            fut.result(timeout)
+        except Exception as exc:
+            log.warning("stopping the nats receivers: %s", exc)
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(timeout)
+        self._loop = None
+
+    def info(self) -> Dict[str, Any]:
+        return {r.source: r.info() for r in self.receivers}

@@ -1,0 +1,473 @@
+"""The storage manager: group commit for every receiver and the REST API.
+
+Request threads and receivers decode line protocol themselves
+(:func:`ccstore.lineproto.decode_rows`) and :meth:`StorageManager.submit` the
+resulting :class:`~ccstore._types.RowBatch` objects.  One committer thread takes
+everything that is waiting and commits it with one
+:meth:`~ccstore.store.Store.write_batches` call (one transaction), then wakes
+each submitter.  So many small messages cost few transactions, and nobody is
+told "stored" before the rows are committed.
+
+The Go storage manager's knobs keep their meaning as upper bounds; nothing ever
+waits for a batch to fill or a timer to fire:
+
+- ``batch_size``: at most this many messages (one NATS message or one HTTP
+  request body each) are committed in one transaction;
+- ``max_process``: at most this many messages a receiver decodes and hands
+  over at once;
+- ``flush_time``: the longest a message should wait for its commit; commits
+  start as soon as the previous one ends, and a message that still waited
+  longer is counted in the ``late_commits`` statistic.
+
+Retention runs in a thread of its own, daily at 03:00 (as in the Go program)
+and every ``retention_interval`` when configured.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from .. import lineproto
+from .._types import LineError, RowBatch
+from ..store import Store, WriteResult
+
+__all__ = ["StorageManager", "Ticket", "ManagerClosed", "CommitError", "error_reason",
+           "PRECISIONS"]
+
+log = logging.getLogger("ccstore.manager")
+
+#: timestamp precisions accepted from clients (InfluxDB spellings included)
+PRECISIONS = {"auto": "auto", "ns": "ns", "n": "ns", "us": "us", "u": "us", "µs": "us",
+              "ms": "ms", "s": "s"}
+
+#: decode request bodies in chunks of this size (bounded memory, pipelined commits)
+CHUNK_SIZE = 4 << 20
+
+
+class ManagerClosed(RuntimeError):
+    """The manager is shutting down and accepts nothing more."""
+
+
+class CommitError(RuntimeError):
+    """The backend failed to commit a submission; nothing of it was stored."""
+
+
+def error_reason(err: LineError) -> str:
+    """A short key for statistics: why a line was rejected."""
+    m = err.message
+    if m.startswith("no cluster"):
+        return "no_cluster"
+    if m.startswith("not a ClusterCockpit message"):
+        return "not_a_message"
+    if "must be a string" in m:
+        return "bad_payload"
+    return "syntax"
+
+
+class Ticket:
+    """One submission: its batches, and after the commit its outcome."""
+
+    __slots__ = ("batches", "source", "messages", "rows", "logs", "submitted", "written",
+                 "dropped", "errors", "error", "_event", "_callbacks")
+
+    def __init__(self, batches: Sequence[RowBatch], source: str, messages: int,
+                 store_logs: bool) -> None:
+        self.batches = batches
+        self.source = source
+        self.messages = messages
+        rows = logs = 0
+        dropped: Dict[str, int] = {}
+        errors: List[LineError] = []
+        for b in batches:
+            for (_cl, kind), r in b.groups.items():
+                rows += len(r)
+                if kind == "log":
+                    logs += len(r)
+            for k, n in b.dropped.items():
+                dropped[k] = dropped.get(k, 0) + n
+            if b.errors:
+                errors.extend(b.errors)
+        if not store_logs and logs:
+            dropped["log"] = dropped.get("log", 0) + logs
+            rows -= logs
+        self.rows = rows
+        self.logs = logs
+        self.written = 0
+        self.dropped = dropped
+        self.errors = errors
+        self.error: Optional[BaseException] = None
+        self.submitted = time.monotonic()
+        self._event = threading.Event()
+        self._callbacks: List[Callable[["Ticket"], None]] = []
+
+    @property
+    def done(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until committed (or failed); False on timeout."""
+        return self._event.wait(timeout)
+
+    def add_done_callback(self, fn: Callable[["Ticket"], None]) -> None:
+        """Call ``fn(ticket)`` once done (from the committer thread, or now if done)."""
+        run_now = False
+        with _CALLBACK_LOCK:
+            if self._event.is_set():
+                run_now = True
+            else:
+                self._callbacks.append(fn)
+        if run_now:
+            fn(self)
+
+    def result(self) -> WriteResult:
+        """The outcome; raises :class:`CommitError` when the commit failed."""
+        if self.error is not None:
+            raise CommitError(str(self.error)) from self.error
+        return WriteResult(self.written, dict(self.dropped), list(self.errors))
+
+    def _finish(self, error: Optional[BaseException] = None) -> None:
+        self.error = error
+        if error is None:
+            self.written = self.rows
+        self.batches = ()  # free the rows
+        with _CALLBACK_LOCK:
+            self._event.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            try:
+                fn(self)
+            except Exception:  # a receiver's callback must not kill the committer
+                log.exception("callback of a %s submission failed", self.source)
+
+
+_CALLBACK_LOCK = threading.Lock()
+
+
+class SourceStats:
+    """Counters of one receiver (or the REST API)."""
+
+    __slots__ = ("messages", "lines", "written", "dropped", "errors")
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.lines = 0
+        self.written = 0
+        self.dropped: Dict[str, int] = {}
+        self.errors: Dict[str, int] = {}
+
+    def as_dict(self) -> dict:
+        return {"messages": self.messages, "received": self.lines, "written": self.written,
+                "dropped": dict(self.dropped), "errors": dict(self.errors)}
+
+
+class StorageManager:
+    """Group commit in front of a :class:`~ccstore.store.Store`, plus background retention."""
+
+    def __init__(self, store: Store, *, flush_time: float = 1.0, batch_size: int = 20,
+                 max_process: int = 10, store_logs: bool = True,
+                 retention_interval: Optional[float] = None,
+                 retention_daily: Optional[Tuple[int, int]] = (3, 0)) -> None:
+        self.store = store
+        self.flush_time = float(flush_time)
+        self.batch_size = max(1, int(batch_size))
+        self.max_process = max(1, int(max_process))
+        self.store_logs = bool(store_logs)
+        self.retention_interval = retention_interval
+        self.retention_daily = retention_daily
+        self._cond = threading.Condition()
+        self._queue: Deque[Ticket] = deque()
+        self._closing = False
+        self._closed = False
+        self._committer: Optional[threading.Thread] = None
+        self._retention_thread: Optional[threading.Thread] = None
+        self._retention_stop = threading.Event()
+        self._stats_lock = threading.Lock()
+        self._sources: Dict[str, SourceStats] = {}
+        self._counters: Dict[str, Any] = {
+            "submissions": 0, "transactions": 0, "rows_written": 0, "largest_transaction": 0,
+            "commit_seconds": 0.0, "late_commits": 0, "commit_failures": 0,
+        }
+        self._retention: Dict[str, Any] = {
+            "runs": 0, "rows_removed": 0, "last_run": None, "last_seconds": None,
+            "last_error": None, "next_run": None,
+        }
+        self._fatal: Optional[str] = None
+        self._started = time.time()
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self) -> "StorageManager":
+        """Start the committer and the retention threads."""
+        if self._committer is None:
+            self._committer = threading.Thread(target=self._run, name="ccstore-committer",
+                                               daemon=True)
+            self._committer.start()
+            self._retention_thread = threading.Thread(target=self._retention_loop,
+                                                      name="ccstore-retention", daemon=True)
+            self._retention_thread.start()
+        return self
+
+    def close(self, timeout: Optional[float] = None) -> None:
+        """Commit everything submitted so far, then stop.  Does not close the store."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._retention_stop.set()
+        if self._committer is not None:
+            self._committer.join(timeout)
+        if self._retention_thread is not None:
+            self._retention_thread.join(timeout)
+        # nothing can be left: the committer drains the queue before it exits
+        with self._cond:
+            left = list(self._queue)
+            self._queue.clear()
+            self._closed = True
+        for t in left:
+            t._finish(ManagerClosed("shutting down"))
+
+    def __enter__(self) -> "StorageManager":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def healthy(self) -> Optional[str]:
+        """None when ingest works, else why not."""
+        if self._fatal:
+            return self._fatal
+        if self._closing:
+            return "shutting down"
+        if self._committer is not None and not self._committer.is_alive():
+            return "committer thread stopped"
+        return None
+
+    # ------------------------------------------------------------------ ingest
+    def submit(self, batches: Sequence[RowBatch], source: str, *,
+               messages: int = 1) -> Ticket:
+        """Queue decoded batches for the next group commit; returns at once.
+
+        ``messages``: how many messages (NATS messages, request bodies) they came
+        from, for ``batch_size`` and the statistics.
+        """
+        ticket = Ticket(batches, source, messages, self.store_logs)
+        lines = sum(b.lines for b in batches)
+        with self._stats_lock:
+            st = self._source(source)
+            st.messages += messages
+            st.lines += lines
+            for k, n in ticket.dropped.items():
+                st.dropped[k] = st.dropped.get(k, 0) + n
+            for e in ticket.errors:
+                r = error_reason(e)
+                st.errors[r] = st.errors.get(r, 0) + 1
+        if ticket.rows == 0:
+            ticket._finish()  # nothing to commit
+            return ticket
+        with self._cond:
+            if self._closing:
+                raise ManagerClosed("the server is shutting down")
+            self._queue.append(ticket)
+            self._counters["submissions"] += 1
+            self._cond.notify()
+        return ticket
+
+    def decode(self, data: Union[bytes, bytearray, memoryview], *, cluster: Optional[str] = None,
+               precision: str = "auto", default_time: Optional[int] = None,
+               chunk_size: int = CHUNK_SIZE) -> Iterator[RowBatch]:
+        """Decode a body in chunks of about ``chunk_size`` bytes (line boundaries kept)."""
+        if default_time is None:
+            default_time = time.time_ns()
+        view = memoryview(data)
+        n = len(view)
+        pos = 0
+        lineno = 1
+        size = chunk_size
+        while pos < n:
+            end = pos + size
+            final = end >= n
+            if pos == 0 and final:
+                chunk = data
+            else:
+                chunk = bytes(view[pos:] if final else view[pos:end])
+            batch = lineproto.decode_rows(chunk, precision=precision, default_time=default_time,
+                                          cluster=cluster, final=final, lineno=lineno)
+            if batch.consumed == 0 and not final:
+                size *= 2  # one line longer than the chunk
+                continue
+            size = chunk_size
+            pos += batch.consumed
+            lineno += batch.lines
+            yield batch
+            if final:
+                break
+
+    def write(self, data: Union[bytes, bytearray, memoryview], source: str, *,
+              cluster: Optional[str] = None, precision: str = "auto") -> WriteResult:
+        """Decode, submit and wait for the commit of one request body.
+
+        Raises :class:`CommitError` when the backend failed (nothing of the
+        failed part is stored) and :class:`ManagerClosed` during shutdown.
+        """
+        tickets = []
+        first = True
+        for batch in self.decode(data, cluster=cluster, precision=precision):
+            tickets.append(self.submit([batch], source, messages=1 if first else 0))
+            first = False
+        total = WriteResult()
+        failure: Optional[BaseException] = None
+        for t in tickets:
+            t.wait()
+            if t.error is not None:
+                failure = failure or t.error
+                continue
+            total.written += t.written
+            total.errors.extend(t.errors)
+            for k, n in t.dropped.items():
+                total.dropped[k] = total.dropped.get(k, 0) + n
+        if failure is not None:
+            if isinstance(failure, ManagerClosed):
+                raise failure
+            raise CommitError(f"{failure}; {total.written} rows of this request were stored "
+                              "before the failure") from failure
+        return total
+
+    # ------------------------------------------------------------------ committer
+    def _take(self) -> List[Ticket]:
+        group = [self._queue.popleft()]
+        messages = group[0].messages
+        while self._queue and messages + self._queue[0].messages <= self.batch_size:
+            t = self._queue.popleft()
+            messages += t.messages
+            group.append(t)
+        return group
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return  # closing, and everything is committed
+                group = self._take()
+            self._commit(group)
+
+    def _commit(self, group: List[Ticket]) -> None:
+        start = time.monotonic()
+        try:
+            batches: List[RowBatch] = []
+            for t in group:
+                batches.extend(t.batches)
+            self.store.write_batches(batches)
+        except Exception as exc:
+            if len(group) > 1:
+                log.warning("group commit of %d submissions failed (%s); committing them "
+                            "one by one", len(group), exc)
+                for t in group:
+                    self._commit([t])
+                return
+            t = group[0]
+            log.error("commit of %d rows from %s failed: %s", t.rows, t.source, exc)
+            with self._stats_lock:
+                self._counters["commit_failures"] += 1
+                st = self._source(t.source)
+                st.errors["commit"] = st.errors.get("commit", 0) + t.rows
+            t._finish(exc)
+            return
+        end = time.monotonic()
+        rows = sum(t.rows for t in group)
+        late = sum(1 for t in group if end - t.submitted > self.flush_time)
+        with self._stats_lock:
+            c = self._counters
+            c["transactions"] += 1
+            c["rows_written"] += rows
+            c["commit_seconds"] += end - start
+            c["late_commits"] += late
+            if rows > c["largest_transaction"]:
+                c["largest_transaction"] = rows
+            for t in group:
+                self._source(t.source).written += t.rows
+        for t in group:
+            t._finish()
+
+    # ------------------------------------------------------------------ stats
+    def _source(self, name: str) -> SourceStats:
+        st = self._sources.get(name)
+        if st is None:
+            st = self._sources[name] = SourceStats()
+        return st
+
+    def count_error(self, source: str, reason: str, n: int = 1) -> None:
+        """Count a failure that happened before decoding (auth, body too large...)."""
+        with self._stats_lock:
+            st = self._source(source)
+            st.errors[reason] = st.errors.get(reason, 0) + n
+
+    def register_source(self, name: str) -> None:
+        """Make a receiver appear in the statistics before its first message."""
+        with self._stats_lock:
+            self._source(name)
+
+    def stats(self) -> dict:
+        """Counters of the manager, per source, and of retention."""
+        with self._stats_lock:
+            manager = dict(self._counters)
+            sources = {k: v.as_dict() for k, v in self._sources.items()}
+            retention = dict(self._retention)
+        with self._cond:
+            manager["queued"] = len(self._queue)
+        manager["flush_time"] = self.flush_time
+        manager["batch_size"] = self.batch_size
+        manager["max_process"] = self.max_process
+        manager["store_logs"] = self.store_logs
+        return {"manager": manager, "sources": sources, "retention": retention}
+
+    # ------------------------------------------------------------------ retention
+    def _next_retention(self, now: float) -> Optional[float]:
+        due: List[float] = []
+        if self.retention_daily is not None:
+            h, m = self.retention_daily
+            local = _dt.datetime.fromtimestamp(now)
+            at = local.replace(hour=h, minute=m, second=0, microsecond=0)
+            if at.timestamp() <= now:
+                at = at + _dt.timedelta(days=1)
+            due.append(at.timestamp())
+        if self.retention_interval:
+            due.append(now + self.retention_interval)
+        return min(due) if due else None
+
+    def _retention_loop(self) -> None:
+        while True:
+            now = time.time()
+            nxt = self._next_retention(now)
+            with self._stats_lock:
+                self._retention["next_run"] = nxt
+            if nxt is None:
+                return
+            if self._retention_stop.wait(max(0.0, nxt - now)):
+                return
+            self.run_retention()
+
+    def run_retention(self) -> int:
+        """Apply the store's retention now; returns the rows removed (0 on failure)."""
+        t0 = time.monotonic()
+        removed = 0
+        error = None
+        try:
+            removed = self.store.apply_retention()
+        except Exception as exc:  # keep the schedule alive, report in stats
+            error = str(exc)
+            log.error("retention failed: %s", exc)
+        with self._stats_lock:
+            r = self._retention
+            r["runs"] += 1
+            r["rows_removed"] += removed
+            r["last_run"] = time.time()
+            r["last_seconds"] = time.monotonic() - t0
+            r["last_error"] = error
+        if removed:
+            log.info("retention removed %d rows", removed)
+        return removed
