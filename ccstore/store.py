@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import datetime as _dt
 import json
+import operator
 import os
 import threading
 import time as _time
@@ -51,60 +52,56 @@ class WriteResult:
                 f"errors={len(self.errors)})")
 
 
-class Record:
-    """One stored event or log message, as a query returns it."""
+_IDENTITY_TAG_ATTRS = (("hostname", 6), ("type", 7), ("type-id", 8), ("stype", 9),
+                       ("stype-id", 10))
 
-    __slots__ = ("cluster", "kind", "id", "time", "name", "hostname", "type", "type_id",
-                 "stype", "stype_id", "tags", "value")
 
-    def __init__(self, cluster: str, kind: str, id: int, time: int, name: str,
-                 hostname: Optional[str], type: Optional[str], type_id: Optional[str],
-                 stype: Optional[str], stype_id: Optional[str], tags: Dict[str, str],
-                 value: str) -> None:
-        self.cluster = cluster
-        self.kind = kind
-        self.id = id
-        self.time = time
-        self.name = name
-        self.hostname = hostname
-        self.type = type
-        self.type_id = type_id
-        self.stype = stype
-        self.stype_id = stype_id
-        self.tags = tags
-        self.value = value
+class Record(tuple):
+    """One stored event or log message, as a query returns it.
 
-    @classmethod
-    def from_row(cls, row: Sequence) -> "Record":
-        (cluster, kind, id_, time_ns, _ts, name, hostname, type_, typeid, stype, stypeid,
-         othertags, field) = row
-        try:
-            tags = json.loads(othertags) if othertags else {}
-        except ValueError:
-            tags = {}
-        if not isinstance(tags, dict):
-            tags = {}
-        return cls(cluster, kind, id_, time_ns, name, hostname, type_, typeid, stype,
-                   stypeid, {str(k): str(v) for k, v in tags.items()}, field)
+    A tuple in the backend's column order (so a query builds records at C
+    speed); the attributes below name its parts.  ``tags`` is decoded from the
+    stored JSON on access.
+    """
+
+    __slots__ = ()
+
+    cluster = property(operator.itemgetter(0), doc="cluster name")
+    kind = property(operator.itemgetter(1), doc='"log" or "event"')
+    id = property(operator.itemgetter(2), doc="row id, unique in the store")
+    time = property(operator.itemgetter(3), doc="nanoseconds since the epoch")
+    timestamp = property(operator.itemgetter(4), doc="Unix seconds, as the Go program stores them")
+    name = property(operator.itemgetter(5), doc="measurement: event class or log source")
+    hostname = property(operator.itemgetter(6))
+    type = property(operator.itemgetter(7))
+    type_id = property(operator.itemgetter(8))
+    stype = property(operator.itemgetter(9))
+    stype_id = property(operator.itemgetter(10))
+    value = property(operator.itemgetter(12), doc="the payload: event or log text")
 
     @property
-    def timestamp(self) -> int:
-        """Unix seconds, as the Go program stores them."""
-        return self.time // NS_PER_S
+    def tags(self) -> Dict[str, str]:
+        """The other tags (loglevel, function, ...) as a new dict."""
+        raw = self[11]
+        try:
+            tags = json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+        if not isinstance(tags, dict):
+            return {}
+        return {str(k): str(v) for k, v in tags.items()}
 
     @property
     def cursor(self) -> str:
         """Opaque position of this record, for ``query(after=...)``."""
-        return f"{self.time}_{self.id}"
+        return f"{self[3]}_{self[2]}"
 
     def all_tags(self) -> Dict[str, str]:
         """Every tag of the original message, the cluster and identity tags included."""
-        tags = {"cluster": self.cluster}
-        for key, attr in (("hostname", "hostname"), ("type", "type"), ("type-id", "type_id"),
-                          ("stype", "stype"), ("stype-id", "stype_id")):
-            value = getattr(self, attr)
-            if value is not None:
-                tags[key] = value
+        tags = {"cluster": self[0]}
+        for key, i in _IDENTITY_TAG_ATTRS:
+            if self[i] is not None:
+                tags[key] = self[i]
         tags.update(self.tags)
         return tags
 
@@ -116,13 +113,8 @@ class Record:
         return {"cluster": self.cluster, "kind": self.kind, "time": self.time,
                 "timestamp": self.timestamp, "name": self.name, "hostname": self.hostname,
                 "type": self.type, "type_id": self.type_id, "stype": self.stype,
-                "stype_id": self.stype_id, "tags": dict(self.tags), "value": self.value,
+                "stype_id": self.stype_id, "tags": self.tags, "value": self.value,
                 "cursor": self.cursor}
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Record):
-            return NotImplemented
-        return self.as_dict() == other.as_dict()
 
     def __repr__(self) -> str:
         return (f"Record(cluster={self.cluster!r}, kind={self.kind!r}, time={self.time}, "
@@ -424,7 +416,7 @@ class Store:
         if spec.limit == 0 or (spec.clusters is not None and not spec.clusters):
             return []
         spec.text = self._fts_query(spec.text)
-        return [Record.from_row(r) for r in self.backend.query(spec)]
+        return [Record(r) for r in self.backend.query(spec)]
 
     def count(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
               start: TimeLike = None, end: TimeLike = None,

@@ -1,0 +1,101 @@
+"""SQLite ingest: bytes in -> rows committed and queryable, against raw APSW appends.
+
+References measured in the same run (see docs/benchmarks.md):
+- raw append: APSW ``executemany`` of ready-made row tuples into an unindexed
+  table, WAL, synchronous=NORMAL, one transaction per 10,000 rows;
+- live index: the same with indexes on (timestamp) and (hostname, timestamp).
+ccstore is timed from line-protocol bytes (decoding included) to committed rows,
+10,000 lines per ``Store.write``, with full-text off and on.
+
+    python benchmarks/bench_ingest.py -n 1000000
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import apsw
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import ccstore  # noqa: E402
+from ccstore.lineproto import decode_rows  # noqa: E402
+from workload import generate  # noqa: E402
+
+BATCH = 10_000
+COLS = ("time", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
+        "othertags", "field", "level")
+
+
+def chunks(data: bytes, lines: int) -> list:
+    out, pos, n = [], 0, len(data)
+    while pos < n:
+        end = pos
+        for _ in range(lines):
+            end = data.find(b"\n", end) + 1
+            if end == 0:
+                end = n
+                break
+        out.append(data[pos:end])
+        pos = end
+    return out
+
+
+def raw_append(path: str, rows: list, indexed: bool) -> float:
+    conn = apsw.Connection(path)
+    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+    conn.execute(f"CREATE TABLE t(id INTEGER PRIMARY KEY, {', '.join(COLS)})")
+    if indexed:
+        conn.execute("CREATE INDEX t_ts ON t(timestamp); CREATE INDEX t_h ON t(hostname, timestamp)")
+    sql = f"INSERT INTO t({', '.join(COLS)}) VALUES({', '.join('?' * len(COLS))})"
+    t0 = time.perf_counter()
+    for i in range(0, len(rows), BATCH):
+        with conn:
+            conn.executemany(sql, rows[i:i + BATCH])
+    dt = time.perf_counter() - t0
+    conn.close()
+    return dt
+
+
+def ccstore_ingest(path: str, parts: list, fulltext: bool) -> tuple:
+    store = ccstore.open(path, fulltext=fulltext)
+    t0 = time.perf_counter()
+    written = 0
+    for part in parts:
+        written += store.write(part).written
+    dt = time.perf_counter() - t0
+    store.close()
+    return dt, written
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=1_000_000, help="lines (default 1,000,000)")
+    ap.add_argument("--dir", default=None, help="where to put the databases (default: a temp dir)")
+    args = ap.parse_args(argv)
+    data = generate(args.n)
+    parts = chunks(data, BATCH)
+    batch = decode_rows(data)
+    rows = [r for group in batch.groups.values() for r in group]
+    n = len(rows)
+    print(f"{args.n} lines, {len(data) / 1e6:.0f} MB, {n} storable rows, decoder "
+          f"{ccstore.IMPLEMENTATION}")
+    results = {}
+    with tempfile.TemporaryDirectory(dir=args.dir) as d:
+        results["raw append"] = n / raw_append(os.path.join(d, "raw.db"), rows, False)
+        results["live index"] = n / raw_append(os.path.join(d, "live.db"), rows, True)
+        for fulltext in (False, True):
+            dt, written = ccstore_ingest(os.path.join(d, f"cc{int(fulltext)}.db"), parts, fulltext)
+            assert written == n, (written, n)
+            results[f"ccstore, full-text {'on' if fulltext else 'off'}"] = n / dt
+    ref = results["raw append"]
+    print(f"{'':28s} {'rows/s':>10s} {'x raw append':>13s}")
+    for name, rate in results.items():
+        print(f"{name:28s} {rate:10,.0f} {rate / ref:13.2f}")
+
+
+if __name__ == "__main__":
+    main()
