@@ -1,0 +1,835 @@
+"""Pure-Python line-protocol codec: the reference semantics.
+
+The compiled core (``ccstore._lineproto``) must give exactly the same points,
+rows and errors (line, column, message, text) as this module on every input.
+
+Decoding happens in two tiers that must agree:
+
+* a *fast path* per physical line built from ``bytes.split``/``partition``
+  and caches keyed by raw bytes.  It accepts only a strict, common subset of
+  valid lines (no escapes in keys, single spaces between the sections, one
+  field, ...) and hands anything else to
+* the *precise path* (:func:`_frame` + :func:`_parse`), which implements the
+  whole grammar and finds the exact error.
+
+Rules the compiled core must mirror
+-----------------------------------
+Framing (where a logical line ends), byte level, independent of validity:
+
+1. After leading spaces: an empty line (or only ``\\r`` at its end) is skipped;
+   ``#`` starts a comment that ends at the next ``\\n``.
+2. Otherwise the *key section* runs to the first space not directly preceded by
+   a backslash, or ``\\n``.
+3. In the field section (after a run of spaces), a *field key* runs to the first
+   ``=``, ``,`` or space not directly preceded by a backslash, or ``\\n``.  ``,``
+   starts the next key, a space ends the fields (rest of the line to ``\\n``).
+   After ``=``, a value starting with ``"`` runs to the first ``"`` that follows an
+   even run of backslashes (may cross ``\\n``; unterminated: to the end of
+   input); a following ``,`` starts the next key, anything else ends the fields.
+   Any other value runs to ``,`` (next key), space (rest of line) or ``\\n``.
+4. The logical line ends at the next ``\\n`` outside such a string; one ``\\r``
+   directly before that ``\\n`` (or before the end of input) is dropped.
+
+Errors: exactly one per bad logical line; decoding continues after it.
+``column`` is the 1-based byte offset of the error position within its
+physical line, ``lineno`` that physical line's number, ``text`` that physical
+line (without ``\\n`` and a dropped ``\\r``), first 200 bytes, decoded with
+``errors="replace"``.  Which error: the parser below reports the first syntax
+error it meets (left to right, messages in :data:`MESSAGES`); the whole logical
+line (comments excepted) is also checked as UTF-8, and an invalid byte at a
+position <= the syntax error's (or with no syntax error) wins: ``invalid UTF-8``
+at the first byte Python's strict decoder rejects (``UnicodeDecodeError.start``).
+Key names inside messages are the unescaped key, decoded, cut to 64 characters
+plus ``...``, in double quotes.
+
+Parser (positions are absolute; ``e`` is the end of the line's content):
+
+* measurement: bytes up to an unescaped ``,``/space; ``\\,`` ``\\ `` are escapes,
+  any other backslash is literal.  A byte 0x00-0x1F/0x7F stops the scan:
+  ``non-printable character 0xNN in measurement`` at that byte (same for tag
+  key, tag value, field key, comment).  Empty: ``missing measurement``.
+* tags ``,key=value``: escapes ``\\,`` ``\\=`` ``\\ ``.  Empty key: ``empty tag
+  key`` (at the key's start); ``duplicate tag key "k"`` (at its start); no ``=``
+  after the key: ``expected '=' after tag key "k"`` (at the byte after the key);
+  value stopped by ``=``: ``unescaped '=' in value of tag "k" (write it as \\=)``
+  (at the ``=``); empty value: ``empty value for tag "k"`` (at the value start).
+* after the key section: at the end, or only spaces follow: ``missing fields (a
+  point needs at least one field_key=value)`` at the end of the content.
+* fields: ``empty field key``; ``expected '=' after field key "k"``; nothing
+  before ``,``/space/end: ``missing value for field "k"``; ``"`` starts a string,
+  ``unterminated string value for field "k"`` at the opening quote; a byte other
+  than ``,``/space right after the closing quote: ``unexpected text after string
+  value of field "k"``.  Other values run to ``,``/space/end and are judged by
+  :func:`_parse_bare` (message at the value's first byte).  Duplicate field keys
+  are allowed: the last value wins, the position of the first is kept.
+* timestamp: token to the next space/end, ``-?[0-9]+``: else ``invalid
+  timestamp``; not in int64 after scaling: ``timestamp out of range`` (both at
+  the token start); non-space after it: ``unexpected text after timestamp``.
+"""
+from __future__ import annotations
+
+import re
+import time as _time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+
+from . import messages as _messages
+from ._types import LineError, RowBatch
+
+__all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode", "PRECISIONS",
+           "MESSAGES"]
+
+FieldValue = Union[int, float, bool, str]
+Data = Union[bytes, bytearray, memoryview, str]
+
+I64_MIN = -(1 << 63)
+I64_MAX = (1 << 63) - 1
+U64_MAX = (1 << 64) - 1
+#: nanoseconds per unit; 0 means "auto" (judge each timestamp by magnitude)
+PRECISIONS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "auto": 0}
+#: characters after which the text of an error is cut
+TEXT_LIMIT = 200
+#: characters of a key shown in a message
+NAME_LIMIT = 64
+
+#: every error message (``{k}`` is a quoted key, ``{part}`` a part name,
+#: ``{byte}`` two upper-case hex digits)
+MESSAGES = {
+    "nonprintable": "non-printable character 0x{byte} in {part}",
+    "utf8": "invalid UTF-8",
+    "no_measurement": "missing measurement",
+    "empty_tag_key": "empty tag key",
+    "dup_tag": "duplicate tag key {k}",
+    "tag_eq": "expected '=' after tag key {k}",
+    "tag_value_eq": "unescaped '=' in value of tag {k} (write it as \\=)",
+    "empty_tag_value": "empty value for tag {k}",
+    "no_fields": "missing fields (a point needs at least one field_key=value)",
+    "empty_field_key": "empty field key",
+    "field_eq": "expected '=' after field key {k}",
+    "no_value": "missing value for field {k}",
+    "unterminated": "unterminated string value for field {k}",
+    "after_string": "unexpected text after string value of field {k}",
+    "bad_int": "invalid integer for field {k}",
+    "int_range": "integer out of range for field {k}",
+    "bad_uint": "invalid unsigned integer for field {k}",
+    "uint_range": "unsigned integer out of range for field {k}",
+    "bad_float": "invalid float for field {k}",
+    "float_range": "float out of range for field {k}",
+    "bad_value": "invalid value for field {k}: not a number, boolean or quoted string",
+    "bad_time": "invalid timestamp",
+    "time_range": "timestamp out of range",
+    "after_time": "unexpected text after timestamp",
+}
+
+_BOOLS = {b"t": True, b"T": True, b"true": True, b"True": True, b"TRUE": True,
+          b"f": False, b"F": False, b"false": False, b"False": False, b"FALSE": False}
+_INT_RE = re.compile(rb"-?[0-9]+")
+_UINT_RE = re.compile(rb"[0-9]+")
+_FLOAT_RE = re.compile(rb"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+# precise path: tokens (``\\`` before an escapable byte is an escape, else literal)
+_CTRL = rb"\x00-\x1f\x7f"
+_MEAS_TOK = re.compile(rb"(?:[^ ,\\" + _CTRL + rb"]|\\[ ,]|\\(?![ ,]))*")
+_KEY_TOK = re.compile(rb"(?:[^ ,=\\" + _CTRL + rb"]|\\[ ,=]|\\(?![ ,=]))*")
+_STR_TOK = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
+_STR_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)
+_SPACE_COMMA = re.compile(rb"[ ,]")
+_NOT_SPACE = re.compile(rb"[^ ]")
+_CTRL_RE = re.compile(b"[" + _CTRL + b"]")
+_COMMENT_CTRL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_FKEY_END = re.compile(rb"[=, \n]")
+_VALUE_END = re.compile(rb"[, \n]")
+_MEAS_UNESC = re.compile(rb"\\([ ,])")
+_KEY_UNESC = re.compile(rb"\\([ ,=])")
+_STR_UNESC = re.compile(r'\\([\\"nrt])')
+_STR_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
+
+# fast path: a key section without escapes, validated once per distinct value
+_FAST_KEYS = re.compile(rb"[^ ,#\\" + _CTRL + rb"][^ ,\\" + _CTRL + rb"]*"
+                        rb"(?:,[^ ,=\\" + _CTRL + rb"]+=[^ ,=\\" + _CTRL + rb"]+)*")
+_FAST_FKEY = re.compile(rb"[^ ,=\\" + _CTRL + rb"]+")
+_CACHE_MAX = 65536
+
+
+class _Bad(Exception):
+    """A syntax error at absolute byte position ``pos``."""
+
+    def __init__(self, pos: int, message: str) -> None:
+        self.pos = pos
+        self.message = message
+
+
+class _BadValue(Exception):
+    """A field value or timestamp that is not valid (position added by caller)."""
+
+
+# --------------------------------------------------------------------------- Point
+def _value_class(v: Any) -> int:
+    if isinstance(v, bool):
+        return 0
+    if isinstance(v, int):
+        return 1
+    if isinstance(v, float):
+        return 2
+    return 3
+
+
+class Point:
+    """One line-protocol point: measurement, tags, fields (input order), time (ns)."""
+
+    __slots__ = ("name", "tags", "fields", "time")
+
+    def __init__(self, name: str, tags: Optional[Dict[str, str]] = None,
+                 fields: Optional[Dict[str, FieldValue]] = None, time: int = 0) -> None:
+        self.name = name
+        self.tags = {} if tags is None else tags
+        self.fields = {} if fields is None else fields
+        self.time = time
+
+    def __eq__(self, other: object) -> bool:
+        """Equal name, tags, time and fields; a field's type counts (``1`` != ``1.0``)."""
+        try:
+            oname, otags, ofields, otime = other.name, other.tags, other.fields, other.time
+        except AttributeError:
+            return NotImplemented
+        if self.name != oname or self.time != otime or self.tags != otags:
+            return False
+        if self.fields != ofields:
+            return False
+        return all(_value_class(v) == _value_class(ofields[k]) for k, v in self.fields.items())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"Point(name={self.name!r}, tags={self.tags!r}, fields={self.fields!r}, "
+                f"time={self.time!r})")
+
+
+# ----------------------------------------------------------------------- helpers
+def _as_bytes(data: Data) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"data must be bytes or str, not {type(data).__name__}")
+
+
+def _multiplier(precision: str) -> int:
+    try:
+        return PRECISIONS[precision]
+    except (KeyError, TypeError):
+        raise ValueError(f"invalid precision {precision!r}: use one of "
+                         + ", ".join(PRECISIONS)) from None
+
+
+def _quote(name: bytes) -> str:
+    s = name.decode("utf-8", "replace")
+    if len(s) > NAME_LIMIT:
+        s = s[:NAME_LIMIT] + "..."
+    return '"' + s + '"'
+
+
+def _unescape_str(s: str) -> str:
+    """Decode the escapes of a string field value (``\\"`` ``\\\\`` ``\\n`` ``\\r`` ``\\t``)."""
+    if "\\" not in s:
+        return s
+    return _STR_UNESC.sub(lambda m: _STR_ESCAPES[m.group(1)], s)
+
+
+def _int_digits_ok(digits: bytes) -> bool:
+    """False when ``digits`` is too long to be any int64/uint64 (guards ``int()``)."""
+    return len(digits) <= 24 or len(digits.lstrip(b"-").lstrip(b"0")) <= 20
+
+
+def _parse_bare(tok: bytes, key: bytes) -> FieldValue:
+    """Value of an unquoted field value token; raises _BadValue with the message."""
+    last = tok[-1]
+    if last == 105:  # i
+        digits = tok[:-1]
+        if not _INT_RE.fullmatch(digits):
+            raise _BadValue(MESSAGES["bad_int"].format(k=_quote(key)))
+        if _int_digits_ok(digits):
+            v = int(digits)
+            if I64_MIN <= v <= I64_MAX:
+                return v
+        raise _BadValue(MESSAGES["int_range"].format(k=_quote(key)))
+    if last == 117:  # u
+        digits = tok[:-1]
+        if not _UINT_RE.fullmatch(digits):
+            raise _BadValue(MESSAGES["bad_uint"].format(k=_quote(key)))
+        if _int_digits_ok(digits):
+            v = int(digits)
+            if v <= U64_MAX:
+                return v
+        raise _BadValue(MESSAGES["uint_range"].format(k=_quote(key)))
+    b = _BOOLS.get(tok)
+    if b is not None:
+        return b
+    if _FLOAT_RE.fullmatch(tok):
+        f = float(tok)
+        if f - f != 0.0:  # inf
+            raise _BadValue(MESSAGES["float_range"].format(k=_quote(key)))
+        return f
+    if tok[0] in b"-.0123456789":
+        raise _BadValue(MESSAGES["bad_float"].format(k=_quote(key)))
+    raise _BadValue(MESSAGES["bad_value"].format(k=_quote(key)))
+
+
+def _scale_time(tok: bytes, mult: int) -> int:
+    """Nanoseconds of a timestamp token; raises _BadValue."""
+    if not _INT_RE.fullmatch(tok):
+        raise _BadValue(MESSAGES["bad_time"])
+    if _int_digits_ok(tok):
+        v = int(tok)
+        if mult == 0:
+            a = -v if v < 0 else v
+            mult = (1_000_000_000 if a < 100_000_000_000 else 1_000_000 if a < 100_000_000_000_000
+                    else 1_000 if a < 100_000_000_000_000_000 else 1)
+        v *= mult
+        if I64_MIN <= v <= I64_MAX:
+            return v
+    raise _BadValue(MESSAGES["time_range"])
+
+
+# ---------------------------------------------------------------- precise path
+def _unescaped_end(buf: bytes, i: int, stops: "re.Pattern[bytes]", n: int) -> int:
+    """First match of ``stops`` at or after ``i`` not preceded by a backslash
+    (a ``\\n`` always counts); ``n`` if none."""
+    while True:
+        m = stops.search(buf, i, n)
+        if m is None:
+            return n
+        j = m.start()
+        if buf[j] == 10 or buf[j - 1] != 92:
+            return j
+        i = j + 1
+
+
+def _frame(buf: bytes, s: int, n: int) -> int:
+    """Index of the ``\\n`` ending the logical line whose key section starts at
+    ``s`` (framing rules 2-3 of the module docstring), or -1 if none."""
+    # rule 2: key section
+    j = _unescaped_end(buf, s, _SPACE_NL, n)
+    if j >= n or buf[j] == 10:
+        return j if j < n else -1
+    # rule 3: field section
+    i = j
+    while i < n and buf[i] == 32:
+        i += 1
+    while i < n:
+        j = _unescaped_end(buf, i, _FKEY_END, n)
+        if j >= n:
+            return -1
+        c = buf[j]
+        if c == 44:  # ,
+            i = j + 1
+            continue
+        if c != 61:  # space or newline: rest of the line
+            break
+        i = j + 1
+        if i < n and buf[i] == 34:  # "
+            m = _STR_TOK.match(buf, i)
+            if m is None:
+                return -1
+            i = m.end()
+            if i < n and buf[i] == 44:
+                i += 1
+                continue
+            break
+        m = _VALUE_END.search(buf, i)
+        if m is None:
+            return -1
+        i = m.start()
+        if buf[i] == 44:
+            i += 1
+            continue
+        break
+    return buf.find(b"\n", i)
+
+
+_SPACE_NL = re.compile(rb"[ \n]")
+
+
+def _scan_token(buf: bytes, i: int, e: int, tok: "re.Pattern[bytes]", part: str) -> int:
+    """End of the key-like token at ``i``; raises at a non-printable byte."""
+    j = tok.match(buf, i, e).end()
+    if j < e:
+        c = buf[j]
+        if c < 32 or c == 127:
+            raise _Bad(j, MESSAGES["nonprintable"].format(byte=f"{c:02X}", part=part))
+    return j
+
+
+def _parse(buf: bytes, s: int, e: int, mult: int):
+    """Parse the logical line ``buf[s:e]`` (``s``: first byte after leading spaces).
+
+    Returns ``(name, tags, fields, time_or_None)`` with bytes keys/values
+    (escapes removed, strings still raw).  Raises :class:`_Bad`.
+    """
+    j = _scan_token(buf, s, e, _MEAS_TOK, "measurement")
+    if j == s:
+        raise _Bad(s, MESSAGES["no_measurement"])
+    name = buf[s:j]
+    if b"\\" in name:
+        name = _MEAS_UNESC.sub(rb"\1", name)
+    i = j
+    tags: Dict[bytes, bytes] = {}
+    while i < e and buf[i] == 44:  # ,
+        i += 1
+        j = _scan_token(buf, i, e, _KEY_TOK, "tag key")
+        if j == i:
+            raise _Bad(i, MESSAGES["empty_tag_key"])
+        key = buf[i:j]
+        if b"\\" in key:
+            key = _KEY_UNESC.sub(rb"\1", key)
+        if key in tags:
+            raise _Bad(i, MESSAGES["dup_tag"].format(k=_quote(key)))
+        if j >= e or buf[j] != 61:
+            raise _Bad(j, MESSAGES["tag_eq"].format(k=_quote(key)))
+        i = j + 1
+        j = _scan_token(buf, i, e, _KEY_TOK, "tag value")
+        if j < e and buf[j] == 61:
+            raise _Bad(j, MESSAGES["tag_value_eq"].format(k=_quote(key)))
+        if j == i:
+            raise _Bad(i, MESSAGES["empty_tag_value"].format(k=_quote(key)))
+        value = buf[i:j]
+        tags[key] = _KEY_UNESC.sub(rb"\1", value) if b"\\" in value else value
+        i = j
+    # here i == e or buf[i] is a space
+    while i < e and buf[i] == 32:
+        i += 1
+    if i >= e:
+        raise _Bad(e, MESSAGES["no_fields"])
+    fields: Dict[bytes, Any] = {}
+    while True:
+        j = _scan_token(buf, i, e, _KEY_TOK, "field key")
+        if j == i:
+            raise _Bad(i, MESSAGES["empty_field_key"])
+        key = buf[i:j]
+        if b"\\" in key:
+            key = _KEY_UNESC.sub(rb"\1", key)
+        if j >= e or buf[j] != 61:
+            raise _Bad(j, MESSAGES["field_eq"].format(k=_quote(key)))
+        i = j + 1
+        if i < e and buf[i] == 34:
+            m = _STR_TOK.match(buf, i, e)
+            if m is None:
+                raise _Bad(i, MESSAGES["unterminated"].format(k=_quote(key)))
+            fields[key] = m.group(1)  # bytes: a raw string, decoded later
+            i = m.end()
+            if i < e and buf[i] != 44 and buf[i] != 32:
+                raise _Bad(i, MESSAGES["after_string"].format(k=_quote(key)))
+        else:
+            m = _SPACE_COMMA.search(buf, i, e)
+            j = e if m is None else m.start()
+            if j == i:
+                raise _Bad(i, MESSAGES["no_value"].format(k=_quote(key)))
+            try:
+                fields[key] = _parse_bare(buf[i:j], key)
+            except _BadValue as exc:
+                raise _Bad(i, str(exc)) from None
+            i = j
+        if i < e and buf[i] == 44:
+            i += 1
+            continue
+        break
+    while i < e and buf[i] == 32:
+        i += 1
+    t = None
+    if i < e:
+        j = buf.find(b" ", i, e)
+        if j < 0:
+            j = e
+        try:
+            t = _scale_time(buf[i:j], mult)
+        except _BadValue as exc:
+            raise _Bad(i, str(exc)) from None
+        m = _NOT_SPACE.search(buf, j, e)
+        if m is not None:
+            raise _Bad(m.start(), MESSAGES["after_time"])
+    return name, tags, fields, t
+
+
+def _precise_line(buf: bytes, pos: int, n: int, mult: int):
+    """Decode the logical line starting at ``pos`` (start of a physical line).
+
+    Returns ``(nl, result)``: ``nl`` the index of its terminating ``\\n`` (-1: runs
+    to the end of input) and ``result`` None (blank or comment), ``(errpos, message)``
+    or ``(name, tags, fields, time_or_None)`` with decoded str values.
+    """
+    s = pos
+    while s < n and buf[s] == 32:
+        s += 1
+    if s >= n or buf[s] == 10:
+        return (s if s < n else -1), None
+    if buf[s] == 35:  # '#': comment
+        nl = buf.find(b"\n", s)
+        e = n if nl < 0 else nl
+        if e > s and buf[e - 1] == 13:
+            e -= 1
+        m = _COMMENT_CTRL.search(buf, s, e)
+        if m is not None:
+            c = buf[m.start()]
+            return nl, (m.start(), MESSAGES["nonprintable"].format(byte=f"{c:02X}",
+                                                                   part="comment"))
+        return nl, None
+    nl = _frame(buf, s, n)
+    e = n if nl < 0 else nl
+    if buf[e - 1] == 13:
+        e -= 1
+        if e == s:  # a lone "\r": blank line
+            return nl, None
+    bad: Optional[_Bad] = None
+    try:
+        name, tags, fields, t = _parse(buf, s, e, mult)
+    except _Bad as exc:
+        bad = exc
+    try:
+        buf[s:e].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if bad is None or s + exc.start <= bad.pos:
+            return nl, (s + exc.start, MESSAGES["utf8"])
+    if bad is not None:
+        return nl, (bad.pos, bad.message)
+    dfields = {}
+    for k, v in fields.items():
+        dfields[k.decode()] = _unescape_str(v.decode()) if type(v) is bytes else v
+    return nl, (s, name.decode(), {k.decode(): v.decode() for k, v in tags.items()}, dfields, t)
+
+
+# ------------------------------------------------------------------ the scanner
+def _fast_keys(ks: bytes, make: Callable[[str, Dict[str, str]], Any]) -> Any:
+    """Entry for a strict key section (no escapes, valid UTF-8, no duplicate
+    tag), else None (the line then takes the precise path)."""
+    if _FAST_KEYS.fullmatch(ks) is None:
+        return None
+    try:
+        parts = ks.decode().split(",")
+    except UnicodeDecodeError:
+        return None
+    tags = {}
+    for part in parts[1:]:
+        k, _, v = part.partition("=")
+        tags[k] = v
+    if len(tags) != len(parts) - 1:
+        return None
+    return make(parts[0], tags)
+
+
+def _scan(buf: bytes, mult: int, default_time: int, final: bool,
+          make: Callable[[str, Dict[str, str]], Any], cache: Dict[bytes, Any],
+          errs: List[Tuple[int, str]], state: List[int], fast: bool = True) -> Iterator[tuple]:
+    """Yield ``(mpos, entry, first_key, first_value, fields_or_None, time)`` per point.
+
+    ``entry`` is ``make(name, tags)`` (cached per raw key section), ``mpos`` the
+    position of the measurement's first byte, ``fields`` None when the point
+    has a single field.  Syntax errors are appended to ``errs`` as
+    ``(position, message)``.  ``state[0]`` is set to the bytes consumed.
+    ``fast=False`` sends every line through the precise path (for tests).
+    """
+    lines = buf.split(b"\n")
+    n = len(buf)
+    if not final:
+        lines.pop()  # unterminated tail: decoded with the next chunk
+    cget = cache.get
+    fkeys = _FIELD_KEYS
+    fkget = fkeys.get
+    parse_bare = _parse_bare
+    pos = 0
+    resume = 0
+    for line in lines:
+        ln = len(line)
+        lpos = pos
+        pos += ln + 1
+        if lpos < resume or not ln:
+            continue
+        # -- fast path: strict common shape, else fall through to the precise path
+        if line[-1] == 13:
+            line = line[:-1]
+        ks, _, rest = line.partition(b" ")
+        entry = cget(ks) if fast else None
+        if entry is None and fast:
+            entry = _fast_keys(ks, make)
+            if entry is not None:
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[ks] = entry
+        if entry is not None:
+            fs, sp, ts = rest.rpartition(b" ")
+            t = default_time
+            if sp and ts.isdigit() and len(ts) < 20:
+                t = int(ts)
+                if mult == 1:
+                    pass
+                elif mult:
+                    t *= mult
+                else:
+                    t *= (1_000_000_000 if t < 100_000_000_000 else 1_000_000
+                          if t < 100_000_000_000_000 else 1_000 if t < 100_000_000_000_000_000
+                          else 1)
+                if t > I64_MAX:
+                    fs = b""  # out of range: precise path
+            else:
+                fs = rest
+            fk, _, val = fs.partition(b"=")
+            key = fkget(fk)
+            if key is None and _FAST_FKEY.fullmatch(fk) is not None:
+                try:
+                    key = fk.decode()
+                except UnicodeDecodeError:
+                    pass
+                else:
+                    if len(fkeys) >= _CACHE_MAX:
+                        fkeys.clear()
+                    fkeys[fk] = key
+            if key is not None and val:
+                if val[0] == 34:  # "
+                    if len(val) > 1 and val[-1] == 34:
+                        inner = val[1:-1]
+                        if b"\\" in inner:
+                            if _STR_BODY.fullmatch(inner) is not None:
+                                try:
+                                    yield lpos, entry, key, _unescape_str(inner.decode()), None, t
+                                    continue
+                                except UnicodeDecodeError:
+                                    pass
+                        elif b'"' not in inner:
+                            try:
+                                yield lpos, entry, key, inner.decode(), None, t
+                                continue
+                            except UnicodeDecodeError:
+                                pass
+                else:
+                    try:
+                        yield lpos, entry, key, parse_bare(val, fk), None, t
+                        continue
+                    except _BadValue:
+                        pass
+        # -- precise path
+        nl, result = _precise_line(buf, lpos, n, mult)
+        if nl < 0:
+            if not final:
+                state[0] = lpos
+                return
+            resume = n + 1
+        else:
+            resume = nl + 1
+        if result is None:
+            continue
+        if len(result) == 2:
+            errs.append(result)
+            continue
+        s, name, tags, fields, tm = result
+        fk = next(iter(fields))
+        yield (s, make(name, tags), fk, fields[fk], fields if len(fields) > 1 else None,
+               default_time if tm is None else tm)
+    state[0] = n if final else buf.rfind(b"\n") + 1
+
+
+_FIELD_KEYS: Dict[bytes, str] = {}
+_POINT_KEYS: Dict[bytes, Any] = {}
+_ROW_KEYS: Dict[bytes, Any] = {}
+
+
+def _line_errors(buf: bytes, errs: List[Tuple[int, str]], lineno: int) -> List[LineError]:
+    """LineError objects for ``(position, message)`` pairs in increasing position."""
+    out = []
+    cpos, cline = 0, lineno
+    for p, message in errs:
+        cline += buf.count(b"\n", cpos, p)
+        cpos = p
+        start = buf.rfind(b"\n", 0, p) + 1
+        end = buf.find(b"\n", p)
+        if end < 0:
+            end = len(buf)
+        if end > start and buf[end - 1] == 13:
+            end -= 1
+        text = buf[start:min(end, start + TEXT_LIMIT)].decode("utf-8", "replace")
+        out.append(LineError(cline, p - start + 1, message, text))
+    return out
+
+
+def _default_time(default_time: Optional[int]) -> int:
+    if default_time is None:
+        return _time.time_ns()
+    t = default_time.__index__()
+    if not I64_MIN <= t <= I64_MAX:
+        raise ValueError("default_time must fit in signed 64-bit nanoseconds")
+    return t
+
+
+# ---------------------------------------------------------------- public API
+def _point_entry(name: str, tags: Dict[str, str]) -> Tuple[str, Dict[str, str]]:
+    return name, tags
+
+
+def decode(data: Data, *, precision: str = "ns", default_time: Optional[int] = None,
+           _fast: bool = True) -> Tuple[List[Point], List[LineError]]:
+    """Decode line protocol into ``(points, errors)``.
+
+    ``precision``: unit of the timestamps (``ns us ms s auto``); ``default_time``
+    (ns) is given to lines without a timestamp, None meaning now.  A bad line
+    becomes a :class:`LineError` and never affects other lines.
+    """
+    mult = _multiplier(precision)
+    buf = _as_bytes(data)
+    dt = _default_time(default_time)
+    errs: List[Tuple[int, str]] = []
+    points: List[Point] = []
+    append = points.append
+    for _, (name, tags), key, value, fields, t in _scan(buf, mult, dt, True, _point_entry,
+                                                        _POINT_KEYS, errs, [0], _fast):
+        append(Point(name, tags.copy(), {key: value} if fields is None else fields, t))
+    return points, _line_errors(buf, errs, 1)
+
+
+_IDENTITY = [tag for tag, _ in _messages.IDENTITY_TAGS]
+_LEVEL_LOG = _messages.LEVEL_TAG["log"]
+_LEVEL_EVENT = _messages.LEVEL_TAG["event"]
+
+
+def _row_entry(name: str, tags: Dict[str, str]) -> tuple:
+    """What a row needs from a key section, computed once per distinct one."""
+    get = tags.get
+    return (name, tags, get(_messages.CLUSTER_TAG), *[get(t) for t in _IDENTITY],
+            _messages.othertags_json(tags), get(_LEVEL_LOG), get(_LEVEL_EVENT))
+
+
+def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[int] = None,
+                cluster: Optional[str] = None, final: bool = True, lineno: int = 1) -> RowBatch:
+    """Decode line protocol straight into storage rows (see :class:`RowBatch`).
+
+    Gives exactly what :func:`decode` followed by
+    :func:`ccstore.messages.point_to_row` gives.  With ``final=False`` the input
+    is a chunk of a stream: an unterminated last line is left for the next call
+    (``consumed``); ``lineno`` numbers the first physical line of ``data``.
+    """
+    mult = _multiplier(precision)
+    buf = _as_bytes(data)
+    dt = _default_time(default_time)
+    errs: List[Tuple[int, str]] = []
+    groups: Dict[Tuple[str, str], List[tuple]] = {}
+    dropped: Dict[str, int] = {}
+    state = [0]
+    kinds = _messages.KIND_FIELDS
+    point_to_row = _messages.point_to_row
+    MessageError = _messages.MessageError
+    last_key: Any = None
+    rows: List[tuple] = []
+    for mpos, entry, key, value, fields, t in _scan(buf, mult, dt, final, _row_entry,
+                                                     _ROW_KEYS, errs, state):
+        kind = kinds.get(key)
+        cl = entry[2] or cluster
+        if kind == "log" or kind == "event":
+            if cl and type(value) is str:
+                row = (t, t // 1_000_000_000, entry[0], entry[3], entry[4], entry[5], entry[6],
+                       entry[7], entry[8], value, entry[9] if kind == "log" else entry[10])
+                gk = (cl, kind)
+                if gk != last_key:
+                    rows = groups.get(gk)
+                    if rows is None:
+                        rows = groups[gk] = []
+                    last_key = gk
+                rows.append(row)
+                continue
+        elif kind is not None:
+            dropped[kind] = dropped.get(kind, 0) + 1
+            continue
+        try:
+            cl, kind, row = point_to_row(entry[0], entry[1],
+                                         {key: value} if fields is None else fields, t, cluster)
+        except MessageError as exc:
+            errs.append((mpos, str(exc)))
+            continue
+        if row is None:
+            dropped[kind] = dropped.get(kind, 0) + 1
+        else:
+            gk = (cl, kind)
+            rows = groups.get(gk)
+            if rows is None:
+                rows = groups[gk] = []
+            last_key = gk
+            rows.append(row)
+    consumed = state[0]
+    lines = buf.count(b"\n", 0, consumed)
+    if final and consumed and buf[consumed - 1] != 10:
+        lines += 1
+    return RowBatch(groups, _line_errors(buf, errs, lineno), dropped, consumed, lines)
+
+
+# -------------------------------------------------------------------- encoding
+_ENC_NONPRINT = re.compile("[\x00-\x1f\x7f]")
+
+
+def _encode_key(s: str, what: str, specials: str) -> str:
+    """Escape a measurement, key or tag value; reject what cannot round-trip."""
+    if type(s) is not str:
+        raise TypeError(f"{what} must be str, not {type(s).__name__}")
+    if not s:
+        raise ValueError(f"empty {what}")
+    if _ENC_NONPRINT.search(s):
+        raise ValueError(f"non-printable character in {what} {s!r}")
+    if s[-1] == "\\":
+        raise ValueError(f"{what} {s!r} ends with a backslash, which line protocol cannot express")
+    for c in specials:
+        if c in s:
+            s = s.replace(c, "\\" + c)
+    return s
+
+
+def _encode_value(v: Any, key: str) -> str:
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, str):
+        if "\\" in v:
+            v = v.replace("\\", "\\\\")
+        return '"' + v.replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace(
+            "\t", "\\t") + '"'
+    if isinstance(v, int):
+        if I64_MIN <= v <= I64_MAX:
+            return f"{int(v)}i"
+        if 0 <= v <= U64_MAX:
+            return f"{int(v)}u"
+        raise ValueError(f"integer field {key!r} out of the int64/uint64 range: {v}")
+    if isinstance(v, float):
+        if v - v != 0.0:
+            raise ValueError(f"field {key!r}: {v} has no line-protocol form")
+        return repr(float(v))
+    raise TypeError(f"field {key!r}: unsupported value type {type(v).__name__}")
+
+
+def encode(points: Iterable[Point], *, precision: str = "ns") -> bytes:
+    """Line protocol for ``points``, one ``\\n``-terminated line each.
+
+    Timestamps are divided by the precision (floor).  Raises ValueError for
+    what line protocol cannot express (empty names, non-printable characters,
+    a trailing backslash, a measurement starting with ``#``, no fields, NaN/Inf,
+    integers beyond uint64, times beyond int64).
+    """
+    div = _multiplier(precision)
+    if div == 0:
+        raise ValueError("precision 'auto' is for decoding only")
+    out = []
+    for p in points:
+        name = _encode_key(p.name, "measurement", ", ")
+        if name[0] == "#":
+            raise ValueError(f"measurement {p.name!r} starts with '#' (a comment)")
+        parts = [name]
+        for k, v in p.tags.items():
+            parts.append("," + _encode_key(k, "tag key", ",= ") + "="
+                         + _encode_key(v, "tag value", ",= "))
+        if not p.fields:
+            raise ValueError(f"point {p.name!r} has no fields")
+        sep = " "
+        for k, v in p.fields.items():
+            parts.append(sep + _encode_key(k, "field key", ",= ") + "=" + _encode_value(v, k))
+            sep = ","
+        t = p.time.__index__()
+        if not I64_MIN <= t <= I64_MAX:
+            raise ValueError(f"time {t} does not fit in signed 64-bit nanoseconds")
+        parts.append(f" {t // div}\n")
+        out.append("".join(parts))
+    return "".join(out).encode("utf-8")
