@@ -1,0 +1,852 @@
+"""Log lines in, ClusterCockpit log messages out.
+
+A :class:`LogParser` turns the bytes of a log file (or any stream of log lines)
+into storage rows of kind ``log`` (the tuple shape of
+:data:`ccstore.messages.ROW_COLUMNS`), the same rows the line-protocol decoder
+produces for a line such as::
+
+    sshd,hostname=a0001,type=node,type-id=0,loglevel=error,location=/var/log/syslog log="..." <ns>
+
+- measurement: the program or component (syslog tag, RFC 5424 APP-NAME, a JSON
+  ``logger``/``program`` key; otherwise the file name without its extension);
+- ``hostname``: from the line when it names one (syslog), else the parser's;
+- ``loglevel``: one of the ClusterCockpit values ``debug``, ``info``, ``warn``,
+  ``error``.  Sources: the syslog PRI, then words such as ``ERROR``,
+  ``WARNING``, ``error:``, ``[warn]``, ``level=debug`` near the start of the
+  message, Go klog prefixes (``E1122 ...``), JSON level keys (names, bunyan
+  numbers, syslog numbers).  ``emerg``, ``alert``, ``crit``, ``fatal``,
+  ``panic`` and ``severe`` become ``error``; ``notice`` becomes ``info``;
+  ``trace``/``fine*`` become ``debug``.  Without any hint: ``info``, or
+  ``error`` for an entry that carries a stack trace;
+- ``location``: the file path (when known);
+- payload: the message text.  Multi-line entries (Java stack traces with
+  ``\\tat``, ``Caused by:``, ``... N more``; Python tracebacks) are one message,
+  lines joined by ``\\n``.
+
+Formats: ``syslog`` (RFC 3164 ``Nov 22 08:40:01 host prog[pid]: msg`` with an
+optional ``<PRI>``, the year inferred from a reference time so that December
+lines read in January land in the previous year; also rsyslog's ISO variant),
+``rfc5424``, ``json`` (one object per line), ``plain`` (a leading ISO 8601
+timestamp, a Unix epoch in s/ms/us/ns, a BSD timestamp, or none) and ``auto``
+(decided per line).  Timestamps without a zone are local time unless ``tz`` is
+given.  Lines of binary garbage are skipped and counted, never an exception.
+
+>>> p = LogParser("syslog", hostname="me", location="/var/log/syslog", tz="UTC",
+...               reference_time=1732300000)
+>>> rows = p.feed(b"Nov 22 08:40:01 a0001 sshd[42]: error: bad key\\n") + p.flush()
+>>> rows[0][2:4], rows[0][9:]
+(('sshd', 'a0001'), ('error: bad key', 'error'))
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as _dt
+import json
+import os
+import re
+import time as _time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from .messages import NS_PER_S, Row, othertags_json
+
+__all__ = [
+    "FORMATS",
+    "LOGLEVELS",
+    "LogParser",
+    "normalize_level",
+    "parse",
+    "row_to_point",
+]
+
+#: accepted ``format`` values
+FORMATS = ("auto", "syslog", "rfc5424", "json", "plain")
+#: the ClusterCockpit loglevel values
+LOGLEVELS = ("debug", "info", "warn", "error")
+
+_LEVELS: Dict[str, str] = {}
+for _lvl, _words in (
+    ("error", "emerg emergency alert crit critical fatal panic severe error err e f"),
+    ("warn", "warn warning w"),
+    ("info", "notice info information informational verbose config i n"),
+    ("debug", "debug debug1 debug2 debug3 debug4 debug5 trace fine finer finest d t"),
+):
+    for _w in _words.split():
+        _LEVELS[_w] = _lvl
+#: syslog severity (PRI & 7) -> loglevel
+_PRI_LEVEL = ("error", "error", "error", "error", "warn", "info", "info", "debug")
+
+
+def normalize_level(value: Any) -> Optional[str]:
+    """Map a severity name or number to a ClusterCockpit loglevel (None if unknown).
+
+    Numbers 0-7 are syslog severities; 10-60 are bunyan/pino levels.
+    """
+    if isinstance(value, str):
+        v = value.strip().lower()
+        lvl = _LEVELS.get(v)
+        if lvl is not None or not v.isdigit():
+            return lvl
+        value = int(v)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    n = int(value)
+    if 0 <= n <= 7:
+        return _PRI_LEVEL[n]
+    if n >= 50:
+        return "error"
+    if n >= 40:
+        return "warn"
+    if n >= 30:
+        return "info"
+    if n >= 10:
+        return "debug"
+    return None
+
+
+_MONTHS = {m: i for i, m in enumerate(
+    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+_W = (r"emerg(?:ency)?|alert|crit(?:ical)?|fatal|panic|severe|error|err|warn(?:ing)?|notice"
+      r"|info(?:rmation)?|verbose|debug[1-5]?|trace|fine(?:r|st)?")
+# a level word at the start: "error: ...", "[WARN] ...", "<info> ...", "ERROR:root:..."
+_LEVEL_START = r"[ \t]*(?:[\[<(][ \t]*(?i:(%s))[ \t]*[\]>)]|(?i:(%s))[ \t]*:)" % (_W, _W)
+_LEVEL_START_RE = re.compile(_LEVEL_START)
+# upper-case level words (found with str.find, far faster than a regex alternation)
+# and logfmt's level=...: a hit counts within the first _LEVEL_WINDOW characters
+# of a message
+_HIT_WORDS = (
+    ("ERR", ("ERROR", "ERR")), ("WARN", ("WARNING", "WARN")), ("INFO", ("INFO",)),
+    ("DEBUG", ("DEBUG",)), ("CRIT", ("CRITICAL", "CRIT")), ("FATAL", ("FATAL",)),
+    ("EMERG", ("EMERGENCY", "EMERG")), ("ALERT", ("ALERT",)), ("PANIC", ("PANIC",)),
+    ("SEVERE", ("SEVERE",)), ("NOTICE", ("NOTICE",)), ("TRACE", ("TRACE",)),
+)
+_KV_RE = re.compile(r"l(?:evel|vl)=[\"']?([A-Za-z]+[1-5]?)")
+_LEVEL_WINDOW = 80
+
+# lines that continue the previous entry
+_CONT = (
+    r"[ \t]+at [\w$<]"
+    r"|[ \t]*\.\.\. \d+ (?:more|common frames omitted)"
+    r"|[ \t]*Caused by: "
+    r"|[ \t]*Suppressed: "
+    r"|[ \t]+File \""
+    r"|(?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::|$)"
+    r"|Traceback \(most recent call last\):"
+    r"|During handling of the above exception"
+    r"|The above exception was the direct cause"
+)
+_CONT_RE = re.compile(_CONT)
+_TRACEBACK = "Traceback (most recent call last):"
+
+# RFC 3164: [<PRI>]Mmm dd HH:MM:SS[.frac] HOST TAG[PID]: MSG, with the level word
+# and continuation checks at the start of MSG folded in (one match per line)
+_FAST_SYSLOG_RE = re.compile(
+    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.(\d{1,9}))? +(\S+)"
+    r"(?: ([^\s\[\]:]+)(?:\[[^\]\s]*\])?:(?= |$))? ?"
+    r"(?:(?=%s))?(?:(?=(%s)))?(.*)" % (_LEVEL_START, _CONT)
+)
+# rsyslog's file format: [<PRI>]ISO-8601 HOST TAG[PID]: MSG
+_SYSLOG_ISO_RE = re.compile(
+    r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)"
+    r" +(\S+)(?: ([^\s\[\]:]+)(?:\[[^\]\s]*\])?:(?= |$))? ?(.*)"
+)
+# RFC 5424: <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD [MSG]
+_SD_ELEMENT = r'\[[^\]"\s]+(?: [^=\s\]]+="(?:[^"\\]|\\.)*")*\]'
+_RFC5424_RE = re.compile(
+    r"(?:<(\d{1,3})>)?1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:%s)+)(?: (.*))?" % _SD_ELEMENT
+)
+# an ISO 8601 timestamp: groups (minute prefix, seconds, fraction, zone)
+_ISO = (r"(\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d):(\d\d)(?:[.,](\d{1,9}))?\d*"
+        r"(?: ?(Z|[+-]\d\d:?\d\d|UTC\b))?")
+_ISO_RE = re.compile(_ISO)
+# a timestamp at the start of a plain line (ISO 8601, epoch, BSD), optionally in brackets
+_PLAIN_RE = re.compile(
+    r"\[?[ ]?(?:" + _ISO +
+    r"|(\d{10}|\d{13}|\d{16}|\d{19})(?:\.(\d{1,9}))?(?![\d.])"
+    r"|([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.(\d{1,9}))?"
+    r")\]?[ \t]*(?:[|:-][ \t]+)?"
+)
+# Go klog/glog: Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg
+_KLOG_RE = re.compile(r"([IWEF])(\d\d)(\d\d) (\d\d:\d\d:\d\d)\.(\d{6}) +\d+ (.*)")
+
+# characters that do not occur in text (tab, LF, CR and ESC are allowed)
+_CTRL_ONLY_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\ufffd]")
+
+_JSON_TIME = ("time", "timestamp", "ts", "@timestamp", "t", "date", "datetime", "asctime",
+              "__REALTIME_TIMESTAMP")
+_JSON_LEVEL = ("level", "severity", "loglevel", "lvl", "levelname", "log.level", "PRIORITY",
+               "priority")
+_JSON_MSG = ("msg", "message", "MESSAGE", "log", "text")
+_JSON_HOST = ("host", "hostname", "_HOSTNAME", "host.name")
+_JSON_NAME = ("logger", "program", "app", "application", "service", "component", "name",
+              "logger_name", "SYSLOG_IDENTIFIER", "_COMM")
+_JSON_EXTRA = ("stack_trace", "stacktrace", "exception", "exc_info", "stack",
+               "error.stack_trace")
+
+#: what a format's line parser returns: (time ns, name, hostname, level, message,
+#: continues-the-previous-entry), None where the line does not say; None for
+#: a line that has no header of that format
+_Header = Tuple[Optional[int], Optional[str], Optional[str], Optional[str], str, Optional[bool]]
+
+
+def _frac_ns(frac: Optional[str]) -> int:
+    return int((frac + "00000000")[:9]) if frac else 0
+
+
+def _epoch_ns(digits: str, frac: Optional[str] = None) -> int:
+    """An epoch in s, ms, us or ns (by its number of digits) as nanoseconds."""
+    n = len(digits)
+    if n <= 11:
+        return int(digits) * NS_PER_S + _frac_ns(frac)
+    if n <= 14:
+        return int(digits) * 1_000_000
+    if n <= 17:
+        return int(digits) * 1_000
+    return int(digits)
+
+
+def _number_ns(value: float) -> int:
+    """A numeric epoch (s, ms, us or ns, judged by magnitude) as nanoseconds."""
+    v = abs(value)
+    if v < 1e11:
+        return int(round(value * 1e9))
+    if v < 1e14:
+        return int(round(value * 1e6))
+    if v < 1e17:
+        return int(round(value * 1e3))
+    return int(value)
+
+
+def _zone_seconds(zone: str) -> int:
+    if zone in ("Z", "UTC"):
+        return 0
+    sign = -1 if zone[0] == "-" else 1
+    z = zone[1:].replace(":", "")
+    return sign * (int(z[:2]) * 3600 + int(z[2:4]) * 60)
+
+
+def _default_name(location: Optional[str]) -> str:
+    """``/var/log/slurmctld.log.1`` -> ``slurmctld``."""
+    if not location:
+        return "log"
+    base = os.path.basename(location)
+    parts = base.split(".")
+    while len(parts) > 1 and (parts[-1].isdigit() or parts[-1] in ("log", "gz", "txt", "old")):
+        parts.pop()
+    return ".".join(parts) or base or "log"
+
+
+class LogParser:
+    """Incremental parser for one stream of log lines (one file).
+
+    ``feed(data)`` takes the next bytes and returns the rows of the entries
+    that are complete; the last entry stays pending (a stack trace may follow)
+    until a line that starts a new entry, :meth:`flush` or :meth:`finish`.
+    An unterminated last line waits in a buffer until its newline arrives.
+
+    Offsets are byte positions in the stream (``offset`` argument = position
+    of the first byte fed): :attr:`offset` is the end of the lines consumed,
+    :attr:`safe_offset` the start of the pending entry, i.e. where to resume
+    after a restart so that nothing is lost or stored twice.
+    """
+
+    def __init__(self, format: str = "auto", *, hostname: Optional[str] = None,
+                 location: Optional[str] = None, name: Optional[str] = None,
+                 tz: Optional[str] = None, reference_time: Optional[float] = None,
+                 offset: int = 0, last_time: Optional[int] = None,
+                 max_line: int = 1 << 20, max_entry_lines: int = 1000) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown log format {format!r}: expected one of {', '.join(FORMATS)}")
+        self.format = format
+        self.hostname = hostname or ""
+        self.location = location
+        self.name = name or _default_name(location)
+        self.max_line = max_line
+        self.max_entry_lines = max_entry_lines
+        if tz is None:
+            self._tz: Optional[_dt.tzinfo] = None
+        elif tz.upper() == "UTC":
+            self._tz = _dt.timezone.utc
+        else:
+            from zoneinfo import ZoneInfo
+            self._tz = ZoneInfo(tz)
+        self._othertags: Dict[str, str] = {}
+        base = {"location": location} if location else {}
+        for lvl in LOGLEVELS:
+            self._othertags[lvl] = othertags_json({**base, "loglevel": lvl})
+        self._minute_cache: Dict[Tuple[str, Optional[str]], int] = {}
+        self._bsd_cache: Dict[str, int] = {}
+        self._ref = 0.0
+        self._ref_day = -1
+        self.set_reference_time(reference_time)
+        self._header: Callable[[str], Optional[_Header]] = getattr(self, "_hdr_" + format)
+        self._buf = b""
+        #: end of the lines consumed so far
+        self.offset = offset
+        #: time (ns) of the latest entry, used for lines without a timestamp
+        self.last_time = last_time
+        #: physical lines read, entries emitted, lines skipped as binary garbage
+        self.lines = 0
+        self.entries = 0
+        self.skipped = 0
+        self._pend: Optional[list] = None  # [time, name, host, level, explicit, parts, start]
+        self._tb = False
+        self._blank = 0
+
+    # -- public ---------------------------------------------------------------
+    @property
+    def safe_offset(self) -> int:
+        """Where to resume reading so that no entry is lost or repeated."""
+        return self._pend[7] if self._pend is not None else self.offset
+
+    @property
+    def pending(self) -> bool:
+        """True while an entry (or a partial line) waits for more input."""
+        return self._pend is not None or bool(self._buf)
+
+    def set_reference_time(self, seconds: Optional[float]) -> None:
+        """The time (Unix seconds) that years of RFC 3164 dates are inferred from.
+
+        A date is put in the reference year unless that makes it more than a
+        day later than the reference (a December line read in January): then
+        the year before.  Default: now.  Use the file's mtime for old files.
+        """
+        ref = _time.time() if seconds is None else float(seconds)
+        self._ref = ref
+        day = int(ref // 86400)
+        if day != self._ref_day:
+            self._ref_day = day
+            self._bsd_cache.clear()
+
+    def feed(self, data: bytes) -> List[Row]:
+        """Parse the complete lines of ``data`` (appended to earlier input)."""
+        if self._buf:
+            data = self._buf + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._buf = data
+            if len(data) <= self.max_line:
+                return []
+            self._buf = b""
+            return self._parse(data, self.offset + len(data))
+        self._buf = data[end + 1:]
+        out = self._parse(data[:end], self.offset + end + 1)
+        if len(self._buf) > self.max_line:
+            buf, self._buf = self._buf, b""
+            out.extend(self._parse(buf, self.offset + len(buf)))
+        return out
+
+    def flush(self) -> List[Row]:
+        """Emit the pending entry (the stream went idle); a partial line stays."""
+        out: List[Row] = []
+        if self._pend is not None:
+            t, name, host, level, _, body, more, _ = self._pend
+            out.append((t, t // NS_PER_S, name, host, "node", "0", None, None,
+                        self._othertags[level], body if more is None
+                        else "\n".join([body] + more), level))
+            self.entries += 1
+            self._pend = None
+        self._tb = False
+        self._blank = 0
+        return out
+
+    def finish(self) -> List[Row]:
+        """End of input: the partial last line counts as a line; emit everything."""
+        out: List[Row] = []
+        if self._buf:
+            buf, self._buf = self._buf, b""
+            out = self._parse(buf, self.offset + len(buf))
+        out.extend(self.flush())
+        return out
+
+    # -- the line loop -----------------------------------------------------------
+    def _parse(self, data: bytes, end_offset: int) -> List[Row]:
+        """Parse ``data`` (whole lines, no final newline) ending at ``end_offset``."""
+        out: List[Row] = []
+        chunk_start = self.offset
+        lines, text, skipped = _split_lines(data)
+        hits = _level_hits(text)
+        nhits = len(hits)
+        hi = 0
+        hpos = hits[0][0] if nhits else _FAR
+        header = self._header
+        cont_match = _CONT_RE.match
+        start_match = _LEVEL_START_RE.match
+        indent_continues = self.format in ("plain", "auto")
+        default_name, default_host = self.name, self.hostname
+        othertags = self._othertags
+        max_more = self.max_entry_lines - 1
+        last_time = self.last_time
+        tb, blank = self._tb, self._blank
+        pend = self._pend
+        if pend is not None:  # carried over from the previous chunk
+            pt, pname, phost, plevel, pexpl, pbody, pmore, pstart = pend
+        else:
+            pt = pname = phost = plevel = pexpl = pbody = pmore = pstart = None
+        pidx = -1  # index of the pending entry's first line in this chunk
+        idx = -1
+        cpos = 0  # position of the line in ``text``
+        for line in lines:
+            idx += 1
+            lpos = cpos
+            cpos += len(line) + 1
+            hdr = header(line) if line else None
+            if hdr is None:
+                if not line or line.isspace():
+                    if pbody is not None:
+                        blank += 1
+                    continue
+                if line == _GARBAGE:
+                    continue
+                body = line
+                if pbody is not None and (tb or cont_match(body) is not None
+                                          or (indent_continues and body[0] in " \t")):
+                    if pmore is None:
+                        pmore = []
+                    if len(pmore) < max_more:
+                        if blank:
+                            pmore.extend([""] * blank)
+                            blank = 0
+                        pmore.append(body)
+                        if not pexpl:
+                            plevel = "error"  # a stack trace and no stated level
+                        tb = _traceback_state(body, tb)
+                        continue
+                t = name = host = level = None
+                m = start_match(body)
+                if m is not None:
+                    level = _LEVELS[(m.group(1) or m.group(2)).lower()]
+            else:
+                t, name, host, level, body, cont = hdr
+                if pbody is not None and (tb or cont or (cont is None and cont_match(body))):
+                    if ((name or default_name) == pname and (host or default_host) == phost
+                            and (pmore is None or len(pmore) < max_more)):
+                        if pmore is None:
+                            pmore = []
+                        if blank:
+                            pmore.extend([""] * blank)
+                            blank = 0
+                        pmore.append(body)
+                        if not pexpl:
+                            plevel = "error"
+                        tb = _traceback_state(body, tb)
+                        continue
+            blank = 0
+            if pbody is not None:
+                out.append((pt, pt // NS_PER_S, pname, phost, "node", "0", None, None,
+                            othertags[plevel], pbody if pmore is None
+                            else "\n".join([pbody] + pmore), plevel))
+            if level is None:
+                bpos = cpos - 1 - len(body)
+                if bpos >= lpos and line.endswith(body):
+                    while hpos < bpos:
+                        hi += 1
+                        hpos = hits[hi][0] if hi < nhits else _FAR
+                    if hpos < cpos and hpos < bpos + _LEVEL_WINDOW:
+                        level = hits[hi][1]
+                else:
+                    level = _level_of(body)
+            pexpl = level is not None
+            if t is None:
+                t = last_time if last_time is not None else int(self._ref * NS_PER_S)
+            else:
+                last_time = t
+            pt, pname, phost, pbody, pmore, pstart = (
+                t, name or default_name, host or default_host, body, None, None)
+            pidx = idx
+            tb = body.startswith(_TRACEBACK)
+            plevel = level or ("error" if tb else "info")
+        self.entries += len(out)
+        self.lines += len(lines)
+        self.skipped += skipped
+        self.last_time = last_time
+        self._tb, self._blank = tb, blank
+        if pbody is not None:
+            if pstart is None:  # started in this chunk: its line's byte offset
+                pstart = chunk_start + _line_start(data, len(lines), pidx)
+            self._pend = [pt, pname, phost, plevel, pexpl, pbody, pmore, pstart]
+        else:
+            self._pend = None
+        self.offset = end_offset
+        return out
+
+    # -- time -----------------------------------------------------------------------
+    def _minute(self, prefix: str, zone: Optional[str]) -> int:
+        """Epoch seconds of an ISO minute prefix ``YYYY-MM-DD?HH:MM`` in ``zone``."""
+        key = (prefix, zone)
+        v = self._minute_cache.get(key)
+        if v is None:
+            y, mo, d = int(prefix[:4]), int(prefix[5:7]), int(prefix[8:10])
+            hh, mm = int(prefix[11:13]), int(prefix[14:16])
+            if zone:
+                _dt.datetime(y, mo, d, hh, mm)  # validates
+                v = calendar.timegm((y, mo, d, hh, mm, 0)) - _zone_seconds(zone)
+            else:
+                v = self._naive_epoch(y, mo, d, hh, mm)
+            if len(self._minute_cache) > 100_000:
+                self._minute_cache.clear()
+            self._minute_cache[key] = v
+        return v
+
+    def _naive_epoch(self, y: int, mo: int, d: int, hh: int, mm: int) -> int:
+        if self._tz is _dt.timezone.utc:
+            _dt.datetime(y, mo, d, hh, mm)  # validates
+            return calendar.timegm((y, mo, d, hh, mm, 0))
+        return int(_dt.datetime(y, mo, d, hh, mm, tzinfo=self._tz).timestamp())
+
+    def _bsd_seconds(self, ts: str) -> int:
+        """Epoch seconds of ``Mmm dd HH:MM:SS`` (RFC 3164: no year, no zone).
+
+        Raises KeyError/ValueError for an impossible date.
+        """
+        v = self._bsd_cache.get(ts)
+        if v is not None:
+            return v
+        mon = _MONTHS[ts[:3]]
+        day, hh, mm, ss = int(ts[4:6]), int(ts[7:9]), int(ts[10:12]), int(ts[13:15])
+        if ss > 60:
+            raise ValueError(ts)
+        if self._tz is None:
+            year = _time.localtime(self._ref).tm_year
+        else:
+            year = _dt.datetime.fromtimestamp(self._ref, self._tz).year
+        limit = self._ref + 86400
+        for y in range(year, year - 8, -1):
+            try:
+                v = self._naive_epoch(y, mon, day, hh, mm) + ss
+            except ValueError:  # Feb 29 outside a leap year
+                continue
+            if v <= limit:
+                break
+        if v is None:
+            raise ValueError(ts)
+        if len(self._bsd_cache) > 100_000:
+            self._bsd_cache.clear()
+        self._bsd_cache[ts] = v
+        return v
+
+    def _iso_ns(self, text: str) -> Optional[int]:
+        m = _ISO_RE.match(text.strip())
+        if m is None:
+            return None
+        try:
+            return ((self._minute(m.group(1), m.group(4)) + int(m.group(2))) * NS_PER_S
+                    + _frac_ns(m.group(3)))
+        except ValueError:
+            return None
+
+    # -- formats: each returns a header tuple, or None for a line without one ------------
+    def _hdr_syslog(self, line: str) -> Optional[_Header]:
+        m = _FAST_SYSLOG_RE.match(line)
+        if m is None:
+            return self._syslog_iso(line)
+        pri, ts, frac, host, tag, la, lb, cont, body = m.groups()
+        t = self._bsd_cache.get(ts)
+        if t is None:
+            try:
+                t = self._bsd_seconds(ts)
+            except (KeyError, ValueError):
+                return None
+        t *= NS_PER_S
+        if frac:
+            t += _frac_ns(frac)
+        if pri is not None:
+            level = _PRI_LEVEL[int(pri) & 7]
+        elif la or lb:
+            level = _LEVELS[(la or lb).lower()]
+        else:
+            level = None
+        return t, tag, host, level, body, cont is not None
+
+    def _syslog_iso(self, line: str) -> Optional[_Header]:
+        """rsyslog's file format: ``<ISO 8601 time> host tag[pid]: msg``."""
+        m = _SYSLOG_ISO_RE.match(line)
+        if m is None:
+            return None
+        pri, iso, host, tag, body = m.groups()
+        t = self._iso_ns(iso)
+        if t is None:
+            return None
+        level = _PRI_LEVEL[int(pri) & 7] if pri is not None else _start_level(body)
+        return t, tag, host, level, body, None
+
+    def _hdr_rfc5424(self, line: str) -> Optional[_Header]:
+        m = _RFC5424_RE.match(line)
+        if m is None:
+            return None
+        pri, ts, host, app, _procid, _msgid, sd, msg = m.groups()
+        t = None
+        if ts != "-":
+            t = self._iso_ns(ts)
+            if t is None:
+                return None
+        msg = msg or ""
+        if msg.startswith("\ufeff"):
+            msg = msg[1:]
+        level = _PRI_LEVEL[int(pri) & 7] if pri is not None else _start_level(msg)
+        if sd != "-":
+            msg = sd + " " + msg if msg else sd
+        return (t, None if app == "-" else app, None if host == "-" else host, level, msg, None)
+
+    def _hdr_json(self, line: str) -> Optional[_Header]:
+        if line[0] != "{":
+            return None
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        t = level = name = host = None
+        for k in _JSON_TIME:
+            v = obj.get(k)
+            if v is None:
+                continue
+            if isinstance(v, str):
+                v = v.strip()
+                t = _epoch_ns(v) if v.isdigit() and len(v) >= 9 else self._iso_ns(v)
+            elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                t = _number_ns(v)
+            if t is not None:
+                break
+        for k in _JSON_LEVEL:
+            v = obj.get(k)
+            if v is not None:
+                level = normalize_level(v)
+                if level is not None:
+                    break
+        name = _first_str(obj, _JSON_NAME)
+        host = _first_str(obj, _JSON_HOST)
+        msg = None
+        for k in _JSON_MSG:
+            v = obj.get(k)
+            if isinstance(v, str):
+                msg = v.rstrip("\n")
+                break
+        if not msg:
+            msg = line
+        for k in _JSON_EXTRA:
+            v = obj.get(k)
+            if isinstance(v, str) and v:
+                msg = msg + "\n" + v.rstrip("\n")
+        if level is None:
+            level = _level_of(msg)
+        return t, name, host, level, msg, None
+
+    def _hdr_plain(self, line: str) -> Optional[_Header]:
+        m = _PLAIN_RE.match(line)
+        if m is None:
+            if line[0] in "IWEF" and line[1:5].isdigit():
+                return self._klog(line)
+            return None
+        iso, sec, frac, zone, epoch, efrac, bsd, bfrac = m.groups()
+        try:
+            if iso is not None:
+                t = (self._minute(iso, zone) + int(sec)) * NS_PER_S + _frac_ns(frac)
+            elif epoch is not None:
+                t = _epoch_ns(epoch, efrac)
+            else:
+                t = self._bsd_seconds(bsd) * NS_PER_S + _frac_ns(bfrac)
+        except (KeyError, ValueError):
+            return None
+        body = line[m.end():] or line
+        return t, None, None, _start_level(body), body, None
+
+    def _klog(self, line: str) -> Optional[_Header]:
+        m = _KLOG_RE.match(line)
+        if m is None:
+            return None
+        lvl, mo, d, hhmmss, us, body = m.groups()
+        try:
+            ts = "%s %s %s" % (_MONTH_NAMES[int(mo) - 1], d, hhmmss)
+            t = self._bsd_seconds(ts) * NS_PER_S + int(us) * 1000
+        except (IndexError, KeyError, ValueError):
+            return None
+        return t, None, None, _LEVELS[lvl.lower()], body, None
+
+    def _hdr_auto(self, line: str) -> Optional[_Header]:
+        c = line[0]
+        h = None
+        if "A" <= c <= "Z" and line[3:4] == " ":
+            h = self._hdr_syslog(line)
+        elif c == "{":
+            h = self._hdr_json(line)
+        elif c == "<":
+            if line[line.find(">") + 1:][:2] == "1 ":
+                h = self._hdr_rfc5424(line)
+            else:
+                h = self._hdr_syslog(line)
+        elif c == "1" and line[1:2] == " ":
+            h = self._hdr_rfc5424(line)
+        elif line[10:11] == "T" and "0" <= c <= "9":
+            h = self._syslog_iso(line)
+            # a level word where the host should be means a plain line
+            if h is not None and (h[1] is None or h[2].lower() in _LEVELS):
+                h = None
+        return h if h is not None else self._hdr_plain(line)
+
+
+_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_FAR = 1 << 62
+
+
+def _first_str(obj: dict, keys: Tuple[str, ...]) -> Optional[str]:
+    for k in keys:
+        v = obj.get(k)
+        if isinstance(v, str) and v:
+            return v
+    return None
+
+
+def _start_level(body: str) -> Optional[str]:
+    """Level named by a word at the start of ``body`` (``error:``, ``[WARN]``...)."""
+    m = _LEVEL_START_RE.match(body)
+    return _LEVELS[(m.group(1) or m.group(2)).lower()] if m is not None else None
+
+
+def _level_of(body: str) -> Optional[str]:
+    """Level named anywhere near the start of ``body`` (slow path of the line loop)."""
+    level = _start_level(body)
+    if level is None:
+        for _, level in _level_hits(body[:_LEVEL_WINDOW]):
+            break
+    return level
+
+
+def _level_hits(text: str) -> List[Tuple[int, str]]:
+    """Sorted ``(position, level)`` of the upper-case level words and ``level=`` in ``text``.
+
+    One scan per chunk instead of one search per line: the line loop then only
+    checks whether the next hit falls within the first characters of a message.
+    """
+    hits = []
+    find = text.find
+    n = len(text)
+    for stem, words in _HIT_WORDS:
+        i = find(stem)
+        while i >= 0:
+            if i == 0 or not _is_word_char(text[i - 1]):
+                for w in words:
+                    if text.startswith(w, i):
+                        e = i + len(w)
+                        if e >= n or not _is_word_char(text[e]):
+                            hits.append((i, _LEVELS[w.lower()]))
+                        break
+            i = find(stem, i + 1)
+    for m in _KV_RE.finditer(text):
+        level = _LEVELS.get(m.group(1).lower())
+        if level is not None:
+            hits.append((m.start(), level))
+    hits.sort()
+    return hits
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c in "_.-"
+
+
+def _traceback_state(body: str, tb: bool) -> bool:
+    """Whether a Python traceback is still open after the continuation ``body``."""
+    if body.startswith(_TRACEBACK):
+        return True
+    if tb and body[0] not in " \t":
+        # the exception line closes a traceback, unless a chained one follows
+        return body.startswith(("During handling", "The above exception"))
+    return tb
+
+
+def _split_lines(data: bytes) -> Tuple[List[str], str, int]:
+    """``(lines, text, skipped)`` of a chunk of whole lines.
+
+    Clean UTF-8 text takes the fast path.  Otherwise each line is salvaged
+    (:func:`_salvage`); binary garbage becomes the marker line ``"\\x00"``
+    (counted in ``skipped``) so that line positions stay aligned.
+    """
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _CTRL_RE.search(text) is None:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        return text.split("\n"), text, 0
+    lines = []
+    skipped = 0
+    for raw in data.split(b"\n"):
+        line = _salvage(raw)
+        if line is None:
+            skipped += 1
+            line = _GARBAGE
+        elif line[-1:] == "\r":
+            line = line[:-1]
+        lines.append(line)
+    return lines, "\n".join(lines), skipped
+
+
+_GARBAGE = "\x00"
+
+
+def _line_start(data: bytes, nlines: int, idx: int) -> int:
+    """Byte position of line ``idx`` among the ``nlines`` lines of ``data`` (from the end)."""
+    pos = len(data)
+    for _ in range(nlines - idx):
+        pos = data.rfind(b"\n", 0, pos)
+    return pos + 1
+
+
+def _salvage(raw: bytes) -> Optional[str]:
+    """Text of a line with control bytes or bad UTF-8, or None for binary garbage.
+
+    NUL bytes (files padded with zeros after a crash) are dropped; what remains
+    is garbage when more than a quarter of it is control or undecodable bytes.
+    """
+    if not raw:
+        return ""
+    line = raw.decode("utf-8", "replace")
+    if "\x00" in line:
+        line = line.replace("\x00", "")
+        if not line:
+            return None
+    bad = len(_CTRL_RE.findall(line))
+    if bad * 4 > len(line):
+        return None
+    if bad:
+        line = _CTRL_ONLY_RE.sub("", line)
+    return line or None
+
+
+def row_to_point(row: Row, cluster: Optional[str] = None) -> Any:
+    """A stored log row as a :class:`ccstore.Point` (tags include ``cluster`` if given)."""
+    from .lineproto import Point
+
+    t, _, name, host, typ, typeid, _, _, other, text, _ = row
+    tags = {"hostname": host, "type": typ, "type-id": typeid}
+    tags.update(json.loads(other))
+    if cluster:
+        tags["cluster"] = cluster
+    return Point(name=name, tags=tags, fields={"log": text}, time=t)
+
+
+def parse(data: Any, format: str = "auto", *, cluster: Optional[str] = None,
+          **options: Any) -> List[Any]:
+    """Parse a whole text or byte string of log lines into :class:`ccstore.Point` objects.
+
+    ``options`` are those of :class:`LogParser` (``hostname``, ``location``, ``tz``...).
+    """
+    if isinstance(data, str):
+        data = data.encode()
+    p = LogParser(format, **options)
+    rows = p.feed(data) + p.finish()
+    return [row_to_point(r, cluster) for r in rows]
+
+
+def iter_rows(chunks: Iterable[bytes], parser: LogParser) -> Iterable[List[Row]]:
+    """Feed ``chunks`` through ``parser``; yields the rows of each chunk, then the rest."""
+    for chunk in chunks:
+        rows = parser.feed(chunk)
+        if rows:
+            yield rows
+    rows = parser.finish()
+    if rows:
+        yield rows
