@@ -30,23 +30,24 @@ import json
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import quote
 
 from .durations import parse_duration
 
 __all__ = [
-    "ConfigError",
-    "Config",
     "ApiConfig",
-    "StorageConfig",
     "BackendConfig",
-    "NatsReceiverConfig",
-    "JetStreamConfig",
+    "Config",
+    "ConfigError",
     "HttpReceiverConfig",
-    "load_config",
+    "JetStreamConfig",
+    "NatsReceiverConfig",
+    "StorageConfig",
     "default_config",
+    "load_config",
     "parse_size",
 ]
 
@@ -299,7 +300,7 @@ class _Section:
             raise self.error(name, f"must be positive, got {v!r}")
         return n
 
-    def section(self, name: str) -> "_Section":
+    def section(self, name: str) -> _Section:
         return _Section(self.data.get(name), self.file, self.key(name))
 
     def warn_unknown(self, known: set) -> None:
@@ -388,7 +389,7 @@ def load_config(path: PathLike) -> Config:
     base = os.path.dirname(os.path.abspath(path))
     parts: Dict[str, Tuple[Any, str, str]] = {}  # component -> (data, file, base dir)
     for key, value in central.data.items():
-        stem = key[:-5] if key.endswith("-file") else key
+        stem = key.removesuffix("-file")
         comp = _CENTRAL_ALIASES.get(stem)
         if comp is None:
             log.warning("%s: %s: unknown key, ignored", path, key)

@@ -13,7 +13,8 @@ import binascii
 import hmac
 import json
 import logging
-from typing import Any, Callable, Iterable, List, Optional, Tuple
+from collections.abc import Iterable
+from typing import Any, Callable, List, Optional, Tuple
 from urllib.parse import parse_qs
 
 from ..config import HttpReceiverConfig

@@ -23,7 +23,8 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Dict, List, Optional
 
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError

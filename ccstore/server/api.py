@@ -8,11 +8,12 @@ documented extensions.  ``run_count`` answers ``/api/count/``.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ..store import Record, Store
 
-__all__ = ["RequestError", "run_query", "run_count", "parse_condition", "merge_conditions"]
+__all__ = ["RequestError", "merge_conditions", "parse_condition", "run_count", "run_query"]
 
 
 class RequestError(ValueError):

@@ -13,8 +13,9 @@ import mimetypes
 import os
 import time
 import zlib
+from collections.abc import Mapping
 from http.client import responses as _REASONS
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Optional
 
 import bottle
 
@@ -22,11 +23,11 @@ from .. import __version__
 from ..config import ApiConfig
 from ..store import Store
 from .api import RequestError, run_count, run_query
-from .auth import AuthError, Authenticator
+from .auth import Authenticator, AuthError
 from .manager import PRECISIONS, CommitError, ManagerClosed, StorageManager
 from .openapi import openapi_document
 
-__all__ = ["make_app", "ApiError", "read_body", "store_body", "error_body"]
+__all__ = ["ApiError", "error_body", "make_app", "read_body", "store_body"]
 
 log = logging.getLogger("ccstore.api")
 

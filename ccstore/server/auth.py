@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Mapping, Tuple
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, Tuple
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["Authenticator", "AuthError", "token_from_headers"]
+__all__ = ["AuthError", "Authenticator", "token_from_headers"]
 
 
 class AuthError(Exception):
@@ -50,7 +51,7 @@ class Authenticator:
         self._key = Ed25519PublicKey.from_public_bytes(public_key)
         self._leeway = leeway
         self._clock = clock
-        self._cache: "OrderedDict[str, Tuple[float, Dict[str, Any]]]" = OrderedDict()
+        self._cache: OrderedDict[str, Tuple[float, Dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self.verified = 0

@@ -41,7 +41,7 @@ class ServerThread:
         addr = self.server.bind_addr
         return addr[0], addr[1]
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self._thread = threading.Thread(target=self._serve, name=f"ccstore-{self.name}",
                                         daemon=True)
         self._thread.start()

@@ -29,14 +29,21 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from collections.abc import Iterator, Sequence
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from .. import lineproto
 from .._types import LineError, RowBatch
 from ..store import Store, WriteResult
 
-__all__ = ["StorageManager", "Ticket", "ManagerClosed", "CommitError", "error_reason",
-           "PRECISIONS"]
+__all__ = [
+    "PRECISIONS",
+    "CommitError",
+    "ManagerClosed",
+    "StorageManager",
+    "Ticket",
+    "error_reason",
+]
 
 log = logging.getLogger("ccstore.manager")
 
@@ -71,8 +78,20 @@ def error_reason(err: LineError) -> str:
 class Ticket:
     """One submission: its batches, and after the commit its outcome."""
 
-    __slots__ = ("batches", "source", "messages", "rows", "logs", "submitted", "written",
-                 "dropped", "errors", "error", "_event", "_callbacks")
+    __slots__ = (
+        "_callbacks",
+        "_event",
+        "batches",
+        "dropped",
+        "error",
+        "errors",
+        "logs",
+        "messages",
+        "rows",
+        "source",
+        "submitted",
+        "written",
+    )
 
     def __init__(self, batches: Sequence[RowBatch], source: str, messages: int,
                  store_logs: bool) -> None:
@@ -102,7 +121,7 @@ class Ticket:
         self.error: Optional[BaseException] = None
         self.submitted = time.monotonic()
         self._event = threading.Event()
-        self._callbacks: List[Callable[["Ticket"], None]] = []
+        self._callbacks: List[Callable[[Ticket], None]] = []
 
     @property
     def done(self) -> bool:
@@ -112,7 +131,7 @@ class Ticket:
         """Block until committed (or failed); False on timeout."""
         return self._event.wait(timeout)
 
-    def add_done_callback(self, fn: Callable[["Ticket"], None]) -> None:
+    def add_done_callback(self, fn: Callable[[Ticket], None]) -> None:
         """Call ``fn(ticket)`` once done (from the committer thread, or now if done)."""
         run_now = False
         with _CALLBACK_LOCK:
@@ -150,7 +169,7 @@ _CALLBACK_LOCK = threading.Lock()
 class SourceStats:
     """Counters of one receiver (or the REST API)."""
 
-    __slots__ = ("messages", "lines", "written", "dropped", "errors")
+    __slots__ = ("dropped", "errors", "lines", "messages", "written")
 
     def __init__(self) -> None:
         self.messages = 0
@@ -199,7 +218,7 @@ class StorageManager:
         self._started = time.time()
 
     # ------------------------------------------------------------------ life cycle
-    def start(self) -> "StorageManager":
+    def start(self) -> StorageManager:
         """Start the committer and the retention threads."""
         if self._committer is None:
             self._committer = threading.Thread(target=self._run, name="ccstore-committer",
@@ -228,10 +247,10 @@ class StorageManager:
         for t in left:
             t._finish(ManagerClosed("shutting down"))
 
-    def __enter__(self) -> "StorageManager":
+    def __enter__(self) -> StorageManager:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     @property
@@ -386,8 +405,7 @@ class StorageManager:
             c["rows_written"] += rows
             c["commit_seconds"] += end - start
             c["late_commits"] += late
-            if rows > c["largest_transaction"]:
-                c["largest_transaction"] = rows
+            c["largest_transaction"] = max(c["largest_transaction"], rows)
             for t in group:
                 self._source(t.source).written += t.rows
         for t in group:

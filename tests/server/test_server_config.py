@@ -8,8 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from ccstore.config import (ConfigError, HttpReceiverConfig, NatsReceiverConfig, default_config,
-                            load_config)
+from ccstore.config import (
+    ConfigError,
+    HttpReceiverConfig,
+    NatsReceiverConfig,
+    default_config,
+    load_config,
+)
 
 # The Go repository's own sample files (cc-event-store: config.json, receivers.json,
 # storage.json, api.json), verbatim.
@@ -222,7 +227,7 @@ def test_command_line_flags(tmp_path: Path, start_server) -> None:
     config = go_sample(tmp_path / "etc", **{"api.json": {"address": "127.0.0.1", "port": 0},
                                              "receivers.json": {}})
     s = start_server(config, args=["-loglevel", "debug", "-logdate"])
-    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ", s.log, re.M), s.log
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ INFO ", s.log, re.MULTILINE), s.log
     assert s.stop() == 0
 
     bad = start_server(config, args=["-loglevel", "loud"], expect_ready=False)
