@@ -69,6 +69,7 @@ Parser (positions are absolute; ``e`` is the end of the line's content):
 from __future__ import annotations
 
 import re
+from operator import index as _index
 import time as _time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
@@ -122,6 +123,7 @@ MESSAGES = {
 
 _BOOLS = {b"t": True, b"T": True, b"true": True, b"True": True, b"TRUE": True,
           b"f": False, b"F": False, b"false": False, b"False": False, b"FALSE": False}
+_NUMBER_START = frozenset(b"-.0123456789")
 _INT_RE = re.compile(rb"-?[0-9]+")
 _UINT_RE = re.compile(rb"[0-9]+")
 _FLOAT_RE = re.compile(rb"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -243,7 +245,16 @@ def _int_digits_ok(digits: bytes) -> bool:
 
 
 def _parse_bare(tok: bytes, key: bytes) -> FieldValue:
-    """Value of an unquoted field value token; raises _BadValue with the message."""
+    """Value of an unquoted field value token; raises _BadValue with the message.
+
+    A token starting with ``-``, ``.`` or a digit is a number: ``i`` suffix
+    integer, ``u`` suffix unsigned, else float.  Otherwise it must be a boolean.
+    """
+    if tok[0] not in _NUMBER_START:
+        b = _BOOLS.get(tok)
+        if b is None:
+            raise _BadValue(MESSAGES["bad_value"].format(k=_quote(key)))
+        return b
     last = tok[-1]
     if last == 105:  # i
         digits = tok[:-1]
@@ -263,17 +274,12 @@ def _parse_bare(tok: bytes, key: bytes) -> FieldValue:
             if v <= U64_MAX:
                 return v
         raise _BadValue(MESSAGES["uint_range"].format(k=_quote(key)))
-    b = _BOOLS.get(tok)
-    if b is not None:
-        return b
-    if _FLOAT_RE.fullmatch(tok):
-        f = float(tok)
-        if f - f != 0.0:  # inf
-            raise _BadValue(MESSAGES["float_range"].format(k=_quote(key)))
-        return f
-    if tok[0] in b"-.0123456789":
+    if _FLOAT_RE.fullmatch(tok) is None:
         raise _BadValue(MESSAGES["bad_float"].format(k=_quote(key)))
-    raise _BadValue(MESSAGES["bad_value"].format(k=_quote(key)))
+    f = float(tok)
+    if f - f != 0.0:  # inf
+        raise _BadValue(MESSAGES["float_range"].format(k=_quote(key)))
+    return f
 
 
 def _scale_time(tok: bytes, mult: int) -> int:
@@ -653,7 +659,7 @@ def _line_errors(buf: bytes, errs: List[Tuple[int, str]], lineno: int) -> List[L
 def _default_time(default_time: Optional[int]) -> int:
     if default_time is None:
         return _time.time_ns()
-    t = default_time.__index__()
+    t = _index(default_time)
     if not I64_MIN <= t <= I64_MAX:
         raise ValueError("default_time must fit in signed 64-bit nanoseconds")
     return t
@@ -827,7 +833,7 @@ def encode(points: Iterable[Point], *, precision: str = "ns") -> bytes:
         for k, v in p.fields.items():
             parts.append(sep + _encode_key(k, "field key", ",= ") + "=" + _encode_value(v, k))
             sep = ","
-        t = p.time.__index__()
+        t = _index(p.time)
         if not I64_MIN <= t <= I64_MAX:
             raise ValueError(f"time {t} does not fit in signed 64-bit nanoseconds")
         parts.append(f" {t // div}\n")
