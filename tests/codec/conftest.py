@@ -6,7 +6,9 @@ skip, unless ``CCSTORE_IMPL=python`` says a pure-Python build is intended.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 from typing import Any, Callable, List, Tuple
 
 import pytest
@@ -63,3 +65,13 @@ def one() -> Callable[..., Any]:
         assert len(points) == 1, points
         return points[0]
     return run
+
+
+@pytest.fixture(scope="session")
+def workload() -> Any:
+    """benchmarks/workload.py (the standard workload generator) as a module."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "workload.py"
+    spec = importlib.util.spec_from_file_location("ccstore_bench_workload", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
