@@ -39,7 +39,7 @@ import os
 import socket
 import stat
 import threading
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .._types import RowBatch
 from ..logparse import FORMATS, LogParser
@@ -52,6 +52,8 @@ log = logging.getLogger("ccstore.receivers.files")
 STATE_PREFIX = "files:"
 #: how many leading bytes identify a file's content
 FINGERPRINT_BYTES = 1024
+#: suffix of the key that keeps a rotated file's position while it is read to its end
+ROTATED_SUFFIX = "#rotated"
 #: a fingerprint shorter than this never identifies a file on its own (without
 #: the same device and inode)
 _MIN_COPY_FINGERPRINT = 64
@@ -68,11 +70,14 @@ def _fingerprint(fd: int, length: int) -> Tuple[str, int]:
 class _File:
     """A followed file: its open descriptor, read position and parser."""
 
-    __slots__ = ("path", "fd", "ident", "pos", "size", "parser", "fp", "fplen", "rotated",
-                 "dirty")
+    __slots__ = ("path", "key", "fd", "ident", "pos", "size", "parser", "fp", "fplen",
+                 "rotated")
 
-    def __init__(self, path: str, fd: int, ident: Identity, parser: LogParser) -> None:
+    def __init__(self, path: str, key: str, fd: int, ident: Identity,
+                 parser: LogParser) -> None:
         self.path = path
+        #: where its position is saved
+        self.key = key
         self.fd = fd
         self.ident = ident
         self.pos = parser.offset
@@ -80,23 +85,25 @@ class _File:
         self.parser = parser
         self.fp = ""
         self.fplen = 0
-        #: no longer matched by a glob at its identity (renamed away or deleted)
+        #: no longer matched by a glob (renamed away or deleted): read to its end
         self.rotated = False
-        #: position changed since the last saved state
-        self.dirty = False
 
     def update_fingerprint(self) -> None:
         if self.fplen < FINGERPRINT_BYTES:
             self.fp, self.fplen = _fingerprint(self.fd, FINGERPRINT_BYTES)
-
-    def fingerprint_matches(self, fp: str, fplen: int) -> bool:
-        return fplen > 0 and _fingerprint(self.fd, fplen) == (fp, fplen)
 
     def state(self) -> str:
         p = self.parser
         return json.dumps({"dev": self.ident[0], "ino": self.ident[1], "offset": p.safe_offset,
                            "fp": self.fp, "fplen": self.fplen, "t": p.last_time},
                           separators=(",", ":"))
+
+
+def _same_content(fd: int, size: int, saved: Dict[str, Any]) -> bool:
+    """Whether an open file starts as the saved one did and reaches its offset."""
+    fplen = saved["fplen"]
+    return (saved["offset"] <= size
+            and _fingerprint(fd, fplen) == (saved.get("fp"), fplen))
 
 
 class FileReceiver:
@@ -136,9 +143,11 @@ class FileReceiver:
         self.chunk_size = chunk_size
         self.batch_bytes = batch_bytes
         self._files: Dict[Identity, _File] = {}
-        #: truncated files' former content: (fingerprint, length, offset, last time, path)
-        self._ghosts: List[Tuple[str, int, int, Optional[int], str]] = []
-        self._first_poll = True
+        #: what truncated files held: (fingerprint, length, offset, last time)
+        self._ghosts: List[Tuple[str, int, int, Optional[int]]] = []
+        #: after a restart, saved positions of the matched paths by identity
+        self._restart: Optional[Dict[Identity, Dict[str, Any]]] = None
+        self._matched: set = set()
         self._lock = threading.Lock()
         self._rows: List[tuple] = []
         self._lines = 0
@@ -146,46 +155,38 @@ class FileReceiver:
         self._pending_bytes = 0
         self._warned: set = set()
         self.counters: Dict[str, int] = {
-            "polls": 0, "files_opened": 0, "rotations": 0, "truncations": 0, "lines": 0,
+            "polls": 0, "opened": 0, "rotations": 0, "truncations": 0, "lines": 0,
             "written": 0, "skipped": 0, "bytes": 0}
 
     # ------------------------------------------------------------------ public
     def poll_once(self) -> Dict[str, int]:
         """Read everything new in every matched file and store it.
 
-        Returns this poll's counts: ``files`` (followed now), ``lines`` read,
-        ``written`` rows, ``skipped`` lines of binary garbage, ``bytes`` read,
-        ``opened``, ``rotations`` and ``truncations`` seen.
+        Returns this poll's counts: ``lines`` read, ``written`` rows,
+        ``skipped`` lines of binary garbage, ``bytes`` read, files ``opened``,
+        ``rotations`` and ``truncations`` seen, and ``files`` followed now.
         """
         with self._lock:
             before = dict(self.counters)
             found = self._scan()
-            if self._first_poll:
-                self._recover_rotated(found)
-                self._first_poll = False
-            # files already followed: truncation, rotation, new data
+            self._matched = set(found.values())
+            if self._restart is None:
+                self._restart = self._recover(found)
             for ident, f in list(self._files.items()):
                 path = found.get(ident)
                 if path is None:
                     if not f.rotated:
-                        f.rotated = True
-                        self.counters["rotations"] += 1
-                        log.info("%s: %s was rotated or removed; reading it to its end",
-                                 self.name, f.path)
-                else:
-                    f.path = path
-                    f.rotated = False
+                        self._rotated(f)
+                elif path != f.path:  # renamed within the globs
+                    f.path, f.key = path, STATE_PREFIX + path
                 self._follow(f)
-            # new files
             for ident, path in found.items():
                 if ident not in self._files:
                     self._open(path, ident)
             self._ghosts.clear()
             self._commit()
             self.counters["polls"] += 1
-            out = {k: self.counters[k] - before[k] for k in
-                   ("lines", "written", "skipped", "bytes", "rotations", "truncations")}
-            out["opened"] = self.counters["files_opened"] - before["files_opened"]
+            out = {k: self.counters[k] - before[k] for k in self.counters if k != "polls"}
             out["files"] = len(self._files)
             return out
 
@@ -222,7 +223,7 @@ class FileReceiver:
     def info(self) -> Dict[str, Any]:
         """Counters and the files followed (for statistics)."""
         with self._lock:
-            return {"type": "files", "paths": list(self.paths), **self.counters,
+            return {"type": "files", "paths": list(self.paths), "counters": dict(self.counters),
                     "files": [{"path": f.path, "offset": f.parser.safe_offset,
                                "rotated": f.rotated} for f in self._files.values()]}
 
@@ -241,8 +242,8 @@ class FileReceiver:
                     found.setdefault((st.st_dev, st.st_ino), path)
         return found
 
-    def _saved(self, path: str) -> Optional[Dict[str, Any]]:
-        raw = self.store.get_state(STATE_PREFIX + path)
+    def _saved(self, key: str) -> Optional[Dict[str, Any]]:
+        raw = self.store.get_state(key)
         if not raw:
             return None
         try:
@@ -250,13 +251,46 @@ class FileReceiver:
             s["ident"] = (int(s["dev"]), int(s["ino"]))
             s["offset"] = int(s["offset"])
             s["fplen"] = int(s.get("fplen") or 0)
-            s["path"] = path
             return s
         except (ValueError, KeyError, TypeError):
-            log.warning("%s: ignoring an unreadable saved position for %s", self.name, path)
+            log.warning("%s: ignoring an unreadable saved position %s", self.name, key)
             return None
 
-    def _open(self, path: str, ident: Identity) -> Optional[_File]:
+    def _recover(self, found: Dict[Identity, str]) -> Dict[Identity, Dict[str, Any]]:
+        """First poll: the saved positions of the matched paths, by identity.
+
+        A saved file that is no longer matched with its content (rotated away
+        or copied and truncated while nobody was reading) is looked for beside
+        its path, by identity and fingerprint or by fingerprint alone, and
+        read from the saved offset to its end.
+        """
+        by_ident: Dict[Identity, Dict[str, Any]] = {}
+        for path in found.values():
+            for key in (STATE_PREFIX + path, STATE_PREFIX + path + ROTATED_SUFFIX):
+                saved = self._saved(key)
+                if saved is None:
+                    continue
+                saved["path"], saved["key"] = path, key
+                if saved["ident"] in found and self._still_there(found[saved["ident"]], saved):
+                    by_ident.setdefault(saved["ident"], saved)
+                    continue
+                for candidate in self._siblings(path):
+                    if self._drain_if_same(candidate, saved):
+                        break
+        return by_ident
+
+    @staticmethod
+    def _still_there(path: str, saved: Dict[str, Any]) -> bool:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            return _same_content(fd, os.fstat(fd).st_size, saved)
+        finally:
+            os.close(fd)
+
+    def _open(self, path: str, ident: Identity) -> None:
         """Start following a file not followed before; find where to start reading."""
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -264,19 +298,18 @@ class FileReceiver:
             if path not in self._warned:
                 self._warned.add(path)
                 log.warning("%s: cannot read %s: %s", self.name, path, exc)
-            return None
+            return
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != ident:  # replaced between the scan and the open
             os.close(fd)
-            return None
+            return
         offset, last_time = self._resume_point(path, fd, ident, st.st_size)
-        f = _File(path, fd, ident, self._parser(path, offset, last_time))
+        f = _File(path, STATE_PREFIX + path, fd, ident, self._parser(path, offset, last_time))
         f.update_fingerprint()
         self._files[ident] = f
-        self.counters["files_opened"] += 1
-        f.dirty = True
+        self.counters["opened"] += 1
+        self._state[f.key] = f.state()
         self._follow(f)
-        return f
 
     def _parser(self, path: str, offset: int, last_time: Optional[int]) -> LogParser:
         return LogParser(self.format, hostname=self.hostname, location=path,
@@ -286,20 +319,20 @@ class FileReceiver:
                       size: int) -> Tuple[int, Optional[int]]:
         """Offset to start a newly found file at, and the last entry time known there.
 
-        In order: the position saved for this path when it is the same file
-        (identity and fingerprint); a followed or truncated file whose first
-        bytes this file repeats (it is a copy: start where the original was
-        read to); else the start (or the end, with ``start_at="end"``).
+        In order: the position saved for this file (same identity and
+        fingerprint, under its path or, after a restart, under the path it
+        had); the position of a followed, truncated or saved file whose first
+        bytes this one repeats (a copy: start where the original was read to);
+        else the start (or the end, with ``start_at="end"``).
         """
-        saved = self._saved(path)
-        if saved is not None and saved["ident"] == ident and saved["offset"] <= size \
-                and _fingerprint(fd, saved["fplen"]) == (saved.get("fp"), saved["fplen"]):
-            return saved["offset"], saved.get("t")
-        copies: List[Tuple[str, int, int, Optional[int]]] = [
-            (g[0], g[1], g[2], g[3]) for g in self._ghosts]
+        saved = self._saved(STATE_PREFIX + path)
+        for s in (saved, (self._restart or {}).get(ident)):
+            if s is not None and s["ident"] == ident and _same_content(fd, size, s):
+                return s["offset"], s.get("t")
+        copies = list(self._ghosts)
         copies += [(f.fp, f.fplen, f.parser.safe_offset, f.parser.last_time)
                    for f in self._files.values() if not f.rotated]
-        if saved is not None and saved["ident"] != ident:
+        if saved is not None:
             copies.append((saved.get("fp"), saved["fplen"], saved["offset"], saved.get("t")))
         for fp, fplen, offset, last_time in copies:
             if fplen >= _MIN_COPY_FINGERPRINT and offset <= size \
@@ -309,27 +342,8 @@ class FileReceiver:
                 return offset, last_time
         return (size if self.start_at == "end" else 0), None
 
-    def _recover_rotated(self, found: Dict[Identity, str]) -> None:
-        """After a restart: finish files rotated away while nobody was reading.
-
-        A saved position whose file is no longer at its path (and not matched
-        by a glob elsewhere) is looked for beside that path, by identity and
-        fingerprint (renamed) or by fingerprint (copied before a truncation),
-        and read from the saved offset to its end.
-        """
-        matched = set(found.values())
-        for ident, path in list(found.items()):
-            saved = self._saved(path)
-            if saved is None or saved["ident"] == ident:
-                continue
-            if saved["ident"] in found:
-                continue  # renamed within the globs: found and resumed by identity
-            for candidate in self._siblings(path, matched):
-                if self._drain_if_same(candidate, saved):
-                    break
-
-    def _siblings(self, path: str, exclude: set) -> List[str]:
-        """Files beside ``path`` whose names start with its name (``app.log.1``, ...)."""
+    def _siblings(self, path: str) -> List[str]:
+        """Unmatched files beside ``path`` whose names extend its name (``app.log.1``...)."""
         directory, base = os.path.split(path)
         try:
             names = sorted(os.listdir(directory))
@@ -338,38 +352,50 @@ class FileReceiver:
         out = []
         for n in names:
             p = os.path.join(directory, n)
-            if n != base and n.startswith(base) and p not in exclude and os.path.isfile(p):
+            if n != base and n.startswith(base) and p not in self._matched \
+                    and os.path.isfile(p):
                 out.append(p)
         return out
 
     def _drain_if_same(self, path: str, saved: Dict[str, Any]) -> bool:
-        """Read ``path`` from the saved offset to its end if it is the saved file."""
+        """Read ``path`` from the saved offset to its end if it holds the saved content."""
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
             return False
         try:
             st = os.fstat(fd)
-            same = (st.st_dev, st.st_ino) == saved["ident"]
-            fplen = saved["fplen"]
-            if saved["offset"] > st.st_size or (not same and fplen < _MIN_COPY_FINGERPRINT):
+            ident = (st.st_dev, st.st_ino)
+            if ident != saved["ident"] and saved["fplen"] < _MIN_COPY_FINGERPRINT:
                 return False
-            if _fingerprint(fd, fplen) != (saved.get("fp"), fplen):
+            if not _same_content(fd, st.st_size, saved):
                 return False
-            log.info("%s: reading the rest of %s (rotated from %s) from byte %d", self.name,
+            log.info("%s: reading the rest of %s (formerly %s) from byte %d", self.name,
                      path, saved["path"], saved["offset"])
-            f = _File(path, fd, (st.st_dev, st.st_ino),
+            f = _File(path, saved["key"], fd, ident,
                       self._parser(saved["path"], saved["offset"], saved.get("t")))
             f.rotated = True
-            f.update_fingerprint()
             self._read(f)
             self._take(f, f.parser.finish())
+            if saved["key"].endswith(ROTATED_SUFFIX):
+                self._state[saved["key"]] = ""  # done
             self._commit()
             return True
         finally:
             os.close(fd)
 
     # ------------------------------------------------------------------ reading
+    def _rotated(self, f: _File) -> None:
+        """``f`` is no longer at a matched path: keep reading it to its end.
+
+        Its position moves to the key ``files:<path>#rotated`` so that the new
+        file at the path has the path's key to itself.
+        """
+        f.rotated = True
+        f.key = STATE_PREFIX + f.path + ROTATED_SUFFIX
+        self.counters["rotations"] += 1
+        log.info("%s: %s was rotated or removed; reading it to its end", self.name, f.path)
+
     def _follow(self, f: _File) -> None:
         """One poll of a followed file: truncation check, new data, idle flush."""
         try:
@@ -378,7 +404,7 @@ class FileReceiver:
             return
         size = st.st_size
         if size != f.size:
-            if size < f.pos or (f.fplen and not f.fingerprint_matches(f.fp, f.fplen)):
+            if size < f.pos or (f.fplen and _fingerprint(f.fd, f.fplen) != (f.fp, f.fplen)):
                 self._truncated(f)
             f.size = size
         f.parser.set_reference_time(st.st_mtime)
@@ -386,17 +412,13 @@ class FileReceiver:
             # idle: a pending multi-line entry is complete; a rotated file is done
             if f.rotated:
                 self._take(f, f.parser.finish())
-                self._state[STATE_PREFIX + f.path] = f.state() if f.dirty else \
-                    self._state.get(STATE_PREFIX + f.path, f.state())
+                self._state[f.key] = ""
                 os.close(f.fd)
                 del self._files[f.ident]
                 return
             if f.parser.pending:
                 self._take(f, f.parser.flush())
         f.update_fingerprint()
-        if f.dirty and not f.rotated:
-            self._state[STATE_PREFIX + f.path] = f.state()
-            f.dirty = False
 
     def _truncated(self, f: _File) -> None:
         """Copy-truncate: remember what was read of the old content, start again at 0."""
@@ -406,20 +428,17 @@ class FileReceiver:
         log.info("%s: %s was truncated (read up to byte %d); reading from the start",
                  self.name, f.path, p.offset)
         if f.fplen:
-            ghost = (f.fp, f.fplen, p.offset, p.last_time, f.path)
-            self._ghosts.append(ghost)
-            matched = {g.path for g in self._files.values()}
-            for candidate in self._siblings(f.path, matched):
-                saved = {"ident": (-1, -1), "offset": p.offset, "fp": f.fp, "fplen": f.fplen,
-                         "t": p.last_time, "path": f.path}
+            self._ghosts.append((f.fp, f.fplen, p.offset, p.last_time))
+            saved = {"ident": (-1, -1), "offset": p.offset, "fp": f.fp, "fplen": f.fplen,
+                     "t": p.last_time, "path": f.path, "key": f.key + ROTATED_SUFFIX}
+            for candidate in self._siblings(f.path):
                 if self._drain_if_same(candidate, saved):
-                    self._ghosts.remove(ghost)
                     break
         f.parser = self._parser(f.path, 0, p.last_time)
         f.pos = 0
         f.fp, f.fplen = "", 0
         f.update_fingerprint()
-        f.dirty = True
+        self._state[f.key] = f.state()
 
     def _read(self, f: _File) -> int:
         """Feed everything after the read position to the parser; bytes read."""
@@ -441,7 +460,7 @@ class FileReceiver:
         return total
 
     def _take(self, f: _File, rows: List[tuple]) -> None:
-        """Queue rows of ``f`` (and its new position) for the next commit."""
+        """Queue rows of ``f`` and its new position for the next commit."""
         p = f.parser
         self._lines += p.lines
         self.counters["lines"] += p.lines
@@ -450,8 +469,7 @@ class FileReceiver:
         if rows:
             self._rows.extend(rows)
             self._pending_bytes += sum(len(r[9]) for r in rows) + 64 * len(rows)
-        f.dirty = True
-        self._state[STATE_PREFIX + f.path] = f.state()
+        self._state[f.key] = f.state()
 
     def _commit(self) -> None:
         """One transaction: the queued rows and the positions they lead to."""
@@ -462,8 +480,6 @@ class FileReceiver:
         self.store.write_batches([RowBatch(groups, [], {}, 0, lines)], state=state)
         self.counters["written"] += len(rows)
         self._rows, self._state, self._lines, self._pending_bytes = [], {}, 0, 0
-        for f in self._files.values():
-            f.dirty = False
 
 
 def from_config(store: Any, config: Dict[str, Any], name: str = "files") -> FileReceiver:
@@ -484,7 +500,3 @@ def from_config(store: Any, config: Dict[str, Any], name: str = "files") -> File
                         format=config.get("format") or "auto",
                         timezone=config.get("timezone") or None,
                         start_at=config.get("start_at") or "beginning", name=name)
-
-
-def _iter_paths(paths: Iterable[str]) -> List[str]:
-    return [os.path.abspath(p) for p in paths]
