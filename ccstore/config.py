@@ -20,7 +20,7 @@ used, so an existing Go database is found either way.
 Extensions (all optional; a Go config never needs them): in the storage file
 ``log_retention_time``, ``retention_interval``, ``fulltext``; in the api file
 ``max_body_size``, ``threads``, ``query_limit``; in a nats receiver ``queue``,
-``jetstream: {"stream", "durable"}`` and ``cluster``; in an http receiver
+``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http receiver
 ``cluster`` and ``max_body_size``.
 """
 from __future__ import annotations
@@ -134,6 +134,9 @@ class JetStreamConfig:
 
     stream: str
     durable: str
+    #: seconds before an unacknowledged message is delivered again, when ccstore creates
+    #: the consumer (None: the server's default, 30 s)
+    ack_wait: Optional[float] = None
 
 
 @dataclass
@@ -656,8 +659,11 @@ def _nats_receiver(name: str, s: _Section, base_dir: str) -> NatsReceiverConfig:
             raise js.error("stream", "missing: the JetStream stream name")
         if not durable:
             raise js.error("durable", "missing: the durable consumer name")
-        r.jetstream = JetStreamConfig(stream=stream, durable=durable)
-        js.warn_unknown({"stream", "durable"})
+        ack_wait = js.duration("ack_wait", None)
+        if ack_wait is not None and ack_wait <= 0:
+            raise js.error("ack_wait", "must be positive")
+        r.jetstream = JetStreamConfig(stream=stream, durable=durable, ack_wait=ack_wait)
+        js.warn_unknown({"stream", "durable", "ack_wait"})
     s.warn_unknown({"type", "address", "port", "subject", "user", "password", "nkey_file",
                     "queue", "jetstream", "cluster", "process_messages"})
     return r

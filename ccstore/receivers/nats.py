@@ -7,7 +7,8 @@ NATS credentials file) as in cc-metric-collector; plus, optionally:
 - ``jetstream: {"stream": ..., "durable": ...}``: a durable pull consumer whose
   messages are acknowledged only after their lines are committed, so nothing is
   lost across a crash or restart (the stream is created for ``subject`` when it
-  does not exist yet);
+  does not exist yet; ``"ack_wait": "30s"`` sets how soon unacknowledged
+  messages are delivered again when ccstore creates the consumer);
 - ``cluster``: the cluster of lines that carry no ``cluster`` tag.
 
 Each NATS message is decoded on its own (a broken message cannot spill into the
@@ -200,8 +201,11 @@ class NatsReceiver:
             log.info("nats receiver %s: creating JetStream stream %s for %s", self.source,
                      c.jetstream.stream, c.subject)
             await js.add_stream(name=c.jetstream.stream, subjects=[c.subject])
+        consumer = None
+        if c.jetstream.ack_wait is not None:
+            consumer = nats.js.api.ConsumerConfig(ack_wait=c.jetstream.ack_wait)
         self._sub = await js.pull_subscribe(c.subject, durable=c.jetstream.durable,
-                                            stream=c.jetstream.stream)
+                                            stream=c.jetstream.stream, config=consumer)
         self.state = "subscribed"
         log.info("nats receiver %s: consuming JetStream %s as durable %s", self.source,
                  c.jetstream.stream, c.jetstream.durable)

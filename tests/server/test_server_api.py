@@ -79,7 +79,8 @@ def test_all_good_is_204_and_cluster_parameter_applies(server: ServerProcess) ->
                                               ("auto", "1740027951000000000")])
 def test_precision(server: ServerProcess, precision: str, stamp: str) -> None:
     cluster = f"prec{precision}{len(stamp)}"
-    r = server.write(f'job,hostname=h event="p" {stamp}', f"cluster={cluster}&precision={precision}")
+    r = server.write(f'job,hostname=h event="p" {stamp}',
+                     f"cluster={cluster}&precision={precision}")
     assert r.status == 204, r
     res = server.query({"cluster": cluster, "queries": [{}]})
     assert res["results"][0][0]["data"] == [{"Event": "p", "timestamp": 1740027951}]

@@ -1,0 +1,179 @@
+"""Receivers: nats (plain, queue group, JetStream with redelivery after a crash) against a
+real nats-server, and the cc-metric-collector style http receiver."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import pytest
+
+from srvutil import NatsServer, ServerProcess, http_call, sqlite_storage, wait_until, \
+    write_config
+
+
+def nats_receiver(nats: NatsServer, subject: str, **extra: Any) -> Dict[str, Any]:
+    return {"type": "nats", "address": "127.0.0.1", "port": str(nats.port),
+            "subject": subject, **extra}
+
+
+def start(tmp: Path, name: str, receivers: Dict[str, Any], **storage: Any) -> ServerProcess:
+    d = tmp / name
+    config = write_config(d, storage=sqlite_storage(d / "db.sqlite", **storage),
+                          receivers=receivers)
+    return ServerProcess(d, ["-config", str(config)]).start()
+
+
+def subscribed(server: ServerProcess, name: str) -> bool:
+    return server.stats()["receivers"][name]["state"] == "subscribed"
+
+
+def total(server: ServerProcess, cluster: str, kind: str = "log") -> int:
+    return server.count(f"cluster={cluster}&kind={kind}&by=cluster")["total"]
+
+
+def msg(cluster: str, i: int, host: Optional[str] = None) -> bytes:
+    return (f"ccb,cluster={cluster},hostname={host or f'n{i % 5}'},type=node,type-id=0,"
+            f'loglevel=info log="message {i}" {1700000000 + i}').encode()
+
+
+def test_plain_subscription(tmp_path: Path, nats_server: NatsServer) -> None:
+    s = start(tmp_path, "plain", {"in": nats_receiver(nats_server, "plain.>")})
+    try:
+        wait_until(lambda: subscribed(s, "in"), "the nats subscription")
+        payloads = [msg("np", i) for i in range(500)]
+        payloads.append(b"broken line without fields\n" + msg("np", 500))  # one good, one bad
+        payloads.append(b'job,hostname=h1 event="no cluster" 1700000000')
+        payloads.append(b"\n".join(msg("np", i) for i in range(501, 511)))  # 10 in one message
+        nats_server.publish("plain.log.ccb", payloads)
+        wait_until(lambda: total(s, "np") == 511, "511 stored lines")
+        st = s.stats()["receivers"]["in"]
+        assert st["messages"] == 503 and st["written"] == 511
+        assert st["errors"] == {"syntax": 1, "no_cluster": 1}
+        assert s.stop() == 0
+    finally:
+        s.kill()
+
+
+def test_default_cluster_and_queue_group_share_a_subject(tmp_path: Path,
+                                                         nats_server: NatsServer) -> None:
+    rc = nats_receiver(nats_server, "shared", queue="ccstore", cluster="qg")
+    a = start(tmp_path, "a", {"q": rc})
+    b = start(tmp_path, "b", {"q": rc})
+    try:
+        wait_until(lambda: subscribed(a, "q") and subscribed(b, "q"), "both subscriptions")
+        lines = [f'ccb,hostname=h{i},type=node,type-id=0,loglevel=info log="m{i}" '
+                 f"{1700000000 + i}".encode() for i in range(400)]
+        nats_server.publish("shared", lines)
+        wait_until(lambda: total(a, "qg") + total(b, "qg") == 400, "400 lines in total")
+        # each message went to exactly one of the two instances
+        hosts_a = {c["hostname"] for c in a.count("cluster=qg&by=hostname")["counts"]}
+        hosts_b = {c["hostname"] for c in b.count("cluster=qg&by=hostname")["counts"]}
+        assert not hosts_a & hosts_b and len(hosts_a | hosts_b) == 400
+    finally:
+        a.kill()
+        b.kill()
+
+
+def consumer_state(nats: NatsServer, stream: str, durable: str) -> Dict[str, int]:
+    async def info(nc: Any) -> Dict[str, int]:
+        ci = await nc.jetstream().consumer_info(stream, durable)
+        return {"pending": ci.num_pending, "ack_pending": ci.num_ack_pending,
+                "redelivered": ci.num_redelivered}
+    return nats.run(info)
+
+
+def stream_messages(nats: NatsServer, stream: str) -> int:
+    async def info(nc: Any) -> int:
+        return (await nc.jetstream().stream_info(stream)).state.messages
+    return nats.run(info)
+
+
+def make_stream(nats: NatsServer, stream: str, subject: str) -> None:
+    async def add(nc: Any) -> None:
+        await nc.jetstream().add_stream(name=stream, subjects=[subject])
+    nats.run(add)
+
+
+def stored_messages(server: ServerProcess, cluster: str, n: int) -> set:
+    r = server.query({"cluster": cluster, "kind": "log", "limit": 4 * n, "queries": [{}]})
+    return {d["Event"] for d in r["results"][0][0]["data"]}
+
+
+def test_jetstream_acks_after_commit(tmp_path: Path, nats_server: NatsServer) -> None:
+    rc = nats_receiver(nats_server, "jsok.>", jetstream={"stream": "JSOK", "durable": "ccstore"})
+    s = start(tmp_path, "js", {"js": rc})
+    try:
+        wait_until(lambda: subscribed(s, "js"), "the JetStream consumer")
+        nats_server.publish("jsok.log", [msg("jsok", i) for i in range(300)])
+        wait_until(lambda: total(s, "jsok") == 300, "300 stored lines")
+        wait_until(lambda: consumer_state(nats_server, "JSOK", "ccstore")["ack_pending"] == 0,
+                   "every message acknowledged")
+        state = consumer_state(nats_server, "JSOK", "ccstore")
+        assert state["pending"] == 0 and state["redelivered"] == 0
+        assert s.stats()["receivers"]["js"]["acked"] == 300
+        assert s.stop() == 0
+    finally:
+        s.kill()
+
+
+def test_jetstream_redelivers_after_a_crash(tmp_path: Path, nats_server: NatsServer) -> None:
+    """Messages taken but not acknowledged when ccstore is killed are delivered again: after
+    the restart every message of the stream is stored (at least once)."""
+    n = 6000
+    for trial in range(4):
+        stream, cluster = f"CRASH{trial}", f"crash{trial}"
+        make_stream(nats_server, stream, f"{cluster}.>")
+        nats_server.publish(f"{cluster}.log", [msg(cluster, i) for i in range(n)])
+        wait_until(lambda: stream_messages(nats_server, stream) == n, "the stream to fill")
+        rc = nats_receiver(nats_server, f"{cluster}.>",
+                           jetstream={"stream": stream, "durable": "ccstore", "ack_wait": "2s"})
+        s = start(tmp_path, f"jscrash{trial}", {"js": rc})
+        try:
+            wait_until(lambda: total(s, cluster) > 0, "the first commits")
+            s.kill()
+            state = consumer_state(nats_server, stream, "ccstore")
+            if state["ack_pending"] == 0:
+                continue  # nothing was in flight at the kill: try again
+            s = start(tmp_path, f"jscrash{trial}", {"js": rc})
+            expected = {f"message {i}" for i in range(n)}
+            wait_until(lambda: stored_messages(s, cluster, n) >= expected,
+                       "every message stored after the restart", 120)
+            # what the killed instance had taken was acknowledged later: redelivered
+            wait_until(lambda: consumer_state(nats_server, stream, "ccstore")
+                       in ({"pending": 0, "ack_pending": 0, "redelivered": 0},),
+                       "every message acknowledged after the restart")
+            assert s.stop() == 0
+            return
+        finally:
+            s.kill()
+    pytest.fail("no message was in flight at any of the kills; no crash was tested")
+
+
+def test_http_receiver(tmp_path: Path) -> None:
+    receivers = {"collector": {"type": "http", "address": "127.0.0.1", "port": "0",
+                               "path": "/write", "username": "cc", "password": "s3cret",
+                               "cluster": "hr"},
+                 "legacy": {"type": "kafka", "address": "x"}}
+    s = start(tmp_path, "http", receivers)
+    try:
+        info = s.stats()
+        assert info["info"]["skipped_receivers"] == {"legacy": "unknown receiver type 'kafka'"}
+        url = info["receivers"]["collector"]["url"]
+        host, port = url.split("//")[1].split("/")[0].rsplit(":", 1)
+        auth = {"Authorization": "Basic " + base64.b64encode(b"cc:s3cret").decode()}
+        line = 'ccb,hostname=h1,type=node,type-id=0,loglevel=info log="via http" 1700000000'
+        assert http_call(host, int(port), "POST", "/write", line).status == 401
+        bad = {"Authorization": "Basic " + base64.b64encode(b"cc:wrong").decode()}
+        assert http_call(host, int(port), "POST", "/write", line, bad).status == 401
+        r = http_call(host, int(port), "POST", "/write", line, auth)
+        assert r.status == 200, r  # cc-metric-collector's http sink expects 200
+        r = http_call(host, int(port), "POST", "/write", line + "\nnonsense", auth)
+        assert r.status == 400 and r.json()["errors"][0]["line"] == 2
+        assert http_call(host, int(port), "POST", "/elsewhere", line, auth).status == 404
+        assert http_call(host, int(port), "GET", "/write", None, auth).status == 405
+        assert total(s, "hr") == 2
+        st = s.stats()["receivers"]["collector"]
+        assert st["written"] == 2 and st["errors"] == {"unauthorized": 2, "syntax": 1}
+    finally:
+        s.kill()
