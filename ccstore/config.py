@@ -21,7 +21,9 @@ Extensions (all optional; a Go config never needs them): in the storage file
 ``log_retention_time``, ``retention_interval``, ``fulltext``; in the api file
 ``max_body_size``, ``threads``, ``query_limit``; in a nats receiver ``queue``,
 ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http receiver
-``cluster`` and ``max_body_size``.
+``cluster`` and ``max_body_size``; and receivers of type ``files`` (``paths``,
+``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``, ``interval``),
+see :mod:`ccstore.receivers.files`.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ __all__ = [
     "BackendConfig",
     "Config",
     "ConfigError",
+    "FilesReceiverConfig",
     "HttpReceiverConfig",
     "JetStreamConfig",
     "NatsReceiverConfig",
@@ -179,7 +182,23 @@ class HttpReceiverConfig:
     type: str = "http"
 
 
-ReceiverConfig = Union[NatsReceiverConfig, HttpReceiverConfig]
+@dataclass
+class FilesReceiverConfig:
+    """A ``files`` receiver (ccstore's own): follow log files into the store."""
+
+    name: str
+    paths: List[str]
+    cluster: str
+    hostname: Optional[str] = None
+    format: str = "auto"
+    timezone: Optional[str] = None
+    start_at: str = "beginning"
+    #: seconds between polls of the files
+    interval: float = 1.0
+    type: str = "files"
+
+
+ReceiverConfig = Union[NatsReceiverConfig, HttpReceiverConfig, FilesReceiverConfig]
 
 
 @dataclass
@@ -622,10 +641,12 @@ def parse_receivers(data: Any, file: str, base_dir: str
             out.append(_nats_receiver(name, s, base_dir))
         elif rtype == "http":
             out.append(_http_receiver(name, s))
+        elif rtype == "files":
+            out.append(_files_receiver(name, s, base_dir))
         else:
             reason = (f"unknown receiver type {rtype!r}" if rtype
                       else "no receiver type given")
-            log.warning("%s: %s: %s, receiver skipped (ccstore has nats and http)", file,
+            log.warning("%s: %s: %s, receiver skipped (ccstore has nats, http, files)", file,
                         s.key("type"), reason)
             skipped[name] = reason
             continue
@@ -687,6 +708,33 @@ def _http_receiver(name: str, s: _Section) -> HttpReceiverConfig:
     r.max_body_size = s.size("max_body_size", r.max_body_size)
     s.warn_unknown({"type", "address", "port", "path", "idle_timeout", "keep_alives_enabled",
                     "username", "password", "cluster", "max_body_size", "process_messages"})
+    return r
+
+
+def _files_receiver(name: str, s: _Section, base_dir: str) -> FilesReceiverConfig:
+    raw = s.get("paths", s.get("path"))
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, str) and p for p in raw):
+        raise s.error("paths", "expected a list of file names or globs")
+    cluster = s.string("cluster", "")
+    if not cluster:
+        raise s.error("cluster", "missing: the cluster of the lines read (log files name none)")
+    paths = [p if os.path.isabs(os.path.expanduser(p))
+             else os.path.join(base_dir, p) for p in raw]
+    r = FilesReceiverConfig(name=name, paths=paths, cluster=cluster)
+    r.hostname = s.string("hostname", None) or None
+    r.format = s.string("format", "auto") or "auto"
+    r.timezone = s.string("timezone", None) or None
+    r.start_at = s.string("start_at", "beginning") or "beginning"
+    if r.start_at not in ("beginning", "end"):
+        raise s.error("start_at", "expected \"beginning\" or \"end\"")
+    interval = s.duration("interval", 1.0)
+    if not interval or interval <= 0:
+        raise s.error("interval", "must be positive")
+    r.interval = interval
+    s.warn_unknown({"type", "paths", "path", "cluster", "hostname", "format", "timezone",
+                    "start_at", "interval", "process_messages"})
     return r
 
 

@@ -7,9 +7,11 @@ retention) <- REST API (Bottle on cheroot) and receivers (nats, http).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..config import Config, HttpReceiverConfig, NatsReceiverConfig, describe
+from ..config import (Config, FilesReceiverConfig, HttpReceiverConfig, NatsReceiverConfig,
+                      describe)
 from .manager import StorageManager
 
 __all__ = ["Server", "StorageManager"]
@@ -27,6 +29,8 @@ class Server:
         self.api: Any = None
         self.http_receivers: List[Any] = []
         self.nats: Any = None
+        self.files: List[Tuple[Any, threading.Thread]] = []
+        self._files_stop = threading.Event()
 
     def start(self) -> Tuple[str, int]:
         """Open the store, start the manager, receivers and the API; return the API's
@@ -57,6 +61,8 @@ class Server:
                     r = HttpReceiver(rc, self.manager)
                     r.start()
                     self.http_receivers.append(r)
+                elif isinstance(rc, FilesReceiverConfig):
+                    self._start_files(rc)
             nats_cfgs = [rc for rc in cfg.receivers if isinstance(rc, NatsReceiverConfig)]
             self.nats = NatsReceivers(nats_cfgs, self.manager)
             self.nats.start()
@@ -66,6 +72,20 @@ class Server:
             raise
         return self.api.bound
 
+    def _start_files(self, rc: FilesReceiverConfig) -> None:
+        """A files receiver commits its rows with its positions (``state=``), so it
+        writes to the store itself rather than through the group commit."""
+        from ..receivers.files import FileReceiver
+
+        r = FileReceiver(self.store, rc.paths, cluster=rc.cluster, hostname=rc.hostname,
+                         format=rc.format, timezone=rc.timezone, start_at=rc.start_at,
+                         name=rc.name)
+        t = threading.Thread(target=r.run, args=(self._files_stop, rc.interval),
+                             name=f"ccstore-files-{rc.name}", daemon=True)
+        t.start()
+        self.files.append((r, t))
+        log.debug("files receiver %s following %s", rc.name, ", ".join(rc.paths))
+
     def _extra_stats(self) -> Dict[str, Any]:
         receivers: Dict[str, Any] = {}
         if self.nats is not None:
@@ -74,6 +94,8 @@ class Server:
             host, port = r.bound
             receivers[r.source] = {"type": "http", "state": "listening",
                                    "url": f"http://{host}:{port}{r.config.path}"}
+        for r, _t in self.files:
+            receivers[r.name] = r.info()
         info = dict(describe(self.config))
         info.pop("receivers", None)
         return {"receivers": receivers, "info": info}
@@ -89,6 +111,10 @@ class Server:
         if self.nats is not None:
             self.nats.close()
             self.nats = None
+        self._files_stop.set()
+        for _r, t in self.files:
+            t.join(60)  # the receiver stores what it has read and saves its positions
+        self.files = []
         if self.manager is not None:
             self.manager.close()
             self.manager = None

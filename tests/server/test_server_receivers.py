@@ -177,3 +177,21 @@ def test_http_receiver(tmp_path: Path) -> None:
         assert st["written"] == 2 and st["errors"] == {"unauthorized": 2, "syntax": 1}
     finally:
         s.kill()
+
+
+def test_files_receiver(tmp_path: Path) -> None:
+    logfile = tmp_path / "app.log"
+    logfile.write_text("Jan  5 10:00:00 node1 slurmd[12]: error: first\n"
+                       "Jan  5 10:00:01 node1 slurmd[12]: second\n")
+    receivers = {"logs": {"type": "files", "paths": [str(tmp_path / "*.log")],
+                          "cluster": "fr", "interval": "100ms"}}
+    s = start(tmp_path, "files", receivers)
+    try:
+        wait_until(lambda: total(s, "fr") == 2, "two lines from the log file")
+        with open(logfile, "a") as f:
+            f.write("Jan  5 10:00:02 node1 slurmd[12]: third\n")
+        wait_until(lambda: total(s, "fr") == 3, "the appended line")
+        assert s.stats()["receivers"]["logs"]["type"] == "files"
+        assert s.stop() == 0
+    finally:
+        s.kill()
