@@ -209,13 +209,10 @@ def _epoch_ns(digits: str, frac: Optional[str] = None) -> int:
 def _number_ns(value: float) -> int:
     """A numeric epoch (s, ms, us or ns, judged by magnitude) as nanoseconds."""
     v = abs(value)
-    if v < 1e11:
-        return int(round(value * 1e9))
-    if v < 1e14:
-        return int(round(value * 1e6))
-    if v < 1e17:
-        return int(round(value * 1e3))
-    return int(value)
+    scale = 1 if v >= 1e17 else 1_000 if v >= 1e14 else 1_000_000 if v >= 1e11 else NS_PER_S
+    if isinstance(value, int):
+        return value * scale
+    return int(round(value * scale))
 
 
 def _zone_seconds(zone: str) -> int:
@@ -770,6 +767,8 @@ def _split_lines(data: bytes) -> Tuple[List[str], str, int]:
     if text is not None and _CTRL_RE.search(text) is None:
         if "\r" in text:
             text = text.replace("\r\n", "\n")
+            if text[-1:] == "\r":  # the newline itself was cut off by the caller
+                text = text[:-1]
         return text.split("\n"), text, 0
     lines = []
     skipped = 0
