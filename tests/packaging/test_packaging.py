@@ -38,11 +38,14 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO / ".github" / "workflows" / "wheels.yml"
 CHECK_INSTALLED = "tests/packaging/check_installed.py"
 
-#: what runs against each installed package (paths inside the sdist): a storage
-#: smoke test on SQLite, which goes through the decoder
+#: what runs against each installed package (paths inside the sdist): the codec
+#: tests, which cover the compiled core, and a storage smoke test on SQLite
 FOCUSED_TESTS = [
+    "tests/codec",
     "tests/storage/test_store_lifecycle.py::test_records_carry_every_part[sqlite]",
 ]
+#: what cibuildwheel's test-sources copies beside them (the tests read benchmarks/)
+TEST_SOURCES = ["tests", "benchmarks", "pyproject.toml"]
 
 #: platforms the wheels are built for: libc flavours and architectures
 LINUX_PLATFORMS = [f"{libc}_{arch}" for libc in ("manylinux", "musllinux")
@@ -126,10 +129,13 @@ def _make_venv(path: Path) -> Path:
 
 
 def _test_dir(sdist_tree: Path, dest: Path) -> Path:
-    """What cibuildwheel's test-sources gives: the sdist's tests and pyproject.toml, alone."""
+    """What cibuildwheel's test-sources gives: those parts of the sdist, without ccstore/."""
     dest.mkdir()
-    shutil.copytree(sdist_tree / "tests", dest / "tests")
-    shutil.copy2(sdist_tree / "pyproject.toml", dest / "pyproject.toml")
+    for name in TEST_SOURCES:
+        if (sdist_tree / name).is_dir():
+            shutil.copytree(sdist_tree / name, dest / name)
+        else:
+            shutil.copy2(sdist_tree / name, dest / name)
     return dest
 
 
@@ -336,7 +342,7 @@ def test_cibuildwheel_tests_every_wheel_with_the_compiled_core_asserted():
     assert config["environment"]["CCSTORE_REQUIRE_EXTENSIONS"] == "1"
     assert config["test-environment"]["CCSTORE_IMPL"] == "cython"
     assert f"python {CHECK_INSTALLED} cython" in config["test-command"]
-    assert "tests" in config["test-sources"]
+    assert config["test-sources"] == TEST_SOURCES
 
 
 def test_workflow_validates_against_the_github_workflow_schema():
