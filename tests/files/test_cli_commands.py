@@ -1,0 +1,224 @@
+"""The ``ccstore`` command line, run as a user runs it: ``python -m ccstore ...``."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from logutil import append, line_numbers, numbered
+
+import ccstore
+
+LP = (
+    b"ccb,cluster=alex,hostname=h1,type=node,type-id=0,loglevel=info "
+    b'log="archiving finished java.lang.NullPointerException" 1740027951\n'
+    b"job,cluster=alex,hostname=h2,type=node,type-id=0,function=start_job "
+    b'event="{\\"jobId\\": 69}" 1740027952\n'
+    b"ccms,cluster=alex,hostname=h1,type=node,type-id=0,loglevel=error "
+    b'log="metric store down" 1740027953\n'
+    b"flops_any,cluster=alex,hostname=h1,type=node,type-id=0 value=1.5 1740027954\n"
+)
+
+
+def run(tmp_path, *args, stdin=None, db="t.db"):
+    """``python -m ccstore --db <tmp>/<db> args...`` -> CompletedProcess (text)."""
+    env = dict(os.environ, TZ="UTC")
+    env.pop("CCSTORE_DB", None)
+    return subprocess.run(
+        [sys.executable, "-m", "ccstore", "--db", str(tmp_path / db), *map(str, args)],
+        input=stdin, capture_output=True, cwd=tmp_path, env=env, timeout=120)
+
+
+def text(proc) -> str:
+    return proc.stdout.decode()
+
+
+def test_ingest_line_protocol_and_query_it_back(tmp_path):
+    (tmp_path / "e.lp").write_bytes(LP)
+    p = run(tmp_path, "ingest", tmp_path / "e.lp")
+    assert p.returncode == 0, p.stderr
+    assert b"4 lines: 3 stored, 1 dropped (metric 1), 0 rejected" in p.stderr
+    q = run(tmp_path, "query", "--format", "jsonl", "--order", "asc")
+    assert q.returncode == 0
+    rows = [json.loads(x) for x in text(q).splitlines()]
+    assert [(r["name"], r["tags"]["loglevel"]) for r in rows] == [("ccb", "info"),
+                                                                  ("ccms", "error")]
+    ev = run(tmp_path, "query", "--kind", "event", "--format", "jsonl")
+    assert json.loads(text(ev))["value"] == '{"jobId": 69}'
+
+
+def test_query_output_as_line_protocol_round_trips(tmp_path):
+    (tmp_path / "e.lp").write_bytes(LP)
+    assert run(tmp_path, "ingest", tmp_path / "e.lp").returncode == 0
+    out = run(tmp_path, "query", "--format", "lp", "--order", "asc")
+    assert out.returncode == 0
+    again = run(tmp_path, "ingest", "-", stdin=out.stdout, db="copy.db")
+    assert again.returncode == 0, again.stderr
+    with ccstore.open(str(tmp_path / "t.db")) as a, ccstore.open(str(tmp_path / "copy.db")) as b:
+        def key(r):
+            return (r.time, r.name, r.hostname, r.tags, r.value)
+        assert [key(r) for r in a.query("alex", limit=None)] == [
+            key(r) for r in b.query("alex", limit=None)]
+
+
+def test_query_filters_and_table(tmp_path):
+    (tmp_path / "e.lp").write_bytes(LP)
+    run(tmp_path, "ingest", tmp_path / "e.lp")
+    p = run(tmp_path, "query", "--level", "error")
+    lines = text(p).splitlines()
+    assert lines[0].split() == ["TIME", "HOST", "NAME", "LOGLEVEL", "MESSAGE"]
+    assert len(lines) == 2 and "metric store down" in lines[1]
+    p = run(tmp_path, "query", "--text", "java.lang.NullPointerException", "--format", "jsonl")
+    assert [json.loads(x)["name"] for x in text(p).splitlines()] == ["ccb"]
+    p = run(tmp_path, "query", "--not-tag", "loglevel=error", "--host", "h1",
+            "--format", "jsonl")
+    assert [json.loads(x)["name"] for x in text(p).splitlines()] == ["ccb"]
+    p = run(tmp_path, "query", "--start", "1740027953", "--end", "2025-02-20T05:05:53Z",
+            "--format", "jsonl")
+    assert [json.loads(x)["name"] for x in text(p).splitlines()] == ["ccms"]
+
+
+def test_query_pages_with_the_cursor(tmp_path):
+    (tmp_path / "e.lp").write_bytes(LP)
+    run(tmp_path, "ingest", tmp_path / "e.lp")
+    first = run(tmp_path, "query", "--limit", "1", "--format", "jsonl")
+    rec = json.loads(text(first))
+    assert b"--after " + rec["cursor"].encode() in first.stderr
+    second = run(tmp_path, "query", "--limit", "1", "--after", rec["cursor"], "--format",
+                 "jsonl")
+    assert json.loads(text(second))["name"] != rec["name"]
+
+
+def test_rejected_lines_exit_1_and_name_the_line(tmp_path):
+    (tmp_path / "bad.lp").write_bytes(LP + b"not line protocol at all\n")
+    p = run(tmp_path, "ingest", "--format", "lp", tmp_path / "bad.lp")
+    assert p.returncode == 1
+    assert b"bad.lp:5:" in p.stderr
+    assert b"3 stored" in p.stderr
+    summary = run(tmp_path, "ingest", "--format", "lp", "--json", "-q", tmp_path / "bad.lp")
+    assert summary.returncode == 1
+    assert json.loads(text(summary))["rejected"] == 1
+
+
+def test_ingest_log_files(tmp_path):
+    log = tmp_path / "app.log"
+    append(log, numbered(0, 5) + "Nov 22 08:40:01 a0002 sshd[1]: error: bad key\n")
+    p = run(tmp_path, "ingest", "--cluster", "alex", "--timezone", "UTC", log)
+    assert p.returncode == 0, p.stderr
+    assert b"6 lines: 6 stored" in p.stderr
+    c = run(tmp_path, "count", "--format", "jsonl")
+    assert sorted(json.loads(x)["count"] for x in text(c).splitlines()) == [1, 5]
+
+
+def test_ingest_log_from_stdin_in_a_given_format(tmp_path):
+    data = b'{"msg": "one", "level": "warn", "time": 1732264801}\n' \
+           b'{"msg": "two", "level": "error", "time": 1732264802}\n'
+    p = run(tmp_path, "ingest", "--cluster", "alex", "--format", "json", "-", stdin=data)
+    assert p.returncode == 0, p.stderr
+    q = run(tmp_path, "query", "--format", "jsonl", "--order", "asc")
+    assert [json.loads(x)["value"] for x in text(q).splitlines()] == ["one", "two"]
+
+
+def test_binary_garbage_in_a_log_file_is_reported(tmp_path):
+    log = tmp_path / "app.log"
+    append(log, numbered(0, 2) + "\x00\x01\x02\x03\x04\x05\n")
+    p = run(tmp_path, "ingest", "--cluster", "alex", log)
+    assert p.returncode == 1
+    assert b"binary garbage" in p.stderr and b"2 stored" in p.stderr
+
+
+def test_large_input_is_streamed_in_chunks(tmp_path):
+    # more than one 4 MiB chunk, lines cut at the chunk boundary
+    line = (b"ccb,cluster=alex,hostname=h1,type=node,type-id=0,loglevel=info log=\""
+            + b"x" * 150 + b"\" %d\n")
+    n = 30_000
+    with open(tmp_path / "big.lp", "wb") as fh:
+        fh.write(b"".join(line % (1740000000 + i) for i in range(n)))
+    assert os.path.getsize(tmp_path / "big.lp") > 4 << 20
+    p = run(tmp_path, "ingest", tmp_path / "big.lp")
+    assert p.returncode == 0, p.stderr
+    assert f"{n:,} lines: {n:,} stored".encode() in p.stderr
+
+
+def test_count_with_interval(tmp_path):
+    (tmp_path / "e.lp").write_bytes(LP)
+    run(tmp_path, "ingest", tmp_path / "e.lp")
+    p = run(tmp_path, "count", "--interval", "1h", "--format", "jsonl")
+    rows = [json.loads(x) for x in text(p).splitlines()]
+    assert sorted((r["loglevel"], r["bucket"], r["count"]) for r in rows) == [
+        ("error", 1740027600, 1), ("info", 1740027600, 1)]
+    table = run(tmp_path, "count", "--by", "hostname", "--kind", "event")
+    assert text(table).split() == ["HOSTNAME", "COUNT", "h2", "1"]
+
+
+def test_tail_once_follows_files_without_repeating(tmp_path):
+    append(tmp_path / "a.log", numbered(0, 3))
+    p = run(tmp_path, "tail", "--cluster", "alex", "--once", tmp_path / "*.log")
+    assert p.returncode == 0, p.stderr
+    append(tmp_path / "a.log", numbered(3, 2))
+    p = run(tmp_path, "tail", "--cluster", "alex", "--once", tmp_path / "*.log")
+    assert p.returncode == 0, p.stderr
+    with ccstore.open(str(tmp_path / "t.db")) as s:
+        assert line_numbers([r.value for r in s.query("alex", limit=None, order="asc")]) == [
+            0, 1, 2, 3, 4]
+
+
+def test_retention_removes_old_events(tmp_path):
+    (tmp_path / "e.lp").write_bytes(LP)
+    run(tmp_path, "ingest", tmp_path / "e.lp")
+    p = run(tmp_path, "retention", "--retention", "1h")
+    assert p.returncode == 0 and text(p).strip() == "removed 1 rows"
+    assert text(run(tmp_path, "query", "--kind", "event", "--format", "jsonl")) == ""
+    assert len(text(run(tmp_path, "query", "--format", "jsonl")).splitlines()) == 2
+
+
+def test_stats_is_json(tmp_path):
+    (tmp_path / "e.lp").write_bytes(LP)
+    run(tmp_path, "ingest", tmp_path / "e.lp")
+    p = run(tmp_path, "stats")
+    assert p.returncode == 0
+    assert json.loads(text(p))["clusters"] == ["alex"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["query"], b"no database at"),
+    (["ingest", "missing.lp"], b"missing.lp: no such file"),
+    (["ingest", "--format", "syslog", "x.log"], b"--cluster is required"),
+    (["query", "--start", "yesterday-ish"], b"invalid time"),
+    (["frobnicate"], b"invalid choice"),
+    (["query", "--limit", "many"], b"invalid int value"),
+])
+def test_usage_errors_exit_2(tmp_path, args, message):
+    (tmp_path / "x.log").write_text("x\n")
+    if args[0] == "query" and len(args) > 1:
+        run(tmp_path, "ingest", "-", stdin=LP)
+    p = run(tmp_path, *args)
+    assert p.returncode == 2
+    assert message in p.stderr
+
+
+def test_start_after_end_is_a_usage_error(tmp_path):
+    run(tmp_path, "ingest", "-", stdin=LP)
+    p = run(tmp_path, "query", "--start", "10", "--end", "5")
+    assert p.returncode == 2 and b"start is after end" in p.stderr
+
+
+def test_relative_times(tmp_path):
+    now = int(time.time())
+    lines = b"".join(b"ccb,cluster=alex,hostname=h1,type=node,type-id=0,loglevel=info "
+                     b'log="m%d" %d\n' % (i, now - i * 3600) for i in range(5))
+    run(tmp_path, "ingest", "-", stdin=lines)
+    p = run(tmp_path, "query", "--start=-2h30m", "--format", "jsonl")
+    assert sorted(json.loads(x)["value"] for x in text(p).splitlines()) == ["m0", "m1", "m2"]
+    p = run(tmp_path, "query", "--start", "1d", "--format", "jsonl")
+    assert len(text(p).splitlines()) == 5
+
+
+def test_serve_delegates_to_the_server(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "ccstore", "serve", "--version"],
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0
+    assert p.stdout.decode().strip() == f"ccstore {ccstore.__version__}"
