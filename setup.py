@@ -82,7 +82,7 @@ class BuildExtOrFallBack(build_ext):
                 + COMPILE_ARGS.get(self.compiler.compiler_type, [])
             )
             super().build_extension(ext)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             # Deliberately broad: whatever stops the accelerator from building
             # (no compiler, no headers, no Cython, a Cython that rejects the
             # source) leaves a working pure-Python package, unless required.

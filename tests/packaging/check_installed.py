@@ -21,15 +21,17 @@ import importlib.util
 import os
 import sys
 import sysconfig
-from typing import List
 
 
-def problems(expected: str) -> List[str]:
+def problems(expected: str) -> list[str]:
     import ccstore
 
-    found: List[str] = []
-    package_dir = os.path.dirname(os.path.realpath(ccstore.__file__))
-    site_dirs = {os.path.realpath(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
+    def real(path: str) -> str:
+        return os.path.normcase(os.path.realpath(path))
+
+    found: list[str] = []
+    package_dir = os.path.dirname(real(ccstore.__file__))
+    site_dirs = {real(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")}
     if os.path.dirname(package_dir) not in site_dirs:
         found.append(f"ccstore is imported from {package_dir}, not from this environment's "
                      f"site-packages ({', '.join(sorted(site_dirs))})")
@@ -49,7 +51,7 @@ def problems(expected: str) -> List[str]:
     return found
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in ("cython", "python"):
         print(__doc__, file=sys.stderr)
         return 2

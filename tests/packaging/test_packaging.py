@@ -17,9 +17,9 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Dict, List, Optional, Sequence
 
 import pytest
 
@@ -63,7 +63,7 @@ TIMEOUT = 900
 # --------------------------------------------------------------------------- helpers
 
 
-def _base_env(**extra: str) -> Dict[str, str]:
+def _base_env(**extra: str) -> dict[str, str]:
     """The environment for tools: this venv's scripts first, nothing that steers the build."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("CCSTORE_") and key not in ("PYTHONPATH", "PYTHONHOME")}
@@ -73,11 +73,12 @@ def _base_env(**extra: str) -> Dict[str, str]:
     return env
 
 
-def _run(cmd: Sequence[str], *, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None,
+def _run(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
          ok: bool = True) -> subprocess.CompletedProcess:
     """Run ``cmd``; fail the test with its output unless it exits as ``ok`` expects."""
     proc = subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, env=env if env is not None else _base_env(),
+        [str(c) for c in cmd], check=False, cwd=cwd,
+        env=env if env is not None else _base_env(),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT,
     )
     if (proc.returncode == 0) != ok:
@@ -100,14 +101,14 @@ def _pyproject() -> dict:
     return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 
 
-def _git_files(*tops: str) -> List[str]:
+def _git_files(*tops: str) -> list[str]:
     """Files of the source tree under ``tops``: tracked or new, not ignored, present."""
     proc = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
                  *tops], cwd=REPO, env=_base_env())
     return sorted(f for f in set(proc.stdout.split("\0")) if f and (REPO / f).is_file())
 
 
-def _classifier_versions() -> List[str]:
+def _classifier_versions() -> list[str]:
     """Python versions the classifiers claim, as cibuildwheel spells them (39, 310, ...)."""
     found = []
     for c in _pyproject()["project"]["classifiers"]:
@@ -139,7 +140,7 @@ def _test_dir(sdist_tree: Path, dest: Path) -> Path:
     return dest
 
 
-def _run_focused_tests(python: Path, cwd: Path, env: Dict[str, str]) -> str:
+def _run_focused_tests(python: Path, cwd: Path, env: dict[str, str]) -> str:
     for target in FOCUSED_TESTS:
         assert (cwd / target.split("::")[0]).exists(), f"{target} is not in the sdist"
     proc = _run([python, "-m", "pytest", "-p", "no:cacheprovider", "-m", "not packaging",
@@ -205,7 +206,7 @@ def test_version_has_one_source_and_a_changelog_entry():
     assert "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ccstore.__version__"}
     changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
-    assert re.search(rf"^## \[{re.escape(_version())}\]", changelog, re.M), \
+    assert re.search(rf"^## \[{re.escape(_version())}\]", changelog, re.MULTILINE), \
         f"CHANGELOG.md has no section for {_version()}"
 
 
