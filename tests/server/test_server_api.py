@@ -308,6 +308,7 @@ def test_stats_health_openapi_swagger(server: ServerProcess) -> None:
     assert set(stats["manager"]) == {"status", "errors"}
     health = server.call("GET", "/api/health")
     assert health.status == 200 and health.json()["status"] == "ok"
+    assert health.headers.get("connection", "").lower() != "close"  # keep-alive by default
     doc = server.call("GET", "/api/openapi.json").json()
     assert doc["openapi"].startswith("3.") and "/query/" in doc["paths"]
     ui = server.call("GET", "/swagger/")

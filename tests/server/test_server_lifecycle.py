@@ -3,6 +3,7 @@ every line the server acknowledged is in the database."""
 from __future__ import annotations
 
 import signal
+import time
 import threading
 from pathlib import Path
 from typing import List, Set
@@ -103,5 +104,36 @@ def test_sigterm_finishes_in_flight_and_exits_0(tmp_path: Path) -> None:
         stored = stored_bodies(server, "term")
         assert [b for b in acked if stored.get(b) != LINES_PER_BODY] == []
         assert server.stop(signal.SIGINT) == 0
+    finally:
+        server.kill()
+
+
+def test_retention_runs_in_the_background(tmp_path: Path) -> None:
+    storage = sqlite_storage(tmp_path / "ret.db", retention_time="1h", retention_interval="1s")
+    config = write_config(tmp_path, storage=storage)
+    server = ServerProcess(tmp_path, ["-config", str(config)]).start()
+    try:
+        now = int(time.time())
+        lines = [f'job,cluster=ret,hostname=h event="old {i}" {now - 7200 - i}' for i in range(50)]
+        lines += [f'job,cluster=ret,hostname=h event="new {i}" {now - i}' for i in range(5)]
+        lines += [f'ccb,cluster=ret,hostname=h,loglevel=info log="old log" {now - 7200}']
+        assert server.write("\n".join(lines)).status == 204
+        wait_until(lambda: server.stats()["retention"]["rows_removed"] >= 50,
+                   "a retention run that removes the old events", 60)
+        assert server.count("cluster=ret&kind=event&by=cluster")["total"] == 5
+        assert server.count("cluster=ret&kind=log&by=cluster")["total"] == 1  # logs are kept
+        assert server.stats()["retention"]["last_error"] is None
+    finally:
+        server.kill()
+
+
+def test_keep_alives_disabled_closes_connections(tmp_path: Path) -> None:
+    config = write_config(tmp_path, storage=sqlite_storage(tmp_path / "ka.db"),
+                          api={"address": "127.0.0.1", "port": 0, "keep_alives_enabled": False,
+                               "idle_timeout": "5s"})
+    server = ServerProcess(tmp_path, ["-config", str(config)]).start()
+    try:
+        r = server.call("GET", "/api/health")
+        assert r.status == 200 and r.headers.get("connection", "").lower() == "close"
     finally:
         server.kill()
