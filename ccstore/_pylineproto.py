@@ -69,6 +69,8 @@ Parser (positions are absolute; ``e`` is the end of the line's content):
 from __future__ import annotations
 
 import re
+from collections import deque
+from itertools import islice
 from operator import index as _index
 import time as _time
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
@@ -132,7 +134,6 @@ _FLOAT_RE = re.compile(rb"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 _CTRL = rb"\x00-\x1f\x7f"
 _MEAS_TOK = re.compile(rb"(?:[^ ,\\" + _CTRL + rb"]|\\[ ,]|\\(?![ ,]))*")
 _KEY_TOK = re.compile(rb"(?:[^ ,=\\" + _CTRL + rb"]|\\[ ,=]|\\(?![ ,=]))*")
-_STR_TOK = re.compile(rb'"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
 _STR_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)
 _SPACE_COMMA = re.compile(rb"[ ,]")
 _NOT_SPACE = re.compile(rb"[^ ]")
@@ -142,8 +143,7 @@ _FKEY_END = re.compile(rb"[=, \n]")
 _VALUE_END = re.compile(rb"[, \n]")
 _MEAS_UNESC = re.compile(rb"\\([ ,])")
 _KEY_UNESC = re.compile(rb"\\([ ,=])")
-_STR_UNESC = re.compile(r'\\([\\"nrt])')
-_STR_ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "r": "\r", "t": "\t"}
+_STR_ESCAPES = (('\\"', '"'), ("\\n", "\n"), ("\\r", "\r"), ("\\t", "\t"))
 
 # fast path: a key section without escapes, validated once per distinct value
 _FAST_KEYS = re.compile(rb"[^ ,#\\" + _CTRL + rb"][^ ,\\" + _CTRL + rb"]*"
@@ -233,10 +233,22 @@ def _quote(name: bytes) -> str:
 
 
 def _unescape_str(s: str) -> str:
-    """Decode the escapes of a string field value (``\\"`` ``\\\\`` ``\\n`` ``\\r`` ``\\t``)."""
+    """Decode the escapes of a string field value, pairwise from the left:
+    ``\\"`` ``\\\\`` ``\\n`` ``\\r`` ``\\t``; any other backslash stays."""
     if "\\" not in s:
         return s
-    return _STR_UNESC.sub(lambda m: _STR_ESCAPES[m.group(1)], s)
+    if "\\\\" in s:  # split at escaped backslashes first: the rest has no pairs left
+        return "\\".join([_unescape_simple(part) for part in s.split("\\\\")])
+    return _unescape_simple(s)
+
+
+def _unescape_simple(s: str) -> str:
+    if "\\" not in s:
+        return s
+    for esc, char in _STR_ESCAPES:
+        if esc in s:
+            s = s.replace(esc, char)
+    return s
 
 
 def _int_digits_ok(digits: bytes) -> bool:
@@ -312,6 +324,21 @@ def _unescaped_end(buf: bytes, i: int, stops: "re.Pattern[bytes]", n: int) -> in
         i = j + 1
 
 
+def _string_end(buf: bytes, i: int, e: int) -> int:
+    """Index of the quote closing the string opened at ``i`` (the first ``"``
+    after an even run of backslashes), or -1 before ``e``."""
+    j = i
+    while True:
+        j = buf.find(b'"', j + 1, e)
+        if j < 0:
+            return -1
+        k = j - 1
+        while buf[k] == 92:
+            k -= 1
+        if (j - k) & 1:
+            return j
+
+
 def _frame(buf: bytes, s: int, n: int) -> int:
     """Index of the ``\\n`` ending the logical line whose key section starts at
     ``s`` (framing rules 2-3 of the module docstring), or -1 if none."""
@@ -335,10 +362,10 @@ def _frame(buf: bytes, s: int, n: int) -> int:
             break
         i = j + 1
         if i < n and buf[i] == 34:  # "
-            m = _STR_TOK.match(buf, i)
-            if m is None:
+            i = _string_end(buf, i, n)
+            if i < 0:
                 return -1
-            i = m.end()
+            i += 1
             if i < n and buf[i] == 44:
                 i += 1
                 continue
@@ -419,11 +446,11 @@ def _parse(buf: bytes, s: int, e: int, mult: int):
             raise _Bad(j, MESSAGES["field_eq"].format(k=_quote(key)))
         i = j + 1
         if i < e and buf[i] == 34:
-            m = _STR_TOK.match(buf, i, e)
-            if m is None:
+            j = _string_end(buf, i, e)
+            if j < 0:
                 raise _Bad(i, MESSAGES["unterminated"].format(k=_quote(key)))
-            fields[key] = m.group(1)  # bytes: a raw string, decoded later
-            i = m.end()
+            fields[key] = buf[i + 1:j]  # bytes: a raw string, decoded later
+            i = j + 1
             if i < e and buf[i] != 44 and buf[i] != 32:
                 raise _Bad(i, MESSAGES["after_string"].format(k=_quote(key)))
         else:
@@ -543,19 +570,23 @@ def _scan(buf: bytes, mult: int, default_time: int, final: bool,
     fkget = fkeys.get
     parse_bare = _parse_bare
     pos = 0
-    resume = 0
-    for line in lines:
+    it = iter(lines)
+    for line in it:
         ln = len(line)
         lpos = pos
         pos += ln + 1
-        if lpos < resume or not ln:
+        if not ln:
             continue
         # -- fast path: strict common shape, else fall through to the precise path
         if line[-1] == 13:
             line = line[:-1]
+            if not line:
+                continue
         ks, _, rest = line.partition(b" ")
         entry = cget(ks) if fast else None
         if entry is None and fast:
+            if not ks and not line.strip(b" "):  # blank line
+                continue
             entry = _fast_keys(ks, make)
             if entry is not None:
                 if len(cache) >= _CACHE_MAX:
@@ -618,9 +649,10 @@ def _scan(buf: bytes, mult: int, default_time: int, final: bool,
             if not final:
                 state[0] = lpos
                 return
-            resume = n + 1
-        else:
-            resume = nl + 1
+            nl = n
+        if nl >= pos:  # a string spanned lines: skip the physical lines it covered
+            _consume(islice(it, buf.count(b"\n", pos, nl) + 1))
+            pos = nl + 1
         if result is None:
             continue
         if len(result) == 2:
@@ -634,6 +666,12 @@ def _scan(buf: bytes, mult: int, default_time: int, final: bool,
 
 
 _FIELD_KEYS: Dict[bytes, str] = {}
+
+
+def _consume(iterator: Iterator[Any]) -> None:
+    deque(iterator, maxlen=0)
+
+
 _POINT_KEYS: Dict[bytes, Any] = {}
 _ROW_KEYS: Dict[bytes, Any] = {}
 
