@@ -854,14 +854,34 @@ class PostgresBackend(Backend):
             n += 1
         return n
 
-    def seal(self) -> int:
-        """Seal every full segment now (in the caller's thread); return how many."""
+    def seal(self, timeout: float = 600.0) -> int:
+        """Seal every full segment now (in the caller's thread) and wait for those
+        another thread or process is sealing; return how many this call sealed."""
+        deadline = _time.monotonic() + timeout
         with self._slock:
             conn = self._connect()
             try:
-                return self._seal_all(conn)
+                n = 0
+                while True:
+                    n += self._seal_all(conn)
+                    left = conn.execute("SELECT count(*) FROM ccstore_segments WHERE state = %s",
+                                        (FULL,)).fetchone()[0]
+                    if not left or _time.monotonic() > deadline:
+                        return n
+                    _time.sleep(0.05)
             finally:
                 conn.close()
+
+    def flush(self) -> int:
+        """Mark this writer's open segments full and seal everything full now."""
+        with self._wlock:
+            mine = [seg for seg, _ in self._open.values()]
+            self._open.clear()
+            if mine:
+                self._writer().execute(
+                    "UPDATE ccstore_segments SET state = %s WHERE id = ANY(%s) AND state = %s "
+                    "AND rows > 0", (FULL, mine, OPEN))
+        return self.seal()
 
     def _seal_next(self, conn: psycopg.Connection) -> bool:
         t0 = _time.perf_counter()
