@@ -193,6 +193,10 @@ def _datum(r: Record, full: bool) -> Dict[str, Any]:
     return d
 
 
+#: keys of one query that may also stand at the top level of a request without "queries"
+_QUERY_KEYS = ("event", "host", "hosts", "type", "type-ids", "subtype", "subtype-ids", "cursor")
+
+
 def run_query(store: Store, req: Any, *, max_limit: int) -> Dict[str, Any]:
     """Answer one ``/api/query/`` request body (already JSON-decoded)."""
     if not isinstance(req, dict):
@@ -205,7 +209,9 @@ def run_query(store: Store, req: Any, *, max_limit: int) -> Dict[str, Any]:
     kind = _kind(req.get("kind"), "event")
     queries = req.get("queries")
     if queries is None:
-        queries = []
+        # no "queries": the request itself is the one query (its top-level filters)
+        queries = [] if req.get("for-all-nodes") else [
+            {k: req[k] for k in _QUERY_KEYS if k in req}]
     if not isinstance(queries, list) or not all(isinstance(q, dict) for q in queries):
         raise RequestError("queries: expected a list of objects")
     defaults = {

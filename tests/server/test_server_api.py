@@ -266,6 +266,13 @@ def test_text_limit_order_cursor(server: ServerProcess, logs: None) -> None:
     assert seen == list(range(1740000039, 1739999999, -1))
 
 
+def test_request_without_queries_is_one_query(server: ServerProcess, logs: None) -> None:
+    j = server.query({"cluster": "logs", "kind": "log", "text": "NullPointerException",
+                      "host": "n0"})
+    assert [d["timestamp"] for d in j["results"][0][0]["data"]] == [1740000003, 1740000033]
+    assert server.query({"cluster": "logs", "kind": "log", "queries": []}) == {"results": []}
+
+
 def test_post_query_equals_get_query(server: ServerProcess, logs: None) -> None:
     req = {"cluster": "logs", "kind": "log", "queries": [{"host": "n1"}]}
     get = server.call("GET", "/api/query/", req)
