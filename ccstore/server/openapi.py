@@ -155,7 +155,8 @@ def openapi_document() -> Dict[str, Any]:
         "description": "The Go cc-event-store's request and answer, plus extensions: "
                        "kind log, host lists, tag conditions, full-text, limit, order, "
                        "cursor. GET with a JSON body, or POST for clients that cannot "
-                       "send a body with GET.",
+                       "send a body with GET. A request without `queries` is one query "
+                       "made of its top-level keys.",
         "security": auth,
         "requestBody": {"required": True,
                         "content": {"application/json": {"schema": _QUERY_REQUEST}}},
