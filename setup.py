@@ -124,9 +124,10 @@ class BuildExtOrFallBack(build_ext):
             f"    {reason}",
             "ccstore is installed with its pure-Python implementation instead: the same",
             "results, more slowly (ccstore.IMPLEMENTATION tells which one is in use).",
-            "For the compiled core, install a C compiler and the Python headers, then",
-            "reinstall with `pip install --no-cache-dir --force-reinstall ccstore`",
-            "(or use a platform with a prebuilt wheel, which needs no compiler).",
+            "For the compiled core, remove the cause above (usually by installing a C",
+            "compiler and the Python headers), then reinstall with",
+            "`pip install --no-cache-dir --force-reinstall ccstore`; platforms with a",
+            "prebuilt wheel need no compiler.",
             "Set CCSTORE_REQUIRE_EXTENSIONS=1 to make this failure an error.",
         ])
         ext.optional = True  # so that an in-place build does not copy the missing file
