@@ -2,7 +2,8 @@
 
 Metadata lives in ``pyproject.toml``; this file only declares the extension and
 how it is built.  The extension is an accelerator: ccstore works without it,
-on the pure-Python twin in ``ccstore/lineproto.py``, with the same results.
+on the pure-Python twin ``ccstore._pylineproto``, with the same results
+(``ccstore.lineproto`` picks one; ``ccstore.IMPLEMENTATION`` says which).
 
 Environment variables read at build time:
 
@@ -11,7 +12,7 @@ Environment variables read at build time:
 ``CCSTORE_REQUIRE_EXTENSIONS=1``
     A failed build of the extension is an error.  Without it, a machine with no
     working C compiler (or no Cython) gets a warning and the pure-Python package,
-    so the sdist always installs.  Wheel builds and the test setup set it.
+    so the sdist always installs.  Wheel builds (cibuildwheel) set it.
 """
 import os
 import sys
