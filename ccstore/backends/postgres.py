@@ -731,26 +731,28 @@ class PostgresBackend(Backend):
                     delay = min(delay * 2, 2.0)
 
     def _plan(self, conn: psycopg.Connection, groups: Dict[Tuple[str, str], List[tuple]]
-              ) -> List[Tuple[str, str, Optional[int], List[tuple]]]:
-        """Rows per (cluster, kind, day); day None for a plain table."""
+              ) -> List[Tuple[str, str, Optional[int], List[tuple], int, int]]:
+        """(cluster, kind, day, rows, min time, max time); day None for a plain table."""
         out = []
         for (cluster, kind), rows in groups.items():
             if not rows:
                 continue
             _, partitioned = self._table(conn, cluster, kind)
             if not partitioned:
-                out.append((cluster, kind, None, rows))
+                out.append((cluster, kind, None, rows, 0, 0))
                 continue
             times = list(map(itemgetter(0), rows))
-            d0, d1 = min(times) // DAY_NS, max(times) // DAY_NS
+            mn, mx = min(times), max(times)
+            d0, d1 = mn // DAY_NS, mx // DAY_NS
             if d0 == d1:
-                out.append((cluster, kind, d0, rows))
+                out.append((cluster, kind, d0, rows, mn, mx))
                 continue
             by_day: Dict[int, List[tuple]] = {}
             for t, r in zip(times, rows):
                 by_day.setdefault(t // DAY_NS, []).append(r)
             for d in sorted(by_day):
-                out.append((cluster, kind, d, by_day[d]))
+                ts = [r[0] for r in by_day[d]]
+                out.append((cluster, kind, d, by_day[d], min(ts), max(ts)))
         return out
 
     def _write_once(self, conn: psycopg.Connection, wid: uuid.UUID,
@@ -758,21 +760,22 @@ class PostgresBackend(Backend):
                     state: Optional[Dict[str, str]]) -> bool:
         plan = self._plan(conn, groups)
         targets = []
-        for cluster, kind, day, rows in plan:
+        for cluster, kind, day, rows, mn, mx in plan:
             if day is None:
-                targets.append((None, self._tables[(cluster, kind)][0], rows))
+                targets.append((None, self._tables[(cluster, kind)][0], rows, 0, 0))
             else:
                 seg = self._open.get((cluster, kind, day))
                 if seg is None:
                     seg = self._new_segment(conn, cluster, kind, day)
-                targets.append(((cluster, kind, day), seg, rows))
+                targets.append(((cluster, kind, day), seg, rows, mn, mx))
         full = False
+        filled = []
         written = 0
         cols = sql.SQL(", ").join(map(sql.Identifier, INSERT_COLUMNS))
         with conn.transaction():
             conn.execute("INSERT INTO ccstore_writes(id) VALUES (%s)", (wid,))
             with conn.cursor() as cur:
-                for key, target, rows in targets:
+                for key, target, rows, mn, mx in targets:
                     n = len(rows)
                     if key is None:
                         with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
@@ -783,14 +786,13 @@ class PostgresBackend(Backend):
                         written += n
                         continue
                     seg, leaf = target
-                    times = list(map(itemgetter(0), rows))
                     res = cur.execute(
                         "UPDATE ccstore_segments SET rows = rows + %(n)s, next_n = next_n + %(n)s, "
                         "min_time = least(min_time, %(mn)s), max_time = greatest(max_time, %(mx)s), "
                         "state = CASE WHEN rows + %(n)s >= %(seal)s THEN %(full)s ELSE state END, "
                         "updated = now() WHERE id = %(seg)s AND state = %(open)s "
                         "RETURNING next_n - %(n)s, state",
-                        {"n": n, "mn": min(times), "mx": max(times), "seal": self.seal_rows,
+                        {"n": n, "mn": mn, "mx": mx, "seal": self.seal_rows,
                          "full": FULL, "seg": seg, "open": OPEN}).fetchone()
                     if res is None:
                         raise _SegmentGone(key)
@@ -806,16 +808,14 @@ class PostgresBackend(Backend):
                     written += n
                     if res[1] == FULL:
                         full = True
+                        filled.append(key)
                 if state:
                     cur.executemany(
                         "INSERT INTO ccstore_state(key, value) VALUES (%s, %s) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         [(str(k), None if v is None else str(v)) for k, v in state.items()])
-        if full:
-            # segments that became full are no longer this writer's open ones
-            for key, target, _ in targets:
-                if key is not None:
-                    self._open.pop(key, None)
+        for key in filled:  # full segments are no longer this writer's open ones
+            self._open.pop(key, None)
         self._stats["transactions"] += 1
         self._stats["rows_written"] += written
         return full

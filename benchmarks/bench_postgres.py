@@ -1,0 +1,217 @@
+"""PostgreSQL: ingest against raw COPY in the same run, then query timings on a large store.
+
+Starts a throwaway PostgreSQL (``tests/pg_server.py``: initdb + pg_ctl, fsync on)
+unless ``--dsn`` names a server (each run creates fresh databases there).
+
+1. Ingest, on the first ``--ingest-lines`` lines of the standard workload
+   (default 1,000,000), 10,000 lines per transaction:
+   - raw COPY: psycopg ``COPY ... FROM STDIN`` of ready-made row tuples (decoded
+     beforehand, not timed) into an unindexed table, binary and text format;
+   - ccstore: ``Store.write`` of line-protocol bytes (decoding included) until the
+     rows are committed and queryable by host and time, full-text off and on; the
+     time the background sealer then needs to index everything is printed apart.
+2. Queries on ``-n`` lines (default 10,000,000, full-text on, sealed):
+   one host for one hour (p50/p95 of 200), the first 100 lines containing
+   ``NullPointerException`` (p50 of 20), count by loglevel over the last 24 h
+   (p50 of 10), expiring the oldest hour of events while a writer keeps writing.
+
+    python benchmarks/bench_postgres.py -n 10000000
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+
+import psycopg  # noqa: E402
+
+import ccstore  # noqa: E402
+from ccstore.lineproto import decode_rows  # noqa: E402
+from workload import iter_lines  # noqa: E402
+
+BATCH = 10_000
+COLS = ("time", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
+        "othertags", "field", "level")
+
+
+def parts_of(n: int, start: int = 0, seed: int = 0):
+    """The workload as BATCH-line byte strings (lines start..start+n)."""
+    buf = []
+    for i, line in enumerate(iter_lines(start + n, seed)):
+        if i < start:
+            continue
+        buf.append(line)
+        if len(buf) == BATCH:
+            yield b"".join(buf)
+            buf = []
+    if buf:
+        yield b"".join(buf)
+
+
+def raw_copy(url: str, rows: list, binary: bool) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS raw_copy")
+        conn.execute("CREATE TABLE raw_copy(id bigserial, time bigint, timestamp bigint, "
+                     "name text, hostname text, type text, typeid text, stype text, "
+                     "stypeid text, othertags json, field text, level text)")
+        fmt = " (FORMAT BINARY)" if binary else ""
+        stmt = f"COPY raw_copy({', '.join(COLS)}) FROM STDIN{fmt}"
+        t0 = time.perf_counter()
+        for i in range(0, len(rows), BATCH):
+            with conn.transaction(), conn.cursor() as cur, cur.copy(stmt) as cp:
+                if binary:
+                    cp.set_types(["int8", "int8"] + ["text"] * 9)
+                for r in rows[i:i + BATCH]:
+                    cp.write_row(r)
+        dt = time.perf_counter() - t0
+        conn.execute("DROP TABLE raw_copy")
+    return dt
+
+
+def ccstore_ingest(url: str, parts: list, fulltext: bool) -> tuple:
+    store = ccstore.open(url, fulltext=fulltext)
+    t0 = time.perf_counter()
+    written = 0
+    for part in parts:
+        written += store.write(part).written
+    dt = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    store.backend.flush()
+    seal = time.perf_counter() - t1
+    store.close()
+    return dt, written, seal
+
+
+def timed(fn, repeat: int) -> list:
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=10_000_000, help="lines for the query part")
+    ap.add_argument("--ingest-lines", type=int, default=1_000_000)
+    ap.add_argument("--dsn", default=None, help="an existing server (maintenance database URL)")
+    ap.add_argument("--skip-ingest", action="store_true")
+    ap.add_argument("--skip-queries", action="store_true")
+    args = ap.parse_args(argv)
+
+    import pg_server
+
+    if args.dsn:
+        server = pg_server.PostgresServer(args.dsn)
+    else:
+        server = pg_server.start(fast=False, settings={
+            "shared_buffers": "1GB", "max_wal_size": "8GB", "checkpoint_timeout": "30min",
+            "maintenance_work_mem": "256MB"})
+    print(f"PostgreSQL: {server.url}", flush=True)
+    try:
+        if not args.skip_ingest:
+            ingest(server, args.ingest_lines)
+        if not args.skip_queries:
+            queries(server, args.n)
+    finally:
+        server.stop()
+
+
+def ingest(server, n: int) -> None:
+    parts = list(parts_of(n))
+    rows = []
+    for p in parts:
+        for key, rs in decode_rows(p).groups.items():
+            rows.extend(rs)
+    print(f"\ningest of {n:,} lines ({sum(map(len, parts)) / 1e6:.0f} MB), "
+          f"{BATCH:,} per transaction", flush=True)
+    url = server.fresh_database("bench_raw")
+    results = {}
+    for binary in (True, False):
+        dt = raw_copy(url, rows, binary)
+        name = "raw COPY " + ("binary" if binary else "text")
+        results[name] = len(rows) / dt
+        print(f"  {name:28} {len(rows) / dt:>10,.0f} rows/s", flush=True)
+    del rows
+    ref = results["raw COPY binary"]
+    for fulltext in (False, True):
+        url = server.fresh_database(f"bench_ft{int(fulltext)}")
+        dt, written, seal = ccstore_ingest(url, parts, fulltext)
+        rate = written / dt
+        print(f"  ccstore, full-text {'on ' if fulltext else 'off'}        {rate:>10,.0f} rows/s "
+              f"= {rate / ref:.2f}x raw COPY binary, {rate / results['raw COPY text']:.2f}x "
+              f"text; sealing afterwards {seal:.1f} s "
+              f"(overall {written / (dt + seal):,.0f} rows/s)", flush=True)
+        server.drop_database(url)
+
+
+def queries(server, n: int) -> None:
+    url = server.fresh_database("bench_q")
+    store = ccstore.open(url, retention="1h")
+    t0 = time.perf_counter()
+    written = 0
+    for part in parts_of(n):
+        written += store.write(part).written
+    dt = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    store.backend.flush()
+    seal = time.perf_counter() - t1
+    st = store.stats()["backend"]
+    print(f"\nquery store: {written:,} rows committed in {dt:.1f} s ({written / dt:,.0f} rows/s),"
+          f" sealing backlog {seal:.1f} s; {st['kinds']}; {st['bytes'] / 1e9:.2f} GB",
+          flush=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    first = store.query("alex", limit=1, order="asc")[0].timestamp
+    last = store.query("alex", limit=1)[0].timestamp
+    rng = random.Random(1)
+    hosts = [f"a{i:04d}" for i in range(800)]
+
+    def host_hour():
+        start = rng.randrange(first, max(first + 1, last - 3600))
+        store.query("alex", hosts=rng.choice(hosts), start=start, end=start + 3600)
+
+    timed(host_hour, 20)
+    t = timed(host_hour, 200)
+    print(f"query one host for one hour (limit 1000): p50 {statistics.median(t):.2f} ms, "
+          f"p95 {sorted(t)[int(len(t) * 0.95)]:.2f} ms", flush=True)
+    t = timed(lambda: store.query(text="NullPointerException", limit=100), 20)
+    print(f"first 100 full-text hits: p50 {statistics.median(t):.2f} ms", flush=True)
+    t = timed(lambda: store.count("alex", start=last - 86400, end=last), 10)
+    print(f"count by loglevel over 24 h: p50 {statistics.median(t):.2f} ms "
+          f"({store.count('alex', start=last - 86400, end=last)})", flush=True)
+    stop = threading.Event()
+    waits = []
+
+    def writer():
+        line = b'ccb,cluster=alex,hostname=w,loglevel=info log="during retention"\n'
+        while not stop.is_set():
+            t1 = time.perf_counter()
+            store.write(line * 100)
+            waits.append(time.perf_counter() - t1)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    time.sleep(0.2)
+    t1 = time.perf_counter()
+    removed = store.apply_retention(now=first + 2 * 3600)
+    took = time.perf_counter() - t1
+    stop.set()
+    th.join()
+    print(f"retention: {removed:,} events removed in {took * 1000:.0f} ms; longest "
+          f"concurrent write {max(waits) * 1000:.0f} ms over {len(waits)} writes", flush=True)
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
