@@ -28,11 +28,26 @@ from libc.stdlib cimport malloc, realloc, free
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t
 from libc.math cimport isinf
 
-import json as _json
+import re as _re
 import time as _time
+from operator import index as _index
 
 from ccstore._types import LineError, RowBatch
 from ccstore import messages as _messages
+from ccstore._pylineproto import MESSAGES, PRECISIONS, NAME_LIMIT, TEXT_LIMIT
+
+__all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode", "PRECISIONS",
+           "MESSAGES"]
+
+cdef dict _MESSAGES = MESSAGES
+cdef dict _PRECISIONS = PRECISIONS
+cdef Py_ssize_t _NAME_LIMIT = NAME_LIMIT
+cdef Py_ssize_t _TEXT_LIMIT = TEXT_LIMIT
+cdef str _MSG_UTF8 = MESSAGES["utf8"]
+cdef object _I64_MIN = -(1 << 63)
+cdef object _I64_MAX = (1 << 63) - 1
+cdef object _U64_MAX = (1 << 64) - 1
+_KEY_UNESC = _re.compile(rb"\\([ ,=])")
 
 cdef extern from "Python.h":
     object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
@@ -67,6 +82,9 @@ cdef extern from *:
     """
     #include <stdint.h>
     #include <string.h>
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
 
     #define LP_ONES  0x0101010101010101ULL
     #define LP_HIGHS 0x8080808080808080ULL
@@ -78,6 +96,17 @@ cdef extern from *:
 
     /* First byte in [p, e) that is '"', '\\\\', '\\n' or >= 0x80 (else e). */
     static inline const unsigned char *lp_scan_str(const unsigned char *p, const unsigned char *e) {
+    #if defined(__SSE2__)
+        const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8(0x5C), nl = _mm_set1_epi8(0x0A);
+        while (e - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)p);
+            __m128i t = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                                     _mm_cmpeq_epi8(x, nl));
+            unsigned m = (unsigned)(_mm_movemask_epi8(t) | _mm_movemask_epi8(x));
+            if (m) return p + __builtin_ctz(m);
+            p += 16;
+        }
+    #endif
     #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
         while (e - p >= 8) {
             uint64_t x, m;
@@ -95,8 +124,36 @@ cdef extern from *:
         return e;
     }
 
+    /* First byte in [p, e) that is '"', '\\\\' or '\\n' (else e). */
+    static inline const unsigned char *lp_scan_str_lo(const unsigned char *p, const unsigned char *e) {
+    #if defined(__SSE2__)
+        const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8(0x5C), nl = _mm_set1_epi8(0x0A);
+        while (e - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)p);
+            __m128i t = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, bs)),
+                                     _mm_cmpeq_epi8(x, nl));
+            unsigned m = (unsigned)_mm_movemask_epi8(t);
+            if (m) return p + __builtin_ctz(m);
+            p += 16;
+        }
+    #endif
+        while (p < e) {
+            unsigned char c = *p;
+            if (c == '"' || c == 0x5C || c == 0x0A) return p;
+            p++;
+        }
+        return e;
+    }
+
     /* First byte in [p, e) that is >= 0x80 (else e). */
     static inline const unsigned char *lp_scan_high(const unsigned char *p, const unsigned char *e) {
+    #if defined(__SSE2__)
+        while (e - p >= 16) {
+            unsigned m = (unsigned)_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)p));
+            if (m) return p + __builtin_ctz(m);
+            p += 16;
+        }
+    #endif
     #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
         while (e - p >= 8) {
             uint64_t x, m;
@@ -113,25 +170,89 @@ cdef extern from *:
         return e;
     }
 
+    /* Hash of n bytes; only loads inside [p, p+n), no byte-wise stack copies. */
     static inline uint64_t lp_hash(const unsigned char *p, Py_ssize_t n) {
-        uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
-        while (n >= 8) {
-            uint64_t x;
-            memcpy(&x, p, 8);
-            h = (h ^ x) * 0xff51afd7ed558ccdULL;
-            h ^= h >> 32;
-            p += 8;
-            n -= 8;
-        }
-        if (n > 0) {
-            uint64_t x = 0;
-            memcpy(&x, p, (size_t)n);
-            h = (h ^ x) * 0xc4ceb9fe1a85ec53ULL;
+        uint64_t h = 0x9E3779B97F4A7C15ULL ^ ((uint64_t)n * 0x2545F4914F6CDD1DULL);
+        uint64_t a;
+        if (n >= 8) {
+            const unsigned char *e = p + n;
+            while (e - p > 8) {
+                memcpy(&a, p, 8);
+                h = (h ^ a) * 0xff51afd7ed558ccdULL;
+                h ^= h >> 32;
+                p += 8;
+            }
+            memcpy(&a, e - 8, 8);
+            h = (h ^ a) * 0xc4ceb9fe1a85ec53ULL;
+        } else if (n >= 4) {
+            uint32_t x, y;
+            memcpy(&x, p, 4);
+            memcpy(&y, p + n - 4, 4);
+            h = (h ^ (((uint64_t)x << 32) | y)) * 0xc4ceb9fe1a85ec53ULL;
+        } else if (n > 0) {
+            a = (uint64_t)p[0] | ((uint64_t)p[n >> 1] << 8) | ((uint64_t)p[n - 1] << 16);
+            h = (h ^ a) * 0xc4ceb9fe1a85ec53ULL;
         }
         h ^= h >> 33;
         h *= 0xff51afd7ed558ccdULL;
         h ^= h >> 29;
         return h;
+    }
+
+    /* a[0:n] == b[0:n] without a library call for short keys. */
+    static inline int lp_eq(const unsigned char *a, const unsigned char *b, Py_ssize_t n) {
+        uint64_t x, y, u, v;
+        if (n >= 8) {
+            if (n > 16) return memcmp(a, b, (size_t)n) == 0;
+            memcpy(&x, a, 8); memcpy(&y, b, 8);
+            memcpy(&u, a + n - 8, 8); memcpy(&v, b + n - 8, 8);
+            return ((x ^ y) | (u ^ v)) == 0;
+        }
+        if (n >= 4) {
+            uint32_t p, q, r, s;
+            memcpy(&p, a, 4); memcpy(&q, b, 4);
+            memcpy(&r, a + n - 4, 4); memcpy(&s, b + n - 4, 4);
+            return ((p ^ q) | (r ^ s)) == 0;
+        }
+        if (n == 0) return 1;
+        return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
+    }
+
+    /* First byte in [p, e) that can end or complicate a key token: control
+       bytes, DEL, bytes >= 0x80, ',', ' ', '\\' and (tags only) '='. */
+    static inline const unsigned char *lp_scan_key(const unsigned char *p, const unsigned char *e, int tag) {
+    #if defined(__SSE2__)
+        const __m128i sp = _mm_set1_epi8(' '), cm = _mm_set1_epi8(','), bs = _mm_set1_epi8(0x5C);
+        const __m128i eq = _mm_set1_epi8(tag ? '=' : ','), del = _mm_set1_epi8(0x7F), lo = _mm_set1_epi8(0x20);
+        while (e - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)p);
+            /* signed compare: bytes < 0x20 and bytes >= 0x80 */
+            __m128i t = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(x, lo), _mm_cmpeq_epi8(x, del)),
+                                     _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, cm)),
+                                                  _mm_or_si128(_mm_cmpeq_epi8(x, bs), _mm_cmpeq_epi8(x, eq))));
+            unsigned m = (unsigned)_mm_movemask_epi8(t);
+            if (m) return p + __builtin_ctz(m);
+            p += 16;
+        }
+    #endif
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+        while (e - p >= 8) {
+            uint64_t x, m;
+            memcpy(&x, p, 8);
+            m = ((x - LP_ONES * 0x20) & ~x & LP_HIGHS) | (x & LP_HIGHS)
+                | lp_has_byte(x, ',') | lp_has_byte(x, ' ') | lp_has_byte(x, '\\\\')
+                | lp_has_byte(x, 0x7F);
+            if (tag) m |= lp_has_byte(x, '=');
+            if (m) return p + (__builtin_ctzll(m) >> 3);
+            p += 8;
+        }
+    #endif
+        while (p < e) {
+            unsigned char c = *p;
+            if (c < 0x20 || c >= 0x7F || c == ',' || c == ' ' || c == '\\\\' || (tag && c == '=')) return p;
+            p++;
+        }
+        return e;
     }
 
     /* Length (2-4) of the well-formed UTF-8 sequence at p, or 0 when the bytes
@@ -157,15 +278,67 @@ cdef extern from *:
         return 4;
     }
 
+    /* Decimal digits from p: returns the first non-digit (or e); *out gets the
+       value, *ovf is set when it does not fit in 64 bits. */
+    static inline const unsigned char *lp_digits(const unsigned char *p, const unsigned char *e,
+                                                 uint64_t *out, int *ovf) {
+        uint64_t v = 0, t;
+        int of = 0;
+        while (e - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            if (((x & 0xF0F0F0F0F0F0F0F0ULL) | (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4))
+                    != 0x3333333333333333ULL)
+                break;
+            x = (x & 0x0F0F0F0F0F0F0F0FULL) * 2561 >> 8;
+            x = (x & 0x00FF00FF00FF00FFULL) * 6553601 >> 16;
+            t = (x & 0x0000FFFF0000FFFFULL) * 42949672960001ULL >> 32;
+            if (__builtin_mul_overflow(v, (uint64_t)100000000, &v) || __builtin_add_overflow(v, t, &v))
+                of = 1;
+            p += 8;
+    #else
+            break;
+    #endif
+        }
+        while (p < e) {
+            unsigned d = (unsigned)p[0] - 48u;
+            if (d > 9) break;
+            if (__builtin_mul_overflow(v, (uint64_t)10, &v) || __builtin_add_overflow(v, (uint64_t)d, &v))
+                of = 1;
+            p++;
+        }
+        *out = v;
+        *ovf = of;
+        return p;
+    }
+
+    /* First byte in [p, e) where strict UTF-8 decoding fails (else e). */
+    static inline const unsigned char *lp_utf8_invalid(const unsigned char *p, const unsigned char *e) {
+        for (;;) {
+            int k;
+            p = lp_scan_high(p, e);
+            if (p >= e) return e;
+            k = lp_utf8_seq(p, e);
+            if (!k) return p;
+            p += k;
+        }
+    }
+
     static inline int lp_mul_overflow(int64_t a, int64_t b, int64_t *r) {
         return __builtin_mul_overflow(a, b, r);
     }
     """
     const unsigned char* lp_scan_str(const unsigned char* p, const unsigned char* e)
     const unsigned char* lp_scan_high(const unsigned char* p, const unsigned char* e)
+    const unsigned char* lp_scan_str_lo(const unsigned char* p, const unsigned char* e)
+    const unsigned char* lp_utf8_invalid(const unsigned char* p, const unsigned char* e)
     uint64_t lp_hash(const unsigned char* p, Py_ssize_t n)
+    bint lp_eq(const unsigned char* a, const unsigned char* b, Py_ssize_t n)
+    const unsigned char* lp_scan_key(const unsigned char* p, const unsigned char* e, int tag)
     int lp_utf8_seq(const unsigned char* p, const unsigned char* e)
     int lp_mul_overflow(int64_t a, int64_t b, int64_t* r)
+    const unsigned char* lp_digits(const unsigned char* p, const unsigned char* e, uint64_t* out, int* ovf)
 
 ctypedef const unsigned char* cbuf
 
@@ -204,13 +377,6 @@ _init_classes()
 # precision, kinds, identity tags
 # ---------------------------------------------------------------------------
 cdef enum:
-    P_NS = 0
-    P_US = 1
-    P_MS = 2
-    P_S = 3
-    P_AUTO = 4
-
-cdef enum:
     K_NONE = 0
     K_EVENT = 1
     K_LOG = 2
@@ -239,20 +405,6 @@ cdef enum:
 cdef enum:
     TK_ESC = 1     # contains a backslash escape that is removed
     TK_HIGH = 2    # contains bytes >= 0x80
-
-
-cdef int _precision_code(object precision) except -1:
-    if precision == "ns":
-        return P_NS
-    if precision == "us":
-        return P_US
-    if precision == "ms":
-        return P_MS
-    if precision == "s":
-        return P_S
-    if precision == "auto":
-        return P_AUTO
-    raise ValueError(f"unknown precision {precision!r}: expected one of 'ns', 'us', 'ms', 's', 'auto'")
 
 
 cdef inline int _tag_ident(cbuf p, Py_ssize_t n) noexcept:
@@ -315,8 +467,12 @@ cdef struct FieldTok:
 cdef struct PState:
     cbuf b
     Py_ssize_t n
-    int precision
-    # current logical line
+    int64_t mult            # nanoseconds per timestamp unit, 0 for "auto"
+    # the line being parsed
+    Py_ssize_t e            # bound: end of the line's content, or n when optimistic
+    int opt                 # optimistic: the line ends at the first newline outside strings
+    int hi                  # a byte >= 0x80 occurred in the line
+    Py_ssize_t nl           # newlines inside string values
     Py_ssize_t ms, me
     int mflags
     TagTok* tags
@@ -325,14 +481,14 @@ cdef struct PState:
     Py_ssize_t nfields, cfields
     int has_time
     int64_t time
-    Py_ssize_t end          # first byte after the line (after its newline)
-    Py_ssize_t nl           # physical lines ended inside the logical line (newlines consumed)
-    int terminated          # the line ended with a newline
+    Py_ssize_t cend         # where the content of a parsed line ended
     # error
     int err
     Py_ssize_t err_pos
-    Py_ssize_t ea, eb       # span argument of the message
+    Py_ssize_t ea, eb       # the key named in the message (raw span)
     int eflags
+    int ebyte               # the byte of a non-printable error
+    int epart               # the part of a non-printable error
     # scratch for unescaped keys (duplicate detection)
     unsigned char* arena
     Py_ssize_t arena_len, arena_cap
@@ -340,36 +496,49 @@ cdef struct PState:
     int32_t* hidx
     Py_ssize_t hcap
 
-# error codes
+# error codes (keys of the twin's MESSAGES)
 cdef enum:
     E_OK = 0
-    E_MEAS_EMPTY
-    E_MEAS_CHAR
-    E_TAGKEY_EMPTY
+    E_NONPRINT
+    E_UTF8
+    E_NO_MEAS
+    E_EMPTY_TAG_KEY
+    E_DUP_TAG
     E_TAG_EQ
-    E_TAGVAL_EMPTY
-    E_TAG_CHAR
-    E_TAG_DUP
+    E_TAG_VALUE_EQ
+    E_EMPTY_TAG_VALUE
     E_NO_FIELDS
-    E_FKEY_EMPTY
+    E_EMPTY_FIELD_KEY
     E_FIELD_EQ
-    E_FVAL_EMPTY
-    E_STR_UNTERM
-    E_FVAL_TYPE
-    E_BAD_FLOAT
-    E_FLOAT_RANGE
+    E_NO_VALUE
+    E_UNTERM
+    E_AFTER_STRING
     E_BAD_INT
     E_INT_RANGE
     E_BAD_UINT
     E_UINT_RANGE
-    E_BAD_BOOL
-    E_AFTER_FIELD
+    E_BAD_FLOAT
+    E_FLOAT_RANGE
+    E_BAD_VALUE
     E_BAD_TIME
     E_TIME_RANGE
     E_AFTER_TIME
-    E_UTF8
-    E_COMMENT_CHAR
     E_NOMEM
+
+# parts named by "non-printable character" errors
+cdef enum:
+    PART_MEAS = 0
+    PART_TKEY
+    PART_TVAL
+    PART_FKEY
+    PART_COMMENT
+
+_PARTS = ("measurement", "tag key", "tag value", "field key", "comment")
+_ERROR_KEYS = (None, "nonprintable", "utf8", "no_measurement", "empty_tag_key", "dup_tag",
+               "tag_eq", "tag_value_eq", "empty_tag_value", "no_fields", "empty_field_key",
+               "field_eq", "no_value", "unterminated", "after_string", "bad_int", "int_range",
+               "bad_uint", "uint_range", "bad_float", "float_range", "bad_value", "bad_time",
+               "time_range", "after_time")
 
 
 cdef int _state_init(PState* S) noexcept:
@@ -402,7 +571,7 @@ cdef inline int _error(PState* S, int code, Py_ssize_t pos) noexcept:
     return -1
 
 
-cdef inline int _error_arg(PState* S, int code, Py_ssize_t pos, Py_ssize_t a, Py_ssize_t b,
+cdef inline int _error_key(PState* S, int code, Py_ssize_t pos, Py_ssize_t a, Py_ssize_t b,
                            int flags) noexcept:
     S.err = code
     S.err_pos = pos
@@ -412,67 +581,109 @@ cdef inline int _error_arg(PState* S, int code, Py_ssize_t pos, Py_ssize_t a, Py
     return -1
 
 
-cdef inline bint _at_eol(PState* S, Py_ssize_t p) noexcept:
-    """True when p is at the end of the line: newline, CR+LF, CR at the end, end."""
-    cdef cbuf b = S.b
-    if p >= S.n:
+cdef inline bint _end(PState* S, Py_ssize_t p) noexcept:
+    """Is p at the end of the line's content?
+
+    Precise mode: p reached the bound.  Optimistic mode (bound = end of input):
+    also a newline, or a carriage return before a newline or the end.
+    """
+    cdef cbuf b
+    if p >= S.e:
         return True
-    if b[p] == b'\n':
-        return True
-    if b[p] == b'\r' and (p + 1 == S.n or b[p + 1] == b'\n'):
-        return True
+    if S.opt:
+        b = S.b
+        if b[p] == b'\n':
+            return True
+        if b[p] == b'\r' and (p + 1 >= S.n or b[p + 1] == b'\n'):
+            return True
     return False
 
 
-cdef inline void _finish_line(PState* S, Py_ssize_t p) noexcept:
-    """p is at an end of line (see _at_eol): record where the line ends."""
-    cdef cbuf b = S.b
-    if p < S.n and b[p] == b'\r':
-        p += 1
-    if p < S.n:
-        # b[p] == '\n'
-        S.end = p + 1
-        S.nl += 1
-        S.terminated = 1
-    else:
-        S.end = S.n
-        S.terminated = 0
+cdef inline Py_ssize_t _scan_tok(PState* S, Py_ssize_t p, int* flags, int tag) noexcept:
+    """End of a measurement (tag=0) or tag key/value/field key token (tag=1).
 
-
-cdef inline Py_ssize_t _scan_key(PState* S, Py_ssize_t p, int* flags, unsigned char cls) noexcept:
-    """Scan a measurement (cls C_MEASSTOP) or tag key/value/field key (C_TAGSTOP).
-
-    Returns the end of the token; stops at an unescaped delimiter, a control
-    character, the end of input, or (with ``S.err`` set) invalid UTF-8.
+    The token stops at an unescaped delimiter (',' ' ', and '=' for tag=1), a
+    control byte or DEL, or the bound.  A backslash before an escapable byte
+    is an escape, any other backslash is literal.
     """
     cdef cbuf b = S.b
-    cdef Py_ssize_t n = S.n
+    cdef Py_ssize_t e = S.e
     cdef unsigned char c, d
-    cdef int k
     while True:
-        while p < n and not (CLS[b[p]] & cls):
-            p += 1
-        if p >= n:
+        p = lp_scan_key(b + p, b + e, tag) - b
+        if p >= e:
             return p
         c = b[p]
         if c == b'\\':
-            if p + 1 < n:
+            if p + 1 < e:
                 d = b[p + 1]
-                if d == b',' or d == b' ' or (d == b'=' and cls == C_TAGSTOP):
+                if d == b',' or d == b' ' or (tag and d == b'='):
                     flags[0] |= TK_ESC
                     p += 2
                     continue
             p += 1
             continue
         if c >= 0x80:
-            k = lp_utf8_seq(b + p, b + n)
-            if k == 0:
-                _error(S, E_UTF8, p)
-                return p
             flags[0] |= TK_HIGH
-            p += k
+            p += 1
+            while p < e and b[p] >= 0x80:
+                p += 1
             continue
         return p
+
+
+cdef inline int _check_ctrl(PState* S, Py_ssize_t j, int part) noexcept:
+    """A token stopped at j: a control byte there (not the line end) is an error."""
+    cdef unsigned char c
+    if _end(S, j):
+        return 0
+    c = S.b[j]
+    if c < 0x20 or c == 0x7F:
+        S.err = E_NONPRINT
+        S.err_pos = j
+        S.ebyte = c
+        S.epart = part
+        return -1
+    return 0
+
+
+cdef inline Py_ssize_t _str_close(PState* S, Py_ssize_t p, Py_ssize_t e, int* flags) noexcept:
+    """Index of the quote closing a string whose body starts at p, or -1.
+
+    A backslash always pairs with the byte after it (so ``\\"`` never closes);
+    newlines inside are counted in S.nl.
+    """
+    cdef cbuf b = S.b
+    cdef Py_ssize_t q
+    cdef unsigned char c, d
+    while True:
+        if flags[0] & TK_HIGH:
+            q = lp_scan_str_lo(b + p, b + e) - b
+        else:
+            q = lp_scan_str(b + p, b + e) - b
+        if q >= e:
+            return -1
+        c = b[q]
+        if c == b'"':
+            return q
+        if c == b'\\':
+            if q + 1 >= e:
+                return -1
+            d = b[q + 1]
+            if d == b'"' or d == b'\\' or d == b'n' or d == b'r' or d == b't':
+                flags[0] |= TK_ESC
+            elif d == b'\n':
+                S.nl += 1
+            elif d >= 0x80:
+                flags[0] |= TK_HIGH
+            p = q + 2
+            continue
+        if c == b'\n':
+            S.nl += 1
+            p = q + 1
+            continue
+        flags[0] |= TK_HIGH
+        p = q + 1
 
 
 cdef Py_ssize_t _unescape_key(cbuf src, Py_ssize_t n, unsigned char* dst, bint meas) noexcept:
@@ -537,7 +748,7 @@ cdef int _hidx_insert(PState* S, Py_ssize_t i) noexcept:
             S.hidx[slot] = <int32_t>i
             return -1
         _tag_ckey(S, &S.tags[j], &op, &on)
-        if on == kn and memcmp(op, kp, kn) == 0:
+        if on == kn and lp_eq(op, kp, kn):
             return j
         slot = (slot + 1) & mask
 
@@ -558,7 +769,8 @@ cdef int _hidx_rebuild(PState* S, Py_ssize_t cap) noexcept:
 
 
 cdef int _check_dup_tag(PState* S) noexcept:
-    """Is the last tag's key equal to an earlier one? 1 yes, 0 no, -1 no memory."""
+    """Does the last tag's key (escapes removed) equal an earlier one?
+    1 yes, 0 no, -1 no memory."""
     cdef Py_ssize_t i = S.ntags - 1, j
     cdef TagTok* t = &S.tags[i]
     cdef cbuf kp
@@ -576,7 +788,7 @@ cdef int _check_dup_tag(PState* S) noexcept:
         _tag_ckey(S, t, &kp, &kn)
         for j in range(i):
             _tag_ckey(S, &S.tags[j], &op, &on)
-            if on == kn and memcmp(op, kp, kn) == 0:
+            if on == kn and lp_eq(op, kp, kn):
                 return 1
         return 0
     if S.hcap < 2 * (i + 1):
@@ -603,22 +815,63 @@ cdef int _grow_fields(PState* S) noexcept:
     return 0
 
 
+cdef double _POW10[23]
+
+
+cdef void _init_pow10() noexcept:
+    cdef int i
+    _POW10[0] = 1.0
+    for i in range(1, 23):
+        _POW10[i] = _POW10[i - 1] * 10.0   # exact up to 1e22
+
+
+_init_pow10()
+
+
 cdef int _parse_float(PState* S, FieldTok* f, Py_ssize_t s, Py_ssize_t e) noexcept:
-    """Validate [-]digits[.[digits]][e[+-]digits] | [-].digits[...]; 0 ok, -1 bad syntax, -2 range."""
+    """-?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)? into f.dval.
+
+    0 ok, -1 not that syntax, -2 out of range (infinite), -3 no memory.
+    """
     cdef cbuf b = S.b
     cdef Py_ssize_t p = s
-    cdef Py_ssize_t nd = 0, nf = 0
-    cdef char tmp[64]
+    cdef Py_ssize_t nd = 0, nf = 0, ne = 0
+    cdef bint neg = False, eneg = False
+    cdef uint64_t w = 0
+    cdef int64_t ex = 0
+    cdef int sig = 0
+    cdef unsigned d
+    cdef char tmp[80]
     cdef char* buf
+    cdef char* endp
+    cdef Py_ssize_t n = e - s
     cdef double v
     if p < e and b[p] == b'-':
+        neg = True
         p += 1
-    while p < e and b[p] >= b'0' and b[p] <= b'9':
+    while p < e:
+        d = <unsigned>b[p] - 48u
+        if d > 9:
+            break
+        if w or d:
+            sig += 1
+        if sig <= 19:
+            w = w * 10 + d
+        else:
+            ex += 1
         p += 1
         nd += 1
     if p < e and b[p] == b'.':
         p += 1
-        while p < e and b[p] >= b'0' and b[p] <= b'9':
+        while p < e:
+            d = <unsigned>b[p] - 48u
+            if d > 9:
+                break
+            if w or d:
+                sig += 1
+            if sig <= 19:
+                w = w * 10 + d
+                ex -= 1
             p += 1
             nf += 1
     if nd == 0 and nf == 0:
@@ -626,114 +879,132 @@ cdef int _parse_float(PState* S, FieldTok* f, Py_ssize_t s, Py_ssize_t e) noexce
     if p < e and (b[p] == b'e' or b[p] == b'E'):
         p += 1
         if p < e and (b[p] == b'+' or b[p] == b'-'):
+            eneg = b[p] == b'-'
             p += 1
-        nd = 0
-        while p < e and b[p] >= b'0' and b[p] <= b'9':
+        while p < e:
+            d = <unsigned>b[p] - 48u
+            if d > 9:
+                break
+            if ne < 100000:
+                ne = ne * 10 + d
             p += 1
-            nd += 1
-        if nd == 0:
+            nd = -1
+        if nd != -1:
             return -1
+        ex += -ne if eneg else ne
     if p != e:
         return -1
+    # Clinger's fast path: an exact integer times/over an exact power of ten
+    # is correctly rounded by one IEEE operation
+    if sig <= 19 and w <= 9007199254740992ULL and -22 <= ex <= 22:
+        v = <double>w
+        if ex >= 0:
+            v = v * _POW10[ex]
+        else:
+            v = v / _POW10[-ex]
+        f.dval = -v if neg else v
+        return 0
+    # the general case: Python's own correctly rounded conversion
+    if n < 80:
+        memcpy(tmp, b + s, n)
+        tmp[n] = 0
+        buf = tmp
+    else:
+        buf = <char*>malloc(n + 1)
+        if buf == NULL:
+            return -3
+        memcpy(buf, b + s, n)
+        buf[n] = 0
+    v = PyOS_string_to_double(buf, &endp, NULL)
+    if buf != tmp:
+        free(buf)
+    if v == -1.0 and PyErr_Occurred() != NULL:
+        PyErr_Clear()
+        return -3
+    if isinf(v):
+        return -2
+    f.dval = v
     return 0
 
 
 cdef inline int _parse_digits(cbuf p, cbuf e, uint64_t* out) noexcept:
     """Decimal digits [p, e) into out; 0 ok, -1 not all digits / empty, -2 overflow."""
-    cdef uint64_t v = 0
-    cdef unsigned d
+    cdef int ovf
     if p >= e:
         return -1
-    while p < e:
-        d = p[0] - 48
-        if d > 9:
-            return -1
-        if v > 1844674407370955161ULL or (v == 1844674407370955161ULL and d > 5):
-            # keep checking the syntax: a non-digit later is a syntax error
-            p += 1
-            while p < e:
-                if <unsigned>(p[0] - 48) > 9:
-                    return -1
-                p += 1
-            return -2
-        v = v * 10 + d
-        p += 1
-    out[0] = v
-    return 0
+    if lp_digits(p, e, out, &ovf) != e:
+        return -1
+    return -2 if ovf else 0
 
 
 cdef int _parse_time(PState* S, Py_ssize_t s, Py_ssize_t e) noexcept:
+    """Timestamp token [s, e): -?[0-9]+, scaled to nanoseconds."""
     cdef cbuf b = S.b
     cdef bint neg = False
     cdef uint64_t mag
     cdef int r
     cdef int64_t v, mult, res
-    cdef int prec = S.precision
     if s < e and b[s] == b'-':
         neg = True
         r = _parse_digits(b + s + 1, b + e, &mag)
     else:
         r = _parse_digits(b + s, b + e, &mag)
     if r == -1:
-        return _error_arg(S, E_BAD_TIME, s, s, e, 0)
+        return _error(S, E_BAD_TIME, s)
     if r == -2 or mag > (9223372036854775808ULL if neg else 9223372036854775807ULL):
-        return _error_arg(S, E_TIME_RANGE, s, s, e, 0)
-    if prec == P_AUTO:
+        return _error(S, E_TIME_RANGE, s)
+    mult = S.mult
+    if mult == 0:
         if mag < 100000000000ULL:
-            prec = P_S
+            mult = 1000000000
         elif mag < 100000000000000ULL:
-            prec = P_MS
+            mult = 1000000
         elif mag < 100000000000000000ULL:
-            prec = P_US
+            mult = 1000
         else:
-            prec = P_NS
+            mult = 1
     if neg:
         v = <int64_t>(0 - mag)
     else:
         v = <int64_t>mag
-    if prec == P_NS:
+    if mult == 1:
         S.time = v
     else:
-        if prec == P_US:
-            mult = 1000
-        elif prec == P_MS:
-            mult = 1000000
-        else:
-            mult = 1000000000
         if lp_mul_overflow(v, mult, &res):
-            return _error_arg(S, E_TIME_RANGE, s, s, e, 0)
+            return _error(S, E_TIME_RANGE, s)
         S.time = res
     S.has_time = 1
     return 0
 
 
-cdef int _parse_value(PState* S, FieldTok* f, Py_ssize_t s, Py_ssize_t e) noexcept:
-    """An unquoted field value [s, e): number or boolean."""
+cdef int _parse_bare(PState* S, FieldTok* f, Py_ssize_t s, Py_ssize_t e) noexcept:
+    """An unquoted field value [s, e): number or boolean; errors at s."""
     cdef cbuf b = S.b
     cdef Py_ssize_t n = e - s
     cdef unsigned char c = b[s]
     cdef unsigned char last
     cdef uint64_t mag
     cdef int r
-    cdef char tmp[80]
-    cdef char* buf
-    cdef char* endp
-    if c == b't' or c == b'T' or c == b'f' or c == b'F':
+    if not (c == b'-' or c == b'.' or (c >= b'0' and c <= b'9')):
         f.ftype = F_BOOL
         if n == 1:
-            f.ival = c == b't' or c == b'T'
-            return 0
-        if n == 4 and (memcmp(b + s, b"true", 4) == 0 or memcmp(b + s, b"True", 4) == 0
-                       or memcmp(b + s, b"TRUE", 4) == 0):
-            f.ival = 1
-            return 0
-        if n == 5 and (memcmp(b + s, b"false", 5) == 0 or memcmp(b + s, b"False", 5) == 0
-                       or memcmp(b + s, b"FALSE", 5) == 0):
-            f.ival = 0
-            return 0
-        return _error_arg(S, E_BAD_BOOL, s, s, e, 0)
-    if not (c == b'-' or c == b'.' or (c >= b'0' and c <= b'9')):
-        return _error_arg(S, E_FVAL_TYPE, s, s, e, 0)
+            if c == b't' or c == b'T':
+                f.ival = 1
+                return 0
+            if c == b'f' or c == b'F':
+                f.ival = 0
+                return 0
+        elif n == 4:
+            if (memcmp(b + s, b"true", 4) == 0 or memcmp(b + s, b"True", 4) == 0
+                    or memcmp(b + s, b"TRUE", 4) == 0):
+                f.ival = 1
+                return 0
+        elif n == 5:
+            if (memcmp(b + s, b"false", 5) == 0 or memcmp(b + s, b"False", 5) == 0
+                    or memcmp(b + s, b"FALSE", 5) == 0):
+                f.ival = 0
+                return 0
+        return _error_key(S, E_BAD_VALUE, s, f.ks, f.ke, f.kflags)
     last = b[e - 1]
     if last == b'i':
         f.ftype = F_INT
@@ -742,224 +1013,242 @@ cdef int _parse_value(PState* S, FieldTok* f, Py_ssize_t s, Py_ssize_t e) noexce
         else:
             r = _parse_digits(b + s, b + e - 1, &mag)
         if r == -1:
-            return _error_arg(S, E_BAD_INT, s, s, e, 0)
+            return _error_key(S, E_BAD_INT, s, f.ks, f.ke, f.kflags)
         if r == -2 or mag > (9223372036854775808ULL if c == b'-' else 9223372036854775807ULL):
-            return _error_arg(S, E_INT_RANGE, s, s, e, 0)
+            return _error_key(S, E_INT_RANGE, s, f.ks, f.ke, f.kflags)
         f.ival = <int64_t>(0 - mag) if c == b'-' else <int64_t>mag
         return 0
     if last == b'u':
         f.ftype = F_UINT
         r = _parse_digits(b + s, b + e - 1, &mag)
         if r == -1:
-            return _error_arg(S, E_BAD_UINT, s, s, e, 0)
+            return _error_key(S, E_BAD_UINT, s, f.ks, f.ke, f.kflags)
         if r == -2:
-            return _error_arg(S, E_UINT_RANGE, s, s, e, 0)
+            return _error_key(S, E_UINT_RANGE, s, f.ks, f.ke, f.kflags)
         f.uval = mag
         return 0
     f.ftype = F_FLOAT
-    if _parse_float(S, f, s, e) < 0:
-        return _error_arg(S, E_BAD_FLOAT, s, s, e, 0)
-    # exact conversion through the C library (correctly rounded)
-    if n < 80:
-        memcpy(tmp, b + s, n)
-        tmp[n] = 0
-        buf = tmp
-    else:
-        buf = <char*>malloc(n + 1)
-        if buf == NULL:
-            return _error(S, E_NOMEM, s)
-        memcpy(buf, b + s, n)
-        buf[n] = 0
-    f.dval = PyOS_string_to_double(buf, &endp, NULL)
-    if buf != tmp:
-        free(buf)
-    if f.dval == -1.0 and PyErr_Occurred() != NULL:
-        PyErr_Clear()
-        return _error(S, E_NOMEM, s)
-    if isinf(f.dval):
-        # the number is out of range
-        return _error_arg(S, E_FLOAT_RANGE, s, s, e, 0)
-    return 0
+    r = _parse_float(S, f, s, e)
+    if r == 0:
+        return 0
+    if r == -1:
+        return _error_key(S, E_BAD_FLOAT, s, f.ks, f.ke, f.kflags)
+    if r == -2:
+        return _error_key(S, E_FLOAT_RANGE, s, f.ks, f.ke, f.kflags)
+    return _error(S, E_NOMEM, s)
 
 
-cdef int _parse_point(PState* S, Py_ssize_t p) noexcept:
-    """Parse one logical line starting at p (its first non-space byte).
+cdef int _parse(PState* S, Py_ssize_t s) noexcept:
+    """Parse one point whose measurement starts at s (mirrors the twin's _parse).
 
-    Returns 0 and fills S, or -1 with S.err/S.err_pos set.  On success S.end
-    is the first byte after the line.
+    The bound is S.e; in optimistic mode (S.opt) the line also ends at a
+    newline outside string values.  Returns 0 (S filled, S.cend = end of the
+    content) or -1 (S.err, S.err_pos).
     """
     cdef cbuf b = S.b
-    cdef Py_ssize_t n = S.n
-    cdef Py_ssize_t s, q
-    cdef unsigned char c
-    cdef int fl, r, k
+    cdef Py_ssize_t e = S.e
+    cdef Py_ssize_t i, j, q
+    cdef int fl, r
     cdef TagTok* t
     cdef FieldTok* f
-    cdef cbuf sp
     S.ntags = 0
     S.nfields = 0
     S.has_time = 0
-    S.nl = 0
     S.arena_len = 0
     S.err = E_OK
+    S.hi = 0
+    S.nl = 0
 
     # measurement
     fl = 0
-    s = p
-    p = _scan_key(S, p, &fl, C_MEASSTOP)
-    if S.err:
+    j = _scan_tok(S, s, &fl, 0)
+    if _check_ctrl(S, j, PART_MEAS) < 0:
         return -1
+    if j == s:
+        return _error(S, E_NO_MEAS, s)
     S.ms = s
-    S.me = p
+    S.me = j
     S.mflags = fl
-    if p == s:
-        return _error(S, E_MEAS_EMPTY, p)
-    if p < n and CLS[b[p]] & C_CTRL and not _at_eol(S, p):
-        return _error(S, E_MEAS_CHAR, p)
+    S.hi |= fl
+    i = j
 
     # tags
-    while p < n and b[p] == b',':
-        p += 1
+    while i < e and b[i] == b',':
+        i += 1
         if S.ntags == S.ctags and _grow_tags(S) < 0:
-            return _error(S, E_NOMEM, p)
+            return _error(S, E_NOMEM, i)
         t = &S.tags[S.ntags]
         fl = 0
-        s = p
-        p = _scan_key(S, p, &fl, C_TAGSTOP)
-        if S.err:
+        j = _scan_tok(S, i, &fl, 1)
+        if _check_ctrl(S, j, PART_TKEY) < 0:
             return -1
-        t.ks = s
-        t.ke = p
+        if j == i:
+            return _error(S, E_EMPTY_TAG_KEY, i)
+        t.ks = i
+        t.ke = j
         t.kflags = fl
-        if p == s:
-            return _error(S, E_TAGKEY_EMPTY, p)
-        if p >= n or b[p] != b'=':
-            return _error_arg(S, E_TAG_EQ, p, s, p, fl)
-        p += 1
-        fl = 0
-        s = p
-        p = _scan_key(S, p, &fl, C_TAGSTOP)
-        if S.err:
-            return -1
-        t.vs = s
-        t.ve = p
-        t.vflags = fl
-        if p == s:
-            return _error_arg(S, E_TAGVAL_EMPTY, p, t.ks, t.ke, t.kflags)
-        t.ident = _tag_ident(b + t.ks, t.ke - t.ks) if not (t.kflags & TK_ESC) else T_OTHER
+        S.hi |= fl
         S.ntags += 1
         r = _check_dup_tag(S)
         if r < 0:
-            return _error(S, E_NOMEM, p)
+            return _error(S, E_NOMEM, i)
         if r:
-            return _error_arg(S, E_TAG_DUP, t.ks, t.ks, t.ke, t.kflags)
-        if p < n and b[p] != b',' and b[p] != b' ' and not _at_eol(S, p):
-            return _error(S, E_TAG_CHAR, p)
+            return _error_key(S, E_DUP_TAG, i, i, j, fl)
+        if j >= e or b[j] != b'=':
+            return _error_key(S, E_TAG_EQ, j, i, j, fl)
+        i = j + 1
+        fl = 0
+        j = _scan_tok(S, i, &fl, 1)
+        if _check_ctrl(S, j, PART_TVAL) < 0:
+            return -1
+        if j < e and b[j] == b'=':
+            return _error_key(S, E_TAG_VALUE_EQ, j, t.ks, t.ke, t.kflags)
+        if j == i:
+            return _error_key(S, E_EMPTY_TAG_VALUE, i, t.ks, t.ke, t.kflags)
+        t.vs = i
+        t.ve = j
+        t.vflags = fl
+        S.hi |= fl
+        t.ident = T_OTHER if t.kflags & TK_ESC else _tag_ident(b + t.ks, t.ke - t.ks)
+        i = j
+
+    # here i is at a space or the end
+    while i < e and b[i] == b' ':
+        i += 1
+    if _end(S, i):
+        return _error(S, E_NO_FIELDS, i)
 
     # fields
-    if p >= n or b[p] != b' ':
-        if _at_eol(S, p):
-            return _error(S, E_NO_FIELDS, p)
-        return _error(S, E_MEAS_CHAR, p)
-    while p < n and b[p] == b' ':
-        p += 1
-    if _at_eol(S, p):
-        return _error(S, E_NO_FIELDS, p)
     while True:
         if S.nfields == S.cfields and _grow_fields(S) < 0:
-            return _error(S, E_NOMEM, p)
+            return _error(S, E_NOMEM, i)
         f = &S.fields[S.nfields]
         fl = 0
-        s = p
-        p = _scan_key(S, p, &fl, C_TAGSTOP)
-        if S.err:
+        j = _scan_tok(S, i, &fl, 1)
+        if _check_ctrl(S, j, PART_FKEY) < 0:
             return -1
-        f.ks = s
-        f.ke = p
+        if j == i:
+            return _error(S, E_EMPTY_FIELD_KEY, i)
+        f.ks = i
+        f.ke = j
         f.kflags = fl
-        if p == s:
-            return _error(S, E_FKEY_EMPTY, p)
-        if p >= n or b[p] != b'=':
-            return _error_arg(S, E_FIELD_EQ, p, s, p, fl)
-        f.kind = _field_kind(b + s, p - s) if not (fl & TK_ESC) else K_NONE
-        p += 1
-        if p < n and b[p] == b'"':
-            # string value: any byte but an unescaped quote
-            p += 1
-            s = p
+        S.hi |= fl
+        if j >= e or b[j] != b'=':
+            return _error_key(S, E_FIELD_EQ, j, i, j, fl)
+        f.kind = K_NONE if fl & TK_ESC else _field_kind(b + i, j - i)
+        i = j + 1
+        if i < e and b[i] == b'"':
             fl = 0
-            while True:
-                sp = lp_scan_str(b + p, b + n)
-                p = sp - b
-                if p >= n:
-                    return _error_arg(S, E_STR_UNTERM, s - 1, f.ks, f.ke, f.kflags)
-                c = b[p]
-                if c == b'"':
-                    break
-                if c == b'\\':
-                    if p + 1 < n:
-                        c = b[p + 1]
-                        if c == b'"' or c == b'\\' or c == b'n' or c == b'r' or c == b't':
-                            fl |= TK_ESC
-                            p += 2
-                            continue
-                    p += 1
-                    continue
-                if c == b'\n':
-                    S.nl += 1
-                    p += 1
-                    continue
-                k = lp_utf8_seq(b + p, b + n)
-                if k == 0:
-                    return _error(S, E_UTF8, p)
-                fl |= TK_HIGH
-                p += k
-            f.vs = s
-            f.ve = p
+            q = _str_close(S, i + 1, e, &fl)
+            if q < 0:
+                return _error_key(S, E_UNTERM, i, f.ks, f.ke, f.kflags)
+            f.vs = i + 1
+            f.ve = q
             f.vflags = fl
             f.ftype = F_STR
-            p += 1
+            S.hi |= fl
+            i = q + 1
+            if not _end(S, i) and b[i] != b',' and b[i] != b' ':
+                return _error_key(S, E_AFTER_STRING, i, f.ks, f.ke, f.kflags)
         else:
-            s = p
-            while p < n and not (CLS[b[p]] & C_VALSTOP):
-                p += 1
-            if p == s:
-                return _error_arg(S, E_FVAL_EMPTY, p, f.ks, f.ke, f.kflags)
-            f.vs = s
-            f.ve = p
-            # non-ASCII or control bytes make the value invalid anyway
-            if _parse_value(S, f, s, p) < 0:
+            j = i
+            while not _end(S, j) and b[j] != b',' and b[j] != b' ':
+                j += 1
+            if j == i:
+                return _error_key(S, E_NO_VALUE, i, f.ks, f.ke, f.kflags)
+            f.vs = i
+            f.ve = j
+            if _parse_bare(S, f, i, j) < 0:
                 return -1
+            i = j
         S.nfields += 1
-        if p >= n:
-            break
-        c = b[p]
-        if c == b',':
-            p += 1
+        if i < e and b[i] == b',':
+            i += 1
             continue
-        if c == b' ':
-            break
-        if _at_eol(S, p):
-            break
-        return _error(S, E_AFTER_FIELD, p)
+        break
 
     # timestamp
-    while p < n and b[p] == b' ':
-        p += 1
-    if not _at_eol(S, p):
-        s = p
-        while p < n and not (CLS[b[p]] & C_VALSTOP):
-            p += 1
-        if p < n and b[p] == b',':
-            return _error(S, E_BAD_TIME, s)
-        if _parse_time(S, s, p) < 0:
+    while i < e and b[i] == b' ':
+        i += 1
+    if not _end(S, i):
+        j = i
+        while not _end(S, j) and b[j] != b' ':
+            j += 1
+        if _parse_time(S, i, j) < 0:
             return -1
-        while p < n and b[p] == b' ':
-            p += 1
-        if not _at_eol(S, p):
-            return _error_arg(S, E_AFTER_TIME, p, p, p, 0)
-    _finish_line(S, p)
+        i = j
+        while i < e and b[i] == b' ':
+            i += 1
+        if not _end(S, i):
+            return _error(S, E_AFTER_TIME, i)
+    S.cend = i
     return 0
+
+
+cdef inline Py_ssize_t _unescaped_stop(cbuf b, Py_ssize_t i, Py_ssize_t n, bint fkey) noexcept:
+    """First ' ' (and for field keys '=' ','), not directly after a backslash,
+    or '\\n', at or after i; n if none."""
+    cdef unsigned char c
+    while i < n:
+        c = b[i]
+        if c == b'\n':
+            return i
+        if c == b' ' or (fkey and (c == b'=' or c == b',')):
+            if i == 0 or b[i - 1] != b'\\':
+                return i
+        i += 1
+    return n
+
+
+cdef Py_ssize_t _frame(PState* S, Py_ssize_t s) noexcept:
+    """Index of the newline that ends the logical line whose measurement starts
+    at s, or -1 (the twin's _frame: byte level, independent of validity)."""
+    cdef cbuf b = S.b
+    cdef Py_ssize_t n = S.n
+    cdef Py_ssize_t i, j, q
+    cdef unsigned char c
+    cdef int fl = 0
+    cdef cbuf r
+    j = _unescaped_stop(b, s, n, False)
+    if j >= n:
+        return -1
+    if b[j] == b'\n':
+        return j
+    i = j
+    while i < n and b[i] == b' ':
+        i += 1
+    while i < n:
+        j = _unescaped_stop(b, i, n, True)
+        if j >= n:
+            return -1
+        c = b[j]
+        if c == b',':
+            i = j + 1
+            continue
+        if c != b'=':
+            break
+        i = j + 1
+        if i < n and b[i] == b'"':
+            q = _str_close(S, i + 1, n, &fl)
+            if q < 0:
+                return -1
+            i = q + 1
+            if i < n and b[i] == b',':
+                i += 1
+                continue
+            break
+        while i < n and b[i] != b',' and b[i] != b' ' and b[i] != b'\n':
+            i += 1
+        if i >= n:
+            return -1
+        if b[i] == b',':
+            i += 1
+            continue
+        break
+    if i >= n:
+        return -1
+    r = <cbuf>memchr(b + i, b'\n', n - i)
+    return -1 if r == NULL else r - b
 
 
 # ---------------------------------------------------------------------------
@@ -980,14 +1269,11 @@ cdef struct JEntry:
     Py_ssize_t n
     unsigned char raw[JSON_RAW]
 
-DEF MEAS_SIZE = 512
-DEF KEY_SIZE = 4096
+DEF KEY_SIZE = 1024
 DEF JSON_SIZE = 1024
 
-cdef CEntry _meas_cache[MEAS_SIZE]
 cdef CEntry _key_cache[KEY_SIZE]
 cdef JEntry* _json_cache = <JEntry*>malloc(JSON_SIZE * sizeof(JEntry))
-memset(_meas_cache, 0, sizeof(_meas_cache))
 memset(_key_cache, 0, sizeof(_key_cache))
 if _json_cache == NULL:
     raise MemoryError()
@@ -1026,15 +1312,16 @@ cdef object _key_str(cbuf p, Py_ssize_t n, int flags, bint meas):
 
 cdef inline object _cached_key(CEntry* cache, Py_ssize_t size, cbuf p, Py_ssize_t n, int flags,
                                bint meas):
-    """The str of a key token, through a direct-mapped cache of raw bytes."""
+    """The str of a key token with escapes or non-ASCII bytes, through a cache
+    of raw bytes (direct-mapped)."""
     cdef uint64_t h
     cdef CEntry* e
     cdef object s
     if n > CACHE_RAW:
         return _key_str(p, n, flags, meas)
-    h = lp_hash(p, n)
+    h = lp_hash(p, n) ^ (<uint64_t>meas)
     e = &cache[h & <uint64_t>(size - 1)]
-    if e.obj != NULL and e.h == h and e.n == n and memcmp(e.raw, p, n) == 0:
+    if e.obj != NULL and e.h == h and e.n == n and lp_eq(e.raw, p, n):
         return <object>e.obj
     s = _key_str(p, n, flags, meas)
     if e.obj != NULL:
@@ -1047,12 +1334,91 @@ cdef inline object _cached_key(CEntry* cache, Py_ssize_t size, cbuf p, Py_ssize_
     return s
 
 
+# Plain tokens (ASCII, no escapes: nearly all of them) use a compact two-way
+# cache of (hash, str) pairs and are verified against the str's own bytes.
+cdef struct FEntry:
+    uint64_t h
+    PyObject* obj
+
+DEF PLAIN_SIZE = 4096
+cdef FEntry _plain_cache[PLAIN_SIZE]
+memset(_plain_cache, 0, sizeof(_plain_cache))
+
+
+cdef inline object _cached_plain(cbuf p, Py_ssize_t n):
+    cdef uint64_t h = lp_hash(p, n)
+    cdef FEntry* e = &_plain_cache[h & <uint64_t>(PLAIN_SIZE - 1)]
+    cdef FEntry* f = &_plain_cache[(h & <uint64_t>(PLAIN_SIZE - 1)) ^ 1]
+    cdef PyObject* o = e.obj
+    cdef FEntry tmp
+    cdef object s
+    if o != NULL and e.h == h and PyUnicode_GET_LENGTH(<object>o) == n and \
+            lp_eq(<cbuf>PyUnicode_DATA(<object>o), p, n):
+        return <object>o
+    o = f.obj
+    if o != NULL and f.h == h and PyUnicode_GET_LENGTH(<object>o) == n and \
+            lp_eq(<cbuf>PyUnicode_DATA(<object>o), p, n):
+        # most recently used first
+        tmp = e[0]
+        e[0] = f[0]
+        f[0] = tmp
+        return <object>o
+    s = PyUnicode_New(n, 127)
+    memcpy(PyUnicode_DATA(s), p, n)
+    if f.obj != NULL:
+        Py_DECREF(<object>f.obj)
+    f[0] = e[0]
+    Py_INCREF(s)
+    e.obj = <PyObject*>s
+    e.h = h
+    return s
+
+
 cdef inline object _meas_str(PState* S):
-    return _cached_key(_meas_cache, MEAS_SIZE, S.b + S.ms, S.me - S.ms, S.mflags, True)
+    if S.mflags == 0:
+        return _cached_plain(S.b + S.ms, S.me - S.ms)
+    return _cached_key(_key_cache, KEY_SIZE, S.b + S.ms, S.me - S.ms, S.mflags, True)
 
 
 cdef inline object _tok_str(cbuf b, Py_ssize_t s, Py_ssize_t e, int flags):
+    if flags == 0:
+        return _cached_plain(b + s, e - s)
     return _cached_key(_key_cache, KEY_SIZE, b + s, e - s, flags, False)
+
+
+# Per decode call, each token position (measurement, i-th tag key, i-th tag
+# value, i-th field key) remembers the previous line's raw bytes and str: in a
+# stream most tokens repeat the line before (cluster, type, tag keys, ...),
+# which then costs one short compare against bytes still in L1.
+cdef struct Memo:
+    cbuf p
+    Py_ssize_t n
+    PyObject* obj
+
+DEF MEMO_TAGS = 16
+DEF MEMO_FIELDS = 8
+DEF M_MEAS = 0
+DEF M_TKEY = 1
+DEF M_TVAL = 1 + MEMO_TAGS
+DEF M_FKEY = 1 + 2 * MEMO_TAGS
+DEF MEMO_N = 1 + 2 * MEMO_TAGS + MEMO_FIELDS
+
+
+cdef inline object _memo_str(Memo* m, cbuf p, Py_ssize_t n, int flags, bint meas):
+    cdef object s
+    if m.obj != NULL and m.n == n and lp_eq(m.p, p, n):
+        return <object>m.obj
+    if flags == 0:
+        s = _cached_plain(p, n)
+    else:
+        s = _cached_key(_key_cache, KEY_SIZE, p, n, flags, meas)
+    if m.obj != NULL:
+        Py_DECREF(<object>m.obj)
+    Py_INCREF(s)
+    m.obj = <PyObject*>s
+    m.p = p
+    m.n = n
+    return s
 
 
 cdef object _cached_json(cbuf p, Py_ssize_t n, int flags):
@@ -1063,7 +1429,7 @@ cdef object _cached_json(cbuf p, Py_ssize_t n, int flags):
         return _make_str(p, n, flags)
     h = lp_hash(p, n)
     e = &_json_cache[h & <uint64_t>(JSON_SIZE - 1)]
-    if e.obj != NULL and e.h == h and e.n == n and memcmp(e.raw, p, n) == 0:
+    if e.obj != NULL and e.h == h and e.n == n and lp_eq(e.raw, p, n):
         return <object>e.obj
     s = _make_str(p, n, flags)
     if e.obj != NULL:
@@ -1168,6 +1534,16 @@ cdef object _field_value(PState* S, FieldTok* f, Buf* B):
 # ---------------------------------------------------------------------------
 # Point
 # ---------------------------------------------------------------------------
+cdef inline int _value_class(object v):
+    if isinstance(v, bool):
+        return 0
+    if isinstance(v, int):
+        return 1
+    if isinstance(v, float):
+        return 2
+    return 3
+
+
 @cython.freelist(1024)
 @cython.final
 cdef class Point:
@@ -1187,10 +1563,10 @@ cdef class Point:
     cdef object _fields
     cdef object _time
 
-    def __init__(self, name, tags, fields, time):
+    def __init__(self, name, tags=None, fields=None, time=0):
         self._name = name
-        self._tags = tags
-        self._fields = fields
+        self._tags = {} if tags is None else tags
+        self._fields = {} if fields is None else fields
         self._time = time
 
     cdef inline void _track(self):
@@ -1234,22 +1610,19 @@ cdef class Point:
         self._time = value
 
     def __eq__(self, other):
-        cdef Point o
-        if isinstance(other, Point):
-            o = <Point>other
-            return (self._name == o._name and self._tags == o._tags
-                    and self._fields == o._fields and self._time == o._time)
+        """Equal name, tags, time and fields; a field's type counts (``1`` != ``1.0``)."""
         try:
-            return (self._name == other.name and self._tags == other.tags
-                    and self._fields == other.fields and self._time == other.time)
+            oname, otags, ofields, otime = other.name, other.tags, other.fields, other.time
         except AttributeError:
             return NotImplemented
-
-    def __ne__(self, other):
-        r = self.__eq__(other)
-        if r is NotImplemented:
-            return r
-        return not r
+        if self._name != oname or self._time != otime or self._tags != otags:
+            return False
+        if self._fields != ofields:
+            return False
+        for k, v in self._fields.items():
+            if _value_class(v) != _value_class(ofields[k]):
+                return False
+        return True
 
     __hash__ = None
 
@@ -1262,37 +1635,28 @@ cdef class Point:
 
 
 # ---------------------------------------------------------------------------
-# comments, skipping bad lines, error reports
+# error reports
 # ---------------------------------------------------------------------------
-cdef int _parse_comment(PState* S, Py_ssize_t p) noexcept:
-    cdef cbuf b = S.b
-    cdef Py_ssize_t n = S.n
-    cdef unsigned char c
-    cdef int k
-    S.nl = 0
-    S.err = E_OK
-    while p < n:
-        c = b[p]
-        if c == b'\n':
-            S.end = p + 1
-            S.nl = 1
-            S.terminated = 1
-            return 0
-        if c >= 0x80:
-            k = lp_utf8_seq(b + p, b + n)
-            if k == 0:
-                return _error(S, E_UTF8, p)
-            p += k
-            continue
-        if c == b'\r' and (p + 1 == n or b[p + 1] == b'\n'):
-            p += 1
-            continue
-        if (c < 0x20 and c != b'\t') or c == 0x7F:
-            return _error(S, E_COMMENT_CHAR, p)
-        p += 1
-    S.end = n
-    S.terminated = 0
-    return 0
+cdef str _quote_key(PState* S, Py_ssize_t a, Py_ssize_t e, int flags):
+    """A key for a message: escapes removed, decoded, cut to 64 characters."""
+    cdef bytes raw = PyBytes_FromStringAndSize(<const char*>S.b + a, e - a)
+    cdef str s
+    if flags & TK_ESC:
+        raw = _KEY_UNESC.sub(rb"\1", raw)
+    s = raw.decode("utf-8", "replace")
+    if len(s) > _NAME_LIMIT:
+        s = s[:_NAME_LIMIT] + "..."
+    return '"' + s + '"'
+
+
+cdef str _message(PState* S):
+    cdef int e = S.err
+    cdef str template = _MESSAGES[_ERROR_KEYS[e]]
+    if e == E_NONPRINT:
+        return template.format(byte=f"{S.ebyte:02X}", part=_PARTS[S.epart])
+    if "{k}" in template:
+        return template.format(k=_quote_key(S, S.ea, S.eb, S.eflags))
+    return template
 
 
 cdef Py_ssize_t _count_nl(cbuf b, Py_ssize_t s, Py_ssize_t e) noexcept:
@@ -1307,143 +1671,34 @@ cdef Py_ssize_t _count_nl(cbuf b, Py_ssize_t s, Py_ssize_t e) noexcept:
     return c
 
 
-cdef void _skip_bad_line(PState* S, Py_ssize_t ls) noexcept:
-    """After an error: find the end of the bad line (S.end, S.nl, S.terminated)."""
-    cdef cbuf b = S.b
-    cdef Py_ssize_t n = S.n
-    cdef cbuf q
-    cdef Py_ssize_t p = S.err_pos
-    if S.err == E_STR_UNTERM:
-        S.end = n
-        S.terminated = 0
-    else:
-        if p < ls:
-            p = ls
-        q = <cbuf>memchr(b + p, b'\n', n - p) if p < n else NULL
-        if q == NULL:
-            S.end = n
-            S.terminated = 0
-        else:
-            S.end = (q - b) + 1
-            S.terminated = 1
-    S.nl = _count_nl(b, ls, S.end)
-
-
-cdef str _q(PState* S, Py_ssize_t a, Py_ssize_t e, int flags, bint meas=False):
-    """A token for a message, in double quotes."""
-    cdef object s
-    if e - a > 64:
-        e = a + 64
-    s = PyBytes_FromStringAndSize(<const char*>S.b + a, e - a).decode("utf-8", "replace")
-    return '"' + s + '"'
-
-
-cdef str _ch(PState* S, Py_ssize_t p):
-    if p >= S.n:
-        return "end of input"
-    return repr(chr(S.b[p]))
-
-
-cdef str _message(PState* S):
-    cdef int e = S.err
-    cdef Py_ssize_t p = S.err_pos
-    if e == E_MEAS_EMPTY:
-        return "missing measurement"
-    if e == E_MEAS_CHAR:
-        return f"invalid character {_ch(S, p)} in measurement"
-    if e == E_TAGKEY_EMPTY:
-        return "empty tag key"
-    if e == E_TAG_EQ:
-        return f"expected '=' after tag key {_q(S, S.ea, S.eb, S.eflags)}"
-    if e == E_TAGVAL_EMPTY:
-        return f"expected tag value after tag key {_q(S, S.ea, S.eb, S.eflags)}"
-    if e == E_TAG_CHAR:
-        return f"invalid character {_ch(S, p)} after tag value"
-    if e == E_TAG_DUP:
-        return f"duplicate tag key {_q(S, S.ea, S.eb, S.eflags)}"
-    if e == E_NO_FIELDS:
-        return "missing fields"
-    if e == E_FKEY_EMPTY:
-        return "empty field key"
-    if e == E_FIELD_EQ:
-        return f"expected '=' after field key {_q(S, S.ea, S.eb, S.eflags)}"
-    if e == E_FVAL_EMPTY:
-        return f"missing value for field key {_q(S, S.ea, S.eb, S.eflags)}"
-    if e == E_STR_UNTERM:
-        return f"unterminated string value for field key {_q(S, S.ea, S.eb, S.eflags)}"
-    if e == E_FVAL_TYPE:
-        return f"invalid field value {_q(S, S.ea, S.eb, 0)}"
-    if e == E_BAD_FLOAT:
-        return f"invalid float {_q(S, S.ea, S.eb, 0)}"
-    if e == E_FLOAT_RANGE:
-        return f"float out of range {_q(S, S.ea, S.eb, 0)}"
-    if e == E_BAD_INT:
-        return f"invalid integer {_q(S, S.ea, S.eb, 0)}"
-    if e == E_INT_RANGE:
-        return f"integer out of range {_q(S, S.ea, S.eb, 0)}"
-    if e == E_BAD_UINT:
-        return f"invalid unsigned integer {_q(S, S.ea, S.eb, 0)}"
-    if e == E_UINT_RANGE:
-        return f"unsigned integer out of range {_q(S, S.ea, S.eb, 0)}"
-    if e == E_BAD_BOOL:
-        return f"invalid boolean {_q(S, S.ea, S.eb, 0)}"
-    if e == E_AFTER_FIELD:
-        return f"unexpected character {_ch(S, p)} after field value"
-    if e == E_BAD_TIME:
-        return f"invalid timestamp"
-    if e == E_TIME_RANGE:
-        return f"timestamp out of range {_q(S, S.ea, S.eb, 0)}"
-    if e == E_AFTER_TIME:
-        return "unexpected text after timestamp"
-    if e == E_UTF8:
-        return "invalid UTF-8"
-    if e == E_COMMENT_CHAR:
-        return f"invalid character {_ch(S, p)} in comment"
-    return "syntax error"
-
-
-cdef object _line_error(PState* S, Py_ssize_t ls, Py_ssize_t lineno, Py_ssize_t pos, str message):
-    """LineError for position pos of the logical line that starts at ls."""
-    cdef cbuf b = S.b
-    cdef Py_ssize_t n = S.n
-    cdef Py_ssize_t ps = ls, q, e
-    cdef cbuf r
-    if pos > n:
-        pos = n
-    # physical line of pos
-    q = ls
-    while q < pos:
-        r = <cbuf>memchr(b + q, b'\n', pos - q)
-        if r == NULL:
-            break
-        lineno += 1
-        q = (r - b) + 1
-        ps = q
-    r = <cbuf>memchr(b + ps, b'\n', n - ps) if ps < n else NULL
-    e = (r - b) if r != NULL else n
-    if e > ps and b[e - 1] == b'\r':
-        e -= 1
-    if e - ps > 200:
-        e = ps + 200
-    text = PyBytes_FromStringAndSize(<const char*>b + ps, e - ps).decode("utf-8", "replace")
-    return LineError(lineno, pos - ps + 1, message, text)
-
-
 # ---------------------------------------------------------------------------
 # the decoding loop
 # ---------------------------------------------------------------------------
 cdef bytes _as_bytes(object data):
-    if type(data) is bytes:
+    if isinstance(data, bytes):
         return <bytes>data
     if isinstance(data, str):
         return (<str>data).encode("utf-8", "surrogatepass")
-    return bytes(data)
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError(f"data must be bytes or str, not {type(data).__name__}")
 
 
 cdef object _default_time(object default_time):
     if default_time is None:
         return _time.time_ns()
-    return default_time
+    t = _index(default_time)
+    if not _I64_MIN <= t <= _I64_MAX:
+        raise ValueError("default_time must fit in signed 64-bit nanoseconds")
+    return t
+
+
+cdef int64_t _multiplier(object precision) except -1:
+    try:
+        return _PRECISIONS[precision]
+    except (KeyError, TypeError):
+        raise ValueError(f"invalid precision {precision!r}: use one of "
+                         + ", ".join(_PRECISIONS)) from None
 
 
 cdef struct OTag:
@@ -1492,20 +1747,23 @@ cdef class _Decoder:
     cdef Py_ssize_t cotags
     cdef bytes data
     cdef list errors
-    cdef Py_ssize_t lineno, lineno0
-    cdef Py_ssize_t consumed
+    cdef object lineno0
+    cdef Py_ssize_t consumed, lines
     cdef object default_time
     # decode_rows
     cdef object cluster
     cdef dict groups
     cdef Py_ssize_t n_metric, n_control
+    cdef bint metric_first
     cdef object last_cluster
     cdef int last_kind
     cdef list last_list
     cdef int64_t last_sec
     cdef object last_sec_obj
+    cdef Memo memo[MEMO_N]
 
     def __cinit__(self):
+        memset(self.memo, 0, sizeof(self.memo))
         if _state_init(&self.S) < 0:
             raise MemoryError()
         self.cotags = 8
@@ -1514,25 +1772,32 @@ cdef class _Decoder:
             raise MemoryError()
 
     def __dealloc__(self):
+        cdef int i
+        for i in range(MEMO_N):
+            if self.memo[i].obj != NULL:
+                Py_DECREF(<object>self.memo[i].obj)
+                self.memo[i].obj = NULL
         _state_free(&self.S)
         free(self.sbuf.p)
         free(self.jbuf.p)
         free(self.obuf.p)
         free(self.otags)
 
-    cdef int run(self, object data, int precision, object default_time, bint rows, object cluster,
-                 bint final, Py_ssize_t lineno, list out) except -1:
+    cdef int run(self, bytes data, int64_t mult, object default_time, bint rows, object cluster,
+                 bint final, object lineno, list out) except -1:
         cdef PState* S = &self.S
         cdef cbuf b
-        cdef Py_ssize_t n, pos, ls, p
+        cdef Py_ssize_t n, pos, ls, s, nl, e, u
+        cdef Py_ssize_t lno = 0     # newlines before pos
         cdef unsigned char c
         cdef int r
-        self.data = _as_bytes(data)
-        b = <cbuf>PyBytes_AS_STRING(self.data)
-        n = PyBytes_GET_SIZE(self.data)
+        cdef cbuf q
+        self.data = data
+        b = <cbuf>PyBytes_AS_STRING(data)
+        n = PyBytes_GET_SIZE(data)
         S.b = b
         S.n = n
-        S.precision = precision
+        S.mult = mult
         self.errors = []
         self.lineno0 = lineno
         self.default_time = default_time
@@ -1544,59 +1809,164 @@ cdef class _Decoder:
         pos = 0
         while pos < n:
             ls = pos
-            p = pos
-            while p < n and b[p] == b' ':
-                p += 1
-            if p >= n:
+            s = pos
+            while s < n and b[s] == b' ':
+                s += 1
+            if s >= n:
                 if not final:
                     break
                 pos = n
                 break
-            c = b[p]
+            c = b[s]
             if c == b'\n':
-                pos = p + 1
-                lineno += 1
+                pos = s + 1
+                lno += 1
                 continue
-            if c == b'\r':
-                if p + 1 < n and b[p + 1] == b'\n':
-                    pos = p + 2
-                    lineno += 1
-                    continue
-                if p + 1 == n:
+            if c == b'\r' and (s + 1 >= n or b[s + 1] == b'\n'):
+                if s + 1 >= n:
                     if not final:
                         break
                     pos = n
                     break
+                pos = s + 2
+                lno += 1
+                continue
             if c == b'#':
-                r = _parse_comment(S, p)
-            else:
-                r = _parse_point(S, p)
-            if r == 0:
-                if not S.terminated and not final:
+                q = <cbuf>memchr(b + s, b'\n', n - s)
+                nl = (q - b) if q != NULL else -1
+                if nl < 0 and not final:
                     break
-                if c != b'#':
+                e = nl if nl >= 0 else n
+                if b[e - 1] == b'\r':
+                    e -= 1
+                for u in range(s, e):
+                    c = b[u]
+                    if (c < 0x20 and c != b'\t') or c == 0x7F:
+                        S.err = E_NONPRINT
+                        S.ebyte = c
+                        S.epart = PART_COMMENT
+                        self.add_error(ls, lno, u, _message(S))
+                        break
+                if nl < 0:
+                    pos = n
+                    break
+                pos = nl + 1
+                lno += 1
+                continue
+
+            # a point: one optimistic pass, which nearly every line passes
+            S.opt = 1
+            S.e = n
+            r = _parse(S, s)
+            if r == 0:
+                e = S.cend
+                nl = e
+                if nl < n and b[nl] == b'\r':
+                    nl += 1
+                if nl >= n:
+                    if not final:
+                        break
+                    nl = -1
+                if S.hi:
+                    u = lp_utf8_invalid(b + s, b + e) - b
+                    if u < e:
+                        self.add_error(ls, lno, u, _MSG_UTF8)
+                        r = 1
+                if r == 0:
                     if rows:
-                        self.emit_row(ls, lineno, out)
+                        self.emit_row(ls, lno, s)
                     else:
                         self.emit_point(out)
-                pos = S.end
-                lineno += S.nl
+                if nl < 0:
+                    lno += S.nl
+                    pos = n
+                    break
+                pos = nl + 1
+                lno += S.nl + 1
                 continue
             if S.err == E_NOMEM:
                 raise MemoryError()
-            if S.err == E_STR_UNTERM and not final:
+
+            # a bad line: frame it as the twin does, parse it precisely up to
+            # the end of its content, then apply the UTF-8 rule
+            nl = _frame(S, s)
+            if nl < 0 and not final:
                 break
-            _skip_bad_line(S, ls)
-            if not S.terminated and not final:
+            e = nl if nl >= 0 else n
+            if b[e - 1] == b'\r':
+                e -= 1
+            if e > s:
+                S.opt = 0
+                S.e = e
+                r = _parse(S, s)
+                if r < 0 and S.err == E_NOMEM:
+                    raise MemoryError()
+                u = lp_utf8_invalid(b + s, b + e) - b
+                if u < e and (r == 0 or u <= S.err_pos):
+                    self.add_error(ls, lno, u, _MSG_UTF8)
+                elif r < 0:
+                    self.add_error(ls, lno, S.err_pos, _message(S))
+                elif rows:
+                    self.emit_row(ls, lno, s)
+                else:
+                    self.emit_point(out)
+            if nl < 0:
+                lno += _count_nl(b, ls, n)
+                pos = n
                 break
-            self.errors.append(_line_error(S, ls, lineno, S.err_pos, _message(S)))
-            pos = S.end
-            lineno += S.nl
+            pos = nl + 1
+            lno += _count_nl(b, ls, pos)
         self.consumed = pos
-        if pos > 0 and b[pos - 1] != b'\n':
-            lineno += 1
-        self.lineno = lineno
+        if final and pos > 0 and b[pos - 1] != b'\n':
+            lno += 1
+        self.lines = lno
         return 0
+
+    cdef int add_error(self, Py_ssize_t ls, Py_ssize_t lno, Py_ssize_t pos, str message) except -1:
+        """A LineError at byte pos of the logical line starting at ls (after lno newlines)."""
+        cdef cbuf b = self.S.b
+        cdef Py_ssize_t n = self.S.n
+        cdef Py_ssize_t ps = ls, q, e
+        cdef cbuf r
+        q = ls
+        while q < pos:
+            r = <cbuf>memchr(b + q, b'\n', pos - q)
+            if r == NULL:
+                break
+            lno += 1
+            q = (r - b) + 1
+            ps = q
+        r = <cbuf>memchr(b + ps, b'\n', n - ps) if ps < n else NULL
+        e = (r - b) if r != NULL else n
+        if e > ps and b[e - 1] == b'\r':
+            e -= 1
+        if e - ps > _TEXT_LIMIT:
+            e = ps + _TEXT_LIMIT
+        text = PyBytes_FromStringAndSize(<const char*>b + ps, e - ps).decode("utf-8", "replace")
+        self.errors.append(LineError(self.lineno0 + lno, pos - ps + 1, message, text))
+        return 0
+
+    cdef inline object meas_str(self):
+        cdef PState* S = &self.S
+        return _memo_str(&self.memo[M_MEAS], S.b + S.ms, S.me - S.ms, S.mflags, True)
+
+    cdef inline object tkey_str(self, Py_ssize_t i):
+        cdef TagTok* t = &self.S.tags[i]
+        if i < MEMO_TAGS:
+            return _memo_str(&self.memo[M_TKEY + i], self.S.b + t.ks, t.ke - t.ks, t.kflags, False)
+        return _tok_str(self.S.b, t.ks, t.ke, t.kflags)
+
+    cdef inline object tval_str(self, Py_ssize_t i):
+        cdef TagTok* t = &self.S.tags[i]
+        if i < MEMO_TAGS:
+            return _memo_str(&self.memo[M_TVAL + i], self.S.b + t.vs, t.ve - t.vs, t.vflags, False)
+        return _tok_str(self.S.b, t.vs, t.ve, t.vflags)
+
+    cdef inline object fkey_str(self, Py_ssize_t i):
+        cdef FieldTok* f = &self.S.fields[i]
+        if i < MEMO_FIELDS:
+            return _memo_str(&self.memo[M_FKEY + i], self.S.b + f.ks, f.ke - f.ks, f.kflags, False)
+        return _tok_str(self.S.b, f.ks, f.ke, f.kflags)
 
     cdef int emit_point(self, list out) except -1:
         cdef PState* S = &self.S
@@ -1608,13 +1978,11 @@ cdef class _Decoder:
         cdef object tags = PyDict_New()
         cdef object fields = PyDict_New()
         for i in range(S.ntags):
-            t = &S.tags[i]
-            PyDict_SetItem(tags, _tok_str(b, t.ks, t.ke, t.kflags), _tok_str(b, t.vs, t.ve, t.vflags))
+            PyDict_SetItem(tags, self.tkey_str(i), self.tval_str(i))
         for i in range(S.nfields):
-            f = &S.fields[i]
-            PyDict_SetItem(fields, _tok_str(b, f.ks, f.ke, f.kflags), _field_value(S, f, &self.sbuf))
+            PyDict_SetItem(fields, self.fkey_str(i), _field_value(S, &S.fields[i], &self.sbuf))
         pt = Point.__new__(Point)
-        pt._name = _meas_str(S)
+        pt._name = self.meas_str()
         pt._tags = tags
         pt._fields = fields
         if S.has_time:
@@ -1707,7 +2075,7 @@ cdef class _Decoder:
         O.n += 1
         return _cached_json(O.p, O.n, flags)
 
-    cdef int emit_row(self, Py_ssize_t ls, Py_ssize_t lineno, list out) except -1:
+    cdef int emit_row(self, Py_ssize_t ls, Py_ssize_t lno, Py_ssize_t s) except -1:
         cdef PState* S = &self.S
         cdef cbuf b = S.b
         cdef Py_ssize_t i
@@ -1723,33 +2091,33 @@ cdef class _Decoder:
                 kind = S.fields[i].kind
                 break
         if kind == K_NONE:
-            self.errors.append(_line_error(S, ls, lineno, S.ms, _MSG_NOT_CC))
+            self.add_error(ls, lno, s, _MSG_NOT_CC)
             return 0
         i = S.nfields - 1
         while S.fields[i].kind != kind:
             i -= 1
         f = &S.fields[i]
         if kind == K_METRIC:
+            if self.n_metric == 0 and self.n_control == 0:
+                self.metric_first = True
             self.n_metric += 1
             return 0
         if kind == K_CONTROL:
             self.n_control += 1
             return 0
         if f.ftype != F_STR:
-            self.errors.append(_line_error(S, ls, lineno, S.ms,
-                                           _MSG_EVENT_STR if kind == K_EVENT else _MSG_LOG_STR))
+            self.add_error(ls, lno, s, _MSG_EVENT_STR if kind == K_EVENT else _MSG_LOG_STR)
             return 0
         for i in range(9):
             idx[i] = -1
         for i in range(S.ntags):
             idx[S.tags[i].ident] = i
         if idx[T_CLUSTER] >= 0:
-            t = &S.tags[idx[T_CLUSTER]]
-            cl = _tok_str(b, t.vs, t.ve, t.vflags)
+            cl = self.tval_str(idx[T_CLUSTER])
         else:
             cl = self.cluster
             if not cl:
-                self.errors.append(_line_error(S, ls, lineno, S.ms, _MSG_NO_CLUSTER))
+                self.add_error(ls, lno, s, _MSG_NO_CLUSTER)
                 return 0
         row = PyTuple_New(11)
         v = PyLong_FromLongLong(S.time) if S.has_time else self.default_time
@@ -1767,13 +2135,12 @@ cdef class _Decoder:
             v = self.default_time // 1000000000
         Py_INCREF(v)
         PyTuple_SET_ITEM(row, 1, <PyObject*>v)
-        v = _meas_str(S)
+        v = self.meas_str()
         Py_INCREF(v)
         PyTuple_SET_ITEM(row, 2, <PyObject*>v)
         for i in range(T_HOSTNAME, T_STYPEID + 1):
             if idx[i] >= 0:
-                t = &S.tags[idx[i]]
-                v = _tok_str(b, t.vs, t.ve, t.vflags)
+                v = self.tval_str(idx[i])
             else:
                 v = None
             Py_INCREF(v)
@@ -1786,8 +2153,7 @@ cdef class _Decoder:
         PyTuple_SET_ITEM(row, 9, <PyObject*>v)
         i = idx[T_LOGLEVEL] if kind == K_LOG else idx[T_FUNCTION]
         if i >= 0:
-            t = &S.tags[i]
-            v = _tok_str(b, t.vs, t.ve, t.vflags)
+            v = self.tval_str(i)
         else:
             v = None
         Py_INCREF(v)
@@ -1819,22 +2185,122 @@ _MSG_NO_CLUSTER = "no cluster: the line has no cluster tag and none was given"
 # public functions
 # ---------------------------------------------------------------------------
 def decode(data, *, precision="ns", default_time=None):
-    """Decode line protocol into ``(points, errors)``."""
-    cdef int prec = _precision_code(precision)
+    """Decode line protocol into ``(points, errors)``.
+
+    ``precision``: unit of the timestamps (``ns us ms s auto``); ``default_time``
+    (ns) is given to lines without a timestamp, None meaning now.  A bad line
+    becomes a :class:`LineError` and never affects other lines.
+    """
+    cdef int64_t mult = _multiplier(precision)
+    cdef bytes buf = _as_bytes(data)
+    cdef object dt = _default_time(default_time)
     cdef _Decoder d = _Decoder()
     cdef list points = []
-    d.run(data, prec, _default_time(default_time), False, None, True, 1, points)
+    d.run(buf, mult, dt, False, None, True, 1, points)
     return points, d.errors
 
 
 def decode_rows(data, *, precision="auto", default_time=None, cluster=None, final=True, lineno=1):
-    """Decode line protocol straight into storage rows (a :class:`RowBatch`)."""
-    cdef int prec = _precision_code(precision)
+    """Decode line protocol straight into storage rows (see :class:`RowBatch`).
+
+    Gives exactly what :func:`decode` followed by
+    :func:`ccstore.messages.point_to_row` gives, without making points.  With
+    ``final=False`` the input is a chunk of a stream: an unterminated last line
+    is left for the next call (``consumed``); ``lineno`` numbers the first
+    physical line of ``data``.
+    """
+    cdef int64_t mult = _multiplier(precision)
+    cdef bytes buf = _as_bytes(data)
+    cdef object dt = _default_time(default_time)
     cdef _Decoder d = _Decoder()
     cdef dict dropped = {}
-    d.run(data, prec, _default_time(default_time), True, cluster, bool(final), lineno, None)
-    if d.n_metric:
+    d.run(buf, mult, dt, True, cluster, True if final else False, lineno, None)
+    if d.metric_first:
         dropped["metric"] = d.n_metric
     if d.n_control:
         dropped["control"] = d.n_control
-    return RowBatch(d.groups, d.errors, dropped, d.consumed, d.lineno - d.lineno0)
+    if d.n_metric and not d.metric_first:
+        dropped["metric"] = d.n_metric
+    return RowBatch(d.groups, d.errors, dropped, d.consumed, d.lines)
+
+
+# ---------------------------------------------------------------------------
+# encoding (the same checks and messages as the twin)
+# ---------------------------------------------------------------------------
+_ENC_NONPRINT = _re.compile("[\x00-\x1f\x7f]")
+
+
+cdef str _encode_key(object s, str what, str specials):
+    """Escape a measurement, key or tag value; reject what cannot round-trip."""
+    cdef str c
+    if type(s) is not str:
+        raise TypeError(f"{what} must be str, not {type(s).__name__}")
+    if not s:
+        raise ValueError(f"empty {what}")
+    if _ENC_NONPRINT.search(s):
+        raise ValueError(f"non-printable character in {what} {s!r}")
+    if (<str>s)[len(<str>s) - 1] == "\\":
+        raise ValueError(f"{what} {s!r} ends with a backslash, which line protocol cannot express")
+    for c in specials:
+        if c in s:
+            s = (<str>s).replace(c, "\\" + c)
+    return s
+
+
+cdef str _encode_value(object v, object key):
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, str):
+        if "\\" in v:
+            v = v.replace("\\", "\\\\")
+        return '"' + v.replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace(
+            "\t", "\\t") + '"'
+    if isinstance(v, int):
+        if _I64_MIN <= v <= _I64_MAX:
+            return f"{int(v)}i"
+        if 0 <= v <= _U64_MAX:
+            return f"{int(v)}u"
+        raise ValueError(f"integer field {key!r} out of the int64/uint64 range: {v}")
+    if isinstance(v, float):
+        if v - v != 0.0:
+            raise ValueError(f"field {key!r}: {v} has no line-protocol form")
+        return repr(float(v))
+    raise TypeError(f"field {key!r}: unsupported value type {type(v).__name__}")
+
+
+def encode(points, *, precision="ns"):
+    """Line protocol for ``points``, one ``\\n``-terminated line each.
+
+    Timestamps are divided by the precision (floor).  Raises ValueError for
+    what line protocol cannot express (empty names, non-printable characters,
+    a trailing backslash, a measurement starting with ``#``, no fields, NaN/Inf,
+    integers beyond uint64, times beyond int64).
+    """
+    cdef int64_t div = _multiplier(precision)
+    cdef list out = []
+    cdef list parts
+    cdef str name, sep
+    if div == 0:
+        raise ValueError("precision 'auto' is for decoding only")
+    for p in points:
+        name = _encode_key(p.name, "measurement", ", ")
+        if name[0] == "#":
+            raise ValueError(f"measurement {p.name!r} starts with '#' (a comment)")
+        parts = [name]
+        for k, v in p.tags.items():
+            parts.append("," + _encode_key(k, "tag key", ",= ") + "="
+                         + _encode_key(v, "tag value", ",= "))
+        if not p.fields:
+            raise ValueError(f"point {p.name!r} has no fields")
+        sep = " "
+        for k, v in p.fields.items():
+            parts.append(sep + _encode_key(k, "field key", ",= ") + "=" + _encode_value(v, k))
+            sep = ","
+        t = _index(p.time)
+        if not _I64_MIN <= t <= _I64_MAX:
+            raise ValueError(f"time {t} does not fit in signed 64-bit nanoseconds")
+        parts.append(f" {t // div}\n")
+        out.append("".join(parts))
+    return "".join(out).encode("utf-8")
