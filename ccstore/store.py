@@ -13,6 +13,7 @@ import operator
 import os
 import threading
 import time as _time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import apsw
@@ -235,6 +236,13 @@ class Store:
         """Close the database; everything written is already committed."""
         self.backend.close()
 
+    def flush(self) -> None:
+        """Finish background work now (sealing segments: their indexes and counts).
+
+        Not needed for durability: every write is committed when it returns.
+        """
+        self.backend.flush()
+
     # -------------------------------------------------------------- writing
     def write(self, data: Union[bytes, bytearray, memoryview, str], *,
               cluster: Optional[str] = None, precision: str = "auto",
@@ -317,27 +325,38 @@ class Store:
                 return self.ingest(fh, cluster=cluster, precision=precision,
                                    default_time=default_time, chunk_size=chunk_size)
         total = WriteResult()
-        pending = b""
-        lineno = 1
         if default_time is None:
             default_time = _time.time_ns()
-        while True:
-            chunk = source.read(chunk_size)
-            final = not chunk
-            data = pending + chunk if pending else chunk
-            if not data:
-                break
-            batch = lineproto.decode_rows(data, precision=precision, default_time=default_time,
-                                          cluster=cluster, final=final, lineno=lineno)
-            lineno += batch.lines
-            pending = data[batch.consumed:]
-            res = self.write_batches([batch])
+
+        def add(res: WriteResult) -> None:
             total.written += res.written
             total.errors.extend(res.errors)
             for k, n in res.dropped.items():
                 total.dropped[k] = total.dropped.get(k, 0) + n
-            if final:
-                break
+
+        # decode chunk n+1 while chunk n commits (SQLite releases the GIL)
+        with ThreadPoolExecutor(1, thread_name_prefix="ccstore-ingest") as pool:
+            pending_write: Optional[Future] = None
+            pending = b""
+            lineno = 1
+            while True:
+                chunk = source.read(chunk_size)
+                final = not chunk
+                data = pending + chunk if pending else chunk
+                if not data:
+                    break
+                batch = lineproto.decode_rows(data, precision=precision,
+                                              default_time=default_time, cluster=cluster,
+                                              final=final, lineno=lineno)
+                lineno += batch.lines
+                pending = data[batch.consumed:]
+                if pending_write is not None:
+                    add(pending_write.result())
+                pending_write = pool.submit(self.write_batches, [batch])
+                if final:
+                    break
+            if pending_write is not None:
+                add(pending_write.result())
         return total
 
     def get_state(self, key: str) -> Optional[str]:
@@ -525,7 +544,9 @@ def _fts_checker() -> "apsw.Connection":
 
 
 _OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",
-            "busy_timeout_ms", "seal_rows", "cache_mb"}
+            "busy_timeout_ms", "seal_rows", "cache_mb", "background_seal",
+            # PostgreSQL only
+            "pool_size", "retry_seconds"}
 
 
 def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:

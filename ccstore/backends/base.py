@@ -91,6 +91,9 @@ class Backend:
     def get_state(self, key: str) -> Optional[str]:
         raise NotImplementedError
 
+    def flush(self) -> None:
+        """Finish background work (e.g. sealing) now; writes are committed already."""
+
     def clusters(self) -> List[str]:
         raise NotImplementedError
 

@@ -25,6 +25,7 @@ All identifiers are generated (``ccs_<n>``) or quoted; all values are bound.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time as _time
@@ -37,6 +38,8 @@ from ..messages import LEVEL_TAG, NS_PER_S
 from .base import Backend, GroupKey, QuerySpec, TagCond
 
 __all__ = ["SQLiteBackend", "quote_ident"]
+
+log = logging.getLogger("ccstore.sqlite")
 
 SCHEMA_VERSION = 1
 ID_SHIFT = 32
@@ -111,7 +114,7 @@ class SQLiteBackend(Backend):
 
     def __init__(self, path: str, *, fulltext: bool = True, durability: str = "normal",
                  busy_timeout_ms: int = 5000, seal_rows: int = 65536,
-                 cache_mb: int = 64) -> None:
+                 cache_mb: int = 64, background_seal: bool = True) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = os.fspath(path)
@@ -126,10 +129,36 @@ class SQLiteBackend(Backend):
         self._closed = False
         self._lock = threading.RLock()
         self._stats = {"transactions": 0, "rows_written": 0, "segments_sealed": 0,
-                       "seal_seconds": 0.0, "segments_dropped": 0, "rows_expired": 0}
+                       "seal_seconds": 0.0, "segments_dropped": 0, "rows_expired": 0,
+                       "seal_errors": 0}
+        # Sealing in a thread of its own: SQLite releases the GIL while it builds
+        # indexes, so callers decode their next batches meanwhile.
+        self._seal_wanted = threading.Event()
+        self._stopping = False
+        self._sealer: Optional[threading.Thread] = None
         self._w = self._connect()
         self._w.execute("PRAGMA journal_mode=WAL")
         self._setup()
+        if background_seal:
+            self._sealer = threading.Thread(target=self._seal_loop, name="ccstore-sealer",
+                                            daemon=True)
+            self._sealer.start()
+
+    def _seal_loop(self) -> None:
+        while True:
+            self._seal_wanted.wait()
+            self._seal_wanted.clear()
+            if self._stopping:
+                return
+            try:
+                self.seal_full()
+            except Exception:  # noqa: BLE001 - kept FULL, sealed on the next try or open
+                self._stats["seal_errors"] += 1
+                log.exception("sealing segments of %s failed", self.path)
+
+    def flush(self) -> None:
+        """Seal every full segment now (normally done in the background)."""
+        self.seal_full()
 
     # ------------------------------------------------------------------ connections
     def _connect(self, readonly: bool = False) -> apsw.Connection:
@@ -155,6 +184,11 @@ class SQLiteBackend(Backend):
         return conn
 
     def close(self) -> None:
+        self._stopping = True
+        if self._sealer is not None:
+            self._seal_wanted.set()
+            self._sealer.join()
+            self._sealer = None
         with self._lock:
             if self._closed:
                 return
@@ -315,7 +349,10 @@ class SQLiteBackend(Backend):
             return
         full = self._txn(self._write_txn, groups, state)
         if full:
-            self.seal_full()
+            if self._sealer is not None:
+                self._seal_wanted.set()
+            else:
+                self.seal_full()
 
     def _write_txn(self, groups: Dict[Tuple[str, str], List[tuple]],
                    state: Optional[Dict[str, str]]) -> bool:
@@ -365,13 +402,14 @@ class SQLiteBackend(Backend):
     def seal_full(self) -> int:
         """Index and summarise every full segment; one transaction each."""
         sealed = 0
-        while True:
+        while not (self._stopping and threading.current_thread() is self._sealer):
             t0 = _time.perf_counter()
             if not self._txn(self._seal_next_txn):
                 return sealed
             self._stats["seal_seconds"] += _time.perf_counter() - t0
             self._stats["segments_sealed"] += 1
             sealed += 1
+        return sealed
 
     def _seal_next_txn(self) -> bool:
         row = self._w.execute(

@@ -87,6 +87,7 @@ def test_segments_are_sealed_with_indexes(tmp_path):
     with ccstore.open(path, seal_rows=10) as store:
         store.write("".join(f'ccb,cluster=c,hostname=h{i % 3} log="x" {1740000000 + i}\n'
                             for i in range(35)))
+        store.flush()
         kinds = store.stats()["backend"]["kinds"]["log"]
         assert kinds == {"segments": 4, "rows": 35, "sealed_segments": 3}
         conn = apsw.Connection(path)
