@@ -68,8 +68,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             cfg = load_config("config.json")
         else:
             cfg = default_config()
-            log.warning("no -config given and no ./config.json: embedded default, SQLite "
-                        "%s", os.path.abspath(cfg.storage.backend.target))
+            log.debug("no -config given and no ./config.json: the embedded default")
     except ConfigError as e:
         log.error("configuration error: %s", e)
         return 2
@@ -96,9 +95,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         log.warning("no jwt_public_key configured: the REST API is open to anyone who can "
                     "reach %s:%d", host, port)
     shown = f"[{host}]" if ":" in host else host
-    log.info("ccstore %s listening on http://%s:%d/api/ (storage %s)", __version__, shown,
-             port, cfg.storage.backend.type if cfg.storage.backend.type != "sqlite"
-             else cfg.storage.backend.target)
+    b = cfg.storage.backend
+    log.info("ccstore %s listening on http://%s:%d/api/ (storage: %s)", __version__, shown,
+             port, f"SQLite {os.path.abspath(b.target)}" if b.type == "sqlite" else b.type)
     while not stop.wait(3600):
         pass
     log.info("shutting down (signal %d)", signals_seen[0])
