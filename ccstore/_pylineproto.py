@@ -729,15 +729,24 @@ def decode(data: Data, *, precision: str = "ns", default_time: Optional[int] = N
 
 
 _IDENTITY = [tag for tag, _ in _messages.IDENTITY_TAGS]
-_LEVEL_LOG = _messages.LEVEL_TAG["log"]
-_LEVEL_EVENT = _messages.LEVEL_TAG["event"]
+_LOG = _messages.KIND_FIELDS["log"]
+_EVENT = _messages.KIND_FIELDS["event"]
 
 
 def _row_entry(name: str, tags: Dict[str, str]) -> tuple:
-    """What a row needs from a key section, computed once per distinct one."""
+    """What a row needs from a key section, computed once per distinct one:
+    ``(name, tags, cluster tag, row columns name..othertags, log level, event level)``."""
     get = tags.get
-    return (name, tags, get(_messages.CLUSTER_TAG), *[get(t) for t in _IDENTITY],
-            _messages.othertags_json(tags), get(_LEVEL_LOG), get(_LEVEL_EVENT))
+    return (name, tags, get(_messages.CLUSTER_TAG),
+            (name, *[get(t) for t in _IDENTITY], _messages.othertags_json(tags)),
+            get(_messages.LEVEL_TAG[_LOG]), get(_messages.LEVEL_TAG[_EVENT]))
+
+
+def _add_row(groups: Dict[Tuple[str, str], List[tuple]], cl: str, kind: str) -> List[tuple]:
+    rows = groups.get((cl, kind))
+    if rows is None:
+        rows = groups[(cl, kind)] = []
+    return rows
 
 
 def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[int] = None,
@@ -759,25 +768,23 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
     kinds = _messages.KIND_FIELDS
     point_to_row = _messages.point_to_row
     MessageError = _messages.MessageError
-    last_key: Any = None
+    LOG, EVENT = _LOG, _EVENT
+    last_cl: Any = None
+    last_kind: Any = None
     rows: List[tuple] = []
     for mpos, entry, key, value, fields, t in _scan(buf, mult, dt, final, _row_entry,
                                                      _ROW_KEYS, errs, state):
         kind = kinds.get(key)
-        cl = entry[2] or cluster
-        if kind == "log" or kind == "event":
+        if kind is LOG or kind is EVENT:
+            cl = entry[2] or cluster
             if cl and type(value) is str:
-                row = (t, t // 1_000_000_000, entry[0], entry[3], entry[4], entry[5], entry[6],
-                       entry[7], entry[8], value, entry[9] if kind == "log" else entry[10])
-                gk = (cl, kind)
-                if gk != last_key:
-                    rows = groups.get(gk)
-                    if rows is None:
-                        rows = groups[gk] = []
-                    last_key = gk
-                rows.append(row)
+                if cl is not last_cl or kind is not last_kind:
+                    rows = _add_row(groups, cl, kind)
+                    last_cl, last_kind = cl, kind
+                rows.append((t, t // 1_000_000_000, *entry[3], value,
+                             entry[4] if kind is LOG else entry[5]))
                 continue
-        elif kind is not None:
+        elif kind is not None:  # metric, control: the first kind field decides
             dropped[kind] = dropped.get(kind, 0) + 1
             continue
         try:
@@ -789,11 +796,8 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
         if row is None:
             dropped[kind] = dropped.get(kind, 0) + 1
         else:
-            gk = (cl, kind)
-            rows = groups.get(gk)
-            if rows is None:
-                rows = groups[gk] = []
-            last_key = gk
+            rows = _add_row(groups, cl, kind)
+            last_cl, last_kind = cl, kind
             rows.append(row)
     consumed = state[0]
     lines = buf.count(b"\n", 0, consumed)

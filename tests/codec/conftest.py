@@ -13,7 +13,7 @@ from typing import Any, Callable, List, Tuple
 
 import pytest
 
-from ccstore import lineproto
+from ccstore import lineproto, messages
 
 PYTHON_ONLY = os.environ.get("CCSTORE_IMPL", "").strip().lower() == "python"
 
@@ -75,3 +75,68 @@ def workload() -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def check_rows(impl: Any, data: bytes, **kw: Any) -> Any:
+    """Assert ``impl.decode_rows(data, **kw)`` equals ``decode()`` followed by
+    ``messages.point_to_row()``; return the batch."""
+    kw.setdefault("default_time", 0)
+    cluster = kw.get("cluster")
+    points, errors = impl.decode(data, precision=kw.get("precision", "auto"),
+                                 default_time=kw["default_time"])
+    groups: dict = {}
+    dropped: dict = {}
+    problems = []
+    for p in points:
+        try:
+            cl, kind, row = messages.point_to_row(p.name, p.tags, p.fields, p.time, cluster)
+        except messages.MessageError as exc:
+            problems.append(str(exc))
+            continue
+        if row is None:
+            dropped[kind] = dropped.get(kind, 0) + 1
+        else:
+            groups.setdefault((cl, kind), []).append(row)
+    batch = impl.decode_rows(data, **kw)
+    assert list(batch.groups.items()) == list(groups.items())
+    assert batch.dropped == dropped
+    syntax = set(canon_errors(errors))
+    assert [e for e in batch.errors if canon_errors([e])[0] in syntax] == errors
+    assert [e.message for e in batch.errors if canon_errors([e])[0] not in syntax] == problems
+    assert batch.consumed == len(data if isinstance(data, bytes) else data.encode())
+    return batch
+
+
+def stream_rows(impl: Any, data: bytes, cuts: Any, **kw: Any) -> Tuple:
+    """Feed ``data`` cut at ``cuts`` as a receiver does (``final=False``, carry
+    the unconsumed rest and the line number); return merged
+    ``(groups, dropped, errors, lines)`` for comparison with one call."""
+    groups: dict = {}
+    dropped: dict = {}
+    errors: list = []
+    pending, lineno, start = b"", 1, 0
+    for cut in sorted(c for c in set(cuts) if 0 < c < len(data)) + [len(data)]:
+        pending += data[start:cut]
+        start = cut
+        batch = impl.decode_rows(pending, final=cut == len(data), lineno=lineno, **kw)
+        for key, rows in batch.groups.items():
+            groups.setdefault(key, []).extend(rows)
+        for kind, n in batch.dropped.items():
+            dropped[kind] = dropped.get(kind, 0) + n
+        errors.extend(batch.errors)
+        pending = pending[batch.consumed:]
+        lineno += batch.lines
+    assert pending == b""
+    return groups, dropped, errors, lineno - 1
+
+
+@pytest.fixture(name="check_rows")
+def check_rows_fixture() -> Callable[..., Any]:
+    """``check_rows(lp, data, **kw)``: see :func:`check_rows`."""
+    return check_rows
+
+
+@pytest.fixture(name="stream_rows")
+def stream_rows_fixture() -> Callable[..., Tuple]:
+    """``stream_rows(lp, data, cuts, **kw)``: see :func:`stream_rows`."""
+    return stream_rows

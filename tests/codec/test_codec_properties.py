@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ccstore import _pylineproto, lineproto, messages
+from ccstore import _pylineproto, lineproto
 
 I64_MIN, I64_MAX, U64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 CTRL = "".join(map(chr, range(32))) + "\x7f"
@@ -125,46 +125,13 @@ def test_implementations_agree(both, data, precision):
 
 @SETTINGS
 @given(data=any_bytes, cluster=st.sampled_from([None, "fallback"]))
-def test_rows_equal_decode_then_point_to_row(lp, data, cluster):
-    points_, errors = lp.decode(data, precision="auto", default_time=0)
-    groups, dropped, problems = {}, {}, []
-    for p in points_:
-        try:
-            cl, kind, row = messages.point_to_row(p.name, p.tags, p.fields, p.time, cluster)
-        except messages.MessageError as exc:
-            problems.append(str(exc))
-            continue
-        if row is None:
-            dropped[kind] = dropped.get(kind, 0) + 1
-        else:
-            groups.setdefault((cl, kind), []).append(row)
-    batch = lp.decode_rows(data, default_time=0, cluster=cluster)
-    assert list(batch.groups.items()) == list(groups.items())
-    assert batch.dropped == dropped
-    syntax = {(e.lineno, e.column, e.message, e.text) for e in errors}
-    assert [e for e in batch.errors if (e.lineno, e.column, e.message, e.text) in syntax] == errors
-    assert sorted(e.message for e in batch.errors if
-                  (e.lineno, e.column, e.message, e.text) not in syntax) == sorted(problems)
-    assert batch.consumed == len(data)
+def test_rows_equal_decode_then_point_to_row(lp, check_rows, data, cluster):
+    check_rows(lp, data, cluster=cluster)
 
 
 @SETTINGS
 @given(data=documents, cuts=st.lists(st.integers(0, 400), max_size=6))
-def test_stream_chunks_equal_one_call(lp, data, cuts):
+def test_stream_chunks_equal_one_call(lp, stream_rows, data, cuts):
     whole = lp.decode_rows(data, default_time=0, cluster="c")
-    groups, dropped, errors = {}, {}, []
-    pending, lineno, start = b"", 1, 0
-    for cut in sorted(c for c in set(cuts) if c < len(data)) + [len(data)]:
-        pending += data[start:cut]
-        start = cut
-        batch = lp.decode_rows(pending, final=cut == len(data), lineno=lineno, default_time=0,
-                               cluster="c")
-        for key, rows in batch.groups.items():
-            groups.setdefault(key, []).extend(rows)
-        for kind, n in batch.dropped.items():
-            dropped[kind] = dropped.get(kind, 0) + n
-        errors.extend(batch.errors)
-        pending = pending[batch.consumed:]
-        lineno += batch.lines
-    assert (groups, dropped, errors, lineno - 1) == (whole.groups, whole.dropped, whole.errors,
-                                                      whole.lines)
+    assert stream_rows(lp, data, cuts, default_time=0, cluster="c") == (
+        whole.groups, whole.dropped, whole.errors, whole.lines)

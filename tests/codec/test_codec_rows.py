@@ -6,8 +6,6 @@ import random
 
 import pytest
 
-from ccstore import messages
-
 NS = 1_000_000_000
 LOG = (b"ccb,cluster=alex,hostname=h1,type=node,type-id=0,loglevel=info,extra=x "
        b'log="archiving finished" 1740027951\n')
@@ -15,37 +13,7 @@ EVENT = (b"job,cluster=alex,hostname=mngmt02,type=node,type-id=0,function=stop_j
          b'event="{\\"jobId\\": 69}" 1740027951000000000\n')
 
 
-def reference(lp, data, cluster=None, precision="auto", default_time=0):
-    """decode() followed by messages.point_to_row(), grouped like RowBatch."""
-    points, errors = lp.decode(data, precision=precision, default_time=default_time)
-    groups, dropped, problems = {}, {}, []
-    for p in points:
-        try:
-            cl, kind, row = messages.point_to_row(p.name, p.tags, p.fields, p.time, cluster)
-        except messages.MessageError as exc:
-            problems.append(str(exc))
-            continue
-        if row is None:
-            dropped[kind] = dropped.get(kind, 0) + 1
-        else:
-            groups.setdefault((cl, kind), []).append(row)
-    return groups, dropped, errors, problems
-
-
-def assert_matches_reference(lp, data, **kw):
-    groups, dropped, errors, problems = reference(lp, data, **kw)
-    batch = lp.decode_rows(data, **kw)
-    assert list(batch.groups.items()) == list(groups.items())
-    assert batch.dropped == dropped
-    syntax = [e for e in batch.errors if e.message not in problems]
-    assert [(e.lineno, e.column, e.message, e.text) for e in syntax] == [
-        (e.lineno, e.column, e.message, e.text) for e in errors]
-    assert [e.message for e in batch.errors if e.message in problems] == problems
-    assert batch.consumed == len(data if isinstance(data, bytes) else data.encode())
-    return batch
-
-
-def test_row_shape(lp):
+def test_row_shape(lp, check_rows):
     batch = lp.decode_rows(LOG + EVENT)
     assert batch.groups == {
         ("alex", "log"): [(1740027951 * NS, 1740027951, "ccb", "h1", "node", "0", None, None,
@@ -55,28 +23,28 @@ def test_row_shape(lp):
     }
     assert (batch.errors, batch.dropped, batch.consumed, batch.lines) == ([], {}, len(LOG + EVENT), 2)
     assert batch.rows == 2
-    assert_matches_reference(lp, LOG + EVENT)
+    check_rows(lp, LOG + EVENT)
 
 
-def test_identity_and_other_tags(lp):
+def test_identity_and_other_tags(lp, check_rows):
     data = ('ccmc,stype-id=/homes,zz=1,cluster=c1,stype=filesystem,hostname=n1,type=socket,'
             'type-id=3,aa=é,loglevel=warn log="x" 5\n').encode()
     (row,) = lp.decode_rows(data).groups[("c1", "log")]
     assert row == (5 * NS, 5, "ccmc", "n1", "socket", "3", "filesystem", "/homes",
                    json.dumps({"aa": "é", "loglevel": "warn", "zz": "1"}, ensure_ascii=False,
                               separators=(",", ":")), "x", "warn")
-    assert_matches_reference(lp, data)
+    check_rows(lp, data)
 
 
-def test_grouping_order(lp):
+def test_grouping_order(lp, check_rows):
     data = (b'l,cluster=b log="1" 1\ne,cluster=a event="2" 2\nl,cluster=a log="3" 3\n'
             b'l,cluster=b log="4" 4\ne,cluster=a event="5" 5\n')
-    batch = assert_matches_reference(lp, data)
+    batch = check_rows(lp, data)
     assert [(k, [r[9] for r in v]) for k, v in batch.groups.items()] == [
         (("b", "log"), ["1", "4"]), (("a", "event"), ["2", "5"]), (("a", "log"), ["3"])]
 
 
-def test_cluster_rules(lp):
+def test_cluster_rules(lp, check_rows):
     data = (b'l log="no tag" 1\nl,cluster=x log="tag" 2\nm value=1 3\nc control="GET" 4\n'
             b'l,cluster=x log="tag2" 5\n')
     assert lp.decode_rows(data, cluster="arg").groups == {
@@ -85,14 +53,14 @@ def test_cluster_rules(lp):
         ("x", "log"): lp.decode_rows(b'l,cluster=x log="tag" 2\nl,cluster=x log="tag2" 5\n'
                                      ).groups[("x", "log")],
     }
-    batch = assert_matches_reference(lp, data)
+    batch = check_rows(lp, data)
     assert batch.dropped == {"metric": 1, "control": 1}
     assert [(e.lineno, e.column, e.message, e.text) for e in batch.errors] == [
         (1, 1, "no cluster: the line has no cluster tag and none was given", 'l log="no tag" 1')]
-    assert_matches_reference(lp, data, cluster="arg")
+    check_rows(lp, data, cluster="arg")
 
 
-def test_message_errors_and_positions(lp):
+def test_message_errors_and_positions(lp, check_rows):
     data = (b'ok,cluster=c log="a" 1\n'
             b'  nokind,cluster=c x=1 2\n'
             b'\n'
@@ -100,7 +68,7 @@ def test_message_errors_and_positions(lp):
             b'  multi,cluster=c x="a\nb" 4\n'
             b'ev,cluster=c event=true 5\n'
             b'syntax,cluster=c log= 6\n')
-    batch = assert_matches_reference(lp, data)
+    batch = check_rows(lp, data)
     assert [(e.lineno, e.column, e.message) for e in batch.errors] == [
         (2, 3, "not a ClusterCockpit message: expected a field named event, log, value or control"),
         (4, 1, 'field "log" must be a string'),
@@ -117,9 +85,9 @@ def test_message_errors_and_positions(lp):
     (b'event="e",log="l"', "event"), (b'control="c",log="l"', "control"),
     (b'log="a",log="b"', "log"), (b'x=1i,value="s"', "metric"),
 ])
-def test_first_kind_field_decides(lp, fields, kind):
+def test_first_kind_field_decides(lp, fields, kind, check_rows):
     data = b"m,cluster=c " + fields + b" 1\n"
-    batch = assert_matches_reference(lp, data)
+    batch = check_rows(lp, data)
     assert list(batch.groups) + list(batch.dropped) in ([("c", kind)], [kind])
 
 
@@ -163,54 +131,34 @@ def test_final_lines(lp, data, lines):
     assert (batch.consumed, batch.lines) == (len(data), lines)
 
 
-def stream(lp, data, cuts, **kw):
-    """Feed ``data`` cut at ``cuts`` the way a receiver does; merge the batches."""
-    groups, dropped, errors = {}, {}, []
-    pending, lineno, start = b"", 1, 0
-    for cut in list(cuts) + [None]:
-        chunk = data[start:cut] if cut is not None else data[start:]
-        start = cut
-        pending += chunk
-        batch = lp.decode_rows(pending, final=cut is None, lineno=lineno, **kw)
-        for key, rows in batch.groups.items():
-            groups.setdefault(key, []).extend(rows)
-        for kind, n in batch.dropped.items():
-            dropped[kind] = dropped.get(kind, 0) + n
-        errors.extend(batch.errors)
-        pending = pending[batch.consumed:]
-        lineno += batch.lines
-    assert pending == b""
-    return groups, dropped, errors, lineno - 1
-
-
 STREAM = (LOG + EVENT + b'bad line\n\r\nl,cluster=c log="multi\nline\r\nstring" 1\r\n'
           b"m,cluster=c value=1.5 2\n# comment\nl log=\"x\" 3\nl,cluster=c log=\"\xff\" 4\n"
           b'l,cluster=c log="a\\"b\\\\" 5\n   l,cluster=d   log="sp"   6   \n' + EVENT + LOG[:-1])
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_stream_in_random_chunks(lp, seed):
+def test_stream_in_random_chunks(lp, seed, stream_rows):
     rnd = random.Random(seed)
     cuts = sorted(rnd.sample(range(1, len(STREAM)), rnd.randint(1, 40)))
     whole = lp.decode_rows(STREAM, default_time=0)
-    assert stream(lp, STREAM, cuts, default_time=0) == (
+    assert stream_rows(lp, STREAM, cuts, default_time=0) == (
         whole.groups, whole.dropped, whole.errors, whole.lines)
 
 
-def test_stream_byte_by_byte(lp):
+def test_stream_byte_by_byte(lp, stream_rows):
     whole = lp.decode_rows(STREAM, default_time=0, cluster="z")
-    assert stream(lp, STREAM, range(1, len(STREAM)), default_time=0, cluster="z") == (
+    assert stream_rows(lp, STREAM, range(1, len(STREAM)), default_time=0, cluster="z") == (
         whole.groups, whole.dropped, whole.errors, whole.lines)
 
 
-def test_workload_sample_matches_reference(lp, workload):
+def test_workload_sample_matches_reference(lp, workload, check_rows):
     data = workload.generate(3000, seed=7)
-    batch = assert_matches_reference(lp, data)
+    batch = check_rows(lp, data)
     assert batch.errors == [] and batch.rows == 3000 and batch.lines == 3000
     assert set(batch.groups) == {("alex", "log"), ("alex", "event")}
 
 
-def test_rows_match_reference_on_spec_examples(lp):
-    assert_matches_reference(lp, STREAM)
-    assert_matches_reference(lp, STREAM, cluster="fallback")
-    assert_matches_reference(lp, STREAM, precision="ns", cluster="fallback")
+def test_rows_match_reference_on_spec_examples(lp, check_rows):
+    check_rows(lp, STREAM)
+    check_rows(lp, STREAM, cluster="fallback")
+    check_rows(lp, STREAM, precision="ns", cluster="fallback")
