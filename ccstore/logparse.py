@@ -42,6 +42,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import json
+import operator
 import os
 import re
 import time as _time
@@ -106,11 +107,12 @@ def normalize_level(value: Any) -> Optional[str]:
 _MONTHS = {m: i for i, m in enumerate(
     "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
-_W = (r"emerg(?:ency)?|alert|crit(?:ical)?|fatal|panic|severe|error|err|warn(?:ing)?|notice"
-      r"|info(?:rmation)?|verbose|debug[1-5]?|trace|fine(?:r|st)?")
 # a level word at the start: "error: ...", "[WARN] ...", "<info> ...", "ERROR:root:..."
-_LEVEL_START = r"[ \t]*(?:[\[<(][ \t]*(?i:(%s))[ \t]*[\]>)]|(?i:(%s))[ \t]*:)" % (_W, _W)
+_LEVEL_START = (r"[ \t]*(?:[\[<(][ \t]*[A-Za-z]{3,13}\d?[ \t]*[\]>)]"
+                r"|[A-Za-z]{3,13}\d?[ \t]*:)")
 _LEVEL_START_RE = re.compile(_LEVEL_START)
+#: level words of _LEVEL_START (any case)
+_START_WORDS = {w: lvl for w, lvl in _LEVELS.items() if len(w) >= 3}
 # upper-case level words (found with str.find, far faster than a regex alternation)
 # and logfmt's level=...: a hit counts within the first _LEVEL_WINDOW characters
 # of a message
@@ -136,6 +138,9 @@ _CONT = (
     r"|The above exception was the direct cause"
 )
 _CONT_RE = re.compile(_CONT)
+# a cheap test that every line _CONT_RE matches passes (and few others)
+_CONT_HINT = (r"[ \t]|\.\.\. |Caused by: |Suppressed: |Traceback \(|During handling"
+              r"|The above exception|[a-zA-Z_$][\w$]*\.[\w$.]*(?:Exception|Error|Throwable)")
 _TRACEBACK = "Traceback (most recent call last):"
 
 # RFC 3164: [<PRI>]Mmm dd HH:MM:SS[.frac] HOST TAG[PID]: MSG, with the level word
@@ -143,8 +148,11 @@ _TRACEBACK = "Traceback (most recent call last):"
 _FAST_SYSLOG_RE = re.compile(
     r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.(\d{1,9}))? +(\S+)"
     r"(?: ([^\s\[\]:]+)(?:\[[^\]\s]*\])?:(?= |$))? ?"
-    r"(?:(?=%s))?(?:(?=(%s)))?(.*)" % (_LEVEL_START, _CONT)
+    r"(?:(?=(%s)))?(?:(?=(%s)))?(.*)" % (_LEVEL_START, _CONT_HINT)
 )
+# the same for every line of a chunk at once
+_SYSLOG_LINES_RE = re.compile("^" + _FAST_SYSLOG_RE.pattern + "$", re.M)
+_CONT_GROUP = operator.itemgetter(6)
 # rsyslog's file format: [<PRI>]ISO-8601 HOST TAG[PID]: MSG
 _SYSLOG_ISO_RE = re.compile(
     r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)"
@@ -170,6 +178,7 @@ _PLAIN_RE = re.compile(
 _KLOG_RE = re.compile(r"([IWEF])(\d\d)(\d\d) (\d\d:\d\d:\d\d)\.(\d{6}) +\d+ (.*)")
 
 # characters that do not occur in text (tab, LF, CR and ESC are allowed)
+_CTRL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 27), *range(28, 32), 127])
 _CTRL_ONLY_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\ufffd]")
 
@@ -273,11 +282,14 @@ class LogParser:
         for lvl in LOGLEVELS:
             self._othertags[lvl] = othertags_json({**base, "loglevel": lvl})
         self._minute_cache: Dict[Tuple[str, Optional[str]], int] = {}
-        self._bsd_cache: Dict[str, int] = {}
+        self._bsd_cache = _BsdCache(self._bsd_compute)
         self._ref = 0.0
         self._ref_day = -1
         self.set_reference_time(reference_time)
         self._header: Callable[[str], Optional[_Header]] = getattr(self, "_hdr_" + format)
+        #: whether whole chunks of RFC 3164 lines take the fast path (tests turn it
+        #: off to compare it with the line loop)
+        self._columnar = format in ("syslog", "auto")
         self._buf = b""
         #: end of the lines consumed so far
         self.offset = offset
@@ -360,10 +372,17 @@ class LogParser:
     # -- the line loop -----------------------------------------------------------
     def _parse(self, data: bytes, end_offset: int) -> List[Row]:
         """Parse ``data`` (whole lines, no final newline) ending at ``end_offset``."""
-        out: List[Row] = []
         chunk_start = self.offset
-        lines, text, skipped = _split_lines(data)
-        hits = _level_hits(text)
+        text = _clean_text(data)
+        hits = _level_hits(text) if text is not None else None
+        if text is not None and self._columnar:
+            out = self._syslog_chunk(data, text, hits, end_offset)
+            if out is not None:
+                return out
+        out = []
+        lines, text, skipped = _split_lines(data, text)
+        if hits is None:
+            hits = _level_hits(text)
         nhits = len(hits)
         hi = 0
         hpos = hits[0][0] if nhits else _FAR
@@ -413,7 +432,7 @@ class LogParser:
                 t = name = host = level = None
                 m = start_match(body)
                 if m is not None:
-                    level = _LEVELS[(m.group(1) or m.group(2)).lower()]
+                    level = _token_level(m.group(0))
             else:
                 t, name, host, level, body, cont = hdr
                 if pbody is not None and (tb or cont or (cont is None and cont_match(body))):
@@ -468,6 +487,54 @@ class LogParser:
         self.offset = end_offset
         return out
 
+    def _syslog_chunk(self, data: bytes, text: str, hits: List[Tuple[int, str]],
+                      end_offset: int) -> Optional[List[Row]]:
+        """Fast path for a chunk that is nothing but single-line RFC 3164 entries.
+
+        One ``findall`` over the chunk, then list comprehensions: the same rows
+        as the line loop, which takes over (None) when any line is something
+        else (another format, a blank line, a continuation of an entry).
+        """
+        if self._tb:
+            return None
+        tuples = _SYSLOG_LINES_RE.findall(text)
+        nlines = text.count("\n") + 1
+        if len(tuples) != nlines:
+            return None
+        if any(map(_CONT_GROUP, tuples)):
+            if any(_CONT_RE.match(t[7]) for t in tuples if t[6]):
+                return None
+        cache = self._bsd_cache
+        secs = [cache[t[1]] for t in tuples]
+        if None in secs:
+            return None
+        levels: List[Optional[str]] = [
+            _PRI_LEVEL[int(p) & 7] if p else (_token_level(w) if w else None)
+            for p, _, _, _, _, w, _, _ in tuples]
+        if hits:
+            for i, level in _body_hits(text, hits, [t[7] for t in tuples]).items():
+                if level and levels[i] is None:
+                    levels[i] = level
+        last_explicit = levels[-1] is not None
+        levels = [lv or "info" for lv in levels]
+        ns, other, name = NS_PER_S, self._othertags, self.name
+        rows = [(sec * ns + (_frac_ns(f) if f else 0), sec, tag or name, host, "node", "0",
+                 None, None, other[lv], body, lv)
+                for (_, _, f, host, tag, _, _, body), sec, lv in zip(tuples, secs, levels)]
+        out: List[Row] = []
+        if self._pend is not None:
+            out.extend(self.flush())
+        last = rows.pop()
+        out.extend(rows)
+        self.entries += len(rows)
+        self.lines += nlines
+        self.last_time = last[0]
+        self._blank = 0
+        self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
+                      self.offset + _line_start(data, nlines, nlines - 1)]
+        self.offset = end_offset
+        return out
+
     # -- time -----------------------------------------------------------------------
     def _minute(self, prefix: str, zone: Optional[str]) -> int:
         """Epoch seconds of an ISO minute prefix ``YYYY-MM-DD?HH:MM`` in ``zone``."""
@@ -495,15 +562,21 @@ class LogParser:
     def _bsd_seconds(self, ts: str) -> int:
         """Epoch seconds of ``Mmm dd HH:MM:SS`` (RFC 3164: no year, no zone).
 
-        Raises KeyError/ValueError for an impossible date.
+        Raises ValueError for an impossible date.
         """
-        v = self._bsd_cache.get(ts)
-        if v is not None:
-            return v
-        mon = _MONTHS[ts[:3]]
-        day, hh, mm, ss = int(ts[4:6]), int(ts[7:9]), int(ts[10:12]), int(ts[13:15])
-        if ss > 60:
+        v = self._bsd_cache[ts]
+        if v is None:
             raise ValueError(ts)
+        return v
+
+    def _bsd_compute(self, ts: str) -> Optional[int]:
+        try:
+            mon = _MONTHS[ts[:3]]
+            day, hh, mm, ss = int(ts[4:6]), int(ts[7:9]), int(ts[10:12]), int(ts[13:15])
+        except (KeyError, ValueError):
+            return None
+        if ss > 60:
+            return None
         if self._tz is None:
             year = _time.localtime(self._ref).tm_year
         else:
@@ -515,13 +588,8 @@ class LogParser:
             except ValueError:  # Feb 29 outside a leap year
                 continue
             if v <= limit:
-                break
-        if v is None:
-            raise ValueError(ts)
-        if len(self._bsd_cache) > 100_000:
-            self._bsd_cache.clear()
-        self._bsd_cache[ts] = v
-        return v
+                return v
+        return None
 
     def _iso_ns(self, text: str) -> Optional[int]:
         m = _ISO_RE.match(text.strip())
@@ -538,23 +606,20 @@ class LogParser:
         m = _FAST_SYSLOG_RE.match(line)
         if m is None:
             return self._syslog_iso(line)
-        pri, ts, frac, host, tag, la, lb, cont, body = m.groups()
-        t = self._bsd_cache.get(ts)
+        pri, ts, frac, host, tag, word, hint, body = m.groups()
+        t = self._bsd_cache[ts]
         if t is None:
-            try:
-                t = self._bsd_seconds(ts)
-            except (KeyError, ValueError):
-                return None
+            return None
         t *= NS_PER_S
         if frac:
             t += _frac_ns(frac)
         if pri is not None:
             level = _PRI_LEVEL[int(pri) & 7]
-        elif la or lb:
-            level = _LEVELS[(la or lb).lower()]
+        elif word:
+            level = _token_level(word)
         else:
             level = None
-        return t, tag, host, level, body, cont is not None
+        return t, tag, host, level, body, hint is not None and _CONT_RE.match(body) is not None
 
     def _syslog_iso(self, line: str) -> Optional[_Header]:
         """rsyslog's file format: ``<ISO 8601 time> host tag[pid]: msg``."""
@@ -699,7 +764,12 @@ def _first_str(obj: dict, keys: Tuple[str, ...]) -> Optional[str]:
 def _start_level(body: str) -> Optional[str]:
     """Level named by a word at the start of ``body`` (``error:``, ``[WARN]``...)."""
     m = _LEVEL_START_RE.match(body)
-    return _LEVELS[(m.group(1) or m.group(2)).lower()] if m is not None else None
+    return _token_level(m.group(0)) if m is not None else None
+
+
+def _token_level(token: str) -> Optional[str]:
+    """Level of a _LEVEL_START token (``error:``, ``[ WARN ]``), None for other words."""
+    return _START_WORDS.get(token.strip(" \t[]<>():").lower())
 
 
 def _level_of(body: str) -> Optional[str]:
@@ -723,11 +793,11 @@ def _level_hits(text: str) -> List[Tuple[int, str]]:
     for stem, words in _HIT_WORDS:
         i = find(stem)
         while i >= 0:
-            if i == 0 or not _is_word_char(text[i - 1]):
+            if i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_.-"):
                 for w in words:
                     if text.startswith(w, i):
                         e = i + len(w)
-                        if e >= n or not _is_word_char(text[e]):
+                        if e >= n or not (text[e].isalnum() or text[e] in "_.-"):
                             hits.append((i, _LEVELS[w.lower()]))
                         break
             i = find(stem, i + 1)
@@ -739,36 +809,42 @@ def _level_hits(text: str) -> List[Tuple[int, str]]:
     return hits
 
 
-def _is_word_char(c: str) -> bool:
-    return c.isalnum() or c in "_.-"
-
-
 def _traceback_state(body: str, tb: bool) -> bool:
     """Whether a Python traceback is still open after the continuation ``body``."""
     if body.startswith(_TRACEBACK):
         return True
-    if tb and body[0] not in " \t":
+    if tb and not body.startswith((" ", "\t")):
         # the exception line closes a traceback, unless a chained one follows
         return body.startswith(("During handling", "The above exception"))
     return tb
 
 
-def _split_lines(data: bytes) -> Tuple[List[str], str, int]:
-    """``(lines, text, skipped)`` of a chunk of whole lines.
+def _clean_text(data: bytes) -> Optional[str]:
+    """The chunk as text when it is valid UTF-8 without control characters, else None.
 
-    Clean UTF-8 text takes the fast path.  Otherwise each line is salvaged
-    (:func:`_salvage`); binary garbage becomes the marker line ``"\\x00"``
-    (counted in ``skipped``) so that line positions stay aligned.
+    CRLF line ends become LF.
     """
+    if len(data.translate(None, _CTRL_BYTES)) != len(data):
+        return None
     try:
         text = data.decode()
     except UnicodeDecodeError:
-        text = None
-    if text is not None and _CTRL_RE.search(text) is None:
-        if "\r" in text:
-            text = text.replace("\r\n", "\n")
-            if text[-1:] == "\r":  # the newline itself was cut off by the caller
-                text = text[:-1]
+        return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if text[-1:] == "\r":  # the newline itself was cut off by the caller
+            text = text[:-1]
+    return text
+
+
+def _split_lines(data: bytes, text: Optional[str]) -> Tuple[List[str], str, int]:
+    """``(lines, text, skipped)`` of a chunk of whole lines (``text``: its clean text).
+
+    Otherwise each line is salvaged (:func:`_salvage`); binary garbage becomes
+    the marker line ``"\\x00"`` (counted in ``skipped``) so that line positions
+    stay aligned.
+    """
+    if text is not None:
         return text.split("\n"), text, 0
     lines = []
     skipped = 0
@@ -781,6 +857,44 @@ def _split_lines(data: bytes) -> Tuple[List[str], str, int]:
             line = line[:-1]
         lines.append(line)
     return lines, "\n".join(lines), skipped
+
+
+class _BsdCache(dict):
+    """RFC 3164 timestamp -> epoch seconds (None: impossible date), computed on a miss."""
+
+    __slots__ = ("compute",)
+
+    def __init__(self, compute: Callable[[str], Optional[int]]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, ts: str) -> Optional[int]:
+        if len(self) > 100_000:
+            self.clear()
+        v = self[ts] = self.compute(ts)
+        return v
+
+
+def _body_hits(text: str, hits: List[Tuple[int, str]], bodies: List[str]) -> Dict[int, str]:
+    """Line index -> level of the first hit within the first characters of its body.
+
+    ``bodies`` are suffixes of the lines of ``text``; hits in a line's header
+    (before its body) do not count.
+    """
+    out: Dict[int, str] = {}
+    idx = 0
+    prev = 0
+    n = len(text)
+    for p, level in hits:
+        idx += text.count("\n", prev, p)
+        prev = p
+        if idx in out:
+            continue
+        end = text.find("\n", p)
+        start = (n if end < 0 else end) - len(bodies[idx])
+        if p >= start:
+            out[idx] = level if p < start + _LEVEL_WINDOW else ""
+    return out
 
 
 _GARBAGE = "\x00"

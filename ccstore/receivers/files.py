@@ -453,6 +453,7 @@ class FileReceiver:
                 break
             f.pos += len(data)
             total += len(data)
+            self._pending_bytes += len(data)
             self.counters["bytes"] += len(data)
             self._take(f, f.parser.feed(data))
             if self._pending_bytes >= self.batch_bytes:
@@ -468,7 +469,6 @@ class FileReceiver:
         p.lines = p.skipped = 0
         if rows:
             self._rows.extend(rows)
-            self._pending_bytes += sum(len(r[9]) for r in rows) + 64 * len(rows)
         self._state[f.key] = f.state()
 
     def _commit(self) -> None:

@@ -245,3 +245,62 @@ def test_sample_of_a_real_mixed_file(tmp_path):
     assert len(rows) == 7 and p.skipped == 1
     assert {r[8] for r in rows} >= {
         '{"location":"%s","loglevel":"error"}' % os.fspath(path)}
+
+
+# ------------------------------------------------------------------------- fast path
+_PROGS = st.sampled_from(["sshd", "kernel", "app", "CRON", "postfix/smtpd", "ccb"])
+_BODIES = st.sampled_from([
+    "Accepted publickey for root", "error: Node down", "[WARN] slow", "<info> fine",
+    "ERROR [main] x - y", "pam_unix(cron:session): opened", "debug2: detail",
+    "job failed: java.lang.NullPointerException at x", "Started Session 1.",
+    "\tat a.b(C.java:1)", "Caused by: java.io.IOException: x", "... 3 more",
+    "java.lang.IllegalStateException: boom", "Traceback (most recent call last):",
+    "  File \"x.py\", line 1", "ValueError: bad", "level=warn msg=x", "x" * 90 + " ERROR",
+    "Warning: deprecated", "INFORMATION only", "", "a line: with colon",
+])
+
+
+@st.composite
+def syslog_text(draw):
+    lines = []
+    for _ in range(draw(st.integers(1, 30))):
+        kind = draw(st.integers(0, 9))
+        pri = f"<{draw(st.integers(0, 191))}>" if kind == 0 else ""
+        sec = draw(st.integers(0, 59))
+        frac = f".{draw(st.integers(0, 999)):03d}" if kind == 1 else ""
+        day = draw(st.sampled_from([" 2", "22", "31", "30"]))
+        host = draw(st.sampled_from(["a0001", "a0002"]))
+        tag = draw(_PROGS) + (f"[{draw(st.integers(1, 99))}]" if kind < 5 else "")
+        body = draw(_BODIES)
+        if kind == 9:
+            lines.append(body)          # a line without a header
+        elif kind == 8:
+            lines.append("")            # a blank line
+        else:
+            lines.append(f"{pri}Nov {day} 08:40:{sec:02d}{frac} {host} {tag}: {body}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(syslog_text(), st.sampled_from(["syslog", "auto"]),
+       st.lists(st.integers(0, 3000), max_size=3))
+def test_fast_path_agrees_with_the_line_loop(data, fmt, cuts):
+    results = []
+    for fast in (True, False):
+        p = LogParser(fmt, hostname="me", tz="UTC", reference_time=REF)
+        p._columnar = fast
+        rows, offsets, prev = [], [], 0
+        for c in sorted(min(c, len(data)) for c in cuts) + [len(data)]:
+            rows += p.feed(data[prev:c])
+            offsets.append((p.offset, p.safe_offset, p.last_time))
+            prev = c
+        rows += p.finish()
+        results.append((rows, offsets, p.lines, p.entries))
+    assert results[0] == results[1]
+
+
+def test_fast_path_is_taken_for_plain_syslog():
+    data = "".join(f"Nov 22 08:40:{i:02d} a1 p[1]: line {i}\n" for i in range(50)).encode()
+    p = LogParser("syslog", tz="UTC", reference_time=REF)
+    rows = p._syslog_chunk(data[:-1], data[:-1].decode(), [], len(data))
+    assert rows is not None and len(rows) == 49 and p.safe_offset == data.rindex(b"Nov")

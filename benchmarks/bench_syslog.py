@@ -1,0 +1,170 @@
+"""Plain syslog files: parse and store, lines/s, against references from the same run.
+
+A deterministic RFC 3164 file (800 hosts, a dozen programs, level words, Java
+exception names, 1,000 lines per simulated second) is
+
+- read and split into lines (reference: the floor of any line-based reader);
+- decoded as the same number of ClusterCockpit line-protocol lines
+  (reference: ``ccstore.lineproto.decode_rows``, the compiled codec);
+- parsed only (``LogParser.feed``);
+- appended as ready-made rows with APSW (reference: raw append, unindexed,
+  WAL, synchronous=NORMAL, 10,000 rows per transaction);
+- parsed and stored by the files receiver (``FileReceiver.poll_once``: rows
+  and file position committed together), full-text index on (the default)
+  and off.  This is the figure the target (>= 200,000 lines/s) is about.
+
+    python benchmarks/bench_syslog.py -n 1000000
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+
+import apsw
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import ccstore  # noqa: E402
+from ccstore.lineproto import decode_rows  # noqa: E402
+from ccstore.logparse import LogParser  # noqa: E402
+from ccstore.receivers.files import FileReceiver  # noqa: E402
+from workload import generate  # noqa: E402
+
+PROGRAMS = ("sshd", "systemd", "kernel", "CRON", "slurmd", "slurmctld", "ccb", "ccms",
+            "ccmc", "ccem", "ccnc", "nhc")
+MESSAGES = (
+    "Accepted publickey for user{a} from 10.0.{b}.{c} port 22 ssh2",
+    "error: Node a{a:04d} not responding, setting DOWN",
+    "Started Session {a} of user root.",
+    "pam_unix(cron:session): session opened for user root(uid=0) by (uid={a})",
+    "WARNING: memory usage high on socket {b}: {c}%",
+    "job {a} failed: java.lang.NullPointerException at handler {b}",
+    "_slurm_rpc_submit_batch_job: JobId={a} InitPrio={b} usec={c}",
+    "debug: collecting metrics for node a{a:04d} took {c} ms",
+    "ERROR [main] archiver - archiving of job {a} failed after {b} retries",
+    "Out of memory: Killed process {a} (python3) total-vm:{b}kB",
+)
+MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+BATCH = 10_000
+
+
+def syslog_file(n: int, seed: int = 0) -> bytes:
+    """``n`` RFC 3164 lines, deterministic, about 100 bytes each."""
+    rng = random.Random(seed)
+    start = 1732264801
+    out = []
+    for i in range(n):
+        t = time.gmtime(start + i // 1000)
+        ts = f"{MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+        msg = rng.choice(MESSAGES).format(a=rng.randrange(10000), b=rng.randrange(256),
+                                          c=rng.randrange(1000))
+        out.append(f"{ts} a{rng.randrange(800):04d} {rng.choice(PROGRAMS)}"
+                   f"[{rng.randrange(1, 99999)}]: {msg}\n")
+    return "".join(out).encode()
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - t0, result
+
+
+def read_split(path: str) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                return n
+            n += len(chunk.decode().split("\n")) - 1
+
+
+def parse_only(path: str) -> list:
+    p = LogParser("syslog", hostname="bench", location=path, tz="UTC",
+                  reference_time=os.path.getmtime(path))
+    rows = []
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                break
+            rows.extend(p.feed(chunk))
+    rows.extend(p.finish())
+    return rows
+
+
+def raw_append(db: str, rows: list) -> None:
+    cols = ("time", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
+            "othertags", "field", "level")
+    conn = apsw.Connection(db)
+    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+    conn.execute(f"CREATE TABLE t(id INTEGER PRIMARY KEY, {', '.join(cols)})")
+    sql = f"INSERT INTO t({', '.join(cols)}) VALUES({', '.join('?' * len(cols))})"
+    for i in range(0, len(rows), BATCH):
+        with conn:
+            conn.executemany(sql, rows[i:i + BATCH])
+    conn.close()
+
+
+def receiver_ingest(db: str, path: str, fulltext: bool) -> int:
+    store = ccstore.open(db, fulltext=fulltext)
+    rec = FileReceiver(store, [path], cluster="alex", hostname="bench", format="syslog",
+                       timezone="UTC")
+    rec.poll_once()
+    rec.close()
+    written = rec.counters["written"]
+    store.close()
+    return written
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=1_000_000, help="lines (default 1,000,000)")
+    ap.add_argument("--dir", default=None, help="where to put files (default: a temp dir)")
+    args = ap.parse_args(argv)
+    n = args.n
+    with tempfile.TemporaryDirectory(dir=args.dir) as d:
+        path = os.path.join(d, "syslog")
+        with open(path, "wb") as fh:
+            fh.write(syslog_file(n))
+        size = os.path.getsize(path)
+        lp = generate(n)
+        results = []
+
+        dt, lines = timed(lambda: read_split(path))
+        assert lines == n
+        results.append(("read + split lines (reference)", dt))
+        dt, batch = timed(lambda: decode_rows(lp, cluster="alex"))
+        assert batch.rows == n
+        results.append((f"line protocol decode_rows, {ccstore.IMPLEMENTATION} (reference)", dt))
+        dt, rows = timed(lambda: parse_only(path))
+        assert len(rows) == n
+        results.append(("syslog parse only (LogParser)", dt))
+        dt, _ = timed(lambda: raw_append(os.path.join(d, "raw.db"), rows))
+        results.append(("raw append of the parsed rows (reference)", dt))
+        del rows
+        for fulltext in (False, True):
+            db = os.path.join(d, f"ccstore-{fulltext}.db")
+            dt, written = timed(lambda: receiver_ingest(db, path, fulltext))
+            assert written == n, written
+            results.append((f"parse + store, files receiver, full-text "
+                            f"{'on' if fulltext else 'off'}", dt))
+
+    print(f"{n:,} syslog lines, {size / 1e6:.0f} MB")
+    print(f"{'':60s} {'lines/s':>12s}")
+    for name, dt in results:
+        print(f"{name:60s} {n / dt:12,.0f}")
+    store_on = n / results[-1][1]
+    print(f"\nparse + store (full-text on): {store_on:,.0f} lines/s; target 200,000: "
+          f"{'met' if store_on >= 200_000 else 'NOT met'}; "
+          f"{store_on / (n / results[3][1]):.2f}x raw append of the same rows, "
+          f"{store_on / (n / results[1][1]):.2f}x the line-protocol decoder")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
