@@ -31,17 +31,21 @@ from workload import generate  # noqa: E402
 from ccstore import lineproto  # noqa: E402
 
 
-def measure(fn: Callable[[], object], n: int, repeat: int) -> float:
-    """Best lines/s over ``repeat`` runs."""
-    best = 0.0
+def measure(contenders: List[Tuple[str, Callable[[], object]]], n: int,
+            repeat: int) -> List[Tuple[str, float]]:
+    """Best lines/s of each contender over ``repeat`` rounds.  The contenders
+    take turns within each round, so a machine that gets busier or quieter
+    during the run affects them alike."""
+    best = {label: 0.0 for label, _ in contenders}
     for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        result = fn()
-        dt = time.perf_counter() - t0
-        del result
-        best = max(best, n / dt)
-    return best
+        for label, fn in contenders:
+            gc.collect()
+            t0 = time.perf_counter()
+            result = fn()
+            dt = time.perf_counter() - t0
+            del result
+            best[label] = max(best[label], n / dt)
+    return list(best.items())
 
 
 def main(argv: "List[str] | None" = None) -> int:
@@ -58,14 +62,13 @@ def main(argv: "List[str] | None" = None) -> int:
     print(f"workload: {n:,} lines, {len(data) / 1e6:.1f} MB, gc on, "
           f"ccstore.lineproto.IMPLEMENTATION={lineproto.IMPLEMENTATION}")
 
-    rows: List[Tuple[str, float]] = []
     try:
         from line_protocol_parser import parse_line
     except ImportError:
         print("line-protocol-parser is not installed (pip install line-protocol-parser)")
         return 1
-    rows.append(("lpp parse_line", measure(lambda: [parse_line(x) for x in lines], n,
-                                           args.repeat)))
+    contenders: List[Tuple[str, Callable[[], object]]] = [
+        ("lpp parse_line", lambda: [parse_line(x) for x in lines])]
     impls = [("", lineproto)]
     for name in ("cython", "python"):
         try:
@@ -73,9 +76,9 @@ def main(argv: "List[str] | None" = None) -> int:
         except ImportError as exc:
             print(f"({name}: not available: {exc})")
     for label, impl in impls:
-        rows.append((label + "decode", measure(lambda: impl.decode(data), n, args.repeat)))
-        rows.append((label + "decode_rows", measure(lambda: impl.decode_rows(data), n,
-                                                    args.repeat)))
+        contenders.append((label + "decode", lambda impl=impl: impl.decode(data)))
+        contenders.append((label + "decode_rows", lambda impl=impl: impl.decode_rows(data)))
+    rows = measure(contenders, n, args.repeat)
     ref = rows[0][1]
     print(f"{'':22s} {'lines/s':>12s} {'vs lpp':>8s}")
     for label, rate in rows:

@@ -19,6 +19,7 @@ or from Python: ``generate(n, seed=0) -> bytes`` / ``iter_lines(n, seed=0)``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 from typing import Iterator
@@ -100,8 +101,9 @@ def main(argv: "list[str] | None" = None) -> int:
     ap.add_argument("-o", "--output", default="-", help="output file (default: stdout)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    out = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")
-    try:
+    with contextlib.ExitStack() as stack:
+        out = (sys.stdout.buffer if args.output == "-"
+               else stack.enter_context(open(args.output, "wb")))
         batch = []
         for line in iter_lines(args.n, args.seed):
             batch.append(line)
@@ -109,9 +111,6 @@ def main(argv: "list[str] | None" = None) -> int:
                 out.write(b"".join(batch))
                 batch.clear()
         out.write(b"".join(batch))
-    finally:
-        if out is not sys.stdout.buffer:
-            out.close()
     return 0
 
 

@@ -51,7 +51,7 @@ def _choose(env_value, block_compiled):
     if env_value is not None:
         env["CCSTORE_IMPL"] = env_value
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120)
+                         check=False, timeout=120)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip().splitlines()[-1]
 
