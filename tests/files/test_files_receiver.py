@@ -25,6 +25,20 @@ def receiver(store, pattern, **kw) -> FileReceiver:
     return FileReceiver(store, [str(pattern)], **kw)
 
 
+def session(store, pattern, **kw) -> dict:
+    """One run of a receiver: start, poll once, close; the poll's counts."""
+    rec = receiver(store, pattern, **kw)
+    counts = rec.poll_once()
+    rec.close()
+    return counts
+
+
+def rewrite(path, text: str) -> None:
+    """Truncate a file and write ``text`` into it (same inode)."""
+    with open(path, "wb") as fh:
+        fh.write(text.encode())
+
+
 def crash(rec: FileReceiver) -> None:
     """Drop a receiver as a killed process would: nothing flushed, descriptors closed."""
     for f in rec._files.values():
@@ -130,8 +144,7 @@ def test_truncated_and_rewritten_past_the_old_size(store, tmp_path):
     append(log, numbered(0, 3))
     rec = receiver(store, log)
     rec.poll_once()
-    with open(log, "wb") as fh:
-        fh.write(numbered(3, 10, prog="new").encode())
+    rewrite(log, numbered(3, 10, prog="new"))
     assert rec.poll_once()["truncations"] == 1
     rec.close()
     exactly_once(store, 13)
@@ -149,9 +162,7 @@ def test_restart_in_the_middle_of_a_file(store, tmp_path):
     assert (saved["dev"], saved["ino"]) == (st.st_dev, st.st_ino)
     assert saved["offset"] == len(numbered(0, 99).encode())
     append(log, numbered(100, 50))
-    rec = receiver(store, log)
-    rec.poll_once()
-    rec.close()
+    session(store, log)
     exactly_once(store, 150)
 
 
@@ -160,14 +171,10 @@ def test_restart_after_closing_the_database(tmp_path):
     db = str(tmp_path / "x.db")
     append(log, numbered(0, 20))
     with ccstore.open(db) as s1:
-        rec = receiver(s1, log)
-        rec.poll_once()
-        rec.close()
+        session(s1, log)
     append(log, numbered(20, 5))
     with ccstore.open(db) as s2:
-        rec = receiver(s2, log)
-        assert rec.poll_once()["lines"] == 5
-        rec.close()
+        assert session(s2, log)["lines"] == 5
         exactly_once(s2, 25)
 
 
@@ -179,9 +186,7 @@ def test_restart_inside_a_stack_trace(store, tmp_path):
     rec.poll_once()
     crash(rec)
     append(log, "\tat a.c(C.java:2)\n2024-11-22 08:40:02 INFO after\n")
-    rec = receiver(store, log, format="plain")
-    rec.poll_once()
-    rec.close()
+    session(store, log, format="plain")
     assert stored(store) == [
         "INFO start",
         "ERROR failed\njava.lang.IllegalStateException: x\n\tat a.b(C.java:1)\n"
@@ -192,65 +197,45 @@ def test_restart_inside_a_stack_trace(store, tmp_path):
 def test_file_truncated_below_the_saved_offset_while_stopped(store, tmp_path):
     log = tmp_path / "app.log"
     append(log, numbered(0, 50))
-    rec = receiver(store, log)
-    rec.poll_once()
-    rec.close()
-    with open(log, "wb") as fh:
-        fh.write(numbered(50, 3).encode())
-    rec = receiver(store, log)
-    assert rec.poll_once()["lines"] == 3
-    rec.close()
+    session(store, log)
+    rewrite(log, numbered(50, 3))
+    assert session(store, log)["lines"] == 3
     exactly_once(store, 53)
 
 
 def test_rotated_by_rename_while_stopped(store, tmp_path):
     log = tmp_path / "app.log"
     append(log, numbered(0, 10))
-    rec = receiver(store, log)
-    rec.poll_once()
-    rec.close()
+    session(store, log)
     append(log, numbered(10, 5))
     os.rename(log, tmp_path / "app.log.1")     # outside the glob
     append(log, numbered(15, 5))
-    rec = receiver(store, log)
-    rec.poll_once()
-    rec.close()
+    session(store, log)
     exactly_once(store, 20)
     # and a further restart repeats nothing
-    rec = receiver(store, log)
-    assert rec.poll_once()["written"] == 0
-    rec.close()
+    assert session(store, log)["written"] == 0
     exactly_once(store, 20)
 
 
 def test_copied_and_truncated_while_stopped(store, tmp_path):
     log = tmp_path / "app.log"
     append(log, numbered(0, 10))
-    rec = receiver(store, log)
-    rec.poll_once()
-    rec.close()
+    session(store, log)
     append(log, numbered(10, 5))
     shutil.copyfile(log, tmp_path / "app.log.1")
-    with open(log, "wb") as fh:
-        fh.write(numbered(15, 2).encode())
-    rec = receiver(store, log)
-    rec.poll_once()
-    rec.close()
+    rewrite(log, numbered(15, 2))
+    session(store, log)
     exactly_once(store, 17)
 
 
 def test_renamed_within_the_globs_while_stopped(store, tmp_path):
     log = tmp_path / "app.log"
     append(log, numbered(0, 10))
-    rec = receiver(store, tmp_path / "app.log*")
-    rec.poll_once()
-    rec.close()
+    session(store, tmp_path / "app.log*")
     append(log, numbered(10, 5))
     os.rename(log, tmp_path / "app.log.1")
     append(log, numbered(15, 5))
-    rec = receiver(store, tmp_path / "app.log*")
-    rec.poll_once()
-    rec.close()
+    session(store, tmp_path / "app.log*")
     assert sorted(line_numbers(stored(store))) == list(range(20))
 
 
@@ -295,9 +280,7 @@ def test_start_at_end_skips_what_was_there(store, tmp_path):
 def test_two_hosts_in_one_file(store, tmp_path):
     log = tmp_path / "syslog"
     append(log, numbered(0, 2, host="a0001") + numbered(2, 2, host="a0002"))
-    rec = receiver(store, log)
-    rec.poll_once()
-    rec.close()
+    session(store, log)
     assert [h for _, h, _, _ in stored_records(store)] == ["a0001"] * 2 + ["a0002"] * 2
     assert [r.value for r in store.query("alex", hosts="a0002", limit=None, order="asc")] == [
         "line 2", "line 3"]
