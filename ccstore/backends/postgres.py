@@ -62,6 +62,7 @@ import threading
 import time as _time
 import urllib.parse
 import uuid
+from dataclasses import replace
 from operator import itemgetter
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -421,6 +422,9 @@ class PostgresBackend(Backend):
     # ------------------------------------------------------------------ connections
     @staticmethod
     def _configure(conn: psycopg.Connection) -> None:
+        # statements differ in their values only: a cached generic plan would not
+        # know which segment a time range or a host selects
+        conn.prepare_threshold = None
         conn.execute("SET synchronous_commit = on")
         conn.execute("SET application_name = 'ccstore'")
 
@@ -1067,22 +1071,42 @@ class PostgresBackend(Backend):
 
     def _count(self, conn: psycopg.Connection, spec: QuerySpec, by: Sequence[GroupKey],
                interval: Optional[int], text) -> List[tuple]:
+        """Sealed segments answer from their per-minute counts for the whole minutes
+        of the range; rows are counted only in the other segments and in the
+        partial minutes at the range's edges."""
         totals: Dict[tuple, int] = {}
+        coverable = self._summary_usable(spec, by, interval)
+        lo = hi = None  # whole minutes [lo, hi) inside the range
+        if coverable:
+            lo = None if spec.start is None else -(-spec.start // MINUTE_NS) * MINUTE_NS
+            hi = None if spec.end is None else (spec.end + 1) // MINUTE_NS * MINUTE_NS
+            if lo is not None and hi is not None and hi <= lo:
+                coverable = False
         summarised: List[int] = []
         done_tbls = set()
-        raw: List[tuple] = []
+        raw: List[Tuple[tuple, QuerySpec]] = []
+        edges = []
+        if coverable:
+            if lo is not None and lo > spec.start:
+                edges.append(replace(spec, end=lo - 1))
+            if hi is not None and hi <= spec.end:
+                edges.append(replace(spec, start=hi))
         for seg in self._segments(conn, spec):
-            if self._summary_covers(seg, spec, by, interval):
+            if coverable and seg[4] == SEALED:
                 summarised.append(seg[0])
+                for edge in edges:
+                    if (seg[6] or 0) <= (edge.end if edge.end is not None else seg[6]) and \
+                            (seg[7] or 0) >= (edge.start if edge.start is not None else 0):
+                        raw.append((seg, edge))
             elif seg[3] not in done_tbls:
                 done_tbls.add(seg[3])
-                raw.append(seg)
+                raw.append((seg, spec))
         for i in range(0, len(raw), MAX_UNION):
             parts: List[sql.Composable] = []
             args: list = []
-            for seg in raw[i:i + MAX_UNION]:
+            for seg, sp in raw[i:i + MAX_UNION]:
                 exprs, eargs = _group_exprs(by, interval, seg[1])
-                where, wargs = self._where(seg, spec, text, with_after=False)
+                where, wargs = self._where(seg, sp, text, with_after=False)
                 select = sql.SQL(", ").join(exprs + [sql.SQL("count(*)")])
                 q = sql.SQL("(SELECT {} FROM {} WHERE {}").format(select, _ident(seg[3]), where)
                 if exprs:
@@ -1095,31 +1119,29 @@ class PostgresBackend(Backend):
                     k = tuple(row[:-1])
                     totals[k] = totals.get(k, 0) + row[-1]
         if summarised:
-            for row in self._count_summaries(conn, summarised, spec, by, interval):
+            for row in self._count_summaries(conn, summarised, spec, by, interval, lo, hi):
                 k = tuple(row[:-1])
                 totals[k] = totals.get(k, 0) + int(row[-1])
         return sorted((k + (v,) for k, v in totals.items()),
                       key=lambda r: tuple((x is None, x) for x in r[:-1]))
 
     @staticmethod
-    def _summary_covers(seg: tuple, spec: QuerySpec, by: Sequence[GroupKey],
+    def _summary_usable(spec: QuerySpec, by: Sequence[GroupKey],
                         interval: Optional[int]) -> bool:
-        if seg[4] != SEALED or spec.tags or spec.exclude or spec.text is not None:
+        """Whether per-minute counts by (name, level) can answer this count."""
+        if spec.tags or spec.exclude or spec.text is not None:
             return False
         if set(spec.columns) - {"name"}:
             return False
         if any(k not in (("column", "name"), ("level", spec.level_tag), ("cluster", ""))
                for k in by):
             return False
-        if interval is not None and interval % MINUTE_NS:
-            return False
-        inside_start = spec.start is None or (seg[6] or 0) >= spec.start
-        inside_end = spec.end is None or (seg[7] or 0) <= spec.end
-        return inside_start and inside_end
+        return interval is None or interval % MINUTE_NS == 0
 
     @staticmethod
     def _count_summaries(conn: psycopg.Connection, segs: List[int], spec: QuerySpec,
-                         by: Sequence[GroupKey], interval: Optional[int]) -> List[tuple]:
+                         by: Sequence[GroupKey], interval: Optional[int],
+                         lo: Optional[int], hi: Optional[int]) -> List[tuple]:
         exprs: List[sql.Composable] = []
         for kind, _key in by:
             if kind == "cluster":
@@ -1132,6 +1154,12 @@ class PostgresBackend(Backend):
             exprs.append(_floor(sql.SQL("c.minute"), interval))
         conds = [sql.SQL("c.seg = ANY(%s)")]
         args: list = [segs]
+        if lo is not None:
+            conds.append(sql.SQL("c.minute >= %s"))
+            args.append(lo)
+        if hi is not None:
+            conds.append(sql.SQL("c.minute < %s"))
+            args.append(hi)
         if "name" in spec.columns:
             conds.append(sql.SQL("c.name = ANY(%s)"))
             args.append(list(spec.columns["name"]))

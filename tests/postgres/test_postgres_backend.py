@@ -328,3 +328,24 @@ def test_connection_loss_mid_stream(pg_url):
         stats = st.stats()["backend"]
         assert sum(killed) > 0 and stats["outages"] >= 1 and stats["write_retries"] >= 1
         assert stats["connected"] and not stats["in_outage"]
+
+
+def test_counts_from_minute_summaries_match_sqlite(pg_url, tmp_path):
+    data = lines("alex", 400, 1_740_000_000, step=7) + lines("alex", 100, 1_740_000_003,
+                                                            step=29, kind="event")
+    with ccstore.open(pg_url, seal_rows=60) as pg, ccstore.open(str(tmp_path / "s.db")) as sq:
+        rows = data.splitlines(keepends=True)
+        for i in range(0, len(rows), 50):
+            pg.write("".join(rows[i:i + 50]), precision="s")
+        sq.write(data, precision="s")
+        pg.backend.flush()
+        assert pg.backend.stats()["kinds"]["log"]["sealed_segments"] >= 4
+        t0 = 1_740_000_000
+        for kind in ("log", "event"):
+            for c in [dict(), dict(start=t0 + 61.5, end=t0 + 1799.2),
+                      dict(start=t0 + 120, end=t0 + 1199, interval=60),
+                      dict(start=t0 + 7, end=t0 + 2000, interval="2m", by=["name", "cluster"]),
+                      dict(end=t0 + 900, interval="1h"), dict(start=t0 + 30, names="ccb"),
+                      dict(start=t0 + 100, end=t0 + 170), dict(tags={"loglevel": "warn"},
+                                                               start=t0 + 95)]:
+                assert pg.count("alex", kind, **c) == sq.count("alex", kind, **c), (kind, c)
