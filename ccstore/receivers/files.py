@@ -5,9 +5,17 @@ Configuration entry (receivers file)::
     {"type": "files", "paths": ["/var/log/*.log", "/var/log/syslog"],
      "cluster": "alex", "hostname": "<default: this machine>", "format": "auto"}
 
-Also ``timezone`` (for timestamps without a zone; default local time) and
-``start_at`` (``"beginning"``, the default, or ``"end"``: where to start in a
-file that has no saved position).
+Also ``timezone`` (for timestamps without a zone; default local time),
+``start_at`` (``"beginning"``, the default, or ``"end"``: where to start in the
+files found at start-up that have no saved position; files that appear later
+are always read from their start) and ``interval`` (between polls, default 1s).
+
+From Python::
+
+    store = ccstore.open("events.db")
+    rec = FileReceiver(store, ["/var/log/*.log"], cluster="alex")
+    rec.poll_once()              # read what is there; returns counts
+    rec.run(stop_event, 1.0)     # or poll every second until the event is set
 
 How files are followed:
 
@@ -23,7 +31,8 @@ How files are followed:
 - files that disappear are read to their end through the open descriptor;
 - the position (device, inode, resume offset, fingerprint) is saved with
   :meth:`ccstore.Store.write_batches` ``state=`` in the same transaction as the
-  rows, under the key ``files:<path>``, so a restart neither loses nor repeats
+  rows, under the key ``files:<path>`` (``files:<path>#rotated`` for a file
+  rotated away and still being read), so a restart neither loses nor repeats
   lines.  The resume offset is the start of the entry still pending (a stack
   trace may continue), so that entry is parsed again after a restart;
 - an unterminated last line waits for its newline; a pending multi-line entry
@@ -148,6 +157,8 @@ class FileReceiver:
         #: after a restart, saved positions of the matched paths by identity
         self._restart: Optional[Dict[Identity, Dict[str, Any]]] = None
         self._matched: set = set()
+        #: the first poll: ``start_at`` applies
+        self._starting = True
         self._lock = threading.Lock()
         self._rows: List[tuple] = []
         self._lines = 0
@@ -185,6 +196,7 @@ class FileReceiver:
                     self._open(path, ident)
             self._ghosts.clear()
             self._commit()
+            self._starting = False
             self.counters["polls"] += 1
             out = {k: self.counters[k] - before[k] for k in self.counters if k != "polls"}
             out["files"] = len(self._files)
@@ -340,7 +352,7 @@ class FileReceiver:
                 log.info("%s: %s is a copy of a file read up to byte %d; starting there",
                          self.name, path, offset)
                 return offset, last_time
-        return (size if self.start_at == "end" else 0), None
+        return (size if self.start_at == "end" and self._starting else 0), None
 
     def _siblings(self, path: str) -> List[str]:
         """Unmatched files beside ``path`` whose names extend its name (``app.log.1``...)."""
@@ -480,23 +492,3 @@ class FileReceiver:
         self.store.write_batches([RowBatch(groups, [], {}, 0, lines)], state=state)
         self.counters["written"] += len(rows)
         self._rows, self._state, self._lines, self._pending_bytes = [], {}, 0, 0
-
-
-def from_config(store: Any, config: Dict[str, Any], name: str = "files") -> FileReceiver:
-    """A :class:`FileReceiver` from a receivers-file entry (``{"type": "files", ...}``)."""
-    unknown = set(config) - {"type", "paths", "cluster", "hostname", "format", "timezone",
-                             "start_at", "process_messages"}
-    if unknown:
-        log.warning("receiver %s: ignoring unknown key(s) %s", name, ", ".join(sorted(unknown)))
-    paths = config.get("paths")
-    if isinstance(paths, str):
-        paths = [paths]
-    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
-        raise ValueError(f"receiver {name}: \"paths\" must be a non-empty list of globs")
-    cluster = config.get("cluster")
-    if not isinstance(cluster, str) or not cluster:
-        raise ValueError(f"receiver {name}: \"cluster\" is required")
-    return FileReceiver(store, paths, cluster=cluster, hostname=config.get("hostname") or None,
-                        format=config.get("format") or "auto",
-                        timezone=config.get("timezone") or None,
-                        start_at=config.get("start_at") or "beginning", name=name)

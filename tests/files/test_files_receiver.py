@@ -15,7 +15,7 @@ import pytest
 from logutil import append, line_numbers, numbered, stored, stored_records
 
 import ccstore
-from ccstore.receivers.files import STATE_PREFIX, FileReceiver, from_config
+from ccstore.receivers.files import STATE_PREFIX, FileReceiver
 
 
 def receiver(store, pattern, **kw) -> FileReceiver:
@@ -269,12 +269,13 @@ def test_binary_garbage_in_a_log_file(store, tmp_path):
 def test_start_at_end_skips_what_was_there(store, tmp_path):
     log = tmp_path / "app.log"
     append(log, numbered(0, 5))
-    rec = receiver(store, log, start_at="end")
+    rec = receiver(store, tmp_path / "*.log", start_at="end")
     rec.poll_once()
     append(log, numbered(5, 2))
+    append(tmp_path / "later.log", numbered(7, 1))  # appears later: read from its start
     rec.poll_once()
     rec.close()
-    assert line_numbers(stored(store)) == [5, 6]
+    assert line_numbers(stored(store)) == [5, 6, 7]
 
 
 def test_two_hosts_in_one_file(store, tmp_path):
@@ -284,6 +285,15 @@ def test_two_hosts_in_one_file(store, tmp_path):
     assert [h for _, h, _, _ in stored_records(store)] == ["a0001"] * 2 + ["a0002"] * 2
     assert [r.value for r in store.query("alex", hosts="a0002", limit=None, order="asc")] == [
         "line 2", "line 3"]
+
+
+def test_bad_arguments_are_refused(store):
+    with pytest.raises(ValueError, match="cluster"):
+        FileReceiver(store, ["/x"], cluster="")
+    with pytest.raises(ValueError, match="format"):
+        FileReceiver(store, ["/x"], cluster="alex", format="xml")
+    with pytest.raises(ValueError, match="start_at"):
+        FileReceiver(store, ["/x"], cluster="alex", start_at="middle")
 
 
 def test_run_polls_until_stopped_and_stores_the_last_entry(store, tmp_path):
@@ -296,17 +306,3 @@ def test_run_polls_until_stopped_and_stores_the_last_entry(store, tmp_path):
 
     receiver(store, tmp_path / "app.log").run(StopAfterFirstPoll(), interval=0)
     exactly_once(store, 3)
-
-
-def test_from_config():
-    rec = from_config(object(), {"type": "files", "paths": ["/var/log/*.log"],
-                                 "cluster": "alex"}, name="logs")
-    assert (rec.paths, rec.cluster, rec.format, rec.name) == (
-        ["/var/log/*.log"], "alex", "auto", "logs")
-    with pytest.raises(ValueError, match="cluster"):
-        from_config(object(), {"type": "files", "paths": ["/x"]})
-    with pytest.raises(ValueError, match="paths"):
-        from_config(object(), {"type": "files", "paths": [], "cluster": "alex"})
-    with pytest.raises(ValueError, match="format"):
-        from_config(object(), {"type": "files", "paths": ["/x"], "cluster": "a",
-                               "format": "xml"})
