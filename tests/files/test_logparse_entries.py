@@ -281,7 +281,7 @@ def syslog_text(draw):
     return ("\n".join(lines) + "\n").encode()
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(syslog_text(), st.sampled_from(["syslog", "auto"]),
        st.lists(st.integers(0, 3000), max_size=3))
 def test_fast_path_agrees_with_the_line_loop(data, fmt, cuts):
