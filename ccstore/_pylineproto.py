@@ -47,7 +47,7 @@ Parser (positions are absolute; ``e`` is the end of the line's content):
 * measurement: bytes up to an unescaped ``,``/space; ``\\,`` ``\\ `` are escapes,
   any other backslash is literal.  A byte 0x00-0x1F/0x7F stops the scan:
   ``non-printable character 0xNN in measurement`` at that byte (same for tag
-  key, tag value, field key, comment).  Empty: ``missing measurement``.
+  key, tag value, field key, comment; NN two upper-case hex digits).  Empty: ``missing measurement``.
 * tags ``,key=value``, checked in this order: escapes ``\\,`` ``\\=`` ``\\ ``.
   Empty key: ``empty tag key`` (at the key's start); ``duplicate tag key "k"`` (at its start); no ``=``
   after the key: ``expected '=' after tag key "k"`` (at the byte after the key);
@@ -61,8 +61,9 @@ Parser (positions are absolute; ``e`` is the end of the line's content):
   than ``,``/space right after the closing quote: ``unexpected text after string
   value of field "k"``.  Duplicate field keys are allowed: the last value wins,
   the position of the first is kept.
-* other field values run to ``,``/space/end (any bytes, no escapes) and are
-  judged as a whole, the message at the value's first byte (see
+* other field values run to ``,``/space/end (no escapes).  A non-printable
+  byte in one: ``non-printable character 0xNN in field value`` at that byte.
+  Else the value is judged as a whole, the message at its first byte (see
   :func:`_parse_bare`): a first byte other than ``-``, ``.``, a digit must make
   one of the ten boolean spellings, else ``invalid value for field "k": not a
   number, boolean or quoted string``.  A numeric start with last byte ``i``:
@@ -72,8 +73,9 @@ Parser (positions are absolute; ``e`` is the end of the line's content):
   ``-?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?`` else ``invalid float
   ...``, and an overflow to infinity is ``float out of range ...`` (underflow
   to 0 is fine).  Leading zeros are allowed everywhere.
-* timestamp: token to the next space/end, ``-?[0-9]+``: else ``invalid
-  timestamp``; not in int64 after scaling: ``timestamp out of range`` (both at
+* timestamp: token to the next space/end; a non-printable byte in it:
+  ``non-printable character 0xNN in timestamp`` at that byte; ``-?[0-9]+``:
+  else ``invalid timestamp``; not in int64 after scaling: ``timestamp out of range`` (both at
   the token start); non-space after it: ``unexpected text after timestamp``.
   ``auto`` judges ``abs(value)``: < 1e11 s, < 1e14 ms, < 1e17 us, else ns.
 
@@ -163,7 +165,10 @@ _STR_ESCAPES = (('\\"', '"'), ("\\n", "\n"), ("\\r", "\r"), ("\\t", "\t"))
 _FAST_KEYS = re.compile(rb"[^ ,#\\" + _CTRL + rb"][^ ,\\" + _CTRL + rb"]*"
                         rb"(?:,[^ ,=\\" + _CTRL + rb"]+=[^ ,=\\" + _CTRL + rb"]+)*")
 _FAST_FKEY = re.compile(rb"[^ ,=\\" + _CTRL + rb"]+")
+#: the fast path's caches (key section -> entry, field key -> str) hold at
+#: most this many entries of at most _CACHE_KEY_MAX bytes each
 _CACHE_MAX = 65536
+_CACHE_KEY_MAX = 512
 
 
 class _Bad(Exception):
@@ -408,6 +413,14 @@ def _scan_token(buf: bytes, i: int, e: int, tok: "re.Pattern[bytes]", part: str)
     return j
 
 
+def _no_ctrl(buf: bytes, i: int, j: int, part: str) -> None:
+    """Raise at the first non-printable byte of ``buf[i:j]``."""
+    m = _CTRL_RE.search(buf, i, j)
+    if m is not None:
+        c = buf[m.start()]
+        raise _Bad(m.start(), MESSAGES["nonprintable"].format(byte=f"{c:02X}", part=part))
+
+
 def _parse(buf: bytes, s: int, e: int, mult: int):
     """Parse the logical line ``buf[s:e]`` (``s``: first byte after leading spaces).
 
@@ -472,6 +485,7 @@ def _parse(buf: bytes, s: int, e: int, mult: int):
             j = e if m is None else m.start()
             if j == i:
                 raise _Bad(i, MESSAGES["no_value"].format(k=_quote(key)))
+            _no_ctrl(buf, i, j, "field value")
             try:
                 fields[key] = _parse_bare(buf[i:j], key)
             except _BadValue as exc:
@@ -488,6 +502,7 @@ def _parse(buf: bytes, s: int, e: int, mult: int):
         j = buf.find(b" ", i, e)
         if j < 0:
             j = e
+        _no_ctrl(buf, i, j, "timestamp")
         try:
             t = _scale_time(buf[i:j], mult)
         except _BadValue as exc:
@@ -602,7 +617,7 @@ def _scan(buf: bytes, mult: int, default_time: int, final: bool,
             if not ks and not line.strip(b" "):  # blank line
                 continue
             entry = _fast_keys(ks, make)
-            if entry is not None:
+            if entry is not None and len(ks) <= _CACHE_KEY_MAX:
                 if len(cache) >= _CACHE_MAX:
                     cache.clear()
                 cache[ks] = entry
@@ -633,7 +648,8 @@ def _scan(buf: bytes, mult: int, default_time: int, final: bool,
                 else:
                     if len(fkeys) >= _CACHE_MAX:
                         fkeys.clear()
-                    fkeys[fk] = key
+                    if len(fk) <= _CACHE_KEY_MAX:
+                        fkeys[fk] = key
             if key is not None and val:
                 if val[0] == 34:  # "
                     if len(val) > 1 and val[-1] == 34:
@@ -772,7 +788,8 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
     Gives exactly what :func:`decode` followed by
     :func:`ccstore.messages.point_to_row` gives.  With ``final=False`` the input
     is a chunk of a stream: an unterminated last line is left for the next call
-    (``consumed``); ``lineno`` numbers the first physical line of ``data``.
+    (``consumed``, in bytes of the UTF-8 encoding when ``data`` is str);
+    ``lineno`` numbers the first physical line of ``data``.
     """
     mult = _multiplier(precision)
     buf = _as_bytes(data)

@@ -198,7 +198,7 @@ def test_timestamp_out_of_range(lp, errs, precision, text):
 
 
 @pytest.mark.parametrize("text", [b"1.5", b"+1", b"1e9", b"0x1", b"12x", b"-", b"1-", b'"1"',
-                                  b"1,2", b"1\t"])
+                                  b"1,2"])
 def test_invalid_timestamps(lp, errs, text):
     assert errs(lp, b"m v=1 " + text) == [(1, 7, "invalid timestamp")]
 
@@ -237,7 +237,7 @@ def test_crlf(lp):
 
 def test_lone_cr_is_an_error(lp, errs):
     assert errs(lp, b"m v=1i 1\r \nm\r v=1\n") == [
-        (1, 8, "invalid timestamp"),
+        (1, 9, "non-printable character 0x0D in timestamp"),
         (2, 2, "non-printable character 0x0D in measurement")]
 
 
@@ -324,8 +324,12 @@ def test_quote_in_tag_does_not_open_a_string(lp):
     (b"m,t=\x7f v=1", (5, "non-printable character 0x7F in tag value")),
     (b"m v\x01=1", (4, "non-printable character 0x01 in field key")),
     (b"m,t=a\\\x01 v=1", (7, "non-printable character 0x01 in tag value")),
-    (b"m v=1\x00", (5, 'invalid float for field "v"')),
-    (b"m v=1 1\t", (7, "invalid timestamp")),
+    (b"m v=1\x00", (6, "non-printable character 0x00 in field value")),
+    (b"m v=\x01", (5, "non-printable character 0x01 in field value")),
+    (b"m v=1\t2", (6, "non-printable character 0x09 in field value")),
+    (b"m v=1 1\t", (8, "non-printable character 0x09 in timestamp")),
+    (b"m v=1 1 \t", (9, "unexpected text after timestamp")),
+    (b'm v="a"\t', (8, 'unexpected text after string value of field "v"')),
     (b"\\", (2, NO_FIELDS)),
     (b"\\\\\\\\\\\\", (7, NO_FIELDS)),
     (b"\\ v=1", (6, NO_FIELDS)),
