@@ -384,7 +384,7 @@ class PostgresBackend(Backend):
 
     def __init__(self, dsn: str, *, fulltext: bool = True, durability: str = "normal",
                  busy_timeout_ms: int = 5000, seal_rows: int = 200_000,
-                 cache_mb: int = 64, pool_size: int = 4, retry_seconds: float = 60.0,
+                 cache_mb: int = 64, pool_size: int = 4, retry_seconds: float = 30.0,
                  background_seal: bool = True) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
@@ -413,7 +413,7 @@ class PostgresBackend(Backend):
         self._setup()
         self._pool = ConnectionPool(dsn, min_size=1, max_size=max(1, int(pool_size)),
                                     kwargs={"autocommit": True}, configure=self._configure,
-                                    check=ConnectionPool.check_connection, open=True,
+                                    open=True,
                                     name="ccstore-readers")
         self._seal_event = threading.Event()
         self._sealer: Optional[threading.Thread] = None
@@ -481,13 +481,16 @@ class PostgresBackend(Backend):
         with self._wlock:
             try:
                 if not _conn_broken(self._w):
+                    # this writer's open segments are sealed now (small); a backlog of
+                    # other full segments is left to the sealer of the next process
                     mine = [seg for seg, _ in self._open.values()]
+                    self._open.clear()
                     if mine:
                         self._w.execute(
                             "UPDATE ccstore_segments SET state = %s WHERE id = ANY(%s) "
                             "AND state = %s AND rows > 0", (FULL, mine, OPEN))
-                    self._open.clear()
-                    self._seal_all(self._w)
+                        while self._seal_next(self._w, mine):
+                            pass
             except psycopg.Error:
                 pass
             finally:
@@ -844,9 +847,13 @@ class PostgresBackend(Backend):
                 if _time.monotonic() - last_stale > 60:
                     last_stale = _time.monotonic()
                     self._mark_stale(conn)
+                    conn.execute("DELETE FROM ccstore_writes WHERE at < now() - "
+                                 "make_interval(secs => %s)", (WRITE_ID_KEEP_S,))
                 while not self._closed and self._seal_next(conn):
                     pass
-            except psycopg.Error:
+            except psycopg.Error as exc:
+                self._stats["seal_errors"] = self._stats.get("seal_errors", 0) + 1
+                self._stats["last_seal_error"] = f"{type(exc).__name__}: {exc}".strip()[:500]
                 _time.sleep(1)
                 self._seal_event.set()
         if conn is not None:
@@ -892,12 +899,13 @@ class PostgresBackend(Backend):
                     "AND rows > 0", (FULL, mine, OPEN))
         return self.seal()
 
-    def _seal_next(self, conn: psycopg.Connection) -> bool:
+    def _seal_next(self, conn: psycopg.Connection, only: Optional[List[int]] = None) -> bool:
         t0 = _time.perf_counter()
         with conn.transaction():
             row = conn.execute(
-                "SELECT id, tbl, fts FROM ccstore_segments WHERE state = %s ORDER BY id "
-                "LIMIT 1 FOR UPDATE SKIP LOCKED", (FULL,)).fetchone()
+                "SELECT id, tbl, fts FROM ccstore_segments WHERE state = %s "
+                "AND (%s::bigint[] IS NULL OR id = ANY(%s)) ORDER BY id "
+                "LIMIT 1 FOR UPDATE SKIP LOCKED", (FULL, only, only)).fetchone()
             if row is None:
                 return False
             seg, tbl, fts = row
@@ -923,24 +931,25 @@ class PostgresBackend(Backend):
             "SELECT value FROM ccstore_state WHERE key = %s", (key,)).fetchone())
         return None if row is None else row[0]
 
-    def _read(self, fn):
+    def _read(self, fn, timeout: float = 10.0, attempts: int = 4):
         """Run ``fn(conn)`` on a pooled connection; retried when a table went away
         (retention) or the connection broke."""
         if self._closed:
             raise RuntimeError("the store is closed")
-        for attempt in range(4):
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
             try:
-                with self._pool.connection() as conn:
+                with self._pool.connection(timeout=timeout) as conn:
                     return fn(conn)
             except psycopg.errors.UndefinedTable:
-                if attempt == 3:
+                if last:
                     raise
             except psycopg.errors.InvalidRegularExpression as exc:
                 raise ValueError(f"invalid full-text query: {exc}") from None
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 self._stats["connection_errors"] += 1
                 self._stats["last_error"] = f"{type(exc).__name__}: {exc}".strip()[:500]
-                if attempt == 3:
+                if last:
                     raise
                 _time.sleep(0.05 * (attempt + 1))
 
@@ -1028,7 +1037,10 @@ class PostgresBackend(Backend):
         cols = sql.SQL("id, time, timestamp, name, hostname, type, typeid, stype, stypeid, "
                        "othertags::text, field")
         pos = 0
-        group = 2
+        # without full-text, one statement reads every segment (each branch an
+        # ordered index scan, merged); full-text conditions cost more per row, so
+        # segments are read newest first in growing groups until the limit is met
+        group = 2 if text is not None else MAX_UNION
         while pos < len(segs):
             if limit is not None and len(found) >= limit:
                 worst = found[limit - 1][3]
@@ -1207,14 +1219,23 @@ class PostgresBackend(Backend):
             "WHERE kind = %s AND parent IS NOT NULL GROUP BY parent, day "
             "HAVING max(coalesce(max_time, day * %s)) < %s AND (day + 1) * %s <= %s",
             (kind, DAY_NS, cutoff, DAY_NS, cutoff)).fetchall()
-        for parent, _day, rows, ids in days:
+        for parent, _day, _rows, _ids in days:
+            # every row of the day is older than the cutoff: whatever a writer adds
+            # meanwhile may go too; the partition lock orders us after such writers
             with conn.transaction():
-                got = conn.execute("SELECT id FROM ccstore_segments WHERE id = ANY(%s) "
-                                   "FOR UPDATE", (ids,)).fetchall()
-                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(parent)))
+                if not conn.execute("SELECT 1 FROM pg_class WHERE relname = %s AND "
+                                    "relnamespace = current_schema()::regnamespace",
+                                    (parent,)).fetchone():
+                    continue
+                conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                    _ident(parent)))
+                ids, rows = conn.execute(
+                    "SELECT coalesce(array_agg(id), '{}'), coalesce(sum(rows), 0) "
+                    "FROM ccstore_segments WHERE parent = %s", (parent,)).fetchone()
+                conn.execute(sql.SQL("DROP TABLE {}").format(_ident(parent)))
                 conn.execute("DELETE FROM ccstore_counts WHERE seg = ANY(%s)", (ids,))
                 conn.execute("DELETE FROM ccstore_segments WHERE parent = %s", (parent,))
-            removed += int(rows or 0) if got else 0
+            removed += int(rows)
             self._stats["partitions_dropped"] += 1
             self._forget(ids)
         # whole segments
@@ -1224,9 +1245,10 @@ class PostgresBackend(Backend):
                 "AND state <> %s)) ORDER BY id",
                 (kind, PLAIN, cutoff, DAY_NS, cutoff, OPEN)).fetchall():
             with conn.transaction():
-                row = conn.execute("SELECT rows FROM ccstore_segments WHERE id = %s FOR UPDATE",
-                                   (seg,)).fetchone()
-                if row is None:
+                row = conn.execute(
+                    "SELECT rows FROM ccstore_segments WHERE id = %s AND (max_time < %s OR "
+                    "(rows = 0 AND state <> %s)) FOR UPDATE", (seg, cutoff, OPEN)).fetchone()
+                if row is None:  # gone, or a writer added newer rows meanwhile
                     continue
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(leaf)))
                 conn.execute("DELETE FROM ccstore_counts WHERE seg = %s", (seg,))
@@ -1287,12 +1309,13 @@ class PostgresBackend(Backend):
             for kind, nseg, rows, sealed, tables in self._read(lambda c: c.execute(
                     "SELECT kind, count(*), sum(rows), count(*) FILTER (WHERE state = %s), "
                     "count(DISTINCT parent) FROM ccstore_segments GROUP BY kind",
-                    (SEALED,)).fetchall()):
+                    (SEALED,)).fetchall(), timeout=2.0, attempts=1):
                 per_kind[kind] = {"segments": nseg, "rows": int(rows or 0),
                                   "sealed_segments": sealed, "partitions": tables}
             out["kinds"] = per_kind
             out["bytes"] = self._read(lambda c: c.execute(
-                "SELECT pg_database_size(current_database())").fetchone()[0])
+                "SELECT pg_database_size(current_database())").fetchone()[0], timeout=2.0,
+                attempts=1)
         except (psycopg.Error, RuntimeError) as exc:
             out["error"] = f"{type(exc).__name__}: {exc}".strip()[:500]
         return out
