@@ -270,9 +270,19 @@ def _unescape_simple(s: str) -> str:
     return s
 
 
-def _int_digits_ok(digits: bytes) -> bool:
-    """False when ``digits`` is too long to be any int64/uint64 (guards ``int()``)."""
-    return len(digits) <= 24 or len(digits.lstrip(b"-").lstrip(b"0")) <= 20
+def _small_int(digits: bytes) -> Optional[int]:
+    """Value of ``-?[0-9]+`` text; None when it has over 20 significant digits
+    (then it fits no int64/uint64; this also keeps ``int()`` off huge texts)."""
+    neg = digits[0] == 45  # -
+    sig = digits[1:] if neg else digits
+    if len(sig) > 20:
+        sig = sig.lstrip(b"0")
+        if len(sig) > 20:
+            return None
+        if not sig:
+            return 0
+    v = int(sig)
+    return -v if neg else v
 
 
 def _parse_bare(tok: bytes, key: bytes) -> FieldValue:
@@ -291,19 +301,17 @@ def _parse_bare(tok: bytes, key: bytes) -> FieldValue:
         digits = tok[:-1]
         if not _INT_RE.fullmatch(digits):
             raise _BadValue(MESSAGES["bad_int"].format(k=_quote(key)))
-        if _int_digits_ok(digits):
-            v = int(digits)
-            if I64_MIN <= v <= I64_MAX:
-                return v
+        v = _small_int(digits)
+        if v is not None and I64_MIN <= v <= I64_MAX:
+            return v
         raise _BadValue(MESSAGES["int_range"].format(k=_quote(key)))
     if last == 117:  # u
         digits = tok[:-1]
         if not _UINT_RE.fullmatch(digits):
             raise _BadValue(MESSAGES["bad_uint"].format(k=_quote(key)))
-        if _int_digits_ok(digits):
-            v = int(digits)
-            if v <= U64_MAX:
-                return v
+        v = _small_int(digits)
+        if v is not None and v <= U64_MAX:
+            return v
         raise _BadValue(MESSAGES["uint_range"].format(k=_quote(key)))
     if _FLOAT_RE.fullmatch(tok) is None:
         raise _BadValue(MESSAGES["bad_float"].format(k=_quote(key)))
@@ -317,8 +325,8 @@ def _scale_time(tok: bytes, mult: int) -> int:
     """Nanoseconds of a timestamp token; raises _BadValue."""
     if not _INT_RE.fullmatch(tok):
         raise _BadValue(MESSAGES["bad_time"])
-    if _int_digits_ok(tok):
-        v = int(tok)
+    v = _small_int(tok)
+    if v is not None:
         if mult == 0:
             a = -v if v < 0 else v
             mult = (1_000_000_000 if a < 100_000_000_000 else 1_000_000 if a < 100_000_000_000_000

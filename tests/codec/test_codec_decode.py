@@ -88,7 +88,7 @@ def test_field_key_escapes(lp, one):
     (b"1", 1.0), (b"-1", -1.0), (b"1.", 1.0), (b".5", 0.5), (b"-.5", -0.5), (b"-1.5e-3", -1.5e-3),
     (b"1e5", 1e5), (b"1E5", 1e5), (b"1e+5", 1e5), (b"1.5E-5", 1.5e-5), (b"007", 7.0),
     (b"-0", -0.0), (b"5e-324", 5e-324), (b"1.7976931348623157e308", 1.7976931348623157e308),
-    (b"1e-400", 0.0),
+    (b"1e-400", 0.0), (b"0" * 5000 + b"1.5", 1.5), (b"1e" + b"0" * 5000 + b"1", 10.0),
 ])
 def test_floats(lp, one, text, value):
     v = one(lp, b"m v=" + text).fields["v"]
@@ -119,6 +119,8 @@ def test_float_out_of_range(lp, errs, text):
     (b"0i", 0), (b"-0i", 0), (b"12i", 12), (b"-12i", -12), (b"007i", 7),
     (b"9223372036854775807i", I64_MAX), (b"-9223372036854775808i", I64_MIN),
     (b"0u", 0), (b"18446744073709551615u", U64_MAX), (b"0000000000000000000000000001u", 1),
+    (b"0" * 5000 + b"1i", 1), (b"-" + b"0" * 5000 + b"1i", -1), (b"0" * 5000 + b"u", 0),
+    (b"0" * 5000 + b"18446744073709551615u", U64_MAX), (b"-" + b"0" * 30 + b"i", 0),
 ])
 def test_integers(lp, one, text, value):
     v = one(lp, b"m v=" + text).fields["v"]
@@ -129,6 +131,8 @@ def test_integers(lp, one, text, value):
     (b"9223372036854775808i", "integer out of range"),
     (b"-9223372036854775809i", "integer out of range"),
     (b"9" * 5000 + b"i", "integer out of range"),
+    (b"0" * 5000 + b"9223372036854775808i", "integer out of range"),
+    (b"-" + b"1" * 21 + b"i", "integer out of range"),
     (b"18446744073709551616u", "unsigned integer out of range"),
     (b"9" * 5000 + b"u", "unsigned integer out of range"),
     (b"1.5i", "invalid integer"), (b"-i", "invalid integer"), (b".i", "invalid integer"),
@@ -165,7 +169,8 @@ def test_duplicate_field_last_value_wins(lp, one):
     ("ns", b"1", 1), ("us", b"1", 1_000), ("ms", b"1", 1_000_000), ("s", b"1", 10**9),
     ("ns", b"-1", -1), ("s", b"-2", -2 * 10**9), ("ns", str(I64_MAX).encode(), I64_MAX),
     ("ns", str(I64_MIN).encode(), I64_MIN), ("s", b"9223372036", 9223372036 * 10**9),
-    ("ns", b"0000000000000000000000000000042", 42),
+    ("ns", b"0000000000000000000000000000042", 42), ("ns", b"0" * 5000 + b"42", 42),
+    ("auto", b"-" + b"0" * 5000 + b"1", -(10**9)), ("ns", b"0" * 5000, 0),
     ("auto", b"1740027951", 1740027951 * 10**9),
     ("auto", b"99999999999", None),  # seconds: 9.9e19 ns does not fit
     ("auto", b"100000000000", 100000000000 * 10**6),
