@@ -288,3 +288,11 @@ def test_parse_gives_points():
     assert p.tags == {"hostname": "a1", "type": "node", "type-id": "0", "loglevel": "error",
                       "cluster": "alex"}
     assert json.loads(json.dumps(p.tags)) == p.tags
+
+
+def test_module_examples():
+    import doctest
+
+    import ccstore.logparse
+
+    assert doctest.testmod(ccstore.logparse).failed == 0
