@@ -8,8 +8,10 @@ unless ``--dsn`` names a server (each run creates fresh databases there).
    - raw COPY: psycopg ``COPY ... FROM STDIN`` of ready-made row tuples (decoded
      beforehand, not timed) into an unindexed table, binary and text format;
    - ccstore: ``Store.write`` of line-protocol bytes (decoding included) until the
-     rows are committed and queryable by host and time, full-text off and on; the
-     time the background sealer then needs to index everything is printed apart.
+     rows are committed and queryable by host and time, full-text off and on, from
+     one thread and from two (so one decodes while the other's COPY runs, as with
+     concurrent HTTP clients); the time the background sealer then still needs to
+     index everything is printed apart.
 2. Queries on ``-n`` lines (default 10,000,000, full-text on, sealed):
    one host for one hour (p50/p95 of 200), the first 100 lines containing
    ``NullPointerException`` (p50 of 20), count by loglevel over the last 24 h
@@ -77,13 +79,28 @@ def raw_copy(url: str, rows: list, binary: bool) -> float:
     return dt
 
 
-def ccstore_ingest(url: str, parts: list, fulltext: bool) -> tuple:
+def ccstore_ingest(url: str, parts: list, fulltext: bool, threads: int = 1) -> tuple:
     store = ccstore.open(url, fulltext=fulltext)
     t0 = time.perf_counter()
-    written = 0
-    for part in parts:
-        written += store.write(part).written
+    written = [0] * threads
+    feed = iter(parts)
+    lock = threading.Lock()
+
+    def run(k: int) -> None:
+        while True:
+            with lock:
+                part = next(feed, None)
+            if part is None:
+                return
+            written[k] += store.write(part).written
+
+    workers = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     dt = time.perf_counter() - t0
+    written = sum(written)
     t1 = time.perf_counter()
     store.backend.flush()
     seal = time.perf_counter() - t1
@@ -144,11 +161,12 @@ def ingest(server, n: int) -> None:
         print(f"  {name:28} {len(rows) / dt:>10,.0f} rows/s", flush=True)
     del rows
     ref = results["raw COPY binary"]
-    for fulltext in (False, True):
+    for fulltext, threads in ((False, 1), (False, 2), (True, 1), (True, 2)):
         url = server.fresh_database(f"bench_ft{int(fulltext)}")
-        dt, written, seal = ccstore_ingest(url, parts, fulltext)
+        dt, written, seal = ccstore_ingest(url, parts, fulltext, threads)
         rate = written / dt
-        print(f"  ccstore, full-text {'on ' if fulltext else 'off'}        {rate:>10,.0f} rows/s "
+        print(f"  ccstore, full-text {'on ' if fulltext else 'off'}, {threads} writer"
+              f"{'s' if threads > 1 else ' '} {rate:>10,.0f} rows/s "
               f"= {rate / ref:.2f}x raw COPY binary, {rate / results['raw COPY text']:.2f}x "
               f"text; sealing afterwards {seal:.1f} s "
               f"(overall {written / (dt + seal):,.0f} rows/s)", flush=True)

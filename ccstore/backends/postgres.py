@@ -100,6 +100,18 @@ WRITE_ID_KEEP_S = 86400
 
 _SEG_FIELDS = "id, cluster, kind, tbl, state, fts, min_time, max_time, rows"
 
+_FILL_FUNCTION = """
+CREATE OR REPLACE FUNCTION ccstore_fill() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.time IS NULL THEN
+        NEW.time := NEW.timestamp * 1000000000;
+    END IF;
+    IF NEW.level IS NULL AND NEW.othertags IS NOT NULL THEN
+        NEW.level := NEW.othertags::text::jsonb ->> TG_ARGV[0];
+    END IF;
+    RETURN NEW;
+END $$"""
+
 
 def _ident(name: str) -> sql.Identifier:
     if "\x00" in name:
@@ -151,7 +163,7 @@ def conninfo_from_go_config(cfg: dict) -> str:
             raise ValueError(f"postgres backend: invalid connection_timeout {timeout!r}") \
                 from None
         if t > 0:
-            params.append(("connect_timeout", str(max(t, 2) if t < 2 else t)))
+            params.append(("connect_timeout", str(max(t, 2))))  # libpq's minimum
     netloc = ""
     if user:
         netloc = urllib.parse.quote(user, safe="")
@@ -605,6 +617,11 @@ class PostgresBackend(Backend):
             conn.execute(sql.SQL(
                 "ALTER TABLE {} ALTER COLUMN id SET DEFAULT ({}::bigint + nextval({}::regclass))"
             ).format(t, sql.Literal(base), sql.Literal(sql.Identifier(seq).as_string(conn))))
+            # rows the Go program may still insert get their time and level too
+            conn.execute(_FILL_FUNCTION)
+            conn.execute(sql.SQL(
+                "CREATE TRIGGER ccstore_fill BEFORE INSERT ON {} FOR EACH ROW "
+                "EXECUTE FUNCTION ccstore_fill({})").format(t, sql.Literal(LEVEL_TAG[kind])))
             self._index_table(conn, table, self.fulltext)
             rows, mn, mx = conn.execute(sql.SQL(
                 "SELECT count(*), min(time), max(time) FROM {}").format(t)).fetchone()

@@ -177,6 +177,14 @@ def test_go_made_plain_tables_keep_working(pg_url):
         assert any("(\"time\")" in d for d in idx)
     with ccstore.open(pg_url) as st:  # reopening does not migrate twice
         assert len(st.query("alex", "event", limit=None)) == 7
+        # the Go program's own insert (no id, time or level) still works and is found
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("INSERT INTO alex_events (timestamp, name, hostname, othertags, field) "
+                         "VALUES (1740000500, 'job', 'go', '{\"function\":\"stop_job\"}', "
+                         "'from go')")
+        (rec,) = st.query("alex", "event", hosts="go", start=1_740_000_000)
+        assert rec.value == "from go" and rec.time == 1_740_000_500 * 10**9
+        assert ("stop_job", 1) in st.count("alex", "event")
 
 
 def test_hostile_and_long_cluster_names(pg_url):
