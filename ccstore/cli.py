@@ -625,6 +625,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return cmd_serve(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
+    if args.command == "serve":
+        _err("serve takes the server's flags only (its config names the database): "
+             "ccstore serve -config FILE")
+        return EXIT_USAGE
     try:
         return args.func(args)
     except UsageError as exc:

@@ -222,3 +222,30 @@ def test_serve_delegates_to_the_server(tmp_path):
                        capture_output=True, timeout=60)
     assert p.returncode == 0
     assert p.stdout.decode().strip() == f"ccstore {ccstore.__version__}"
+
+
+def test_serve_takes_no_db_option(tmp_path):
+    p = run(tmp_path, "serve")
+    assert p.returncode == 2 and b"serve takes the server's flags only" in p.stderr
+
+
+def test_progress_is_shown_on_a_terminal_only(monkeypatch):
+    import io
+
+    from ccstore import cli
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, shown in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        progress = cli._Progress(enabled=True)
+        progress.update("big.lp", 50, 100, 1234)
+        out = stream.getvalue()
+        assert ("big.lp:  50.0%" in out and "1,234 lines" in out) == shown
+        progress.done()
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    cli._Progress(enabled=False).update("x", 1, 2, 3)
+    assert quiet.getvalue() == ""
