@@ -191,7 +191,7 @@ def _looks_like_lp(sample: bytes) -> bool:
 
 
 # ---------------------------------------------------------------------------- ingest
-def _ingest_lp(store: Any, fh: IO[bytes], first: bytes, label: str, args: argparse.Namespace,
+def _ingest_lp(store: Any, chunks: Iterator[bytes], label: str, args: argparse.Namespace,
                totals: _Totals, progress: _Progress, size: Optional[int]) -> None:
     from . import lineproto
 
@@ -199,9 +199,7 @@ def _ingest_lp(store: Any, fh: IO[bytes], first: bytes, label: str, args: argpar
     pending = b""
     lineno = 1
     done = 0
-    chunks = _read_chunks(fh)
-    data_iter = [first] if first else []
-    for chunk in _chain(data_iter, chunks):
+    for chunk in chunks:
         done += len(chunk)
         data = pending + chunk if pending else chunk
         batch = lineproto.decode_rows(data, precision=args.precision, cluster=args.cluster,
@@ -218,7 +216,7 @@ def _ingest_lp(store: Any, fh: IO[bytes], first: bytes, label: str, args: argpar
         totals.add(store.write_batches([batch]), label)
 
 
-def _ingest_log(store: Any, fh: IO[bytes], first: bytes, label: str, path: Optional[str],
+def _ingest_log(store: Any, chunks: Iterator[bytes], label: str, path: Optional[str],
                 fmt: str, args: argparse.Namespace, totals: _Totals, progress: _Progress,
                 size: Optional[int], mtime: Optional[float]) -> None:
     from ._types import RowBatch
@@ -228,7 +226,7 @@ def _ingest_log(store: Any, fh: IO[bytes], first: bytes, label: str, path: Optio
                        tz=args.timezone, reference_time=mtime)
     done = 0
     key = (args.cluster, "log")
-    for chunk in _chain([first] if first else [], _read_chunks(fh)):
+    for chunk in chunks:
         done += len(chunk)
         rows = parser.feed(chunk)
         totals.add(store.write_batches([RowBatch({key: rows}, [], {}, 0, 0)]), label)
@@ -241,9 +239,11 @@ def _ingest_log(store: Any, fh: IO[bytes], first: bytes, label: str, path: Optio
         totals.errors.append(f"{label}: {parser.skipped} line(s) of binary garbage skipped")
 
 
-def _chain(first: List[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield from first
-    yield from rest
+def _chunks(first: bytes, fh: IO[bytes]) -> Iterator[bytes]:
+    """``first`` (already read to detect the format), then the rest of ``fh``."""
+    if first:
+        yield first
+    yield from _read_chunks(fh)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -278,10 +278,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                         raise UsageError(f"{label}: not line protocol; to read it as a log "
                                          "file, give --cluster")
                 if fmt == "lp":
-                    _ingest_lp(store, fh, first, label, args, totals, progress, size)
+                    _ingest_lp(store, _chunks(first, fh), label, args, totals, progress, size)
                 else:
-                    _ingest_log(store, fh, first, label, path, fmt, args, totals, progress,
-                                size, mtime)
+                    _ingest_log(store, _chunks(first, fh), label, path, fmt, args, totals,
+                                progress, size, mtime)
             finally:
                 progress.done()
                 if path is not None:
