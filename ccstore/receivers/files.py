@@ -108,6 +108,14 @@ class _File:
                           separators=(",", ":"))
 
 
+def _rotation_name(path: str, original: str) -> bool:
+    """Whether ``path`` may be a rotated copy of ``original``: beside it, its name
+    extended (``app.log.1``, ``app.log-20241122``) or the same."""
+    directory, base = os.path.split(path)
+    odir, obase = os.path.split(original)
+    return directory == odir and base.startswith(obase)
+
+
 def _same_content(fd: int, size: int, saved: Dict[str, Any]) -> bool:
     """Whether an open file starts as the saved one did and reaches its offset."""
     fplen = saved["fplen"]
@@ -153,7 +161,7 @@ class FileReceiver:
         self.batch_bytes = batch_bytes
         self._files: Dict[Identity, _File] = {}
         #: what truncated files held: (fingerprint, length, offset, last time)
-        self._ghosts: List[Tuple[str, int, int, Optional[int]]] = []
+        self._ghosts: List[Tuple[str, int, int, Optional[int], str]] = []
         #: after a restart, saved positions of the matched paths by identity
         self._restart: Optional[Dict[Identity, Dict[str, Any]]] = None
         self._matched: set = set()
@@ -334,20 +342,23 @@ class FileReceiver:
         In order: the position saved for this file (same identity and
         fingerprint, under its path or, after a restart, under the path it
         had); the position of a followed, truncated or saved file whose first
-        bytes this one repeats (a copy: start where the original was read to);
-        else the start (or the end, with ``start_at="end"``).
+        bytes this one repeats and whose name this one's extends (a copy made
+        by a rotation, ``app.log`` -> ``app.log.1``: start where the original
+        was read to); else the start (or the end, with ``start_at="end"``).
         """
         saved = self._saved(STATE_PREFIX + path)
         for s in (saved, (self._restart or {}).get(ident)):
             if s is not None and s["ident"] == ident and _same_content(fd, size, s):
                 return s["offset"], s.get("t")
         copies = list(self._ghosts)
-        copies += [(f.fp, f.fplen, f.parser.safe_offset, f.parser.last_time)
+        copies += [(f.fp, f.fplen, f.parser.safe_offset, f.parser.last_time, f.path)
                    for f in self._files.values() if not f.rotated]
         if saved is not None:
-            copies.append((saved.get("fp"), saved["fplen"], saved["offset"], saved.get("t")))
-        for fp, fplen, offset, last_time in copies:
+            copies.append((saved.get("fp"), saved["fplen"], saved["offset"], saved.get("t"),
+                           path))
+        for fp, fplen, offset, last_time, original in copies:
             if fplen >= _MIN_COPY_FINGERPRINT and offset <= size \
+                    and _rotation_name(path, original) \
                     and _fingerprint(fd, fplen) == (fp, fplen):
                 log.info("%s: %s is a copy of a file read up to byte %d; starting there",
                          self.name, path, offset)
@@ -364,7 +375,7 @@ class FileReceiver:
         out = []
         for n in names:
             p = os.path.join(directory, n)
-            if n != base and n.startswith(base) and p not in self._matched \
+            if n != base and _rotation_name(p, path) and p not in self._matched \
                     and os.path.isfile(p):
                 out.append(p)
         return out
@@ -440,7 +451,7 @@ class FileReceiver:
         log.info("%s: %s was truncated (read up to byte %d); reading from the start",
                  self.name, f.path, p.offset)
         if f.fplen:
-            self._ghosts.append((f.fp, f.fplen, p.offset, p.last_time))
+            self._ghosts.append((f.fp, f.fplen, p.offset, p.last_time, f.path))
             saved = {"ident": (-1, -1), "offset": p.offset, "fp": f.fp, "fplen": f.fplen,
                      "t": p.last_time, "path": f.path, "key": f.key + ROTATED_SUFFIX}
             for candidate in self._siblings(f.path):

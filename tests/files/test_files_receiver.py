@@ -306,3 +306,15 @@ def test_run_polls_until_stopped_and_stores_the_last_entry(store, tmp_path):
 
     receiver(store, tmp_path / "app.log").run(StopAfterFirstPoll(), interval=0)
     exactly_once(store, 3)
+
+
+def test_files_with_the_same_first_bytes_are_not_copies(store, tmp_path):
+    # job outputs that start with the same long banner are different files
+    banner = "#" * 2000 + "\n"
+    append(tmp_path / "job-1.out", banner + "Nov 22 08:00:00 a1 job[1]: line 0\n")
+    rec = receiver(store, tmp_path / "job-*.out")
+    rec.poll_once()
+    append(tmp_path / "job-2.out", banner + "Nov 22 08:00:01 a1 job[2]: line 1\n")
+    rec.poll_once()
+    rec.close()
+    assert line_numbers(stored(store)) == [0, 1]
