@@ -417,7 +417,7 @@ def _scan_token(buf: bytes, i: int, e: int, tok: "re.Pattern[bytes]", part: str)
     if j < e:
         c = buf[j]
         if c < 32 or c == 127:
-            raise _Bad(j, MESSAGES["nonprintable"].format(byte=f"{c:02X}", part=part))
+            raise _nonprintable(buf, j, part)
     return j
 
 
@@ -425,8 +425,11 @@ def _no_ctrl(buf: bytes, i: int, j: int, part: str) -> None:
     """Raise at the first non-printable byte of ``buf[i:j]``."""
     m = _CTRL_RE.search(buf, i, j)
     if m is not None:
-        c = buf[m.start()]
-        raise _Bad(m.start(), MESSAGES["nonprintable"].format(byte=f"{c:02X}", part=part))
+        raise _nonprintable(buf, m.start(), part)
+
+
+def _nonprintable(buf: bytes, p: int, part: str) -> _Bad:
+    return _Bad(p, MESSAGES["nonprintable"].format(byte=f"{buf[p]:02X}", part=part))
 
 
 def _parse(buf: bytes, s: int, e: int, mult: int):
@@ -526,7 +529,8 @@ def _precise_line(buf: bytes, pos: int, n: int, mult: int):
 
     Returns ``(nl, result)``: ``nl`` the index of its terminating ``\\n`` (-1: runs
     to the end of input) and ``result`` None (blank or comment), ``(errpos, message)``
-    or ``(name, tags, fields, time_or_None)`` with decoded str values.
+    or ``(measurement position, name, tags, fields, time_or_None)`` with str
+    keys and values.
     """
     s = pos
     while s < n and buf[s] == 32:
@@ -540,9 +544,8 @@ def _precise_line(buf: bytes, pos: int, n: int, mult: int):
             e -= 1
         m = _COMMENT_CTRL.search(buf, s, e)
         if m is not None:
-            c = buf[m.start()]
-            return nl, (m.start(), MESSAGES["nonprintable"].format(byte=f"{c:02X}",
-                                                                   part="comment"))
+            bad = _nonprintable(buf, m.start(), "comment")
+            return nl, (bad.pos, bad.message)
         return nl, None
     nl = _frame(buf, s, n)
     e = n if nl < 0 else nl

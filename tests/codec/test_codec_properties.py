@@ -47,6 +47,7 @@ FRAGMENTS = [
     b"\xff", b"\xc3\xa9", b"\xe2\x82", b"\\n", b'\\"', b"\\\\", b"1740027951",
     b"1740027951000000000", b"9223372036854775807", b"18446744073709551615",
     b"cluster=a", b"hostname=h", b'log="', b'event="', b"value=1", b"type-id=0",
+    b"0" * 4400, b"\\" * 301, b" " * 300,
 ]
 line_bytes = st.lists(st.sampled_from(FRAGMENTS), max_size=25).map(b"".join)
 documents = st.lists(
