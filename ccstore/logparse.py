@@ -124,15 +124,18 @@ _LEVEL_START = (r"[ \t]*(?:[\[<(][ \t]*[A-Za-z]{3,13}\d?[ \t]*[\]>)]"
 _LEVEL_START_RE = re.compile(_LEVEL_START)
 #: level words of _LEVEL_START (any case)
 _START_WORDS = {w: lvl for w, lvl in _LEVELS.items() if len(w) >= 3}
-# upper-case level words (found with str.find, far faster than a regex alternation)
-# and logfmt's level=...: a hit counts within the first _LEVEL_WINDOW characters
-# of a message
+# upper-case level words and logfmt's level=...: a hit counts within the first
+# _LEVEL_WINDOW characters of a message.  One pattern per word family, each
+# starting with a literal (so the regex engine skips ahead fast; one alternation
+# of all words, or a look-behind, is many times slower)
 _HIT_WORDS = (
-    ("ERR", ("ERROR", "ERR")), ("WARN", ("WARNING", "WARN")), ("INFO", ("INFO",)),
-    ("DEBUG", ("DEBUG",)), ("CRIT", ("CRITICAL", "CRIT")), ("FATAL", ("FATAL",)),
-    ("EMERG", ("EMERGENCY", "EMERG")), ("ALERT", ("ALERT",)), ("PANIC", ("PANIC",)),
-    ("SEVERE", ("SEVERE",)), ("NOTICE", ("NOTICE",)), ("TRACE", ("TRACE",)),
+    (("ERROR", "ERR"), "error"), (("WARNING", "WARN"), "warn"), (("INFO",), "info"),
+    (("DEBUG",), "debug"), (("CRITICAL", "CRIT"), "error"), (("FATAL",), "error"),
+    (("EMERGENCY", "EMERG"), "error"), (("ALERT",), "error"), (("PANIC",), "error"),
+    (("SEVERE",), "error"), (("NOTICE",), "info"), (("TRACE",), "debug"),
 )
+_HIT_RES = tuple((re.compile("(?:%s)(?![\\w.-])" % "|".join(words)), level)
+                 for words, level in _HIT_WORDS)
 _KV_RE = re.compile(r"l(?:evel|vl)=[\"']?([A-Za-z]+[1-5]?)")
 _LEVEL_WINDOW = 80
 
@@ -799,19 +802,12 @@ def _level_hits(text: str) -> List[Tuple[int, str]]:
     checks whether the next hit falls within the first characters of a message.
     """
     hits = []
-    find = text.find
-    n = len(text)
-    for stem, words in _HIT_WORDS:
-        i = find(stem)
-        while i >= 0:
-            if i == 0 or not (text[i - 1].isalnum() or text[i - 1] in "_.-"):
-                for w in words:
-                    if text.startswith(w, i):
-                        e = i + len(w)
-                        if e >= n or not (text[e].isalnum() or text[e] in "_.-"):
-                            hits.append((i, _LEVELS[w.lower()]))
-                        break
-            i = find(stem, i + 1)
+    for rx, level in _HIT_RES:
+        for m in rx.finditer(text):
+            i = m.start()
+            if i and (text[i - 1].isalnum() or text[i - 1] in "_.-"):
+                continue
+            hits.append((i, level))
     for m in _KV_RE.finditer(text):
         level = _LEVELS.get(m.group(1).lower())
         if level is not None:
