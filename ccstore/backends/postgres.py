@@ -360,6 +360,10 @@ def fts_to_sql(text: str, regexp_like: bool = True) -> Tuple[sql.Composable, lis
 # ---------------------------------------------------------------------- SQL pieces
 def _any(col: sql.Composable, values: Sequence[str], negate: bool = False
          ) -> Tuple[sql.Composable, list]:
+    if len(values) == 1 and not negate:
+        # "= value" rather than "= ANY(array)": an index scan on (col, time) then
+        # yields rows in time order, so a merge over segments reads only what it returns
+        return sql.SQL("{} = %s").format(col), [values[0]]
     if negate:
         return sql.SQL("({c} IS NULL OR NOT ({c} = ANY(%s)))").format(c=col), [list(values)]
     return sql.SQL("{} = ANY(%s)").format(col), [list(values)]
