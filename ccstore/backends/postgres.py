@@ -7,7 +7,7 @@ daily partition is partitioned again by ``RANGE (id)`` into *segments*: a writer
 appends to its own open segment (ids ``segment << 32 | n``, unique in the
 database, so ``(time, id)`` orders records totally and a cursor stays valid);
 when it holds ``seal_rows`` rows it is marked full in the write transaction and
-a background thread *seals* it: builds its ``(hostname, time)`` and ``(time)``
+a background thread *seals* it: builds its ``(hostname, time, id)`` and ``(time, id)``
 b-tree indexes and its full-text GIN index in one go, and stores per-minute
 counts.  Retention drops whole daily partitions (and whole segments of the day
 that straddles the cutoff, deleting only inside the one segment that straddles
@@ -639,9 +639,9 @@ class PostgresBackend(Backend):
 
     def _index_table(self, conn: psycopg.Connection, tbl: str, fts: bool) -> None:
         t = _ident(tbl)
-        conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (hostname, time)").format(
+        conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (hostname, time, id)").format(
             _ident(self._short(tbl, "_h")), t))
-        conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (time)").format(
+        conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (time, id)").format(
             _ident(self._short(tbl, "_t")), t))
         if fts and self._have_trgm:
             conn.execute(sql.SQL(
