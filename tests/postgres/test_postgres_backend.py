@@ -123,7 +123,7 @@ def test_layout_partitions_and_retention(pg_url):
             assert len(days) == 3 and {k for _, k in days} == {"p"}
             idx = {r[0] for r in conn.execute(
                 "SELECT indexdef FROM pg_indexes WHERE tablename LIKE 'ccs_s%'")}
-            assert any("(hostname, \"time\")" in d for d in idx)
+            assert any("(hostname, \"time\", id)" in d for d in idx)
             assert any("gin_trgm_ops" in d for d in idx)
             # the Go program's view of the table still works
             n = conn.execute("SELECT count(*) FROM alex_events WHERE timestamp >= %s",
@@ -173,8 +173,8 @@ def test_go_made_plain_tables_keep_working(pg_url):
     with psycopg.connect(pg_url) as conn:
         idx = [r[0] for r in conn.execute(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'alex_events'")]
-        assert any("(hostname, \"time\")" in d for d in idx)
-        assert any("(\"time\")" in d for d in idx)
+        assert any("(hostname, \"time\", id)" in d for d in idx)
+        assert any("(\"time\", id)" in d for d in idx)
     with ccstore.open(pg_url) as st:  # reopening does not migrate twice
         assert len(st.query("alex", "event", limit=None)) == 7
         # the Go program's own insert (no id, time or level) still works and is found
