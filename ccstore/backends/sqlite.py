@@ -26,6 +26,7 @@ All identifiers are generated (``ccs_<n>``) or quoted; all values are bound.
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import threading
 import time as _time
@@ -517,8 +518,11 @@ class SQLiteBackend(Backend):
             if limit is not None:
                 sql += " LIMIT ?"
                 qargs.append(limit)
-            found.extend(self._run(conn, sql, qargs))
-            found.sort(key=lambda r: (r[3], r[2]), reverse=desc)
+            rows = self._run(conn, sql, qargs)
+            if not rows:
+                continue
+            found.extend(rows)
+            found.sort(key=_ORDER_KEY, reverse=desc)  # two sorted runs: linear in C
             if limit is not None:
                 del found[limit:]
         return found
@@ -669,6 +673,10 @@ class SQLiteBackend(Backend):
         out.update({"backend": self.name, "path": self.path, "bytes": size,
                     "kinds": per_kind, "fulltext": self.fulltext})
         return out
+
+
+#: (time, id) of a result row: the total order of records
+_ORDER_KEY = operator.itemgetter(3, 2)
 
 
 # ---------------------------------------------------------------------- SQL pieces
