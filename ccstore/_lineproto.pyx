@@ -495,6 +495,7 @@ cdef struct PState:
     # hash index of tag keys for lines with many tags
     int32_t* hidx
     Py_ssize_t hcap
+    int hline               # the index holds the current line's tags
 
 # error codes (keys of the twin's MESSAGES)
 cdef enum:
@@ -532,8 +533,11 @@ cdef enum:
     PART_TVAL
     PART_FKEY
     PART_COMMENT
+    PART_FVAL
+    PART_TIME
 
-_PARTS = ("measurement", "tag key", "tag value", "field key", "comment")
+_PARTS = ("measurement", "tag key", "tag value", "field key", "comment", "field value",
+          "timestamp")
 _ERROR_KEYS = (None, "nonprintable", "utf8", "no_measurement", "empty_tag_key", "dup_tag",
                "tag_eq", "tag_value_eq", "empty_tag_value", "no_fields", "empty_field_key",
                "field_eq", "no_value", "unterminated", "after_string", "bad_int", "int_range",
@@ -647,6 +651,22 @@ cdef inline int _check_ctrl(PState* S, Py_ssize_t j, int part) noexcept:
     return 0
 
 
+cdef inline int _no_ctrl(PState* S, Py_ssize_t i, Py_ssize_t j, int part) noexcept:
+    """A control byte or DEL in [i, j) is an error at the first one."""
+    cdef cbuf b = S.b
+    cdef unsigned char c
+    while i < j:
+        c = b[i]
+        if c < 0x20 or c == 0x7F:
+            S.err = E_NONPRINT
+            S.err_pos = i
+            S.ebyte = c
+            S.epart = part
+            return -1
+        i += 1
+    return 0
+
+
 cdef inline Py_ssize_t _str_close(PState* S, Py_ssize_t p, Py_ssize_t e, int* flags) noexcept:
     """Index of the quote closing a string whose body starts at p, or -1.
 
@@ -753,18 +773,24 @@ cdef int _hidx_insert(PState* S, Py_ssize_t i) noexcept:
         slot = (slot + 1) & mask
 
 
-cdef int _hidx_rebuild(PState* S, Py_ssize_t cap) noexcept:
-    cdef Py_ssize_t i
-    free(S.hidx)
-    S.hidx = <int32_t*>malloc(cap * sizeof(int32_t))
-    if S.hidx == NULL:
-        S.hcap = 0
-        return -1
-    S.hcap = cap
+cdef int _hidx_rebuild(PState* S, Py_ssize_t need) noexcept:
+    """(Re)build the hash index of the current line's tags 0..ntags-2 with a
+    power-of-two capacity of at least ``need``."""
+    cdef Py_ssize_t i, cap = 64
+    while cap < need:
+        cap *= 2
+    if cap != S.hcap:
+        free(S.hidx)
+        S.hidx = <int32_t*>malloc(cap * sizeof(int32_t))
+        if S.hidx == NULL:
+            S.hcap = 0
+            return -1
+        S.hcap = cap
     for i in range(cap):
         S.hidx[i] = -1
     for i in range(S.ntags - 1):
         _hidx_insert(S, i)
+    S.hline = 1
     return 0
 
 
@@ -791,7 +817,8 @@ cdef int _check_dup_tag(PState* S) noexcept:
             if on == kn and lp_eq(op, kp, kn):
                 return 1
         return 0
-    if S.hcap < 2 * (i + 1):
+    if not S.hline or S.hcap < 2 * (i + 1):
+        # first use on this line, or half full: rebuild (sized to this line)
         if _hidx_rebuild(S, 4 * (i + 1)) < 0:
             return -1
     return 1 if _hidx_insert(S, i) >= 0 else 0
@@ -1058,6 +1085,7 @@ cdef int _parse(PState* S, Py_ssize_t s) noexcept:
     S.err = E_OK
     S.hi = 0
     S.nl = 0
+    S.hline = 0
 
     # measurement
     fl = 0
@@ -1156,6 +1184,8 @@ cdef int _parse(PState* S, Py_ssize_t s) noexcept:
                 j += 1
             if j == i:
                 return _error_key(S, E_NO_VALUE, i, f.ks, f.ke, f.kflags)
+            if _no_ctrl(S, i, j, PART_FVAL) < 0:
+                return -1
             f.vs = i
             f.ve = j
             if _parse_bare(S, f, i, j) < 0:
@@ -1174,6 +1204,8 @@ cdef int _parse(PState* S, Py_ssize_t s) noexcept:
         j = i
         while not _end(S, j) and b[j] != b' ':
             j += 1
+        if _no_ctrl(S, i, j, PART_TIME) < 0:
+            return -1
         if _parse_time(S, i, j) < 0:
             return -1
         i = j
