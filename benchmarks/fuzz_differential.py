@@ -121,8 +121,20 @@ def mutate(r: random.Random, data: bytes, k: int) -> bytes:
     return bytes(b)
 
 
+def gen_many_tags(r: random.Random) -> bytes:
+    """A line with many tags (the compiled scanner indexes keys past 16)."""
+    keys = [f"t{i}" for i in range(r.randint(10, 60))]
+    if r.random() < 0.5:
+        keys.insert(r.randint(0, len(keys)), r.choice(keys))
+    if r.random() < 0.3:
+        keys[r.randrange(len(keys))] = "t\\=1"
+    return ("m," + ",".join(k + "=v" for k in keys) + ' log="x" 1').encode()
+
+
 def gen_document(r: random.Random) -> bytes:
     kind = r.randrange(10)
+    if kind == 9 and r.random() < 0.3:
+        return b"\n".join(gen_many_tags(r) for _ in range(r.randint(1, 3)))
     if kind == 0:
         return bytes(r.choice(ALPHABET) for _ in range(r.randint(0, 40)))
     if kind == 1:
