@@ -10,7 +10,18 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..messages import LEVEL_TAG
 
-__all__ = ["QuerySpec", "TagCond", "Backend", "RESULT_COLUMNS", "COLUMN_OF", "GroupKey"]
+__all__ = ["QuerySpec", "TagCond", "Backend", "RESULT_COLUMNS", "COLUMN_OF", "GroupKey",
+           "TABLE_SUFFIX", "GO_COLUMNS", "ID_SHIFT", "OPEN", "FULL", "SEALED"]
+
+#: the Go program's table of a kind is ``<cluster><suffix>``
+TABLE_SUFFIX = {"event": "_events", "log": "_logs"}
+#: columns every table of the Go program has (besides its payload column)
+GO_COLUMNS = ("id", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
+              "othertags")
+#: row ids are ``segment id << ID_SHIFT | n``: unique in a store, kept when rows move
+ID_SHIFT = 32
+#: segment states: taking rows; full, waiting for its indexes; sealed
+OPEN, FULL, SEALED = 0, 1, 2
 
 #: columns of a query result row returned by a backend, in order
 RESULT_COLUMNS = ("cluster", "kind", "id", "time", "timestamp", "name", "hostname", "type",

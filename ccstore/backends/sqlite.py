@@ -35,24 +35,18 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apsw
 
-from ..messages import LEVEL_TAG, NS_PER_S
-from .base import Backend, GroupKey, QuerySpec, TagCond
+from ..messages import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
+from .base import (FULL, GO_COLUMNS, ID_SHIFT, OPEN, SEALED, TABLE_SUFFIX, Backend, GroupKey,
+                   QuerySpec, TagCond)
 
 __all__ = ["SQLiteBackend", "quote_ident"]
 
 log = logging.getLogger("ccstore.sqlite")
 
 SCHEMA_VERSION = 1
-ID_SHIFT = 32
-OPEN, FULL, SEALED = 0, 1, 2
 #: SQLite refuses compound SELECTs of more than 500 terms
 MAX_VIEW_SEGMENTS = 450
-
-TABLE_SUFFIX = {"event": "_events", "log": "_logs"}
-GO_COLUMNS = ("id", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
-              "othertags")
-INSERT_COLUMNS = ("time", "timestamp", "name", "hostname", "type", "typeid", "stype",
-                  "stypeid", "othertags", "field", "level")
+INSERT_COLUMNS = ROW_COLUMNS
 SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
                   "stypeid", "othertags", "field")
 
