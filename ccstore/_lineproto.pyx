@@ -62,6 +62,7 @@ cdef extern from "Python.h":
     PyObject* PyErr_Occurred()
     void PyErr_Clear()
     object PyLong_FromLongLong(long long v)
+    PyObject* _PyLong_FromLL "PyLong_FromLongLong"(long long v)
     object PyLong_FromUnsignedLongLong(unsigned long long v)
     object PyFloat_FromDouble(double v)
     object PyBytes_FromStringAndSize(const char* v, Py_ssize_t n)
@@ -325,6 +326,12 @@ cdef extern from *:
         }
     }
 
+    static inline void lp_prefetch(const unsigned char *p) {
+    #if defined(__GNUC__)
+        __builtin_prefetch(p, 0, 0);
+    #endif
+    }
+
     static inline int lp_mul_overflow(int64_t a, int64_t b, int64_t *r) {
         return __builtin_mul_overflow(a, b, r);
     }
@@ -338,6 +345,7 @@ cdef extern from *:
     const unsigned char* lp_scan_key(const unsigned char* p, const unsigned char* e, int tag)
     int lp_utf8_seq(const unsigned char* p, const unsigned char* e)
     int lp_mul_overflow(int64_t a, int64_t b, int64_t* r)
+    void lp_prefetch(const unsigned char* p)
     const unsigned char* lp_digits(const unsigned char* p, const unsigned char* e, uint64_t* out, int* ovf)
 
 ctypedef const unsigned char* cbuf
@@ -1075,9 +1083,11 @@ cdef int _parse(PState* S, Py_ssize_t s) noexcept:
     cdef cbuf b = S.b
     cdef Py_ssize_t e = S.e
     cdef Py_ssize_t i, j, q
-    cdef int fl, r
+    cdef int fl, r, ovf
+    cdef uint64_t mag
     cdef TagTok* t
     cdef FieldTok* f
+    lp_prefetch(b + s + 256)
     S.ntags = 0
     S.nfields = 0
     S.has_time = 0
@@ -1201,7 +1211,9 @@ cdef int _parse(PState* S, Py_ssize_t s) noexcept:
     while i < e and b[i] == b' ':
         i += 1
     if not _end(S, i):
-        j = i
+        # skip the digits quickly, then find the token's end
+        j = i + 1 if b[i] == b'-' else i
+        j = lp_digits(b + j, b + e, &mag, &ovf) - b
         while not _end(S, j) and b[j] != b' ':
             j += 1
         if _no_ctrl(S, i, j, PART_TIME) < 0:
@@ -1366,43 +1378,58 @@ cdef inline object _cached_key(CEntry* cache, Py_ssize_t size, cbuf p, Py_ssize_
     return s
 
 
-# Plain tokens (ASCII, no escapes: nearly all of them) use a compact two-way
-# cache of (hash, str) pairs and are verified against the str's own bytes.
-cdef struct FEntry:
-    uint64_t h
-    PyObject* obj
+# Plain tokens (ASCII, no escapes: nearly all of them) use a compact 4-way
+# set-associative cache of (hash, str) pairs, one 64-byte line per set, whose
+# hits are verified against the str's own bytes (the str is touched anyway).
+cdef extern from *:
+    """
+    typedef struct { uint64_t h; PyObject *obj; } lp_fentry;
+    #define LP_PLAIN_SETS 512
+    static lp_fentry lp_plain[LP_PLAIN_SETS * 4] __attribute__((aligned(64)));
 
-DEF PLAIN_SIZE = 4096
-cdef FEntry _plain_cache[PLAIN_SIZE]
-memset(_plain_cache, 0, sizeof(_plain_cache))
+    /* Borrowed reference to the cached str of the ASCII token p[0:n], or NULL. */
+    static inline PyObject *lp_plain_get(const unsigned char *p, Py_ssize_t n, uint64_t h) {
+        lp_fentry *set = &lp_plain[(h & (LP_PLAIN_SETS - 1)) * 4];
+        int w;
+        for (w = 0; w < 4; w++) {
+            PyObject *o = set[w].obj;
+            if (set[w].h == h && o != NULL && PyUnicode_GET_LENGTH(o) == n
+                    && lp_eq(PyUnicode_1BYTE_DATA(o), p, n)) {
+                if (w) {  /* most recently used first */
+                    lp_fentry t = set[w];
+                    memmove(&set[1], &set[0], (size_t)w * sizeof(lp_fentry));
+                    set[0] = t;
+                }
+                return o;
+            }
+        }
+        return NULL;
+    }
+
+    /* Insert (steals the reference); the least recently used entry goes. */
+    static inline void lp_plain_put(uint64_t h, PyObject *o) {
+        lp_fentry *set = &lp_plain[(h & (LP_PLAIN_SETS - 1)) * 4];
+        PyObject *old = set[3].obj;
+        memmove(&set[1], &set[0], 3 * sizeof(lp_fentry));
+        set[0].h = h;
+        set[0].obj = o;
+        Py_XDECREF(old);
+    }
+    """
+    PyObject* lp_plain_get(const unsigned char* p, Py_ssize_t n, uint64_t h)
+    void lp_plain_put(uint64_t h, PyObject* o)
 
 
 cdef inline object _cached_plain(cbuf p, Py_ssize_t n):
     cdef uint64_t h = lp_hash(p, n)
-    cdef FEntry* e = &_plain_cache[h & <uint64_t>(PLAIN_SIZE - 1)]
-    cdef FEntry* f = &_plain_cache[(h & <uint64_t>(PLAIN_SIZE - 1)) ^ 1]
-    cdef PyObject* o = e.obj
-    cdef FEntry tmp
+    cdef PyObject* o = lp_plain_get(p, n, h)
     cdef object s
-    if o != NULL and e.h == h and PyUnicode_GET_LENGTH(<object>o) == n and \
-            lp_eq(<cbuf>PyUnicode_DATA(<object>o), p, n):
-        return <object>o
-    o = f.obj
-    if o != NULL and f.h == h and PyUnicode_GET_LENGTH(<object>o) == n and \
-            lp_eq(<cbuf>PyUnicode_DATA(<object>o), p, n):
-        # most recently used first
-        tmp = e[0]
-        e[0] = f[0]
-        f[0] = tmp
+    if o != NULL:
         return <object>o
     s = PyUnicode_New(n, 127)
     memcpy(PyUnicode_DATA(s), p, n)
-    if f.obj != NULL:
-        Py_DECREF(<object>f.obj)
-    f[0] = e[0]
     Py_INCREF(s)
-    e.obj = <PyObject*>s
-    e.h = h
+    lp_plain_put(h, <PyObject*>s)
     return s
 
 
@@ -1436,21 +1463,35 @@ DEF M_FKEY = 1 + 2 * MEMO_TAGS
 DEF MEMO_N = 1 + 2 * MEMO_TAGS + MEMO_FIELDS
 
 
-cdef inline object _memo_str(Memo* m, cbuf p, Py_ssize_t n, int flags, bint meas):
+cdef inline PyObject* _memo_get(Memo* m, cbuf p, Py_ssize_t n, int flags, bint meas) except NULL:
+    """Borrowed reference (owned by the memo slot) to the str of a token."""
     cdef object s
+    cdef PyObject* old
     if m.obj != NULL and m.n == n and lp_eq(m.p, p, n):
-        return <object>m.obj
+        return m.obj
     if flags == 0:
         s = _cached_plain(p, n)
     else:
         s = _cached_key(_key_cache, KEY_SIZE, p, n, flags, meas)
-    if m.obj != NULL:
-        Py_DECREF(<object>m.obj)
     Py_INCREF(s)
+    old = m.obj
     m.obj = <PyObject*>s
     m.p = p
     m.n = n
-    return s
+    if old != NULL:
+        Py_DECREF(<object>old)
+    return m.obj
+
+
+cdef struct OEntry:
+    PyObject* k
+    PyObject* v
+    PyObject* json
+
+DEF OT_SIZE = 256
+cdef OEntry _ot_cache[OT_SIZE]
+memset(_ot_cache, 0, sizeof(_ot_cache))
+_EMPTY_JSON = "{}"
 
 
 cdef object _cached_json(cbuf p, Py_ssize_t n, int flags):
@@ -1980,25 +2021,82 @@ cdef class _Decoder:
 
     cdef inline object meas_str(self):
         cdef PState* S = &self.S
-        return _memo_str(&self.memo[M_MEAS], S.b + S.ms, S.me - S.ms, S.mflags, True)
+        return <object>_memo_get(&self.memo[M_MEAS], S.b + S.ms, S.me - S.ms, S.mflags, True)
 
     cdef inline object tkey_str(self, Py_ssize_t i):
         cdef TagTok* t = &self.S.tags[i]
         if i < MEMO_TAGS:
-            return _memo_str(&self.memo[M_TKEY + i], self.S.b + t.ks, t.ke - t.ks, t.kflags, False)
+            return <object>_memo_get(&self.memo[M_TKEY + i], self.S.b + t.ks, t.ke - t.ks,
+                                     t.kflags, False)
         return _tok_str(self.S.b, t.ks, t.ke, t.kflags)
 
     cdef inline object tval_str(self, Py_ssize_t i):
         cdef TagTok* t = &self.S.tags[i]
         if i < MEMO_TAGS:
-            return _memo_str(&self.memo[M_TVAL + i], self.S.b + t.vs, t.ve - t.vs, t.vflags, False)
+            return <object>_memo_get(&self.memo[M_TVAL + i], self.S.b + t.vs, t.ve - t.vs,
+                                     t.vflags, False)
         return _tok_str(self.S.b, t.vs, t.ve, t.vflags)
 
     cdef inline object fkey_str(self, Py_ssize_t i):
         cdef FieldTok* f = &self.S.fields[i]
         if i < MEMO_FIELDS:
-            return _memo_str(&self.memo[M_FKEY + i], self.S.b + f.ks, f.ke - f.ks, f.kflags, False)
+            return <object>_memo_get(&self.memo[M_FKEY + i], self.S.b + f.ks, f.ke - f.ks,
+                                     f.kflags, False)
         return _tok_str(self.S.b, f.ks, f.ke, f.kflags)
+
+    cdef inline int set_tval(self, object row, Py_ssize_t pos, Py_ssize_t i) except -1:
+        """row[pos] = value of tag i (None when i < 0), one reference taken."""
+        cdef TagTok* t
+        cdef PyObject* o
+        cdef object v
+        if i < 0:
+            o = Py_None
+        elif i < MEMO_TAGS:
+            t = &self.S.tags[i]
+            o = _memo_get(&self.memo[M_TVAL + i], self.S.b + t.vs, t.ve - t.vs, t.vflags, False)
+        else:
+            v = self.tval_str(i)
+            o = <PyObject*>v
+            Py_INCREF(v)
+            PyTuple_SET_ITEM(row, pos, o)
+            return 0
+        Py_INCREF(<object>o)
+        PyTuple_SET_ITEM(row, pos, o)
+        return 0
+
+    cdef object othertags_for(self, Py_ssize_t j, Py_ssize_t nother):
+        """othertags JSON; with exactly one other tag (j), through a cache keyed by
+        the identities of its key and value strs (held by the cache, so the
+        identities stay valid)."""
+        cdef PyObject* ko
+        cdef PyObject* vo
+        cdef OEntry* e
+        cdef uint64_t h
+        cdef object js
+        cdef TagTok* t
+        if nother == 0:
+            return _EMPTY_JSON
+        if nother > 1 or j >= MEMO_TAGS:
+            return self.othertags()
+        t = &self.S.tags[j]
+        ko = _memo_get(&self.memo[M_TKEY + j], self.S.b + t.ks, t.ke - t.ks, t.kflags, False)
+        vo = _memo_get(&self.memo[M_TVAL + j], self.S.b + t.vs, t.ve - t.vs, t.vflags, False)
+        h = (<uint64_t><size_t>ko) * 0x9E3779B97F4A7C15ULL ^ (<uint64_t><size_t>vo) * 0xC2B2AE3D27D4EB4FULL
+        e = &_ot_cache[(h >> 40) & (OT_SIZE - 1)]
+        if e.k == ko and e.v == vo:
+            return <object>e.json
+        js = self.othertags()
+        Py_INCREF(<object>ko)
+        Py_INCREF(<object>vo)
+        Py_INCREF(js)
+        if e.k != NULL:
+            Py_DECREF(<object>e.k)
+            Py_DECREF(<object>e.v)
+            Py_DECREF(<object>e.json)
+        e.k = ko
+        e.v = vo
+        e.json = <PyObject*>js
+        return js
 
     cdef int emit_point(self, list out) except -1:
         cdef PState* S = &self.S
@@ -2115,6 +2213,9 @@ cdef class _Decoder:
         cdef FieldTok* f = NULL
         cdef TagTok* t
         cdef Py_ssize_t idx[9]
+        cdef Py_ssize_t nother, jother
+        cdef int k
+        cdef PyObject* o
         cdef object cl, row, v, key
         cdef list lst
         cdef int64_t sec
@@ -2140,10 +2241,16 @@ cdef class _Decoder:
         if f.ftype != F_STR:
             self.add_error(ls, lno, s, _MSG_EVENT_STR if kind == K_EVENT else _MSG_LOG_STR)
             return 0
+        nother = 0
+        jother = -1
         for i in range(9):
             idx[i] = -1
         for i in range(S.ntags):
-            idx[S.tags[i].ident] = i
+            k = S.tags[i].ident
+            idx[k] = i
+            if k == T_OTHER or k >= T_LOGLEVEL:
+                nother += 1
+                jother = i
         if idx[T_CLUSTER] >= 0:
             cl = self.tval_str(idx[T_CLUSTER])
         else:
@@ -2152,10 +2259,11 @@ cdef class _Decoder:
                 self.add_error(ls, lno, s, _MSG_NO_CLUSTER)
                 return 0
         row = PyTuple_New(11)
-        v = PyLong_FromLongLong(S.time) if S.has_time else self.default_time
-        Py_INCREF(v)
-        PyTuple_SET_ITEM(row, 0, <PyObject*>v)
         if S.has_time:
+            o = _PyLong_FromLL(S.time)
+            if o == NULL:
+                raise MemoryError()
+            PyTuple_SET_ITEM(row, 0, o)
             sec = S.time // 1000000000
             if S.time % 1000000000 < 0:
                 sec -= 1
@@ -2164,32 +2272,24 @@ cdef class _Decoder:
                 self.last_sec_obj = PyLong_FromLongLong(sec)
             v = self.last_sec_obj
         else:
+            v = self.default_time
+            Py_INCREF(v)
+            PyTuple_SET_ITEM(row, 0, <PyObject*>v)
             v = self.default_time // 1000000000
         Py_INCREF(v)
         PyTuple_SET_ITEM(row, 1, <PyObject*>v)
-        v = self.meas_str()
-        Py_INCREF(v)
-        PyTuple_SET_ITEM(row, 2, <PyObject*>v)
+        o = _memo_get(&self.memo[M_MEAS], S.b + S.ms, S.me - S.ms, S.mflags, True)
+        Py_INCREF(<object>o)
+        PyTuple_SET_ITEM(row, 2, o)
         for i in range(T_HOSTNAME, T_STYPEID + 1):
-            if idx[i] >= 0:
-                v = self.tval_str(idx[i])
-            else:
-                v = None
-            Py_INCREF(v)
-            PyTuple_SET_ITEM(row, i + 1, <PyObject*>v)
-        v = self.othertags()
+            self.set_tval(row, i + 1, idx[i])
+        v = self.othertags_for(jother, nother)
         Py_INCREF(v)
         PyTuple_SET_ITEM(row, 8, <PyObject*>v)
         v = _str_value(S, f, &self.sbuf)
         Py_INCREF(v)
         PyTuple_SET_ITEM(row, 9, <PyObject*>v)
-        i = idx[T_LOGLEVEL] if kind == K_LOG else idx[T_FUNCTION]
-        if i >= 0:
-            v = self.tval_str(i)
-        else:
-            v = None
-        Py_INCREF(v)
-        PyTuple_SET_ITEM(row, 10, <PyObject*>v)
+        self.set_tval(row, 10, idx[T_LOGLEVEL] if kind == K_LOG else idx[T_FUNCTION])
         PyObject_GC_UnTrack(<void*>row)
         if kind == self.last_kind and cl is self.last_cluster:
             lst = self.last_list
