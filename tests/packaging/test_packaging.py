@@ -57,7 +57,8 @@ WINDOWS_PLATFORMS = ["win_amd64"]
 FALLBACK_MESSAGE = "ccstore is installed with its pure-Python implementation instead"
 REQUIRED_MESSAGE = "CCSTORE_REQUIRE_EXTENSIONS=1 is set, so this is an error."
 
-TIMEOUT = 900
+#: seconds any one build, install or test run may take (a hang fails, not blocks, CI)
+TIMEOUT = 600
 
 
 # --------------------------------------------------------------------------- helpers
