@@ -26,7 +26,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import threading
 import time
 
