@@ -468,6 +468,7 @@ cdef struct FieldTok:
     int kflags, vflags
     int ftype
     int kind
+    Py_ssize_t nesc             # escape pairs in a string value
     int64_t ival
     uint64_t uval
     double dval
@@ -647,10 +648,10 @@ cdef inline Py_ssize_t _scan_tok(PState* S, Py_ssize_t p, int* flags, int tag) n
 cdef inline int _check_ctrl(PState* S, Py_ssize_t j, int part) noexcept:
     """A token stopped at j: a control byte there (not the line end) is an error."""
     cdef unsigned char c
-    if _end(S, j):
+    if j >= S.e:
         return 0
     c = S.b[j]
-    if c < 0x20 or c == 0x7F:
+    if (c < 0x20 or c == 0x7F) and not _end(S, j):
         S.err = E_NONPRINT
         S.err_pos = j
         S.ebyte = c
@@ -675,7 +676,8 @@ cdef inline int _no_ctrl(PState* S, Py_ssize_t i, Py_ssize_t j, int part) noexce
     return 0
 
 
-cdef inline Py_ssize_t _str_close(PState* S, Py_ssize_t p, Py_ssize_t e, int* flags) noexcept:
+cdef inline Py_ssize_t _str_close(PState* S, Py_ssize_t p, Py_ssize_t e, int* flags,
+                                 Py_ssize_t* nesc) noexcept:
     """Index of the quote closing a string whose body starts at p, or -1.
 
     A backslash always pairs with the byte after it (so ``\\"`` never closes);
@@ -700,6 +702,7 @@ cdef inline Py_ssize_t _str_close(PState* S, Py_ssize_t p, Py_ssize_t e, int* fl
             d = b[q + 1]
             if d == b'"' or d == b'\\' or d == b'n' or d == b'r' or d == b't':
                 flags[0] |= TK_ESC
+                nesc[0] += 1
             elif d == b'\n':
                 S.nl += 1
             elif d >= 0x80:
@@ -818,12 +821,15 @@ cdef int _check_dup_tag(PState* S) noexcept:
         S.arena_len += t.ckn
     else:
         t.cko = -1
+        t.ckn = t.ke - t.ks
     if i < 16:
-        _tag_ckey(S, t, &kp, &kn)
+        kn = t.ckn
+        kp = S.b + t.ks if t.cko < 0 else S.arena + t.cko
         for j in range(i):
-            _tag_ckey(S, &S.tags[j], &op, &on)
-            if on == kn and lp_eq(op, kp, kn):
-                return 1
+            if S.tags[j].ckn == kn:
+                _tag_ckey(S, &S.tags[j], &op, &on)
+                if lp_eq(op, kp, kn):
+                    return 1
         return 0
     if not S.hline or S.hcap < 2 * (i + 1):
         # first use on this line, or half full: rebuild (sized to this line)
@@ -1177,7 +1183,8 @@ cdef int _parse(PState* S, Py_ssize_t s) noexcept:
         i = j + 1
         if i < e and b[i] == b'"':
             fl = 0
-            q = _str_close(S, i + 1, e, &fl)
+            f.nesc = 0
+            q = _str_close(S, i + 1, e, &fl, &f.nesc)
             if q < 0:
                 return _error_key(S, E_UNTERM, i, f.ks, f.ke, f.kflags)
             f.vs = i + 1
@@ -1252,6 +1259,7 @@ cdef Py_ssize_t _frame(PState* S, Py_ssize_t s) noexcept:
     cdef Py_ssize_t i, j, q
     cdef unsigned char c
     cdef int fl = 0
+    cdef Py_ssize_t nesc = 0
     cdef cbuf r
     j = _unescaped_stop(b, s, n, False)
     if j >= n:
@@ -1273,7 +1281,7 @@ cdef Py_ssize_t _frame(PState* S, Py_ssize_t s) noexcept:
             break
         i = j + 1
         if i < n and b[i] == b'"':
-            q = _str_close(S, i + 1, n, &fl)
+            q = _str_close(S, i + 1, n, &fl, &nesc)
             if q < 0:
                 return -1
             i = q + 1
@@ -1539,26 +1547,17 @@ cdef int _buf_reserve(Buf* B, Py_ssize_t more) except -1:
     return 0
 
 
-cdef object _str_value(PState* S, FieldTok* f, Buf* B):
-    """The str of a quoted field value."""
-    cdef cbuf p = S.b + f.vs
-    cdef Py_ssize_t n = f.ve - f.vs
-    cdef Py_ssize_t i = 0, k, j
+cdef Py_ssize_t _unescape_str(cbuf p, Py_ssize_t n, unsigned char* dst) noexcept:
+    """Copy a string value's body, decoding \\" \\\\ \\n \\r \\t pairwise from the left
+    (any other backslash stays); returns the new length."""
+    cdef Py_ssize_t i = 0, j = 0, k
     cdef cbuf q
     cdef unsigned char d
-    cdef unsigned char* dst
-    if not (f.vflags & TK_ESC):
-        return _make_str(p, n, f.vflags)
-    B.n = 0
-    _buf_reserve(B, n)
-    dst = B.p
-    j = 0
     while True:
         q = <cbuf>memchr(p + i, b'\\', n - i)
         if q == NULL:
             memcpy(dst + j, p + i, n - i)
-            j += n - i
-            break
+            return j + n - i
         k = q - p
         memcpy(dst + j, p + i, k - i)
         j += k - i
@@ -1567,28 +1566,41 @@ cdef object _str_value(PState* S, FieldTok* f, Buf* B):
             d = p[i + 1]
             if d == b'"' or d == b'\\':
                 dst[j] = d
-                j += 1
-                i += 2
-                continue
-            if d == b'n':
+            elif d == b'n':
                 dst[j] = b'\n'
-                j += 1
-                i += 2
-                continue
-            if d == b'r':
+            elif d == b'r':
                 dst[j] = b'\r'
-                j += 1
-                i += 2
-                continue
-            if d == b't':
+            elif d == b't':
                 dst[j] = b'\t'
+            else:
+                d = 0
+            if d:
                 j += 1
                 i += 2
                 continue
         dst[j] = b'\\'
         j += 1
         i += 1
-    return _make_str(dst, j, f.vflags)
+
+
+cdef object _str_value(PState* S, FieldTok* f, Buf* B):
+    """The str of a quoted field value."""
+    cdef cbuf p = S.b + f.vs
+    cdef Py_ssize_t n = f.ve - f.vs
+    cdef Py_ssize_t j
+    cdef object s
+    if not (f.vflags & TK_ESC):
+        return _make_str(p, n, f.vflags)
+    if not (f.vflags & TK_HIGH):
+        # ASCII: decode the escapes straight into the new str
+        s = PyUnicode_New(n - f.nesc, 127)
+        j = _unescape_str(p, n, <unsigned char*>PyUnicode_DATA(s))
+        if j == n - f.nesc:
+            return s
+    B.n = 0
+    _buf_reserve(B, n)
+    j = _unescape_str(p, n, B.p)
+    return _make_str(B.p, j, f.vflags)
 
 
 cdef object _field_value(PState* S, FieldTok* f, Buf* B):
@@ -1810,6 +1822,7 @@ cdef inline void _json_put(Buf* O, cbuf p, Py_ssize_t n) noexcept:
     O.n = d - O.p
 
 
+@cython.final
 cdef class _Decoder:
     """One decode call: the scanner state and its outputs."""
     cdef PState S
