@@ -2311,6 +2311,10 @@ cdef class _Decoder:
             lst = self.groups.get(key)
             if lst is None:
                 lst = []
+                # untracked while it only holds our untracked rows (so that
+                # collections during the call do not walk it); tracked again
+                # before the batch is returned
+                PyObject_GC_UnTrack(<void*>lst)
                 self.groups[key] = lst
             self.last_kind = kind
             self.last_cluster = cl
@@ -2329,6 +2333,11 @@ _MSG_NO_CLUSTER = "no cluster: the line has no cluster tag and none was given"
 # ---------------------------------------------------------------------------
 # public functions
 # ---------------------------------------------------------------------------
+cdef inline void _track(object o):
+    if not PyObject_GC_IsTracked(o):
+        PyObject_GC_Track(<void*>o)
+
+
 def decode(data, *, precision="ns", default_time=None):
     """Decode line protocol into ``(points, errors)``.
 
@@ -2341,7 +2350,13 @@ def decode(data, *, precision="ns", default_time=None):
     cdef object dt = _default_time(default_time)
     cdef _Decoder d = _Decoder()
     cdef list points = []
-    d.run(buf, mult, dt, False, None, True, 1, points)
+    # untracked while it only holds our untracked points (collections during
+    # the call then do not walk it), tracked again before it is returned
+    PyObject_GC_UnTrack(<void*>points)
+    try:
+        d.run(buf, mult, dt, False, None, True, 1, points)
+    finally:
+        _track(points)
     return points, d.errors
 
 
@@ -2359,7 +2374,11 @@ def decode_rows(data, *, precision="auto", default_time=None, cluster=None, fina
     cdef object dt = _default_time(default_time)
     cdef _Decoder d = _Decoder()
     cdef dict dropped = {}
-    d.run(buf, mult, dt, True, cluster, True if final else False, lineno, None)
+    try:
+        d.run(buf, mult, dt, True, cluster, True if final else False, lineno, None)
+    finally:
+        for lst in d.groups.values():
+            _track(lst)
     if d.metric_first:
         dropped["metric"] = d.n_metric
     if d.n_control:
