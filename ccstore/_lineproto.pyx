@@ -4,21 +4,41 @@
 
 The pure-Python module ``ccstore._pylineproto`` is the reference: this module
 implements the same functions with the same results on every input (points,
-errors with line, column, message and text, storage rows), only faster.
+errors with line, column, message and text, storage rows, consumed bytes and
+line counts), only faster.  ``tests/codec/test_codec_differential.py`` and
+``benchmarks/fuzz_differential.py`` compare the two.
 
-How it is fast:
+How a line is decoded:
 
-- the input is scanned once through a ``const unsigned char *``; string field
-  values are searched eight bytes at a time for the few bytes that matter
-  (quote, backslash, newline, bytes >= 0x80); UTF-8 is validated only where a
-  byte >= 0x80 occurs;
-- measurements, tag keys, tag values and field keys go through small
-  fixed-size caches (hash of the raw bytes -> ``str``), so the few distinct
-  names of a stream are decoded once; so do whole ``othertags`` JSON strings;
+- one *optimistic* pass parses the line, taking the first newline outside a
+  string value as its end.  Nearly every line passes it.  A line that fails
+  it is *framed* exactly as the twin does (``_frame``: byte level, independent
+  of validity), parsed again up to the end of its content, and the twin's
+  UTF-8 rule applied (the first invalid byte wins when it comes no later than
+  the syntax error), so the error (position and message) is the twin's;
+- scanning uses a ``const unsigned char *`` and SSE2 (else 8 bytes at a time)
+  to find the bytes that matter; UTF-8 is validated only when a byte >= 0x80
+  occurs; numbers are parsed in place (eight digits at a time; floats through
+  Clinger's exact fast path, else Python's own correctly rounded conversion).
+
+Why it is fast:
+
+- each token position (measurement, i-th tag key/value, field key) remembers
+  the previous line's bytes and str, and ASCII tokens go through a small
+  4-way cache (hash -> str, verified against the str's bytes), so the few
+  distinct names of a stream are decoded once;
 - :func:`decode_rows` builds the storage row tuples straight from the scanned
-  spans: no :class:`Point`, no per-line dict;
-- :class:`Point` objects made by :func:`decode`, and row tuples, are not
-  tracked by the cyclic garbage collector (see :class:`Point`).
+  spans: no :class:`Point`, no per-line dict.  ``othertags`` JSON strings are
+  cached too (by the identities of the key and value strs when a line has
+  one such tag, else by the JSON bytes);
+- rows and the :class:`Point` objects made by :func:`decode` hold only
+  str/int/float/bool (and dicts of them), which cannot form reference cycles,
+  so they are untracked by the cyclic garbage collector, and the result lists
+  are untracked while they are filled: a large batch costs the collector
+  nothing.  The lists are tracked again before they are returned.
+
+The caches are module globals; they are only touched with the GIL held and
+never hand out references that a nested call could invalidate.
 """
 cimport cython
 from cpython.object cimport PyObject
@@ -1632,16 +1652,20 @@ cdef inline int _value_class(object v):
 @cython.freelist(1024)
 @cython.final
 cdef class Point:
-    """One decoded line: ``name``, ``tags``, ``fields`` (both dicts in input
-    order) and ``time`` (nanoseconds since the epoch).
+    """One line-protocol point: ``name``, ``tags``, ``fields`` (both dicts in
+    input order) and ``time`` (nanoseconds since the epoch).
 
-    Points made by :func:`decode` hold only dicts of str keys and
-    str/int/float/bool values, which cannot form a reference cycle, so they
-    are not tracked by the cyclic garbage collector (a stream of points then
-    costs the collector nothing).  Setting an attribute tracks the point
-    again.  A cycle made by putting a point *into its own dicts* (``p.tags[k]
-    = p``) is not collected for such a point; it is only leaked, never unsafe.
-    Points built by calling ``Point(...)`` are tracked as usual.
+    Equality compares the four attributes (with points of the twin too) and a
+    field's type counts (``1`` != ``1.0``).
+
+    Points made by :func:`decode` hold a str name, an int time and two dicts
+    of str keys and str/int/float/bool values: nothing that can lead back to
+    the point, so they start untracked by the cyclic garbage collector (a
+    large decode then costs the collector nothing).  The dicts can only be
+    reached through ``tags``/``fields`` (or pickling), and reaching them, like
+    setting any attribute, tracks the point first, so a cycle a program builds
+    later (``p.tags["me"] = p``) is collected as usual.  Points built by calling
+    ``Point(...)`` are tracked from the start.
     """
     cdef object _name
     cdef object _tags
@@ -1669,6 +1693,7 @@ cdef class Point:
 
     @property
     def tags(self):
+        self._track()
         return self._tags
 
     @tags.setter
@@ -1678,6 +1703,7 @@ cdef class Point:
 
     @property
     def fields(self):
+        self._track()
         return self._fields
 
     @fields.setter
@@ -1696,10 +1722,15 @@ cdef class Point:
 
     def __eq__(self, other):
         """Equal name, tags, time and fields; a field's type counts (``1`` != ``1.0``)."""
-        try:
-            oname, otags, ofields, otime = other.name, other.tags, other.fields, other.time
-        except AttributeError:
-            return NotImplemented
+        cdef Point o
+        if isinstance(other, Point):
+            o = <Point>other
+            oname, otags, ofields, otime = o._name, o._tags, o._fields, o._time
+        else:
+            try:
+                oname, otags, ofields, otime = other.name, other.tags, other.fields, other.time
+            except AttributeError:
+                return NotImplemented
         if self._name != oname or self._time != otime or self._tags != otags:
             return False
         if self._fields != ofields:
@@ -1716,6 +1747,7 @@ cdef class Point:
                 f"fields={self._fields!r}, time={self._time!r})")
 
     def __reduce__(self):
+        self._track()
         return (Point, (self._name, self._tags, self._fields, self._time))
 
 
