@@ -7,7 +7,9 @@ daily partition is partitioned again by ``RANGE (id)`` into *segments*: a writer
 appends to its own open segment (ids ``segment << 32 | n``, unique in the
 database, so ``(time, id)`` orders records totally and a cursor stays valid);
 when it holds ``seal_rows`` rows it is marked full in the write transaction and
-a background thread *seals* it: builds its ``(hostname, time, id)`` and ``(time, id)``
+a background thread *seals* it: rewrites it in ``(hostname, time)`` order (so
+one host's rows share pages: a host query reads a few dozen pages per segment,
+not one page per row), builds its ``(hostname, time, id)`` and ``(time, id)``
 b-tree indexes and its full-text GIN index in one go, and stores per-minute
 counts.  Retention drops whole daily partitions (and whole segments of the day
 that straddles the cutoff, deleting only inside the one segment that straddles

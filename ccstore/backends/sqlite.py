@@ -46,6 +46,8 @@ log = logging.getLogger("ccstore.sqlite")
 SCHEMA_VERSION = 1
 #: SQLite refuses compound SELECTs of more than 500 terms
 MAX_VIEW_SEGMENTS = 450
+#: how often a read is started again after the schema changed under it
+_READ_ATTEMPTS = 5
 INSERT_COLUMNS = ROW_COLUMNS
 SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
                   "stypeid", "othertags", "field")
@@ -177,6 +179,31 @@ class SQLiteBackend(Backend):
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
+
+    def _read(self, fn, *args):
+        """Run ``fn(conn, *args)`` on this thread's reader inside one read transaction.
+
+        One snapshot covers the catalog and the segment tables, so a segment that
+        retention drops or the sealer changes meanwhile is either wholly there or
+        wholly gone.  A schema change committed between the reader's last look at
+        the schema and the snapshot can still make SQLite refuse a statement (an
+        FTS5 table's constructor reports it as a failure); the read is then run
+        again from the start, on the new schema.
+        """
+        conn = self._reader()
+        if not conn.getautocommit():  # already inside a snapshot of this thread
+            return fn(conn, *args)
+        for attempt in range(_READ_ATTEMPTS):
+            conn.execute("BEGIN")
+            try:
+                return fn(conn, *args)
+            except apsw.SchemaChangeError:
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+            finally:
+                if not conn.getautocommit():
+                    conn.execute("ROLLBACK")  # read only: just ends the snapshot
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self._stopping = True
@@ -489,7 +516,9 @@ class SQLiteBackend(Backend):
         return (" AND ".join(conds) or "1"), args
 
     def query(self, spec: QuerySpec) -> List[tuple]:
-        conn = self._reader()
+        return self._read(self._query, spec)
+
+    def _query(self, conn: apsw.Connection, spec: QuerySpec) -> List[tuple]:
         desc = spec.order == "desc"
         segs = self._segments(conn, spec)
         # visit the segments most likely to hold the first records first, and stop
@@ -531,7 +560,10 @@ class SQLiteBackend(Backend):
 
     def count(self, spec: QuerySpec, by: Sequence[GroupKey],
               interval: Optional[int]) -> List[tuple]:
-        conn = self._reader()
+        return self._read(self._count, spec, by, interval)
+
+    def _count(self, conn: apsw.Connection, spec: QuerySpec, by: Sequence[GroupKey],
+               interval: Optional[int]) -> List[tuple]:
         totals: Dict[tuple, int] = {}
         summarised: List[int] = []
         for seg in self._segments(conn, spec):

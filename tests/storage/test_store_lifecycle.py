@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 
 import pytest
 
@@ -165,3 +166,41 @@ def test_full_durability_and_no_fulltext(make_store):
     store.write(lp(5))
     assert [r.value for r in store.query(text="m3")] == ["m3"]
     assert len(store.query(limit=None)) == 5
+
+
+def test_queries_stay_whole_while_segments_are_sealed_and_dropped(make_store):
+    """A reader never sees a segment half there: retention drops segments, the sealer
+    changes the schema, and queries (full-text included) run all the while."""
+    store = make_store(seal_rows=40, retention="1h", log_retention="1h")
+    failures: list = []
+    done = threading.Event()
+
+    def writer() -> None:
+        try:
+            for batch in range(60):
+                store.write(lp(20, start=T0 + batch * 20, kind="log"))
+                if batch % 5 == 4:
+                    store.apply_retention(now=T0 + batch * 20 + 3600 - 100)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    queries = 0
+    try:
+        while not done.is_set() or queries == 0:
+            found = store.query(text="m1", kind="log", limit=None, order="asc")
+            assert all("m1" in r.value for r in found)
+            times = [(r.time, r.cursor) for r in found]
+            assert times == sorted(times)
+            total = store.count(kind="log", by=())
+            assert total == [] or total[0][0] > 0
+            queries += 1
+    finally:
+        thread.join()
+    assert failures == []
+    # the last retention ran at T0 + 1180 + 3500 and kept the last hour
+    kept = store.query(kind="log", limit=None)
+    assert len(kept) == 120 and min(r.timestamp for r in kept) == T0 + 1080
