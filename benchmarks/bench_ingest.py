@@ -5,7 +5,9 @@ References measured in the same run (see docs/benchmarks.md):
   table, WAL, synchronous=NORMAL, one transaction per 10,000 rows;
 - live index: the same with indexes on (timestamp) and (hostname, timestamp).
 ccstore is timed from line-protocol bytes (decoding included) to committed rows,
-10,000 lines per ``Store.write``, with full-text off and on.
+10,000 lines per ``Store.write``, with full-text off and on.  The four runs are
+interleaved over several rounds, and each ratio is taken within its round, so a
+burst of load on a shared machine skews one round, not the result.
 
     python benchmarks/bench_ingest.py -n 1000000
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -75,6 +78,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=1_000_000, help="lines (default 1,000,000)")
     ap.add_argument("--dir", default=None, help="where to put the databases (default: a temp dir)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved rounds; ratios are taken per round (default 3)")
     args = ap.parse_args(argv)
     data = generate(args.n)
     parts = chunks(data, BATCH)
@@ -82,20 +87,28 @@ def main(argv=None) -> None:
     rows = [r for group in batch.groups.values() for r in group]
     n = len(rows)
     print(f"{args.n} lines, {len(data) / 1e6:.0f} MB, {n} storable rows, decoder "
-          f"{ccstore.IMPLEMENTATION}")
-    results = {}
+          f"{ccstore.IMPLEMENTATION}, {args.rounds} interleaved rounds")
+    rates: dict = {}
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
-        results["raw append"] = n / raw_append(os.path.join(d, "raw.db"), rows, False)
-        results["live index"] = n / raw_append(os.path.join(d, "live.db"), rows, True)
-        for fulltext in (False, True):
-            dt, written = ccstore_ingest(os.path.join(d, f"cc{int(fulltext)}.db"), parts, fulltext)
-            assert written == n, (written, n)
-            results[f"ccstore, full-text {'on' if fulltext else 'off'}"] = n / dt
-    ref = results["raw append"]
-    print(f"{'':28s} {'rows/s':>10s} {'x raw append':>13s}")
-    for name, rate in results.items():
-        print(f"{name:28s} {rate:10,.0f} {rate / ref:13.2f}")
-
+        for r in range(args.rounds):
+            rates.setdefault("raw append", []).append(
+                n / raw_append(os.path.join(d, f"raw{r}.db"), rows, False))
+            rates.setdefault("live index", []).append(
+                n / raw_append(os.path.join(d, f"live{r}.db"), rows, True))
+            for fulltext in (False, True):
+                dt, written = ccstore_ingest(os.path.join(d, f"cc{int(fulltext)}{r}.db"), parts,
+                                             fulltext)
+                assert written == n, (written, n)
+                rates.setdefault(f"ccstore, full-text {'on' if fulltext else 'off'}",
+                                 []).append(n / dt)
+            for f in os.listdir(d):  # keep at most one round's files on disk
+                os.remove(os.path.join(d, f))
+    ref = rates["raw append"]
+    print(f"{'':28s} {'rows/s (median)':>16s} {'x raw append: median':>21s}  per round")
+    for name, rs in rates.items():
+        ratios = [a / b for a, b in zip(rs, ref)]
+        print(f"{name:28s} {statistics.median(rs):16,.0f} {statistics.median(ratios):21.2f}  "
+              + " ".join(f"{x:.2f}" for x in ratios))
 
 if __name__ == "__main__":
     main()

@@ -2,14 +2,25 @@
 
 Measured on this kind of machine, secondary indexes maintained row by row cut
 insert speed about four-fold, while building them after the fact is cheap.  So
-rows of one (cluster, kind) are appended to an *open segment*: a small table
-whose only secondary index, ``(hostname, time)``, stays in cache.  When it holds
-``seal_rows`` rows it is marked full in the same transaction, and afterwards
-*sealed*: its ``(time)`` index is built in one go and per-minute counts are
-summarised.  An open segment is small, so scanning it for other filters stays
-cheap.  Full-text (FTS5,
-external content) is fed per batch inside the write transaction: that costs
-about the same per row as a bulk rebuild and keeps search exact everywhere.
+rows of one (cluster, kind) are appended to an *open segment*: a table without
+secondary indexes.  When it holds ``seal_rows`` rows it is marked full in the
+same transaction, and afterwards *sealed* by a background thread: its
+per-minute counts are summarised from a read snapshot (beside ingest, not under
+the write lock), then its ``(hostname, time)`` and ``(time)`` indexes are built
+in one go in a short write transaction.
+
+The *head index*: the process that writes a segment keeps, in memory, the row
+ids of each host in its unsealed segments (an ``array`` per host, appended in
+the write transaction before it commits).  A host query of that process reads
+an unsealed segment by rowid through it (``id IN carray(?)``) instead of
+scanning; other processes, or a head index that does not cover the reader's
+snapshot, scan the segment, which is small.  Leaving out the live host index
+that this replaces makes ingest about 1.5 times as fast: every commit no longer
+rewrites most of that index's pages into the WAL.
+
+Full-text (FTS5, external content) is fed per batch inside the write
+transaction: that costs about the same per row as a bulk rebuild and keeps
+search exact everywhere.
 
 The catalog ``ccstore_segments`` records each segment's time range, so a query
 reads only the segments that overlap its range, and retention drops whole
@@ -25,11 +36,14 @@ All identifiers are generated (``ccs_<n>``) or quoted; all values are bound.
 """
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import operator
 import os
 import threading
 import time as _time
+from array import array
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -48,6 +62,8 @@ SCHEMA_VERSION = 1
 MAX_VIEW_SEGMENTS = 450
 #: how often a read is started again after the schema changed under it
 _READ_ATTEMPTS = 5
+#: a head index lookup pays while it names at most this share of the segment's rows
+_HEAD_MAX_SHARE = 0.25
 INSERT_COLUMNS = ROW_COLUMNS
 SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
                   "stypeid", "othertags", "field")
@@ -104,6 +120,32 @@ class _Segment:
 _SEG_FIELDS = "id, tbl, state, fts, rows, last_id, min_time, max_time, cluster, kind"
 
 
+class _Head:
+    """Row ids per host of one unsealed segment: every id up to ``last`` is here.
+
+    Written only by the writer (under the write lock), read by any thread of the
+    process: readers copy an id array, which the GIL makes atomic, and trust the
+    head only when ``last`` reaches the ``last_id`` of their snapshot.
+    """
+
+    __slots__ = ("last", "hosts")
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+        self.hosts: Dict[Optional[str], array] = {}
+
+    def add(self, first: int, hostnames: Iterable[Optional[str]]) -> None:
+        hosts = self.hosts
+        i = first
+        for h in hostnames:
+            ids = hosts.get(h)
+            if ids is None:
+                ids = hosts[h] = array("q")
+            ids.append(i)
+            i += 1
+        self.last = i - 1 if i > first else self.last
+
+
 class SQLiteBackend(Backend):
     """Segments in one SQLite file, written through one connection, read through many."""
 
@@ -121,6 +163,7 @@ class SQLiteBackend(Backend):
         self._busy = int(busy_timeout_ms)
         self._cache_kib = int(cache_mb) * 1024
         self._local = threading.local()
+        self._heads: Dict[int, _Head] = {}
         self._readers: List[apsw.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
@@ -327,16 +370,13 @@ class SQLiteBackend(Backend):
             f"CREATE TABLE {quote_ident(tbl)}(id INTEGER PRIMARY KEY, timestamp INTEGER, "
             "name TEXT, hostname TEXT, type TEXT, typeid TEXT, stype TEXT, stypeid TEXT, "
             "othertags JSON, field TEXT, time INTEGER NOT NULL, level TEXT)")
-        # small open segments keep their (hostname, time) index live: in cache, it costs
-        # little per row and spares host queries a scan of the open segment
-        self._w.execute(f"CREATE INDEX {quote_ident(tbl + '_host')} "
-                        f"ON {quote_ident(tbl)}(hostname, time)")
         if self.fulltext:
             self._create_fts(tbl)
         last_id = seg_id << ID_SHIFT
         self._w.execute("UPDATE ccstore_segments SET tbl=?, fts=?, last_id=? WHERE id=?",
                         (tbl, int(self.fulltext), last_id, seg_id))
         self._refresh_view(cluster, kind)
+        self._heads[seg_id] = _Head(last_id)
         return _Segment(seg_id, tbl, OPEN, self.fulltext, 0, last_id, None, None, cluster, kind)
 
     def _refresh_view(self, cluster: str, kind: str) -> None:
@@ -365,11 +405,30 @@ class SQLiteBackend(Backend):
             return self._create_segment(cluster, kind)
         return _Segment(*row[:3], bool(row[3]), *row[4:])
 
+    def _head_of(self, seg: _Segment) -> _Head:
+        """The head index of ``seg`` as of its ``last_id``: kept, or rebuilt from the
+        table (after reopening, or when another process wrote to the segment)."""
+        head = self._heads.get(seg.id)
+        if head is None or head.last != seg.last_id:
+            head = _Head(seg.last_id)
+            for i, h in self._w.execute(
+                    f"SELECT id, hostname FROM {quote_ident(seg.tbl)} ORDER BY id"):
+                arr = head.hosts.get(h)
+                if arr is None:
+                    arr = head.hosts[h] = array("q")
+                arr.append(i)
+            self._heads[seg.id] = head
+        return head
+
     def write(self, groups: Dict[Tuple[str, str], List[tuple]],
               state: Optional[Dict[str, str]] = None) -> None:
         if not groups and not state:
             return
-        full = self._txn(self._write_txn, groups, state)
+        try:
+            full = self._txn(self._write_txn, groups, state)
+        except BaseException:
+            self._heads.clear()  # may name rows that were rolled back: rebuilt on use
+            raise
         if full:
             if self._sealer is not None:
                 self._seal_wanted.set()
@@ -385,21 +444,30 @@ class SQLiteBackend(Backend):
             pos, n = 0, len(rows)
             while pos < n:
                 seg = self._open_segment(cluster, kind)
+                if seg.rows >= self.seal_rows:  # the store was opened with a smaller seal_rows
+                    self._w.execute("UPDATE ccstore_segments SET state=? WHERE id=?",
+                                    (FULL, seg.id))
+                    full = True
+                    continue
+                head = self._head_of(seg)  # before the insert: it may read the table
                 take = min(n - pos, self.seal_rows - seg.rows)
+                part = rows[pos:pos + take] if take < n else rows
+                pos += take
                 q = quote_ident(seg.tbl)
                 first = seg.last_id + 1
                 # the first row's id is explicit: ids continue the segment's range
                 # even when retention emptied the table
                 self._w.execute(f"INSERT INTO {q}(id, {cols}) VALUES(?, {marks})",
-                                (first,) + tuple(rows[pos]))
+                                (first,) + tuple(part[0]))
                 if take > 1:
                     self._w.executemany(f"INSERT INTO {q}({cols}) VALUES({marks})",
-                                        rows[pos + 1:pos + take])
-                pos += take
+                                        itertools.islice(part, 1, None))
                 last = self._w.last_insert_rowid() if take > 1 else first
-                mn, mx = self._w.execute(
-                    f"SELECT min(time), max(time) FROM {q} WHERE id BETWEEN ? AND ?",
-                    (first, last)).fetchone()
+                if last - first + 1 != take:
+                    raise RuntimeError(f"{seg.tbl}: ids {first}..{last} for {take} rows")
+                head.add(first, map(_HOSTNAME, part))
+                times = list(map(_TIME, part))
+                mn, mx = min(times), max(times)
                 if seg.fts:
                     fq = quote_ident(seg.tbl + "_fts")
                     self._w.execute(
@@ -422,38 +490,59 @@ class SQLiteBackend(Backend):
         return full
 
     def seal_full(self) -> int:
-        """Index and summarise every full segment; one transaction each."""
+        """Index and summarise every full segment, one at a time.
+
+        The per-minute counts are read from a snapshot, outside the write lock;
+        the write transaction then builds the indexes and stores the counts, or
+        counts again itself if retention trimmed the segment meanwhile.
+        """
         sealed = 0
         while not (self._stopping and threading.current_thread() is self._sealer):
             t0 = _time.perf_counter()
-            if not self._txn(self._seal_next_txn):
+            found = self._read(self._next_full)
+            if found is None:
                 return sealed
+            seg_id, tbl, shape, counts = found
+            self._txn(self._seal_txn, seg_id, tbl, shape, counts)
+            self._heads.pop(seg_id, None)
             self._stats["seal_seconds"] += _time.perf_counter() - t0
             self._stats["segments_sealed"] += 1
             sealed += 1
         return sealed
 
-    def _seal_next_txn(self) -> bool:
-        row = self._w.execute(
-            "SELECT id, tbl FROM ccstore_segments WHERE state=? ORDER BY id LIMIT 1",
-            (FULL,)).fetchone()
+    def _next_full(self, conn: apsw.Connection) -> Optional[tuple]:
+        row = conn.execute(
+            "SELECT id, tbl, rows, min_time FROM ccstore_segments WHERE state=? "
+            "ORDER BY id LIMIT 1", (FULL,)).fetchone()
         if row is None:
-            return False
-        seg_id, tbl = row
+            return None
+        seg_id, tbl, rows, min_time = row
+        counts = conn.execute(_summary_sql(tbl), (60,)).fetchall()
+        return seg_id, tbl, (rows, min_time), counts
+
+    def _seal_txn(self, seg_id: int, tbl: str, shape: tuple, counts: List[tuple]) -> None:
+        row = self._w.execute("SELECT state, rows, min_time FROM ccstore_segments WHERE id=?",
+                              (seg_id,)).fetchone()
+        if row is None or row[0] != FULL:
+            return  # dropped by retention, or sealed by another process
         q = quote_ident(tbl)
         self._w.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(tbl + '_host')} "
                         f"ON {q}(hostname, time)")
         self._w.execute(f"CREATE INDEX IF NOT EXISTS {quote_ident(tbl + '_time')} ON {q}(time)")
-        self._summarise(seg_id, tbl)
+        if tuple(row[1:]) == shape:
+            self._store_counts(seg_id, counts)
+        else:
+            self._summarise(seg_id, tbl)
         self._w.execute("UPDATE ccstore_segments SET state=? WHERE id=?", (SEALED, seg_id))
-        return True
 
     def _summarise(self, seg_id: int, tbl: str) -> None:
+        self._store_counts(seg_id, self._w.execute(_summary_sql(tbl), (60,)).fetchall())
+
+    def _store_counts(self, seg_id: int, counts: List[tuple]) -> None:
         self._w.execute("DELETE FROM ccstore_counts WHERE seg=?", (seg_id,))
-        self._w.execute(
-            f"INSERT INTO ccstore_counts(seg, name, level, minute, n) "
-            f"SELECT ?2, name, level, {_floor_expr('timestamp')}, count(*) "
-            f"FROM {quote_ident(tbl)} GROUP BY 2, 3, 4", (60, seg_id))
+        self._w.executemany(
+            "INSERT INTO ccstore_counts(seg, name, level, minute, n) VALUES(?, ?, ?, ?, ?)",
+            [(seg_id,) + c for c in counts])
 
     def get_state(self, key: str) -> Optional[str]:
         row = self._reader().execute(
@@ -489,6 +578,13 @@ class SQLiteBackend(Backend):
         for col, values in spec.columns.items():
             conds.append(_in_cond(col, len(values)))
             args.extend(values)
+        if "hostname" in spec.columns and seg.state != SEALED:
+            ids = self._head_ids(seg, spec.columns["hostname"])
+            if ids is not None and not ids:
+                conds.append("0")  # none of these hosts wrote here
+            elif ids is not None:
+                conds.append(_ID_IN_ARRAY)
+                args.append(_bind_ids(ids))
         for col, values in spec.exclude.items():
             conds.append(_in_cond(col, len(values), negate=True))
             args.extend(values)
@@ -514,6 +610,19 @@ class SQLiteBackend(Backend):
             conds.append(f"(time {op} ? OR (time = ? AND id {op} ?))")
             args.extend((t, t, i))
         return (" AND ".join(conds) or "1"), args
+
+    def _head_ids(self, seg: _Segment, hosts: Sequence[str]) -> Optional[array]:
+        """Ids of ``hosts`` in unsealed ``seg`` from the head index, or None when
+        the head does not cover this snapshot or would not spare much of a scan."""
+        head = self._heads.get(seg.id)
+        if head is None or head.last < seg.last_id:
+            return None
+        ids = array("q")
+        for h in hosts:
+            found = head.hosts.get(h)
+            if found is not None:
+                ids.extend(found)
+        return ids if len(ids) <= _HEAD_MAX_SHARE * seg.rows else None
 
     def query(self, spec: QuerySpec) -> List[tuple]:
         return self._read(self._query, spec)
@@ -703,6 +812,25 @@ class SQLiteBackend(Backend):
 
 #: (time, id) of a result row: the total order of records
 _ORDER_KEY = operator.itemgetter(3, 2)
+#: the hostname of a row shaped as ROW_COLUMNS
+_HOSTNAME = operator.itemgetter(ROW_COLUMNS.index("hostname"))
+_TIME = operator.itemgetter(ROW_COLUMNS.index("time"))
+
+
+if hasattr(apsw, "carray"):  # APSW 3.50+: the array is read in C, without the GIL
+    _ID_IN_ARRAY = "id IN carray(?)"
+    _bind_ids = apsw.carray
+else:
+    _ID_IN_ARRAY = "id IN (SELECT value FROM json_each(?))"
+
+    def _bind_ids(ids: array) -> str:
+        return json.dumps(ids.tolist())
+
+
+def _summary_sql(tbl: str) -> str:
+    """Per-minute counts of a segment table: (name, level, minute, n); ?1 is 60."""
+    return (f"SELECT name, level, {_floor_expr('timestamp')}, count(*) "
+            f"FROM {quote_ident(tbl)} GROUP BY 1, 2, 3")
 
 
 # ---------------------------------------------------------------------- SQL pieces

@@ -97,6 +97,54 @@ def test_segments_are_sealed_with_indexes(tmp_path):
         conn.close()
 
 
+def lines(hosts, start, n):
+    return "".join(f'ccb,cluster=c,hostname={hosts[i % len(hosts)]} log="l{start + i}" '
+                   f'{1740000000 + start + i}\n' for i in range(n))
+
+
+def host_answers(store, hosts):
+    return [r.cursor for r in store.query("c", hosts=hosts, limit=None)]
+
+
+def test_head_index_answers_like_a_scan_and_follows_other_writers(tmp_path):
+    """Unsealed segments are read by row id through the writer's head index; a store
+    without it (another connection, another process) scans: both give the same
+    answers, also after a second writer appended to the same segment."""
+    path = str(tmp_path / "h.db")
+    first = ccstore.open(path, seal_rows=10_000)
+    first.write(lines(["a", "b", "c", "d", "e", "f", "g", "h", "i"], 0, 900))
+    second = ccstore.open(path, seal_rows=10_000)
+    assert first.backend._heads and not second.backend._heads
+    cases = (["a"], ["b", "i"], ["nobody"], ["a", "nobody"])
+    for hosts in cases:
+        assert host_answers(first, hosts) == host_answers(second, hosts)
+    assert len(host_answers(first, ["a"])) == 100
+    # the second store appends to the same open segment: the first one's head no
+    # longer covers it, so it scans, then rebuilds its head on its next write
+    second.write(lines(["a", "z"], 900, 10))
+    for store in (first, second):
+        assert len(host_answers(store, ["a"])) == 105
+        assert len(host_answers(store, ["z"])) == 5
+    first.write(lines(["z"], 910, 3))
+    head = first.backend._heads[1]
+    assert head.last == (1 << 32) + 913 and len(head.hosts["z"]) == 8
+    for hosts in cases + (["z"],):
+        assert host_answers(first, hosts) == host_answers(second, hosts)
+    # once sealed, the head is gone and the (hostname, time) index answers
+    first.close()
+    # opened again with a smaller seal_rows: the open segment is full, and sealed
+    first = ccstore.open(path, seal_rows=500)
+    first.write(lines(["y"], 913, 1))
+    first.flush()
+    assert 1 not in first.backend._heads
+    assert first.stats()["backend"]["kinds"]["log"] == {
+        "segments": 2, "rows": 914, "sealed_segments": 1}
+    for hosts in cases + (["z"], ["y"]):
+        assert host_answers(first, hosts) == host_answers(second, hosts)
+    first.close()
+    second.close()
+
+
 WRITER = textwrap.dedent("""
     import sys, ccstore
     store = ccstore.open(sys.argv[1], seal_rows=500)
