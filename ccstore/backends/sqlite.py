@@ -123,9 +123,13 @@ _SEG_FIELDS = "id, tbl, state, fts, rows, last_id, min_time, max_time, cluster, 
 class _Head:
     """Row ids per host of one unsealed segment: every id up to ``last`` is here.
 
-    Written only by the writer (under the write lock), read by any thread of the
-    process: readers copy an id array, which the GIL makes atomic, and trust the
-    head only when ``last`` reaches the ``last_id`` of their snapshot.
+    Ids only ever join (in increasing order), under the backend's head lock:
+    the writer adds the rows it inserts before it commits, and a reader that
+    finds ``last`` behind the ``last_id`` of its snapshot (another process
+    wrote, or this process has just opened the store) first reads the missing
+    ``(id, hostname)`` pairs from its snapshot.  Lookups copy id arrays, which
+    the GIL makes atomic.  Ids of rows that retention deleted may stay: the
+    lookup only narrows a query that still tests the hostname.
     """
 
     __slots__ = ("last", "hosts")
@@ -143,7 +147,20 @@ class _Head:
                 ids = hosts[h] = array("q")
             ids.append(i)
             i += 1
-        self.last = i - 1 if i > first else self.last
+        if i > first:
+            self.last = i - 1
+
+    def catch_up(self, conn: apsw.Connection, seg: "_Segment") -> None:
+        """Add the rows of ``seg`` after ``last`` up to ``seg.last_id``, as ``conn`` sees them."""
+        hosts = self.hosts
+        for i, h in conn.execute(
+                f"SELECT id, hostname FROM {quote_ident(seg.tbl)} WHERE id > ? AND id <= ? "
+                "ORDER BY id", (self.last, seg.last_id)):
+            ids = hosts.get(h)
+            if ids is None:
+                ids = hosts[h] = array("q")
+            ids.append(i)
+        self.last = seg.last_id
 
 
 class SQLiteBackend(Backend):
@@ -164,6 +181,7 @@ class SQLiteBackend(Backend):
         self._cache_kib = int(cache_mb) * 1024
         self._local = threading.local()
         self._heads: Dict[int, _Head] = {}
+        self._heads_lock = threading.Lock()
         self._readers: List[apsw.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
@@ -376,7 +394,8 @@ class SQLiteBackend(Backend):
         self._w.execute("UPDATE ccstore_segments SET tbl=?, fts=?, last_id=? WHERE id=?",
                         (tbl, int(self.fulltext), last_id, seg_id))
         self._refresh_view(cluster, kind)
-        self._heads[seg_id] = _Head(last_id)
+        with self._heads_lock:
+            self._heads[seg_id] = _Head(last_id)
         return _Segment(seg_id, tbl, OPEN, self.fulltext, 0, last_id, None, None, cluster, kind)
 
     def _refresh_view(self, cluster: str, kind: str) -> None:
@@ -405,19 +424,14 @@ class SQLiteBackend(Backend):
             return self._create_segment(cluster, kind)
         return _Segment(*row[:3], bool(row[3]), *row[4:])
 
-    def _head_of(self, seg: _Segment) -> _Head:
-        """The head index of ``seg`` as of its ``last_id``: kept, or rebuilt from the
-        table (after reopening, or when another process wrote to the segment)."""
+    def _head(self, conn: apsw.Connection, seg: _Segment) -> _Head:
+        """The head index of unsealed ``seg``, caught up to the ``last_id`` that
+        ``conn`` sees (call with the head lock held)."""
         head = self._heads.get(seg.id)
-        if head is None or head.last != seg.last_id:
-            head = _Head(seg.last_id)
-            for i, h in self._w.execute(
-                    f"SELECT id, hostname FROM {quote_ident(seg.tbl)} ORDER BY id"):
-                arr = head.hosts.get(h)
-                if arr is None:
-                    arr = head.hosts[h] = array("q")
-                arr.append(i)
-            self._heads[seg.id] = head
+        if head is None:
+            head = self._heads[seg.id] = _Head(seg.id << ID_SHIFT)
+        if head.last < seg.last_id:
+            head.catch_up(conn, seg)
         return head
 
     def write(self, groups: Dict[Tuple[str, str], List[tuple]],
@@ -427,7 +441,8 @@ class SQLiteBackend(Backend):
         try:
             full = self._txn(self._write_txn, groups, state)
         except BaseException:
-            self._heads.clear()  # may name rows that were rolled back: rebuilt on use
+            with self._heads_lock:  # may name rows that were rolled back: rebuilt on use
+                self._heads.clear()
             raise
         if full:
             if self._sealer is not None:
@@ -449,7 +464,6 @@ class SQLiteBackend(Backend):
                                     (FULL, seg.id))
                     full = True
                     continue
-                head = self._head_of(seg)  # before the insert: it may read the table
                 take = min(n - pos, self.seal_rows - seg.rows)
                 part = rows[pos:pos + take] if take < n else rows
                 pos += take
@@ -465,7 +479,12 @@ class SQLiteBackend(Backend):
                 last = self._w.last_insert_rowid() if take > 1 else first
                 if last - first + 1 != take:
                     raise RuntimeError(f"{seg.tbl}: ids {first}..{last} for {take} rows")
-                head.add(first, map(_HOSTNAME, part))
+                with self._heads_lock:
+                    head = self._head(self._w, seg)
+                    if head.last != first - 1:
+                        raise RuntimeError(
+                            f"{seg.tbl}: head index at {head.last}, rows from {first}")
+                    head.add(first, map(_HOSTNAME, part))
                 times = list(map(_TIME, part))
                 mn, mx = min(times), max(times)
                 if seg.fts:
@@ -504,7 +523,8 @@ class SQLiteBackend(Backend):
                 return sealed
             seg_id, tbl, shape, counts = found
             self._txn(self._seal_txn, seg_id, tbl, shape, counts)
-            self._heads.pop(seg_id, None)
+            with self._heads_lock:
+                self._heads.pop(seg_id, None)
             self._stats["seal_seconds"] += _time.perf_counter() - t0
             self._stats["segments_sealed"] += 1
             sealed += 1
@@ -579,7 +599,7 @@ class SQLiteBackend(Backend):
             conds.append(_in_cond(col, len(values)))
             args.extend(values)
         if "hostname" in spec.columns and seg.state != SEALED:
-            ids = self._head_ids(seg, spec.columns["hostname"])
+            ids = self._head_ids(conn, seg, spec.columns["hostname"])
             if ids is not None and not ids:
                 conds.append("0")  # none of these hosts wrote here
             elif ids is not None:
@@ -611,12 +631,14 @@ class SQLiteBackend(Backend):
             args.extend((t, t, i))
         return (" AND ".join(conds) or "1"), args
 
-    def _head_ids(self, seg: _Segment, hosts: Sequence[str]) -> Optional[array]:
-        """Ids of ``hosts`` in unsealed ``seg`` from the head index, or None when
-        the head does not cover this snapshot or would not spare much of a scan."""
+    def _head_ids(self, conn: apsw.Connection, seg: _Segment,
+                  hosts: Sequence[str]) -> Optional[array]:
+        """Ids of ``hosts`` in unsealed ``seg`` (as of this snapshot) from the head
+        index, or None where that would not spare much of a scan."""
         head = self._heads.get(seg.id)
         if head is None or head.last < seg.last_id:
-            return None
+            with self._heads_lock:
+                head = self._head(conn, seg)
         ids = array("q")
         for h in hosts:
             found = head.hosts.get(h)
@@ -637,8 +659,13 @@ class SQLiteBackend(Backend):
         found: List[tuple] = []
         cols = ", ".join(SELECT_COLUMNS)
         direction = "DESC" if desc else "ASC"
+        merged = True  # found is in result order, cut to limit
         for seg in segs:
             if limit is not None and len(found) >= limit:
+                if not merged:
+                    found.sort(key=_ORDER_KEY, reverse=desc)  # sorted runs: linear in C
+                    del found[limit:]
+                    merged = True
                 worst = found[limit - 1][3]
                 if (desc and (seg.max_time or 0) < worst) or (
                         not desc and (seg.min_time or 0) > worst):
@@ -651,10 +678,11 @@ class SQLiteBackend(Backend):
                 sql += " LIMIT ?"
                 qargs.append(limit)
             rows = self._run(conn, sql, qargs)
-            if not rows:
-                continue
-            found.extend(rows)
-            found.sort(key=_ORDER_KEY, reverse=desc)  # two sorted runs: linear in C
+            if rows:
+                found.extend(rows)
+                merged = False
+        if not merged:
+            found.sort(key=_ORDER_KEY, reverse=desc)
             if limit is not None:
                 del found[limit:]
         return found
