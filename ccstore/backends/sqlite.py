@@ -9,12 +9,13 @@ per-minute counts are summarised from a read snapshot (beside ingest, not under
 the write lock), then its ``(hostname, time)`` and ``(time)`` indexes are built
 in one go in a short write transaction.
 
-The *head index*: the process that writes a segment keeps, in memory, the row
-ids of each host in its unsealed segments (an ``array`` per host, appended in
-the write transaction before it commits).  A host query of that process reads
-an unsealed segment by rowid through it (``id IN carray(?)``) instead of
-scanning; other processes, or a head index that does not cover the reader's
-snapshot, scan the segment, which is small.  Leaving out the live host index
+The *head index*: each process keeps, in memory, the row ids of each host in
+the unsealed segments it has written or searched by host (an ``array`` per
+host).  The writer appends to it in the write transaction, before it commits;
+a reader whose snapshot is ahead of it (another process wrote, or the store
+was just opened) first reads the missing ``(id, hostname)`` pairs, by rowid
+range.  A host query then reads an unsealed segment by rowid
+(``id IN carray(?)``) instead of scanning it.  Leaving out the live host index
 that this replaces makes ingest about 1.5 times as fast: every commit no longer
 rewrites most of that index's pages into the WAL.
 
@@ -429,6 +430,11 @@ class SQLiteBackend(Backend):
         ``conn`` sees (call with the head lock held)."""
         head = self._heads.get(seg.id)
         if head is None:
+            # a new segment: forget those sealed or dropped since (also by others)
+            unsealed = {r[0] for r in conn.execute(
+                "SELECT id FROM ccstore_segments WHERE state != ?", (SEALED,))}
+            for gone in [k for k in self._heads if k not in unsealed]:
+                del self._heads[gone]
             head = self._heads[seg.id] = _Head(seg.id << ID_SHIFT)
         if head.last < seg.last_id:
             head.catch_up(conn, seg)

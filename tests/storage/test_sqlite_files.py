@@ -141,6 +141,8 @@ def test_head_index_answers_like_a_scan_and_follows_other_writers(tmp_path):
         "segments": 2, "rows": 914, "sealed_segments": 1}
     for hosts in cases + (["z"], ["y"]):
         assert host_answers(first, hosts) == host_answers(second, hosts)
+    # the other store's head of the segment sealed meanwhile is let go
+    assert sorted(second.backend._heads) == sorted(first.backend._heads) == [2]
     first.close()
     second.close()
 
