@@ -121,6 +121,57 @@ class _Segment:
 _SEG_FIELDS = "id, tbl, state, fts, rows, last_id, min_time, max_time, cluster, kind"
 
 
+class FairLock:
+    """A lock granted in the order it was asked for.
+
+    Retention and the sealer take the write lock once per segment; with a plain
+    lock the thread that has just released it usually takes it again before a
+    waiting writer wakes up, so a writer could wait for a whole retention run.
+    Here a waiting writer gets the lock between two segments.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next = 0  # the next ticket to hand out
+        self._serving = 0  # the ticket that holds the lock (or may take it)
+        self._abandoned: set = set()
+
+    def acquire(self) -> None:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            try:
+                while self._serving != ticket:
+                    self._cond.wait()
+            except BaseException:  # interrupted while waiting: give the turn away
+                self._abandoned.add(ticket)
+                self._advance()
+                raise
+
+    def release(self) -> None:
+        with self._cond:
+            self._serving += 1
+            self._advance()
+
+    def waiting(self) -> int:
+        """Threads that asked for the lock and do not hold it."""
+        with self._cond:
+            return max(0, self._next - self._serving - 1 - len(self._abandoned))
+
+    def _advance(self) -> None:
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
+            self._serving += 1
+        self._cond.notify_all()
+
+    def __enter__(self) -> "FairLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class _Head:
     """Row ids per host of one unsealed segment: every id up to ``last`` is here.
 
@@ -186,7 +237,7 @@ class SQLiteBackend(Backend):
         self._readers: List[apsw.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
-        self._lock = threading.RLock()
+        self._lock = FairLock()  # the write lock: writes, sealing, retention, close
         self._stats = {"transactions": 0, "rows_written": 0, "segments_sealed": 0,
                        "seal_seconds": 0.0, "segments_dropped": 0, "rows_expired": 0,
                        "seal_errors": 0}
@@ -380,7 +431,8 @@ class SQLiteBackend(Backend):
     def _create_fts(self, tbl: str) -> None:
         self._w.execute(
             f"CREATE VIRTUAL TABLE {quote_ident(tbl + '_fts')} USING fts5("
-            f"field, content={quote_ident(tbl)}, content_rowid='id')")
+            # columnsize=0: no per-row size records, which only ranking (bm25) reads
+            f"field, content={quote_ident(tbl)}, content_rowid='id', columnsize=0)")
 
     def _create_segment(self, cluster: str, kind: str) -> _Segment:
         seg_id = self._new_segment_row(cluster, kind)

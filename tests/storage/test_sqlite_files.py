@@ -6,11 +6,13 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 
 import apsw
 import pytest
 
 import ccstore
+from ccstore.backends.sqlite import FairLock
 
 # the Go cc-event-store's CREATE statement, current and older (payload column named
 # after the kind)
@@ -145,6 +147,40 @@ def test_head_index_answers_like_a_scan_and_follows_other_writers(tmp_path):
     assert sorted(second.backend._heads) == sorted(first.backend._heads) == [2]
     first.close()
     second.close()
+
+
+def test_write_lock_is_granted_in_order():
+    """A thread that releases the write lock and asks again at once (retention and
+    the sealer, segment by segment) queues behind a waiting writer."""
+    lock = FairLock()
+    order = []
+
+    def writer():
+        with lock:
+            order.append("writer")
+
+    lock.acquire()
+    thread = threading.Thread(target=writer)
+    thread.start()
+    while lock.waiting() == 0:  # until the writer is queued
+        pass
+    lock.release()
+    with lock:
+        order.append("retention")
+    thread.join()
+    assert order == ["writer", "retention"]
+    assert lock.waiting() == 0
+
+
+def test_interrupted_wait_gives_its_turn_away():
+    lock = FairLock()
+    lock.acquire()
+    lock._abandoned.add(lock._next)  # a ticket whose waiter was interrupted
+    lock._next += 1
+    assert lock.waiting() == 0
+    lock.release()
+    with lock:  # not stuck behind the abandoned ticket
+        pass
 
 
 WRITER = textwrap.dedent("""
