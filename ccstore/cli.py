@@ -196,19 +196,23 @@ def _ingest_lp(store: Any, chunks: Iterator[bytes], label: str, args: argparse.N
     from . import lineproto
 
     default_time = time.time_ns()
-    pending = b""
+    pieces: List[bytes] = []  # read, not decoded yet
     lineno = 1
     done = 0
     for chunk in chunks:
         done += len(chunk)
-        data = pending + chunk if pending else chunk
+        pieces.append(chunk)
+        if b"\n" not in chunk:
+            continue  # no line ends in it: decoding now would find nothing new
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         batch = lineproto.decode_rows(data, precision=args.precision, cluster=args.cluster,
                                       default_time=default_time, final=False, lineno=lineno)
         lineno += batch.lines
         totals.lines += batch.lines
-        pending = data[batch.consumed:]
+        pieces = [data[batch.consumed:]]
         totals.add(store.write_batches([batch]), label)
         progress.update(label, done, size, totals.lines)
+    pending = b"".join(pieces)
     if pending:
         batch = lineproto.decode_rows(pending, precision=args.precision, cluster=args.cluster,
                                       default_time=default_time, final=True, lineno=lineno)

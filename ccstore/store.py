@@ -337,19 +337,22 @@ class Store:
         # decode chunk n+1 while chunk n commits (SQLite releases the GIL)
         with ThreadPoolExecutor(1, thread_name_prefix="ccstore-ingest") as pool:
             pending_write: Optional[Future] = None
-            pending = b""
+            pieces: List[bytes] = []  # read, not decoded yet
             lineno = 1
             while True:
                 chunk = source.read(chunk_size)
                 final = not chunk
-                data = pending + chunk if pending else chunk
+                pieces.append(chunk)
+                if not final and b"\n" not in chunk:
+                    continue  # no line ends in it: decoding now would find nothing new
+                data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
                 if not data:
                     break
                 batch = lineproto.decode_rows(data, precision=precision,
                                               default_time=default_time, cluster=cluster,
                                               final=final, lineno=lineno)
                 lineno += batch.lines
-                pending = data[batch.consumed:]
+                pieces = [data[batch.consumed:]]
                 if pending_write is not None:
                     add(pending_write.result())
                 pending_write = pool.submit(self.write_batches, [batch])

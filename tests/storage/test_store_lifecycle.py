@@ -152,6 +152,25 @@ def test_streaming_ingest_matches_one_write(make_store, tmp_path):
     assert any(json.loads(g)[-1] == "line one\nline two" for g in got)
 
 
+def test_streaming_a_long_line_in_small_chunks_decodes_it_once(make_store, monkeypatch):
+    """Chunks in which no line ends are gathered, not decoded again and again."""
+    long = b'ccb,cluster=c,hostname=h log="' + b"x" * 200_000 + b'" 1740000000\n'
+    data = long + b'ccb,cluster=c,hostname=h log="short" 1740000001\n' + long
+    calls = []
+    real = ccstore.lineproto.decode_rows
+
+    def counting(chunk, **kw):
+        calls.append(len(chunk))
+        return real(chunk, **kw)
+
+    monkeypatch.setattr(ccstore.lineproto, "decode_rows", counting)
+    store = make_store()
+    res = store.ingest(io.BytesIO(data), chunk_size=1000)
+    assert res.written == 3 and not res.errors
+    assert len(calls) <= 4  # a line end in chunks 201, 202 and 402, then the final call
+    assert sorted(len(r.value) for r in store.query(kind="log", limit=None)) == [5, 200_000, 200_000]
+
+
 def test_options_are_checked(tmp_path):
     with pytest.raises(TypeError, match="unknown option"):
         ccstore.open(str(tmp_path / "x.db"), retention_time="1h")
