@@ -5,7 +5,8 @@
 port of 127.0.0.1 and a unix socket in that directory.  As root the server runs
 as an unprivileged user (``postgres`` when it exists, else a system user
 ``ccstore-pg`` is created, else ``nobody``).  ``from_env()`` uses the server
-named by ``CCSTORE_TEST_POSTGRES_DSN`` instead.
+named by ``CCSTORE_TEST_POSTGRES_DSN`` instead.  ``BIN_GLOBS`` and ``PATH`` are
+where the binaries are looked for.
 
 Usage from pytest (see ``tests/conftest.py``)::
 
@@ -19,6 +20,7 @@ import glob
 import itertools
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -27,8 +29,8 @@ import time
 import urllib.parse
 from typing import List, Optional
 
-__all__ = ["PostgresServer", "Unavailable", "find_bin_dir", "start", "from_env",
-           "session_server"]
+__all__ = ["BIN_GLOBS", "PostgresServer", "Session", "Unavailable", "find_bin_dir", "start",
+           "from_env", "session_server", "fixture_server"]
 
 ENV_DSN = "CCSTORE_TEST_POSTGRES_DSN"
 SUPERUSER = "ccstore"
@@ -38,6 +40,10 @@ class Unavailable(RuntimeError):
     """No PostgreSQL server can be had here; the message says why."""
 
 
+#: directories searched for the server binaries after ``PATH``, best first within each
+BIN_GLOBS = ["/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin"]
+
+
 def find_bin_dir() -> Optional[str]:
     """Directory holding initdb, pg_ctl and postgres, or None."""
     found = shutil.which("initdb")
@@ -45,10 +51,12 @@ def find_bin_dir() -> Optional[str]:
         real = os.path.dirname(os.path.realpath(found))
         if os.path.exists(os.path.join(real, "postgres")):
             return real
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                        key=lambda p: [int(x) if x.isdigit() else 0 for x in p.split("/")],
-                        reverse=True)
-    candidates += sorted(glob.glob("/usr/pgsql-*/bin"), reverse=True)
+    candidates: List[str] = []
+    for pattern in BIN_GLOBS:
+        candidates += sorted(glob.glob(pattern),
+                             key=lambda p: [int(x) if x.isdigit() else 0
+                                            for x in re.split(r"[/-]", p)],
+                             reverse=True)
     for d in candidates:
         if all(os.access(os.path.join(d, b), os.X_OK) for b in ("initdb", "pg_ctl", "postgres")):
             return d
@@ -129,6 +137,24 @@ class PostgresServer:
         name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.lstrip("/"))
         with self.connect() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server but keep its data (``resume()`` starts it again, same port)."""
+        assert self.owned and not self._stopped, "only a running server started here"
+        r = subprocess.run(self._prefix + [self._pg_ctl, "-D", self.datadir, "-m", mode, "-w",
+                                           "stop"], capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {r.stderr.strip() or r.stdout.strip()}")
+
+    def resume(self, timeout: float = 60.0) -> None:
+        """Start a server stopped by ``halt()``."""
+        assert self.owned and not self._stopped, "only a server started here"
+        r = subprocess.run(self._prefix + [self._pg_ctl, "-D", self.datadir, "-l",
+                                           os.path.join(self.base, "server.log"), "-w", "-t",
+                                           str(int(timeout)), "start"],
+                           capture_output=True, text=True, cwd=self.base, timeout=timeout + 10)
+        if r.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {r.stderr.strip() or r.stdout.strip()}")
 
     def stop(self) -> None:
         if self._stopped or not self.owned:
@@ -229,23 +255,34 @@ def from_env() -> Optional[PostgresServer]:
     return PostgresServer(dsn, owned=False, host=parts.hostname or "", port=parts.port or 5432)
 
 
-_SESSION: Optional[PostgresServer] = None
-_SESSION_ERROR: Optional[str] = None
+class Session:
+    """At most one server per process: the one named by the environment, else one
+    started on first use; the reason it cannot be had is kept too."""
+
+    def __init__(self) -> None:
+        self.server: Optional[PostgresServer] = None
+        self.error: Optional[str] = None
+
+    def get(self) -> PostgresServer:
+        """The server; raises :class:`Unavailable`."""
+        if self.server is not None:
+            return self.server
+        if self.error is not None:
+            raise Unavailable(self.error)
+        try:
+            self.server = from_env() or start()
+        except Unavailable as exc:
+            self.error = str(exc)
+            raise
+        return self.server
+
+
+_SESSION = Session()
 
 
 def session_server() -> PostgresServer:
     """One server per process (started on first use); raises :class:`Unavailable`."""
-    global _SESSION, _SESSION_ERROR
-    if _SESSION is not None:
-        return _SESSION
-    if _SESSION_ERROR is not None:
-        raise Unavailable(_SESSION_ERROR)
-    try:
-        _SESSION = from_env() or start()
-    except Unavailable as exc:
-        _SESSION_ERROR = str(exc)
-        raise
-    return _SESSION
+    return _SESSION.get()
 
 
 def in_ci() -> bool:
@@ -257,6 +294,25 @@ try:  # the pytest fixture, for ``from pg_server import postgres_dsn`` in a conf
 except ImportError:  # pragma: no cover - used without pytest (benchmarks)
     _pytest = None
 
+
+def fixture_server(session: Optional[Session] = None) -> PostgresServer:
+    """What the ``postgres_dsn`` fixture gives: the session's server, else
+    ``pytest.skip`` with the reason printed, or ``pytest.fail`` when ``CI`` is set."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        reason = f"psycopg is not installed: {exc}"
+    else:
+        try:
+            return (session or _SESSION).get()
+        except Unavailable as exc:
+            reason = str(exc)
+    if in_ci():
+        _pytest.fail(f"PostgreSQL unavailable in CI: {reason}", pytrace=False)
+    print(f"\nskipping PostgreSQL tests: {reason}")
+    _pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
 if _pytest is not None:
     @_pytest.fixture(scope="session")
     def postgres_dsn() -> PostgresServer:
@@ -265,16 +321,4 @@ if _pytest is not None:
         Skips with the reason when no server can be had, except in CI (``CI`` set),
         where that is a failure.
         """
-        try:
-            import psycopg  # noqa: F401
-        except ImportError as exc:
-            reason = f"psycopg is not installed: {exc}"
-        else:
-            try:
-                return session_server()
-            except Unavailable as exc:
-                reason = str(exc)
-        if in_ci():
-            _pytest.fail(f"PostgreSQL unavailable in CI: {reason}", pytrace=False)
-        print(f"\nskipping PostgreSQL tests: {reason}")
-        _pytest.skip(f"PostgreSQL unavailable: {reason}")
+        return fixture_server()
