@@ -111,6 +111,19 @@ WRITE_ID_KEEP_S = 86400
 
 _SEG_FIELDS = "id, cluster, kind, tbl, state, fts, min_time, max_time, rows"
 
+#: a write's bookkeeping in one statement: its write id, and for each segment it
+#: writes (segment, rows, min time, max time) the ids reserved (``next_n`` before)
+#: and whether the segment is full now; a segment no longer open is not returned
+_BOOK_SQL = """
+WITH w AS (INSERT INTO ccstore_writes(id) VALUES (%s)),
+d AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+      AS d(seg, n, mn, mx))
+UPDATE ccstore_segments s SET rows = s.rows + d.n, next_n = s.next_n + d.n,
+    min_time = least(s.min_time, d.mn), max_time = greatest(s.max_time, d.mx),
+    state = CASE WHEN s.rows + d.n >= %s THEN %s ELSE s.state END, updated = now()
+FROM d WHERE s.id = d.seg AND s.state = %s
+RETURNING s.id, s.next_n - d.n, s.state"""
+
 _FILL_FUNCTION = """
 CREATE OR REPLACE FUNCTION ccstore_fill() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -429,6 +442,7 @@ class PostgresBackend(Backend):
         self._open: Dict[Tuple[str, str, int], Tuple[int, str]] = {}
         self._tables: Dict[Tuple[str, str], Tuple[str, bool]] = {}
         self._have_trgm = False
+        self._copy_stmts: Dict[str, sql.Composed] = {}
         self._stats: Dict[str, Any] = {
             "transactions": 0, "rows_written": 0, "segments_created": 0,
             "segments_sealed": 0, "seal_seconds": 0.0, "segments_dropped": 0,
@@ -436,7 +450,7 @@ class PostgresBackend(Backend):
             "retried_writes_already_committed": 0, "reconnects": 0, "outages": 0,
             "outage_seconds": 0.0, "connection_errors": 0, "last_error": None}
         self._outage_since: Optional[float] = None
-        self._w = self._connect()
+        self._w = self._connect_writer()
         self._setup()
         self._pool = ConnectionPool(dsn, min_size=1, max_size=max(1, int(pool_size)),
                                     kwargs={"autocommit": True}, configure=self._configure,
@@ -474,9 +488,16 @@ class PostgresBackend(Backend):
                 except Exception:  # noqa: BLE001
                     pass
             self._w = None
-            self._w = self._connect()
+            self._w = self._connect_writer()
             self._stats["reconnects"] += 1
         return self._w
+
+    def _connect_writer(self) -> psycopg.Connection:
+        conn = self._connect()
+        # only statements executed with prepare=True (the same every write) are
+        # prepared; the rest of the writer's statements differ by their values
+        conn.prepare_threshold = 1 << 30
+        return conn
 
     def _connection_lost(self, exc: BaseException) -> None:
         self._stats["connection_errors"] += 1
@@ -810,44 +831,38 @@ class PostgresBackend(Backend):
                 if seg is None:
                     seg = self._new_segment(conn, cluster, kind, day)
                 targets.append(((cluster, kind, day), seg, rows, mn, mx))
+        segs = [t for t in targets if t[0] is not None]
         full = False
         filled = []
         written = 0
-        cols = sql.SQL(", ").join(map(sql.Identifier, INSERT_COLUMNS))
         with conn.transaction():
-            conn.execute("INSERT INTO ccstore_writes(id) VALUES (%s)", (wid,))
+            # one statement (prepared) records the write id and reserves the ids of
+            # every segment written: the bookkeeping costs one round trip per write
+            got = {r[0]: r[1:] for r in conn.execute(
+                _BOOK_SQL, (wid, [t[1][0] for t in segs], [len(t[2]) for t in segs],
+                            [t[3] for t in segs], [t[4] for t in segs], self.seal_rows, FULL,
+                            OPEN), prepare=True).fetchall()}
             with conn.cursor() as cur:
                 for key, target, rows, mn, mx in targets:
                     n = len(rows)
                     if key is None:
-                        with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-                                _ident(target), cols)) as cp:
+                        with cur.copy(self._copy_sql(target, plain=True)) as cp:
                             cp.set_types(PLAIN_COPY_TYPES)
+                            write = cp.write_row
                             for r in rows:
-                                cp.write_row(r)
+                                write(r)
                         written += n
                         continue
                     seg, leaf = target
-                    res = cur.execute(
-                        "UPDATE ccstore_segments SET rows = rows + %(n)s, next_n = next_n + %(n)s, "
-                        "min_time = least(min_time, %(mn)s), "
-                        "max_time = greatest(max_time, %(mx)s), "
-                        "state = CASE WHEN rows + %(n)s >= %(seal)s THEN %(full)s ELSE state END, "
-                        "updated = now() WHERE id = %(seg)s AND state = %(open)s "
-                        "RETURNING next_n - %(n)s, state",
-                        {"n": n, "mn": mn, "mx": mx, "seal": self.seal_rows,
-                         "full": FULL, "seg": seg, "open": OPEN}).fetchone()
+                    res = got.get(seg)
                     if res is None:
                         raise _SegmentGone(key)
                     base = (seg << ID_SHIFT) + res[0]
-                    with cur.copy(sql.SQL("COPY {} (id, {}) FROM STDIN (FORMAT BINARY)").format(
-                            _ident(leaf), cols)) as cp:
+                    with cur.copy(self._copy_sql(leaf)) as cp:
                         cp.set_types(COPY_TYPES)
                         write = cp.write_row
-                        i = base
-                        for r in rows:
-                            i += 1
-                            write((i,) + r)
+                        for i, r in enumerate(rows, base + 1):
+                            write((i, *r))
                     written += n
                     if res[1] == FULL:
                         full = True
@@ -862,6 +877,18 @@ class PostgresBackend(Backend):
         self._stats["transactions"] += 1
         self._stats["rows_written"] += written
         return full
+
+    def _copy_sql(self, table: str, plain: bool = False) -> sql.Composed:
+        """``COPY <table> (...) FROM STDIN (FORMAT BINARY)``, composed once per table."""
+        stmt = self._copy_stmts.get(table)
+        if stmt is None:
+            if len(self._copy_stmts) > 256:
+                self._copy_stmts.clear()
+            cols = sql.SQL(", ").join(map(sql.Identifier, INSERT_COLUMNS if plain
+                                          else ("id",) + INSERT_COLUMNS))
+            stmt = self._copy_stmts[table] = sql.SQL(
+                "COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(_ident(table), cols)
+        return stmt
 
     # ------------------------------------------------------------------ sealing
     def _seal_loop(self) -> None:
