@@ -65,6 +65,8 @@ MAX_VIEW_SEGMENTS = 450
 _READ_ATTEMPTS = 5
 #: a head index lookup pays while it names at most this share of the segment's rows
 _HEAD_MAX_SHARE = 0.25
+#: WAL pages after which the writer checkpoints itself (the checkpoint thread fell behind)
+_WAL_BACKSTOP_PAGES = 4096
 INSERT_COLUMNS = ROW_COLUMNS
 SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
                   "stypeid", "othertags", "field")
@@ -240,19 +242,45 @@ class SQLiteBackend(Backend):
         self._lock = FairLock()  # the write lock: writes, sealing, retention, close
         self._stats = {"transactions": 0, "rows_written": 0, "segments_sealed": 0,
                        "seal_seconds": 0.0, "segments_dropped": 0, "rows_expired": 0,
-                       "seal_errors": 0}
+                       "seal_errors": 0, "checkpoints": 0}
         # Sealing in a thread of its own: SQLite releases the GIL while it builds
         # indexes, so callers decode their next batches meanwhile.
         self._seal_wanted = threading.Event()
         self._stopping = False
         self._sealer: Optional[threading.Thread] = None
+        # Checkpoints (copying committed WAL pages into the database file) in a
+        # thread of their own too: the writer no longer does that work in every
+        # few commits; it checkpoints itself only when the WAL outgrows
+        # _WAL_BACKSTOP_PAGES, i.e. when the thread falls behind.
+        self._checkpoint_wanted = threading.Event()
+        self._checkpointer: Optional[threading.Thread] = None
         self._w = self._connect()
         self._w.execute("PRAGMA journal_mode=WAL")
         self._setup()
         if background_seal:
+            self._w.execute(f"PRAGMA wal_autocheckpoint={_WAL_BACKSTOP_PAGES}")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, args=(self._connect(),),
+                name="ccstore-checkpoint", daemon=True)
+            self._checkpointer.start()
             self._sealer = threading.Thread(target=self._seal_loop, name="ccstore-sealer",
                                             daemon=True)
             self._sealer.start()
+
+    def _checkpoint_loop(self, conn: apsw.Connection) -> None:
+        try:
+            while True:
+                self._checkpoint_wanted.wait()
+                self._checkpoint_wanted.clear()
+                if self._stopping:
+                    return
+                try:  # PASSIVE: never waits for, nor blocks, the writer or readers
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self._stats["checkpoints"] += 1
+                except apsw.Error:
+                    log.exception("checkpoint of %s failed", self.path)
+        finally:
+            conn.close()
 
     def _seal_loop(self) -> None:
         while True:
@@ -324,6 +352,10 @@ class SQLiteBackend(Backend):
             self._seal_wanted.set()
             self._sealer.join()
             self._sealer = None
+        if self._checkpointer is not None:
+            self._checkpoint_wanted.set()
+            self._checkpointer.join()
+            self._checkpointer = None
         with self._lock:
             if self._closed:
                 return
@@ -502,6 +534,7 @@ class SQLiteBackend(Backend):
             with self._heads_lock:  # may name rows that were rolled back: rebuilt on use
                 self._heads.clear()
             raise
+        self._checkpoint_wanted.set()
         if full:
             if self._sealer is not None:
                 self._seal_wanted.set()

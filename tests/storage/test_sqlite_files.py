@@ -183,6 +183,23 @@ def test_interrupted_wait_gives_its_turn_away():
         pass
 
 
+def test_checkpoints_run_beside_the_writer(tmp_path):
+    path = str(tmp_path / "c.db")
+    store = ccstore.open(path, seal_rows=1000)
+    assert store.backend._w.execute("PRAGMA wal_autocheckpoint").fetchall() == [(4096,)]
+    workers = [store.backend._checkpointer, store.backend._sealer]
+    assert all(t.is_alive() for t in workers)
+    for b in range(20):
+        store.write(lines(["a", "b"], b * 500, 500))
+    store.close()
+    assert not any(t.is_alive() for t in workers)
+    with ccstore.open(path) as again:
+        assert again.count(by=()) == [(10_000,)]
+    # without background threads the writer checkpoints itself, as SQLite does by default
+    with ccstore.open(path, background_seal=False) as plain:
+        assert plain.backend._w.execute("PRAGMA wal_autocheckpoint").fetchall() == [(1000,)]
+
+
 WRITER = textwrap.dedent("""
     import sys, ccstore
     store = ccstore.open(sys.argv[1], seal_rows=500)
