@@ -7,6 +7,8 @@ unless ``--dsn`` names a server (each run creates fresh databases there).
    (default 1,000,000), 10,000 lines per transaction:
    - raw COPY: psycopg ``COPY ... FROM STDIN`` of ready-made row tuples (decoded
      beforehand, not timed) into an unindexed table, binary and text format;
+   - decoding alone (``decode_rows``), and what decoding then copying one after the
+     other would give: the bound of one writer, which decodes a batch before COPY;
    - ccstore: ``Store.write`` of line-protocol bytes (decoding included) until the
      rows are committed and queryable by host and time, full-text off and on, from
      one thread and from two (so one decodes while the other's COPY runs, as with
@@ -147,9 +149,14 @@ def main(argv=None) -> None:
 def ingest(server, n: int, rounds: int) -> None:
     parts = list(parts_of(n))
     rows = []
-    for p in parts:
-        for _key, rs in decode_rows(p).groups.items():
+    t0 = time.perf_counter()
+    decoded = [decode_rows(p) for p in parts]
+    decode_s = time.perf_counter() - t0
+    for b in decoded:
+        for _key, rs in b.groups.items():
             rows.extend(rs)
+    del decoded
+    nrows = len(rows)
     print(f"\ningest of {n:,} lines ({sum(map(len, parts)) / 1e6:.0f} MB), "
           f"{BATCH:,} per transaction; best of {rounds} interleaved rounds", flush=True)
     configs = [("raw COPY binary", None), ("raw COPY text", None),
@@ -173,6 +180,11 @@ def ingest(server, n: int, rounds: int) -> None:
             print(f"  round {r + 1}: {name:34} {rate:>10,.0f} rows/s", flush=True)
     del rows
     ref = best["raw COPY binary"]
+    # Store.write decodes a batch, then copies it: one writer cannot beat decoding
+    # and raw COPY done one after the other
+    serial = nrows / (decode_s + nrows / ref)
+    print(f"decoding alone: {nrows / decode_s:,.0f} rows/s; decoding then raw COPY binary, "
+          f"one after the other: {serial:,.0f} rows/s = {serial / ref:.2f}x raw COPY binary")
     print("best:")
     for name, _ in configs:
         line = f"  {name:34} {best[name]:>10,.0f} rows/s = {best[name] / ref:.2f}x raw COPY binary"

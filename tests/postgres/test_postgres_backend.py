@@ -357,3 +357,31 @@ def test_counts_from_minute_summaries_match_sqlite(pg_url, tmp_path):
                       dict(start=t0 + 100, end=t0 + 170), dict(tags={"loglevel": "warn"},
                                                                start=t0 + 95)]:
                 assert pg.count("alex", kind, **c) == sq.count("alex", kind, **c), (kind, c)
+
+
+def test_write_moves_on_when_its_open_segment_was_taken(pg_url):
+    """A segment this writer holds open is marked full elsewhere (another process's
+    flush, the stale-segment rule): the write goes to new segments, once, and the
+    other segment of the same write keeps a gapless id range."""
+    with ccstore.open(pg_url, background_seal=False) as st:
+        st.write(lines("alex", 30, 1_740_000_000) + lines("alex", 10, 1_740_000_000,
+                                                          kind="event"), precision="s")
+        be = st.backend
+        (log_seg, _), = [v for k, v in be._open.items() if k[1] == "log"]
+        (ev_seg, _), = [v for k, v in be._open.items() if k[1] == "event"]
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("UPDATE ccstore_segments SET state = %s WHERE id = %s",
+                          (pgb.FULL, log_seg))
+        st.write(lines("alex", 30, 1_740_000_100) + lines("alex", 10, 1_740_000_100,
+                                                          kind="event"), precision="s")
+        assert be._open[("alex", "log", 1_740_000_000 * 10**9 // pgb.DAY_NS)][0] != log_seg
+        assert len(st.query("alex", limit=None)) == 60
+        assert len(st.query("alex", "event", limit=None)) == 20
+        with psycopg.connect(pg_url) as conn:
+            rows, next_n, nids, lo, hi = conn.execute(
+                "SELECT s.rows, s.next_n, count(e.id), min(e.id) - (s.id << 32), "
+                "max(e.id) - (s.id << 32) FROM ccstore_segments s JOIN alex_events e "
+                "ON e.id >> 32 = s.id WHERE s.id = %s GROUP BY s.id", (ev_seg,)).fetchone()
+            assert (rows, next_n, nids, lo, hi) == (20, 20, 20, 1, 20)
+            writes = conn.execute("SELECT count(*) FROM ccstore_writes").fetchone()[0]
+            assert writes == 2
