@@ -65,6 +65,8 @@ MAX_VIEW_SEGMENTS = 450
 _READ_ATTEMPTS = 5
 #: a head index lookup pays while it names at most this share of the segment's rows
 _HEAD_MAX_SHARE = 0.25
+#: rows a retention transaction deletes from a segment that straddles the cutoff
+_TRIM_ROWS = 5000
 #: WAL pages after which the writer checkpoints itself (the checkpoint thread fell behind)
 _WAL_BACKSTOP_PAGES = 4096
 INSERT_COLUMNS = ROW_COLUMNS
@@ -890,19 +892,34 @@ class SQLiteBackend(Backend):
             self._refresh_view(seg.cluster, seg.kind)
             self._stats["segments_dropped"] += 1
             return seg.rows
-        if seg.fts:
-            fq = quote_ident(seg.tbl + "_fts")
-            self._w.execute(
-                f"INSERT INTO {fq}({fq}, rowid, field) SELECT 'delete', id, field FROM {q} "
-                "WHERE time < ?", (cutoff,))
-        self._w.execute(f"DELETE FROM {q} WHERE time < ?", (cutoff,))
-        gone = self._w.changes()
+        # the segment straddles the cutoff: delete its oldest rows, at most
+        # _TRIM_ROWS per transaction (full-text entries and per-minute counts with
+        # them), so that a writer waits for one such piece at the most
+        ids = array("q", (r[0] for r in self._w.execute(
+            f"SELECT id FROM {q} WHERE time < ? ORDER BY time LIMIT ?", (cutoff, _TRIM_ROWS))))
+        gone = 0
+        if ids:
+            chosen = _bind_ids(ids)
+            if seg.fts:
+                fq = quote_ident(seg.tbl + "_fts")
+                self._w.execute(
+                    f"INSERT INTO {fq}({fq}, rowid, field) SELECT 'delete', id, field FROM {q} "
+                    f"WHERE {_ID_IN_ARRAY}", (chosen,))
+            if seg.state == SEALED:
+                self._w.executemany(
+                    "UPDATE ccstore_counts SET n = n - ?5 WHERE seg = ?1 AND name IS ?2 "
+                    "AND level IS ?3 AND minute = ?4",
+                    [(seg.id,) + c for c in self._w.execute(
+                        f"SELECT name, level, {_floor_expr('timestamp')}, count(*) FROM {q} "
+                        f"WHERE {_ID_IN_ARRAY.replace('?', '?2')} GROUP BY 1, 2, 3",
+                        (60, chosen))])
+                self._w.execute("DELETE FROM ccstore_counts WHERE seg=? AND n <= 0", (seg.id,))
+            self._w.execute(f"DELETE FROM {q} WHERE {_ID_IN_ARRAY}", (chosen,))
+            gone = self._w.changes()
         rows, mn, mx = self._w.execute(
             f"SELECT count(*), min(time), max(time) FROM {q}").fetchone()
         self._w.execute("UPDATE ccstore_segments SET rows=?, min_time=?, max_time=? WHERE id=?",
                         (rows, mn, mx, seg.id))
-        if seg.state == SEALED:
-            self._summarise(seg.id, seg.tbl)
         return gone
 
     # ------------------------------------------------------------------ misc

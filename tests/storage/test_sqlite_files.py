@@ -183,6 +183,37 @@ def test_interrupted_wait_gives_its_turn_away():
         pass
 
 
+def test_retention_trims_a_straddling_segment_in_pieces(tmp_path, monkeypatch):
+    """Rows of a segment that straddles the cutoff go a few per transaction; the
+    per-minute counts and the full-text index follow each piece exactly."""
+    from ccstore.backends import sqlite as sqlite_backend
+    monkeypatch.setattr(sqlite_backend, "_TRIM_ROWS", 7)
+    path = str(tmp_path / "r.db")
+    store = ccstore.open(path, seal_rows=100, retention="1h", log_retention="1h")
+    store.write("".join(f'ccb,cluster=c,hostname=h{i % 3},loglevel={("info", "warn")[i % 2]} '
+                        f'log="word{i % 5} n{i}" {1740000000 + i * 10}\n' for i in range(250)))
+    store.flush()
+    transactions = store.stats()["backend"]["transactions"]
+    now = 1740000000 + 1500 + 3600  # keeps rows 150..249: half of the second segment goes
+    assert store.apply_retention(now=now) == 150
+    # one drop, 50 rows in pieces of 7, and per kind a last look that finds nothing
+    assert store.stats()["backend"]["transactions"] - transactions == 1 + 8 + 2
+    kept = list(range(150, 250))
+    assert store.count(by=()) == [(100,)]
+    assert store.count(by=("loglevel",)) == [("info", 50), ("warn", 50)]
+    per_minute = {}
+    for i in kept:
+        minute = (1740000000 + i * 10) // 60 * 60
+        per_minute[minute] = per_minute.get(minute, 0) + 1
+    assert store.count(by=(), interval="1m") == sorted(per_minute.items())
+    assert sorted(int(r.value.split("n")[1]) for r in store.query(text="word3", limit=None)) == [
+        i for i in kept if i % 5 == 3]
+    conn = apsw.Connection(path)
+    assert conn.execute("select sum(n) from ccstore_counts where seg = 2").fetchall() == [(50,)]
+    conn.close()
+    store.close()
+
+
 def test_checkpoints_run_beside_the_writer(tmp_path):
     path = str(tmp_path / "c.db")
     store = ccstore.open(path, seal_rows=1000)
