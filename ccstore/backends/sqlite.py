@@ -389,6 +389,7 @@ class SQLiteBackend(Backend):
                 raise
             self._w.execute("COMMIT")
             self._stats["transactions"] += 1
+            self._checkpoint_wanted.set()
             return result
 
     # ------------------------------------------------------------------ schema
@@ -536,7 +537,6 @@ class SQLiteBackend(Backend):
             with self._heads_lock:  # may name rows that were rolled back: rebuilt on use
                 self._heads.clear()
             raise
-        self._checkpoint_wanted.set()
         if full:
             if self._sealer is not None:
                 self._seal_wanted.set()
