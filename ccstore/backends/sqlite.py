@@ -25,7 +25,10 @@ search exact everywhere.
 
 The catalog ``ccstore_segments`` records each segment's time range, so a query
 reads only the segments that overlap its range, and retention drops whole
-segments.  Row ids are ``segment id << 32 | n``: unique across the database
+segments; one that straddles the cutoff gets a *floor* below which its rows are
+hidden from every read, and goes as a whole once a later cutoff passes it (so
+up to ``seal_rows`` expired rows per cluster and kind stay on disk a while, and
+no row is ever deleted one by one).  Row ids are ``segment id << 32 | n``: unique across the database
 and kept when rows move, so ``(time, id)`` orders records totally and a paging
 cursor stays valid.
 
@@ -65,8 +68,6 @@ MAX_VIEW_SEGMENTS = 450
 _READ_ATTEMPTS = 5
 #: a head index lookup pays while it names at most this share of the segment's rows
 _HEAD_MAX_SHARE = 0.25
-#: rows a retention transaction deletes from a segment that straddles the cutoff
-_TRIM_ROWS = 5000
 #: WAL pages after which the writer checkpoints itself (the checkpoint thread fell behind)
 _WAL_BACKSTOP_PAGES = 4096
 INSERT_COLUMNS = ROW_COLUMNS
@@ -120,9 +121,10 @@ class _Segment:
     max_time: Optional[int]
     cluster: str = ""
     kind: str = ""
+    floor: Optional[int] = None  # rows older than this have expired (still on disk)
 
 
-_SEG_FIELDS = "id, tbl, state, fts, rows, last_id, min_time, max_time, cluster, kind"
+_SEG_FIELDS = "id, tbl, state, fts, rows, last_id, min_time, max_time, cluster, kind, floor"
 
 
 class FairLock:
@@ -396,6 +398,9 @@ class SQLiteBackend(Backend):
     def _setup(self) -> None:
         def setup() -> None:
             self._w.execute(_CATALOG)
+            cols = {r[1] for r in self._w.execute("PRAGMA table_info(ccstore_segments)")}
+            if "floor" not in cols:  # written by an earlier ccstore
+                self._w.execute("ALTER TABLE ccstore_segments ADD COLUMN floor INTEGER")
             row = self._w.execute(
                 "SELECT value FROM ccstore_meta WHERE key='schema_version'").fetchone()
             if row is None:
@@ -494,13 +499,16 @@ class SQLiteBackend(Backend):
         if existing is not None and existing[0] != "view":
             return  # a table of that name that is not ours: leave it alone
         self._w.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
-        tables = [r[0] for r in self._w.execute(
-            "SELECT tbl FROM ccstore_segments WHERE cluster=? AND kind=? AND tbl != '' "
-            "ORDER BY id", (cluster, kind))]
+        tables = self._w.execute(
+            "SELECT tbl, floor FROM ccstore_segments WHERE cluster=? AND kind=? AND tbl != '' "
+            "ORDER BY id", (cluster, kind)).fetchall()
         if not tables or len(tables) > MAX_VIEW_SEGMENTS:
             return
         cols = "id, timestamp, name, hostname, type, typeid, stype, stypeid, othertags, field"
-        body = " UNION ALL ".join(f"SELECT {cols} FROM {quote_ident(t)}" for t in tables)
+        body = " UNION ALL ".join(
+            f"SELECT {cols} FROM {quote_ident(t)}"
+            + ("" if floor is None else f" WHERE time >= {int(floor)}")
+            for t, floor in tables)
         self._w.execute(f"CREATE VIEW {quote_ident(view)} AS {body}")
 
     # ------------------------------------------------------------------ writing
@@ -682,9 +690,12 @@ class SQLiteBackend(Backend):
                with_after: bool = True) -> Tuple[str, list]:
         conds: List[str] = []
         args: list = []
-        if spec.start is not None and (seg.min_time is None or seg.min_time < spec.start):
+        start = spec.start
+        if seg.floor is not None and (start is None or start < seg.floor):
+            start = seg.floor
+        if start is not None and (seg.min_time is None or seg.min_time < start):
             conds.append("time >= ?")
-            args.append(spec.start)
+            args.append(start)
         if spec.end is not None and (seg.max_time is None or seg.max_time > spec.end):
             conds.append("time <= ?")
             args.append(spec.end)
@@ -819,7 +830,8 @@ class SQLiteBackend(Backend):
     def _summary_covers(self, seg: _Segment, spec: QuerySpec, by: Sequence[GroupKey],
                         interval: Optional[int]) -> bool:
         """Whether the per-minute summary of ``seg`` answers this count exactly."""
-        if seg.state != SEALED or spec.tags or spec.exclude or spec.text is not None:
+        if (seg.state != SEALED or seg.floor is not None or spec.tags or spec.exclude
+                or spec.text is not None):
             return False
         if set(spec.columns) - {"name"}:
             return False
@@ -863,9 +875,14 @@ class SQLiteBackend(Backend):
 
     # ------------------------------------------------------------------ retention
     def expire(self, kind: str, cutoff: int) -> int:
-        """Drop segments of ``kind`` entirely older than ``cutoff``; trim straddlers.
+        """Drop the segments of ``kind`` that lie wholly before ``cutoff``, and raise
+        the floor of those that straddle it; return how many rows expired.
 
-        One transaction per segment, so a writer waits at most for one of them.
+        A straddling segment keeps its expired rows on disk until it lies wholly
+        before a later cutoff: every read hides rows below its floor, and counts
+        do not use its per-minute summaries.  So retention never deletes rows
+        one by one (nor their full-text entries), and a writer waits at most for
+        one segment's transaction.
         """
         removed = 0
         while True:
@@ -879,47 +896,29 @@ class SQLiteBackend(Backend):
     def _expire_next_txn(self, kind: str, cutoff: int) -> Optional[int]:
         row = self._w.execute(
             f"SELECT {_SEG_FIELDS} FROM ccstore_segments WHERE kind=? AND tbl != '' "
-            "AND min_time < ? ORDER BY min_time LIMIT 1", (kind, cutoff)).fetchone()
+            "AND min_time < ?2 AND coalesce(floor, min_time) < ?2 ORDER BY min_time LIMIT 1",
+            (kind, cutoff)).fetchone()
         if row is None:
             return None
         seg = _Segment(*row[:3], bool(row[3]), *row[4:])
         q = quote_ident(seg.tbl)
         if seg.max_time is not None and seg.max_time < cutoff:
+            visible = seg.rows
+            if seg.floor is not None:
+                visible = self._w.execute(f"SELECT count(*) FROM {q} WHERE time >= ?",
+                                          (seg.floor,)).fetchone()[0]
             self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(seg.tbl + '_fts')}")
             self._w.execute(f"DROP TABLE {q}")
             self._w.execute("DELETE FROM ccstore_counts WHERE seg=?", (seg.id,))
             self._w.execute("DELETE FROM ccstore_segments WHERE id=?", (seg.id,))
             self._refresh_view(seg.cluster, seg.kind)
             self._stats["segments_dropped"] += 1
-            return seg.rows
-        # the segment straddles the cutoff: delete its oldest rows, at most
-        # _TRIM_ROWS per transaction (full-text entries and per-minute counts with
-        # them), so that a writer waits for one such piece at the most
-        ids = array("q", (r[0] for r in self._w.execute(
-            f"SELECT id FROM {q} WHERE time < ? ORDER BY time LIMIT ?", (cutoff, _TRIM_ROWS))))
-        gone = 0
-        if ids:
-            chosen = _bind_ids(ids)
-            if seg.fts:
-                fq = quote_ident(seg.tbl + "_fts")
-                self._w.execute(
-                    f"INSERT INTO {fq}({fq}, rowid, field) SELECT 'delete', id, field FROM {q} "
-                    f"WHERE {_ID_IN_ARRAY}", (chosen,))
-            if seg.state == SEALED:
-                self._w.executemany(
-                    "UPDATE ccstore_counts SET n = n - ?5 WHERE seg = ?1 AND name IS ?2 "
-                    "AND level IS ?3 AND minute = ?4",
-                    [(seg.id,) + c for c in self._w.execute(
-                        f"SELECT name, level, {_floor_expr('timestamp')}, count(*) FROM {q} "
-                        f"WHERE {_ID_IN_ARRAY.replace('?', '?2')} GROUP BY 1, 2, 3",
-                        (60, chosen))])
-                self._w.execute("DELETE FROM ccstore_counts WHERE seg=? AND n <= 0", (seg.id,))
-            self._w.execute(f"DELETE FROM {q} WHERE {_ID_IN_ARRAY}", (chosen,))
-            gone = self._w.changes()
-        rows, mn, mx = self._w.execute(
-            f"SELECT count(*), min(time), max(time) FROM {q}").fetchone()
-        self._w.execute("UPDATE ccstore_segments SET rows=?, min_time=?, max_time=? WHERE id=?",
-                        (rows, mn, mx, seg.id))
+            return visible
+        gone = self._w.execute(
+            f"SELECT count(*) FROM {q} WHERE time >= ? AND time < ?",
+            (-(1 << 63) if seg.floor is None else seg.floor, cutoff)).fetchone()[0]
+        self._w.execute("UPDATE ccstore_segments SET floor=? WHERE id=?", (cutoff, seg.id))
+        self._refresh_view(seg.cluster, seg.kind)
         return gone
 
     # ------------------------------------------------------------------ misc

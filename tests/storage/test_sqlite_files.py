@@ -183,35 +183,50 @@ def test_interrupted_wait_gives_its_turn_away():
         pass
 
 
-def test_retention_trims_a_straddling_segment_in_pieces(tmp_path, monkeypatch):
-    """Rows of a segment that straddles the cutoff go a few per transaction; the
-    per-minute counts and the full-text index follow each piece exactly."""
-    from ccstore.backends import sqlite as sqlite_backend
-    monkeypatch.setattr(sqlite_backend, "_TRIM_ROWS", 7)
+def test_retention_raises_the_floor_of_a_straddling_segment(tmp_path):
+    """A segment that straddles the cutoff keeps its expired rows on disk, hidden
+    from every read, until a later cutoff passes all of it; nothing is deleted
+    row by row, and answers are exact all along."""
     path = str(tmp_path / "r.db")
     store = ccstore.open(path, seal_rows=100, retention="1h", log_retention="1h")
     store.write("".join(f'ccb,cluster=c,hostname=h{i % 3},loglevel={("info", "warn")[i % 2]} '
                         f'log="word{i % 5} n{i}" {1740000000 + i * 10}\n' for i in range(250)))
     store.flush()
-    transactions = store.stats()["backend"]["transactions"]
-    now = 1740000000 + 1500 + 3600  # keeps rows 150..249: half of the second segment goes
-    assert store.apply_retention(now=now) == 150
-    # one drop, 50 rows in pieces of 7, and per kind a last look that finds nothing
-    assert store.stats()["backend"]["transactions"] - transactions == 1 + 8 + 2
-    kept = list(range(150, 250))
-    assert store.count(by=()) == [(100,)]
-    assert store.count(by=("loglevel",)) == [("info", 50), ("warn", 50)]
-    per_minute = {}
-    for i in kept:
-        minute = (1740000000 + i * 10) // 60 * 60
-        per_minute[minute] = per_minute.get(minute, 0) + 1
-    assert store.count(by=(), interval="1m") == sorted(per_minute.items())
-    assert sorted(int(r.value.split("n")[1]) for r in store.query(text="word3", limit=None)) == [
-        i for i in kept if i % 5 == 3]
-    conn = apsw.Connection(path)
-    assert conn.execute("select sum(n) from ccstore_counts where seg = 2").fetchall() == [(50,)]
-    conn.close()
+
+    def check(kept):
+        per_minute = {}
+        for i in kept:
+            minute = (1740000000 + i * 10) // 60 * 60
+            per_minute[minute] = per_minute.get(minute, 0) + 1
+        assert store.count(by=()) == [(len(kept),)]
+        assert store.count(by=("loglevel",)) == [
+            ("info", sum(i % 2 == 0 for i in kept)), ("warn", sum(i % 2 == 1 for i in kept))]
+        assert store.count(by=(), interval="1m") == sorted(per_minute.items())
+        assert store.count(hosts="h1", by=()) == [(sum(i % 3 == 1 for i in kept),)]
+        assert sorted(int(r.value.split("n")[1]) for r in store.query(
+            text="word3", limit=None)) == [i for i in kept if i % 5 == 3]
+        assert [r.timestamp for r in store.query(limit=None, order="asc")] == [
+            1740000000 + i * 10 for i in kept]
+        conn = apsw.Connection(path)
+        assert [r[0] for r in conn.execute("select timestamp from c_logs order by id")] == [
+            1740000000 + i * 10 for i in kept]
+        conn.close()
+
+    # rows 0..149 expire: the first segment is dropped, the second keeps 50 of its 100
+    assert store.apply_retention(now=1740000000 + 1500 + 3600) == 150
+    check(range(150, 250))
+    kinds = store.stats()["backend"]["kinds"]["log"]
+    assert kinds["segments"] == 2 and kinds["rows"] == 150  # 50 expired rows still on disk
+    assert store.apply_retention(now=1740000000 + 1500 + 3600) == 0
+    # a later cutoff in the same segment raises its floor again, then drops it
+    assert store.apply_retention(now=1740000000 + 1800 + 3600) == 30
+    check(range(180, 250))
+    assert store.apply_retention(now=1740000000 + 2000 + 3600) == 20
+    check(range(200, 250))
+    assert store.stats()["backend"]["kinds"]["log"]["segments"] == 1
     store.close()
+    with ccstore.open(path) as again:  # the floor is kept in the file
+        assert again.count(by=()) == [(50,)]
 
 
 def test_checkpoints_run_beside_the_writer(tmp_path):
