@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings

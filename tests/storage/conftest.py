@@ -1,7 +1,6 @@
 """Fixtures for the storage tests: a fresh store per test, on every backend."""
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 import pytest
