@@ -209,7 +209,8 @@ def _ingest_lp(store: Any, chunks: Iterator[bytes], label: str, args: argparse.N
                                       default_time=default_time, final=False, lineno=lineno)
         lineno += batch.lines
         totals.lines += batch.lines
-        pieces = [data[batch.consumed:]]
+        rest = data[batch.consumed:]
+        pieces = [rest] if rest else []
         totals.add(store.write_batches([batch]), label)
         progress.update(label, done, size, totals.lines)
     pending = b"".join(pieces)

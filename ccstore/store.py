@@ -352,7 +352,8 @@ class Store:
                                               default_time=default_time, cluster=cluster,
                                               final=final, lineno=lineno)
                 lineno += batch.lines
-                pieces = [data[batch.consumed:]]
+                rest = data[batch.consumed:]
+                pieces = [rest] if rest else []
                 if pending_write is not None:
                     add(pending_write.result())
                 pending_write = pool.submit(self.write_batches, [batch])
