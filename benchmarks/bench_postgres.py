@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
-import statistics
 import sys
 import threading
 import time
@@ -39,6 +37,7 @@ import psycopg  # noqa: E402
 
 import ccstore  # noqa: E402
 from ccstore.lineproto import decode_rows  # noqa: E402
+from bench_query import measure_queries  # noqa: E402
 from workload import iter_lines  # noqa: E402
 
 BATCH = 10_000
@@ -107,15 +106,6 @@ def ccstore_ingest(url: str, parts: list, fulltext: bool, threads: int = 1) -> t
     seal = time.perf_counter() - t1
     store.close()
     return dt, written, seal
-
-
-def timed(fn, repeat: int) -> list:
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
 
 
 def main(argv=None) -> None:
@@ -211,44 +201,7 @@ def queries(server, n: int) -> None:
           flush=True)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    first = store.query("alex", limit=1, order="asc")[0].timestamp
-    last = store.query("alex", limit=1)[0].timestamp
-    rng = random.Random(1)
-    hosts = [f"a{i:04d}" for i in range(800)]
-
-    def host_hour():
-        start = rng.randrange(first, max(first + 1, last - 3600))
-        store.query("alex", hosts=rng.choice(hosts), start=start, end=start + 3600)
-
-    timed(host_hour, 20)
-    t = timed(host_hour, 200)
-    print(f"query one host for one hour (limit 1000): p50 {statistics.median(t):.2f} ms, "
-          f"p95 {sorted(t)[int(len(t) * 0.95)]:.2f} ms", flush=True)
-    t = timed(lambda: store.query(text="NullPointerException", limit=100), 20)
-    print(f"first 100 full-text hits: p50 {statistics.median(t):.2f} ms", flush=True)
-    t = timed(lambda: store.count("alex", start=last - 86400, end=last), 10)
-    print(f"count by loglevel over 24 h: p50 {statistics.median(t):.2f} ms "
-          f"({store.count('alex', start=last - 86400, end=last)})", flush=True)
-    stop = threading.Event()
-    waits = []
-
-    def writer():
-        line = b'ccb,cluster=alex,hostname=w,loglevel=info log="during retention"\n'
-        while not stop.is_set():
-            t1 = time.perf_counter()
-            store.write(line * 100)
-            waits.append(time.perf_counter() - t1)
-
-    th = threading.Thread(target=writer)
-    th.start()
-    time.sleep(0.2)
-    t1 = time.perf_counter()
-    removed = store.apply_retention(now=first + 2 * 3600)
-    took = time.perf_counter() - t1
-    stop.set()
-    th.join()
-    print(f"retention: {removed:,} events removed in {took * 1000:.0f} ms; longest "
-          f"concurrent write {max(waits) * 1000:.0f} ms over {len(waits)} writes", flush=True)
+    measure_queries(store, warmup=20)
     store.close()
 
 
