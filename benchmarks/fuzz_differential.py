@@ -27,9 +27,14 @@ import random
 import sys
 import time
 import traceback
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests", "codec"))
+
+# the same comparison as the differential tests
+from test_codec_differential import call, canon_decode, canon_rows  # noqa: E402
 
 BATCH = 500
 
@@ -159,33 +164,6 @@ def gen_document(r: random.Random) -> bytes:
 
 
 # ------------------------------------------------------------------ comparison
-def _call(f: Callable[..., Any], *a: Any, **k: Any) -> Tuple[str, Any]:
-    try:
-        return "ok", f(*a, **k)
-    except Exception as exc:  # noqa: BLE001 - compared between implementations
-        return "raise", (type(exc).__name__, str(exc))
-
-
-def canon_decode(res: Tuple[str, Any]) -> Any:
-    tag, v = res
-    if tag != "ok":
-        return res
-    points, errors = v
-    return ([(p.name, list(p.tags.items()), [(k, type(x).__name__, repr(x))
-                                             for k, x in p.fields.items()], p.time)
-             for p in points], [(e.lineno, e.column, e.message, e.text) for e in errors])
-
-
-def canon_rows(res: Tuple[str, Any]) -> Any:
-    tag, v = res
-    if tag != "ok":
-        return res
-    return ([(k, [tuple((type(x).__name__, x) for x in row) for row in rows])
-             for k, rows in v.groups.items()],
-            sorted(v.dropped.items()), [(e.lineno, e.column, e.message, e.text) for e in v.errors],
-            v.consumed, v.lines)
-
-
 def check(py: Any, cy: Any, data: bytes, r: random.Random) -> Optional[str]:
     """None when both implementations agree on ``data``, else what differs.
 
@@ -196,8 +174,8 @@ def check(py: Any, cy: Any, data: bytes, r: random.Random) -> Optional[str]:
     dt = r.choice([0, 1740027951000000000, -1])
     mode = r.randrange(4)
     if mode == 0:
-        a = canon_decode(_call(py.decode, data, precision=precision, default_time=dt))
-        b = canon_decode(_call(cy.decode, data, precision=precision, default_time=dt))
+        a = canon_decode(call(py.decode, data, precision=precision, default_time=dt))
+        b = canon_decode(call(cy.decode, data, precision=precision, default_time=dt))
         if a != b:
             return (f"decode(precision={precision!r}, default_time={dt}): "
                     f"python {a!r} != cython {b!r}")
@@ -205,8 +183,8 @@ def check(py: Any, cy: Any, data: bytes, r: random.Random) -> Optional[str]:
     if mode in (1, 2):
         kw = dict(precision=precision, default_time=dt, cluster=r.choice([None, "c", ""]),
                   final=mode == 1, lineno=r.choice([1, 7]))
-        a = canon_rows(_call(py.decode_rows, data, **kw))
-        b = canon_rows(_call(cy.decode_rows, data, **kw))
+        a = canon_rows(call(py.decode_rows, data, **kw))
+        b = canon_rows(call(cy.decode_rows, data, **kw))
         if a != b:
             return f"decode_rows({kw}): python {a!r} != cython {b!r}"
         return None
@@ -220,9 +198,9 @@ def check(py: Any, cy: Any, data: bytes, r: random.Random) -> Optional[str]:
         pend_a += piece
         pend_b += piece
         final = cut == len(data)
-        ra = _call(py.decode_rows, pend_a, final=final, lineno=ln_a, default_time=0, cluster="c",
+        ra = call(py.decode_rows, pend_a, final=final, lineno=ln_a, default_time=0, cluster="c",
                    precision=precision)
-        rb = _call(cy.decode_rows, pend_b, final=final, lineno=ln_b, default_time=0, cluster="c",
+        rb = call(cy.decode_rows, pend_b, final=final, lineno=ln_b, default_time=0, cluster="c",
                    precision=precision)
         if canon_rows(ra) != canon_rows(rb):
             return (f"chunk {pend_a!r} (final={final}, lineno={ln_a}): python {canon_rows(ra)!r}"

@@ -29,6 +29,18 @@ def lp(request: pytest.FixtureRequest) -> Any:
         pytest.fail(f"compiled core missing: {exc}")
 
 
+@pytest.fixture(scope="module")
+def impls() -> Tuple[Any, Any]:
+    """(python, cython), for comparing the two; a missing compiled core fails unless
+    ``CCSTORE_IMPL=python``."""
+    try:
+        return lineproto.get_implementation("python"), lineproto.get_implementation("cython")
+    except ImportError as exc:
+        if PYTHON_ONLY:
+            pytest.skip(f"CCSTORE_IMPL=python: compiled core not compared ({exc})")
+        pytest.fail(str(exc))
+
+
 def canon_points(points: List[Any]) -> List[Tuple]:
     """Points as plain tuples in which field types and float signs count."""
     return [(p.name, list(p.tags.items()),

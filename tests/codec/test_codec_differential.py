@@ -10,29 +10,15 @@ inputs.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Callable, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ccstore import lineproto
-
 SETTINGS = settings(max_examples=100, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture(scope="module")
-def impls() -> Tuple[Any, Any]:
-    """(python, cython); a missing compiled core fails unless CCSTORE_IMPL=python."""
-    try:
-        return lineproto.get_implementation("python"), lineproto.get_implementation("cython")
-    except ImportError as exc:
-        if os.environ.get("CCSTORE_IMPL", "").strip().lower() == "python":
-            pytest.skip(f"CCSTORE_IMPL=python: compiled core not compared ({exc})")
-        pytest.fail(str(exc))
 
 
 # ------------------------------------------------------------------ comparison

@@ -1,13 +1,10 @@
 """Property-based tests: round trips, and agreement between every decoding path."""
 from __future__ import annotations
 
-import os
-
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ccstore import _pylineproto, lineproto
+from ccstore import _pylineproto
 
 I64_MIN, I64_MAX, U64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 CTRL = "".join(map(chr, range(32))) + "\x7f"
@@ -97,21 +94,10 @@ def test_python_fast_path_agrees_with_precise_path(data, precision):
     assert canon(fast) == canon(precise)
 
 
-@pytest.fixture
-def both():
-    """The two implementations; a missing compiled core fails unless CCSTORE_IMPL=python."""
-    try:
-        return lineproto.get_implementation("python"), lineproto.get_implementation("cython")
-    except ImportError as exc:
-        if os.environ.get("CCSTORE_IMPL", "").strip().lower() == "python":
-            pytest.skip(f"CCSTORE_IMPL=python: compiled core not compared ({exc})")
-        pytest.fail(str(exc))
-
-
 @settings(SETTINGS, max_examples=400)
 @given(data=any_bytes, precision=st.sampled_from(["ns", "s", "auto"]))
-def test_implementations_agree(both, data, precision):
-    py, cy = both
+def test_implementations_agree(impls, data, precision):
+    py, cy = impls
     assert canon(cy.decode(data, precision=precision, default_time=0)) == canon(
         py.decode(data, precision=precision, default_time=0))
     a = py.decode_rows(data, precision=precision, default_time=0, cluster="c")
