@@ -19,6 +19,12 @@ range.  A host query then reads an unsealed segment by rowid
 that this replaces makes ingest about 1.5 times as fast: every commit no longer
 rewrites most of that index's pages into the WAL.
 
+Each write inserts a batch's rows host by host (a stable sort by hostname), so
+that one host's rows of a batch share table pages instead of one page each: a
+host query on 10,000,000 stored lines ran about 1.5x as fast as with rows in
+arrival order.  Ids therefore follow arrival order only per host within
+a write; records are ordered by ``(time, id)`` everywhere.
+
 Full-text (FTS5, external content) is fed per batch inside the write
 transaction: that costs about the same per row as a bulk rebuild and keeps
 search exact everywhere.
@@ -68,6 +74,8 @@ MAX_VIEW_SEGMENTS = 450
 _READ_ATTEMPTS = 5
 #: a head index lookup pays while it names at most this share of the segment's rows
 _HEAD_MAX_SHARE = 0.25
+#: prepared statements a reader keeps (a query prepares one per segment it reads)
+_READER_STATEMENTS = 512
 #: WAL pages after which the writer checkpoints itself (the checkpoint thread fell behind)
 _WAL_BACKSTOP_PAGES = 4096
 INSERT_COLUMNS = ROW_COLUMNS
@@ -303,10 +311,10 @@ class SQLiteBackend(Backend):
         self.seal_full()
 
     # ------------------------------------------------------------------ connections
-    def _connect(self, readonly: bool = False) -> apsw.Connection:
+    def _connect(self, readonly: bool = False, statements: int = 32) -> apsw.Connection:
         flags = apsw.SQLITE_OPEN_READONLY if readonly else (
             apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE)
-        conn = apsw.Connection(self.path, flags=flags)
+        conn = apsw.Connection(self.path, flags=flags, statementcachesize=statements)
         conn.set_busy_timeout(self._busy)
         conn.execute(f"PRAGMA synchronous={self._sync}")
         conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
@@ -318,7 +326,9 @@ class SQLiteBackend(Backend):
         if conn is None:
             if self._closed:
                 raise RuntimeError("the store is closed")
-            conn = self._connect()
+            # a query prepares one statement per segment it reads: keep those of
+            # every segment a store usually holds
+            conn = self._connect(statements=_READER_STATEMENTS)
             conn.execute("PRAGMA query_only=1")
             self._local.conn = conn
             with self._readers_lock:
@@ -566,7 +576,8 @@ class SQLiteBackend(Backend):
                     full = True
                     continue
                 take = min(n - pos, self.seal_rows - seg.rows)
-                part = rows[pos:pos + take] if take < n else rows
+                # host by host, within the rows of this segment (its time range stays)
+                part = _host_runs(rows[pos:pos + take] if take < n else rows)
                 pos += take
                 q = quote_ident(seg.tbl)
                 first = seg.last_id + 1
@@ -950,6 +961,14 @@ _ORDER_KEY = operator.itemgetter(3, 2)
 #: the hostname of a row shaped as ROW_COLUMNS
 _HOSTNAME = operator.itemgetter(ROW_COLUMNS.index("hostname"))
 _TIME = operator.itemgetter(ROW_COLUMNS.index("time"))
+
+
+def _host_runs(rows: List[tuple]) -> List[tuple]:
+    """``rows`` with each host's rows together (stable), so that they share pages."""
+    try:
+        return sorted(rows, key=_HOSTNAME)
+    except TypeError:  # some rows without a hostname
+        return sorted(rows, key=lambda r: _HOSTNAME(r) or "")
 
 
 if hasattr(apsw, "carray"):  # APSW 3.50+: the array is read in C, without the GIL

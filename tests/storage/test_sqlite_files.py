@@ -99,6 +99,28 @@ def test_segments_are_sealed_with_indexes(tmp_path):
         conn.close()
 
 
+def test_a_write_stores_each_hosts_rows_together(tmp_path):
+    """Rows of one write are inserted host by host (in arrival order per host), so
+    that a host's rows share table pages; answers stay in (time, id) order."""
+    path = str(tmp_path / "h.db")
+    hosts = ["h2", None, "h0", "h1"]
+    text = "".join(
+        f'ccb,cluster=c{"" if h is None else ",hostname=" + h} log="n{i}" {1740000000 + i}\n'
+        for i, h in ((i, hosts[i % 4]) for i in range(40)))
+    with ccstore.open(path) as store:
+        assert store.write(text).written == 40
+        assert [r.value for r in store.query(limit=None, order="asc")] == [
+            f"n{i}" for i in range(40)]
+    conn = apsw.Connection(path)
+    stored = [(h, int(v[1:])) for h, v in conn.execute(
+        "select hostname, field from ccs_1 order by id")]
+    conn.close()
+    by_host = [h for h, _ in stored]
+    assert by_host == [None] * 10 + ["h0"] * 10 + ["h1"] * 10 + ["h2"] * 10
+    for h in hosts:
+        assert [n for g, n in stored if g == h] == [i for i in range(40) if hosts[i % 4] == h]
+
+
 def lines(hosts, start, n):
     return "".join(f'ccb,cluster=c,hostname={hosts[i % len(hosts)]} log="l{start + i}" '
                    f'{1740000000 + start + i}\n' for i in range(n))
@@ -208,7 +230,7 @@ def test_retention_raises_the_floor_of_a_straddling_segment(tmp_path):
         assert [r.timestamp for r in store.query(limit=None, order="asc")] == [
             1740000000 + i * 10 for i in kept]
         conn = apsw.Connection(path)
-        assert [r[0] for r in conn.execute("select timestamp from c_logs order by id")] == [
+        assert [r[0] for r in conn.execute("select timestamp from c_logs order by timestamp")] == [
             1740000000 + i * 10 for i in kept]
         conn.close()
 
