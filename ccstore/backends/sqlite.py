@@ -786,15 +786,16 @@ class SQLiteBackend(Backend):
                         not desc and (seg.min_time or 0) > worst):
                     break
             where, args = self._where(conn, seg, spec)
-            sql = (f"SELECT ?, ?, {cols} FROM {quote_ident(seg.tbl)} WHERE {where} "
+            sql = (f"SELECT {cols} FROM {quote_ident(seg.tbl)} WHERE {where} "
                    f"ORDER BY time {direction}, id {direction}")
-            qargs = [seg.cluster, seg.kind] + args
             if limit is not None:
                 sql += " LIMIT ?"
-                qargs.append(limit)
-            rows = self._run(conn, sql, qargs)
+                args.append(limit)
+            rows = self._run(conn, sql, args)
             if rows:
-                found.extend(rows)
+                # cluster and kind are added here: cheaper than SQLite handing
+                # out the same two strings with every row
+                found.extend(map((seg.cluster, seg.kind).__add__, rows))
                 merged = False
         if not merged:
             found.sort(key=_ORDER_KEY, reverse=desc)
