@@ -1,6 +1,6 @@
 """SQLite ingest: bytes in -> rows committed and queryable, against raw APSW appends.
 
-References measured in the same run (see docs/benchmarks.md):
+References measured in the same run (docs/benchmarks.md lists every benchmark):
 - raw append: APSW ``executemany`` of ready-made row tuples into an unindexed
   table, WAL, synchronous=NORMAL, one transaction per 10,000 rows;
 - live index: the same with indexes on (timestamp) and (hostname, timestamp).
