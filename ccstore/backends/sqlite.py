@@ -34,9 +34,9 @@ reads only the segments that overlap its range, and retention drops whole
 segments; one that straddles the cutoff gets a *floor* below which its rows are
 hidden from every read, and goes as a whole once a later cutoff passes it (so
 up to ``seal_rows`` expired rows per cluster and kind stay on disk a while, and
-no row is ever deleted one by one).  Row ids are ``segment id << 32 | n``: unique across the database
-and kept when rows move, so ``(time, id)`` orders records totally and a paging
-cursor stays valid.
+no row is ever deleted one by one).  Row ids are ``segment id << 32 | n``:
+unique across the database and kept when rows move, so ``(time, id)`` orders
+records totally and a paging cursor stays valid.
 
 For the Go program's readers, each ``<cluster>_events`` / ``<cluster>_logs``
 is a view over its segments with the Go program's columns.  A database the Go
