@@ -195,30 +195,19 @@ def _ingest_lp(store: Any, chunks: Iterator[bytes], label: str, args: argparse.N
                totals: _Totals, progress: _Progress, size: Optional[int]) -> None:
     from . import lineproto
 
-    default_time = time.time_ns()
-    pieces: List[bytes] = []  # read, not decoded yet
-    lineno = 1
     done = 0
-    for chunk in chunks:
-        done += len(chunk)
-        pieces.append(chunk)
-        if b"\n" not in chunk:
-            continue  # no line ends in it: decoding now would find nothing new
-        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        batch = lineproto.decode_rows(data, precision=args.precision, cluster=args.cluster,
-                                      default_time=default_time, final=False, lineno=lineno)
-        lineno += batch.lines
+
+    def counted() -> Iterator[bytes]:
+        nonlocal done
+        for chunk in chunks:
+            done += len(chunk)
+            yield chunk
+
+    for batch in lineproto.decode_stream(counted(), precision=args.precision,
+                                         cluster=args.cluster):
         totals.lines += batch.lines
-        rest = data[batch.consumed:]
-        pieces = [rest] if rest else []
         totals.add(store.write_batches([batch]), label)
         progress.update(label, done, size, totals.lines)
-    pending = b"".join(pieces)
-    if pending:
-        batch = lineproto.decode_rows(pending, precision=args.precision, cluster=args.cluster,
-                                      default_time=default_time, final=True, lineno=lineno)
-        totals.lines += batch.lines
-        totals.add(store.write_batches([batch]), label)
 
 
 def _ingest_log(store: Any, chunks: Iterator[bytes], label: str, path: Optional[str],

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 import types
 import warnings
-from typing import Dict
+from typing import Dict, Iterable, Iterator, List, Optional
 
 from . import _pylineproto
 from ._types import LineError, RowBatch
 
 __all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "Point", "decode", "decode_rows",
-           "encode", "get_implementation", "PRECISIONS"]
+           "decode_stream", "encode", "get_implementation", "PRECISIONS"]
 
 #: the names every implementation provides
 API = ("Point", "decode", "decode_rows", "encode")
@@ -80,3 +81,35 @@ Point = _impl.Point
 decode = _impl.decode
 decode_rows = _impl.decode_rows
 encode = _impl.encode
+
+
+def decode_stream(chunks: Iterable[bytes], *, precision: str = "auto",
+                  default_time: Optional[int] = None,
+                  cluster: Optional[str] = None) -> Iterator[RowBatch]:
+    """:func:`decode_rows` over a stream of byte chunks, in bounded memory.
+
+    Yields one batch per chunk in which a line ends, and one for a last line
+    without a newline.  A line split over chunks is decoded once, whole;
+    ``lineno`` counts from the start of the stream, and every line without a
+    time gets the same ``default_time`` (now, when not given).
+    """
+    if default_time is None:
+        default_time = time.time_ns()
+    pieces: List[bytes] = []  # read, not decoded yet
+    lineno = 1
+    for chunk in chunks:
+        if not chunk:
+            continue
+        pieces.append(chunk)
+        if b"\n" not in chunk:
+            continue  # no line ends in it: decoding now would find nothing new
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        batch = decode_rows(data, precision=precision, default_time=default_time,
+                            cluster=cluster, final=False, lineno=lineno)
+        lineno += batch.lines
+        rest = data[batch.consumed:]
+        pieces = [rest] if rest else []
+        yield batch
+    if pieces:
+        yield decode_rows(b"".join(pieces), precision=precision, default_time=default_time,
+                          cluster=cluster, final=True, lineno=lineno)

@@ -14,7 +14,7 @@ import os
 import threading
 import time as _time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import apsw
 
@@ -325,8 +325,6 @@ class Store:
                 return self.ingest(fh, cluster=cluster, precision=precision,
                                    default_time=default_time, chunk_size=chunk_size)
         total = WriteResult()
-        if default_time is None:
-            default_time = _time.time_ns()
 
         def add(res: WriteResult) -> None:
             total.written += res.written
@@ -334,31 +332,21 @@ class Store:
             for k, n in res.dropped.items():
                 total.dropped[k] = total.dropped.get(k, 0) + n
 
+        def chunks() -> Iterator[bytes]:
+            while True:
+                chunk = source.read(chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+
         # decode chunk n+1 while chunk n commits (SQLite releases the GIL)
         with ThreadPoolExecutor(1, thread_name_prefix="ccstore-ingest") as pool:
             pending_write: Optional[Future] = None
-            pieces: List[bytes] = []  # read, not decoded yet
-            lineno = 1
-            while True:
-                chunk = source.read(chunk_size)
-                final = not chunk
-                pieces.append(chunk)
-                if not final and b"\n" not in chunk:
-                    continue  # no line ends in it: decoding now would find nothing new
-                data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-                if not data:
-                    break
-                batch = lineproto.decode_rows(data, precision=precision,
-                                              default_time=default_time, cluster=cluster,
-                                              final=final, lineno=lineno)
-                lineno += batch.lines
-                rest = data[batch.consumed:]
-                pieces = [rest] if rest else []
+            for batch in lineproto.decode_stream(chunks(), precision=precision,
+                                                 default_time=default_time, cluster=cluster):
                 if pending_write is not None:
                     add(pending_write.result())
                 pending_write = pool.submit(self.write_batches, [batch])
-                if final:
-                    break
             if pending_write is not None:
                 add(pending_write.result())
         return total
