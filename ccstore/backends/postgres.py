@@ -104,26 +104,23 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ..messages import LEVEL_TAG, NS_PER_S
-from .base import Backend, GroupKey, QuerySpec
+from ..messages import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
+from .base import (FULL, GO_COLUMNS, ID_SHIFT, OPEN, SEALED, TABLE_SUFFIX, Backend, GroupKey,
+                   QuerySpec)
 
 __all__ = ["PostgresBackend", "conninfo_from_go_config", "fts_to_sql"]
 
 SCHEMA_VERSION = 1
-ID_SHIFT = 32
-OPEN, FULL, SEALED, PLAIN = 0, 1, 2, 3
+#: segment state of a table the Go program made (besides those of base)
+PLAIN = 3
 #: full, and its rows already rewritten in (hostname, time) order
 SORTED = 4
 DAY_NS = 86400 * NS_PER_S
 MINUTE_NS = 60 * NS_PER_S
 #: advisory lock class of ccstore's catalog changes ("ccst")
 LOCK_CLASS = 0x63637374
-TABLE_SUFFIX = {"event": "_events", "log": "_logs"}
-GO_COLUMNS = ("id", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
-              "othertags")
 #: data columns as written by COPY (after the id)
-INSERT_COLUMNS = ("time", "timestamp", "name", "hostname", "type", "typeid", "stype",
-                  "stypeid", "othertags", "field", "level")
+INSERT_COLUMNS = ROW_COLUMNS
 COPY_TYPES = ["int8", "int8", "int8"] + ["text"] * 9
 PLAIN_COPY_TYPES = COPY_TYPES[1:]
 MAX_IDENT = 63
