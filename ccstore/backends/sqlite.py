@@ -189,13 +189,15 @@ class FairLock:
 class _Head:
     """Row ids per host of one unsealed segment: every id up to ``last`` is here.
 
-    Ids only ever join (in increasing order), under the backend's head lock:
-    the writer adds the rows it inserts before it commits, and a reader that
-    finds ``last`` behind the ``last_id`` of its snapshot (another process
-    wrote, or this process has just opened the store) first reads the missing
-    ``(id, hostname)`` pairs from its snapshot.  Lookups copy id arrays, which
-    the GIL makes atomic.  Ids of rows that retention deleted may stay: the
-    lookup only narrows a query that still tests the hostname.
+    Each host has an ``array`` of id runs, ``first, last`` pairs: a write inserts
+    its rows host by host, so one run per host and write.  Ids only ever join
+    (in increasing order), under the backend's head lock: the writer adds the
+    rows it inserts before it commits, and a reader that finds ``last`` behind
+    the ``last_id`` of its snapshot (another process wrote, or this process has
+    just opened the store) first reads the missing ``(id, hostname)`` pairs from
+    its snapshot.  Lookups copy arrays, which the GIL makes atomic.  Ids of rows
+    that retention deleted may stay: the lookup only narrows a query that still
+    tests the hostname.
     """
 
     __slots__ = ("last", "hosts")
@@ -204,29 +206,42 @@ class _Head:
         self.last = last
         self.hosts: Dict[Optional[str], array] = {}
 
-    def add(self, first: int, hostnames: Iterable[Optional[str]]) -> None:
-        hosts = self.hosts
+    def _join(self, host: Optional[str], first: int, last: int) -> None:
+        runs = self.hosts.get(host)
+        if runs is None:
+            self.hosts[host] = array("q", (first, last))
+        elif runs[-1] == first - 1:
+            runs[-1] = last
+        else:
+            runs.extend((first, last))
+
+    def add(self, first: int, runs: Iterable[Tuple[Optional[str], int]]) -> None:
+        """Rows from id ``first`` on, given as ``(hostname, count)`` in id order."""
         i = first
-        for h in hostnames:
-            ids = hosts.get(h)
-            if ids is None:
-                ids = hosts[h] = array("q")
-            ids.append(i)
-            i += 1
+        for host, n in runs:
+            self._join(host, i, i + n - 1)
+            i += n
         if i > first:
             self.last = i - 1
 
     def catch_up(self, conn: apsw.Connection, seg: "_Segment") -> None:
         """Add the rows of ``seg`` after ``last`` up to ``seg.last_id``, as ``conn`` sees them."""
-        hosts = self.hosts
         for i, h in conn.execute(
                 f"SELECT id, hostname FROM {quote_ident(seg.tbl)} WHERE id > ? AND id <= ? "
                 "ORDER BY id", (self.last, seg.last_id)):
-            ids = hosts.get(h)
-            if ids is None:
-                ids = hosts[h] = array("q")
-            ids.append(i)
+            self._join(h, i, i)
         self.last = seg.last_id
+
+    def ids(self, hosts: Iterable[str], most: float) -> Optional[array]:
+        """The ids of ``hosts``, or None when they are more than ``most``."""
+        found = [r for r in map(self.hosts.get, hosts) if r is not None]
+        if sum(r[k + 1] - r[k] + 1 for r in found for k in range(0, len(r), 2)) > most:
+            return None
+        ids = array("q")
+        for r in found:
+            for k in range(0, len(r), 2):
+                ids.extend(range(r[k], r[k + 1] + 1))
+        return ids
 
 
 class SQLiteBackend(Backend):
@@ -236,7 +251,8 @@ class SQLiteBackend(Backend):
 
     def __init__(self, path: str, *, fulltext: bool = True, durability: str = "normal",
                  busy_timeout_ms: int = 5000, seal_rows: int = 65536,
-                 cache_mb: int = 64, background_seal: bool = True) -> None:
+                 cache_mb: int = 64, background_seal: bool = True,
+                 page_size: int = 16384) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = os.fspath(path)
@@ -267,6 +283,8 @@ class SQLiteBackend(Backend):
         self._checkpoint_wanted = threading.Event()
         self._checkpointer: Optional[threading.Thread] = None
         self._w = self._connect()
+        # a new file only: the page size of an existing database stays
+        self._w.execute(f"PRAGMA page_size={int(page_size)}")
         self._w.execute("PRAGMA journal_mode=WAL")
         self._setup()
         if background_seal:
@@ -577,7 +595,7 @@ class SQLiteBackend(Backend):
                     continue
                 take = min(n - pos, self.seal_rows - seg.rows)
                 # host by host, within the rows of this segment (its time range stays)
-                part = _host_runs(rows[pos:pos + take] if take < n else rows)
+                part, runs = _host_runs(rows[pos:pos + take] if take < n else rows)
                 pos += take
                 q = quote_ident(seg.tbl)
                 first = seg.last_id + 1
@@ -596,7 +614,7 @@ class SQLiteBackend(Backend):
                     if head.last != first - 1:
                         raise RuntimeError(
                             f"{seg.tbl}: head index at {head.last}, rows from {first}")
-                    head.add(first, map(_HOSTNAME, part))
+                    head.add(first, runs)
                 times = list(map(_TIME, part))
                 mn, mx = min(times), max(times)
                 if seg.fts:
@@ -754,12 +772,7 @@ class SQLiteBackend(Backend):
         if head is None or head.last < seg.last_id:
             with self._heads_lock:
                 head = self._head(conn, seg)
-        ids = array("q")
-        for h in hosts:
-            found = head.hosts.get(h)
-            if found is not None:
-                ids.extend(found)
-        return ids if len(ids) <= _HEAD_MAX_SHARE * seg.rows else None
+        return head.ids(hosts, _HEAD_MAX_SHARE * seg.rows)
 
     def query(self, spec: QuerySpec) -> List[tuple]:
         return self._read(self._query, spec)
@@ -960,16 +973,32 @@ class SQLiteBackend(Backend):
 #: (time, id) of a result row: the total order of records
 _ORDER_KEY = operator.itemgetter(3, 2)
 #: the hostname of a row shaped as ROW_COLUMNS
-_HOSTNAME = operator.itemgetter(ROW_COLUMNS.index("hostname"))
+_HOSTNAME_AT = ROW_COLUMNS.index("hostname")
 _TIME = operator.itemgetter(ROW_COLUMNS.index("time"))
 
 
-def _host_runs(rows: List[tuple]) -> List[tuple]:
-    """``rows`` with each host's rows together (stable), so that they share pages."""
-    try:
-        return sorted(rows, key=_HOSTNAME)
-    except TypeError:  # some rows without a hostname
-        return sorted(rows, key=lambda r: _HOSTNAME(r) or "")
+def _host_runs(rows: List[tuple]) -> Tuple[List[tuple], List[Tuple[Optional[str], int]]]:
+    """``rows`` with each host's rows together (in arrival order), so that they
+    share pages, and the ``(hostname, count)`` runs they form, hosts in order.
+
+    Buckets per host, then concatenated: about twice as fast as a sort by
+    hostname."""
+    buckets: Dict[Optional[str], List[tuple]] = {}
+    get = buckets.get
+    for row in rows:
+        host = row[_HOSTNAME_AT]
+        bucket = get(host)
+        if bucket is None:
+            buckets[host] = [row]
+        else:
+            bucket.append(row)
+    hosts = sorted(buckets, key=_host_order)
+    return (list(itertools.chain.from_iterable(map(buckets.__getitem__, hosts))),
+            [(h, len(buckets[h])) for h in hosts])
+
+
+def _host_order(host: Optional[str]) -> Tuple[bool, str]:
+    return host is not None, host or ""
 
 
 if hasattr(apsw, "carray"):  # APSW 3.50+: the array is read in C, without the GIL

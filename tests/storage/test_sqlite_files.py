@@ -151,7 +151,11 @@ def test_head_index_answers_like_a_scan_and_follows_other_writers(tmp_path):
         assert len(host_answers(store, ["z"])) == 5
     first.write(lines(["z"], 910, 3))
     head = first.backend._heads[1]
-    assert head.last == (1 << 32) + 913 and len(head.hosts["z"]) == 8
+    assert head.last == (1 << 32) + 913
+    # z's rows 906-910 (second store, after a's five) and 911-913 form one run
+    assert list(head.hosts["z"]) == [(1 << 32) + 906, (1 << 32) + 913]
+    assert list(head.ids(["z"], 8)) == [(1 << 32) + i for i in range(906, 914)]
+    assert head.ids(["z"], 7) is None
     for hosts in cases + (["z"],):
         assert host_answers(first, hosts) == host_answers(second, hosts)
     # once sealed, the head is gone and the (hostname, time) index answers
