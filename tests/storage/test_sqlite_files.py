@@ -3,6 +3,7 @@ segments, and other processes reading while one writes."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -84,19 +85,155 @@ def test_views_follow_segments_and_retention(tmp_path):
         conn.close()
 
 
-def test_segments_are_sealed_with_indexes(tmp_path):
+def test_segments_are_sealed_with_indexes_in_the_index_file(tmp_path):
+    """Sealed segments get their host and time indexes in the index file beside the
+    database (built there without the database's write lock), and host and time
+    queries on them walk those indexes."""
     path = str(tmp_path / "s.db")
     with ccstore.open(path, seal_rows=10) as store:
-        store.write("".join(f'ccb,cluster=c,hostname=h{i % 3} log="x" {1740000000 + i}\n'
+        store.write("".join(f'ccb,cluster=c,hostname=h{i % 3} log="x{i}" {1740000000 + i}\n'
                             for i in range(35)))
         store.flush()
         kinds = store.stats()["backend"]["kinds"]["log"]
         assert kinds == {"segments": 4, "rows": 35, "sealed_segments": 3}
         conn = apsw.Connection(path)
-        plan = " ".join(str(r) for r in conn.execute(
-            "explain query plan select * from ccs_1 where hostname='h1' and time > 0"))
-        assert "USING INDEX" in plan
+        conn.execute("ATTACH ? AS ix", (path + "-index",))
+        assert {r[0] for r in conn.execute("select name from ix.sqlite_schema")} >= {
+            f"ccx_{s}_{k}" for s in (1, 2, 3) for k in ("host", "time")}
+        assert conn.execute("select count(*) from ix.ccx_1_host").fetchone() == (10,)
+        # no index in the database file itself
+        assert not conn.execute(
+            "select name from sqlite_schema where type='index' and tbl_name glob 'ccs_*'"
+        ).fetchall()
+        reader = store.backend._reader()
+        seen = []
+        reader.exec_trace = lambda cur, sql, bindings: seen.append((sql, bindings)) or True
+        try:
+            host = store.query("c", hosts="h1", start=1740000000, end=1740000020, limit=3)
+            latest = store.query("c", limit=4, order="asc")
+        finally:
+            reader.exec_trace = None
+        assert [r.value for r in host] == ["x19", "x16", "x13"]
+        assert [r.value for r in latest] == ["x0", "x1", "x2", "x3"]
+        plans = {}
+        for sql, bindings in seen:
+            for via in ("host", "time"):
+                if f'_{via}" AS x' in sql:
+                    plans[via] = " ".join(str(r) for r in conn.execute(
+                        "explain query plan " + sql, bindings))
+        assert "SEARCH x USING PRIMARY KEY" in plans["host"]
+        assert "SCAN x" in plans["time"] and "USING INTEGER PRIMARY KEY" in plans["time"]
+        assert "TEMP B-TREE" not in plans["host"] + plans["time"]  # no sort: index order
         conn.close()
+
+
+def index_tables(path):
+    conn = apsw.Connection(path + "-index")
+    try:
+        return {r[0] for r in conn.execute("select name from sqlite_schema where type='table'")}
+    finally:
+        conn.close()
+
+
+def hostile_lines(n, start=1740000000):
+    return "".join(f'ccb,cluster=c,hostname=h{i % 4},loglevel={("info", "error")[i % 2]} '
+                   f'log="m{i}" {start + i}\n' for i in range(n))
+
+
+def answers(store):
+    """Host queries, a time window and counts: what the indexes serve."""
+    hosts = [[r.cursor for r in store.query("c", hosts=h, limit=None)] for h in ("h0", "h3")]
+    window = [r.cursor for r in store.query("c", start=1740000005, end=1740000040, limit=7)]
+    return hosts, window, store.count("c", start=1740000003, end=1740000033)
+
+
+def test_writes_commit_while_the_index_file_is_locked(tmp_path):
+    """Ingest never waits for an index build: with the index file's write lock held
+    elsewhere, writes still commit and are answered (full segments stay unsealed);
+    once it is free, they are sealed."""
+    path = str(tmp_path / "w.db")
+    with ccstore.open(path, seal_rows=10, busy_timeout_ms=200) as store:
+        store.write(hostile_lines(5))
+        blocker = apsw.Connection(path + "-index")
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            assert store.write(hostile_lines(40, 1740000005)).written == 40
+            with pytest.raises(apsw.BusyError):
+                store.backend.seal_full()
+            assert store.stats()["backend"]["kinds"]["log"]["sealed_segments"] == 0
+            before = answers(store)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        store.flush()
+        assert store.stats()["backend"]["kinds"]["log"]["sealed_segments"] == 4
+        assert answers(store) == before
+        assert len(before[0][0]) == 12 and len(before[1]) == 7
+
+
+def test_a_lost_index_file_is_built_again(tmp_path):
+    path = str(tmp_path / "l.db")
+    with ccstore.open(path, seal_rows=10) as store:
+        store.write(hostile_lines(45))
+        store.flush()
+        before = answers(store)
+    for suffix in ("-index", "-index-wal", "-index-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    with ccstore.open(path, seal_rows=10) as store:
+        assert {f"ccx_{s}_{k}" for s in (1, 2, 3, 4) for k in ("host", "time")} <= \
+            index_tables(path)
+        assert answers(store) == before
+        assert store.stats()["backend"]["kinds"]["log"]["sealed_segments"] == 4
+
+
+def test_retention_drops_index_tables_with_their_segments(tmp_path):
+    path = str(tmp_path / "r.db")
+    with ccstore.open(path, seal_rows=10, log_retention=25) as store:
+        store.write(hostile_lines(45))
+        store.flush()
+        assert {"ccx_1_host", "ccx_2_time"} <= index_tables(path)
+        store.apply_retention(now=1740000000 + 50)
+        left = index_tables(path)
+        assert not {"ccx_1_host", "ccx_1_time", "ccx_2_host", "ccx_2_time"} & left
+        assert {"ccx_3_host", "ccx_3_time", "ccx_4_host"} <= left  # straddling, or newer
+        assert [r.value for r in store.query("c", limit=2, order="asc")] == ["m25", "m26"]
+
+
+def test_index_tables_of_a_dropped_segment_are_dropped_on_open(tmp_path):
+    """Retention drops a segment, then its index tables: a process that stops between
+    the two leaves tables that the next open drops."""
+    path = str(tmp_path / "o.db")
+    with ccstore.open(path, seal_rows=10) as store:
+        store.write(hostile_lines(25))
+        store.flush()
+    conn = apsw.Connection(path)
+    conn.execute("delete from ccstore_segments where id=1")
+    conn.close()
+    assert "ccx_1_host" in index_tables(path)
+    with ccstore.open(path, seal_rows=10):
+        left = index_tables(path)
+    assert not {"ccx_1_host", "ccx_1_time"} & left and "ccx_2_host" in left
+
+
+def test_segments_sealed_with_their_indexes_in_the_database_are_still_read(tmp_path):
+    """A store sealed before the index file existed keeps its indexes in the database
+    file (catalog ``ix`` 0): read through them, with the same answers."""
+    path = str(tmp_path / "legacy.db")
+    with ccstore.open(path, seal_rows=10) as store:
+        store.write(hostile_lines(45))
+        store.flush()
+        before = answers(store)
+    conn = apsw.Connection(path)
+    for seg, tbl in conn.execute("select id, tbl from ccstore_segments where ix=1").fetchall():
+        conn.execute(f"create index {tbl}_host on {tbl}(hostname, time)")
+        conn.execute(f"create index {tbl}_time on {tbl}(time)")
+    conn.execute("update ccstore_segments set ix=0")
+    conn.close()
+    os.remove(path + "-index")
+    with ccstore.open(path, seal_rows=10) as store:
+        assert answers(store) == before
+        assert not {t for t in index_tables(path) if t.startswith("ccx_")}
 
 
 def test_a_write_stores_each_hosts_rows_together(tmp_path):
