@@ -308,12 +308,12 @@ class SQLiteBackend(Backend):
         # a new file only: the page size of an existing database stays
         self._w.execute(f"PRAGMA page_size={int(page_size)}")
         self._w.execute("PRAGMA journal_mode=WAL")
+        self._size_caches(self._w, ("main",), self._cache_kib)  # now at its page size
         self._ix = self._connect(attach=True)  # builds and drops the indexes there
-        # it reads each full segment once: a small cache, not one that grows with them
-        self._ix.execute(f"PRAGMA main.cache_size=-{_IX_BUILD_CACHE_KIB}")
-        self._ix.execute(f"PRAGMA {_IX}.cache_size=-{_IX_BUILD_CACHE_KIB}")
         self._ix.execute(f"PRAGMA {_IX}.page_size={int(page_size)}")
         self._ix.execute(f"PRAGMA {_IX}.journal_mode=WAL")
+        # it reads each full segment once: a small cache, not one that grows with them
+        self._size_caches(self._ix, ("main", _IX), _IX_BUILD_CACHE_KIB)
         self._ix.execute(f"PRAGMA {_IX}.synchronous={self._sync}")
         self._ix.execute(f"CREATE TABLE IF NOT EXISTS {_IX}.ccstore_ix(key TEXT PRIMARY KEY, "
                          "value TEXT)")
@@ -374,11 +374,21 @@ class SQLiteBackend(Backend):
         if attach:
             conn.execute(f"ATTACH DATABASE ? AS {_IX}", (self.index_path,))
         conn.execute(f"PRAGMA synchronous={self._sync}")
-        conn.execute(f"PRAGMA cache_size=-{self._cache_kib}")
-        if attach:
-            conn.execute(f"PRAGMA {_IX}.cache_size=-{self._cache_kib}")
         conn.execute("PRAGMA temp_store=MEMORY")
+        self._size_caches(conn, ("main", _IX) if attach else ("main",), self._cache_kib)
         return conn
+
+    @staticmethod
+    def _size_caches(conn: apsw.Connection, schemas: Sequence[str], kib: int) -> None:
+        """Cap the page cache of each schema at ``kib`` KiB.
+
+        SQLite turns a size in KiB into pages by the page size it knows when the
+        pragma runs: before the file's header was read (or its page size set),
+        that is the default 4 KiB, and 16 KiB pages then fill four times the
+        memory.  So each file is read first."""
+        for schema in schemas:
+            conn.execute(f"SELECT 1 FROM {schema}.sqlite_schema LIMIT 1").fetchall()
+            conn.execute(f"PRAGMA {schema}.cache_size=-{int(kib)}")
 
     def _reader(self) -> apsw.Connection:
         conn = getattr(self._local, "conn", None)
