@@ -2420,6 +2420,43 @@ def decode_rows(data, *, precision="auto", default_time=None, cluster=None, fina
     return RowBatch(d.groups, d.errors, dropped, d.consumed, d.lines)
 
 
+def group_by_host(list rows, Py_ssize_t host_at, Py_ssize_t time_at):
+    """Storage rows grouped by host, for writing: ``(rows, runs, min_time, max_time)``
+    (see the twin).  One pass in C; the per-host lists are untracked by the
+    garbage collector while they fill, as the decoder's own lists are."""
+    cdef dict buckets = {}
+    cdef list out = []
+    cdef list runs = []
+    cdef Py_ssize_t i, n = len(rows)
+    cdef object row, host, t, bucket, mn = None, mx = None
+    cdef PyObject* found
+    for i in range(n):
+        row = rows[i]
+        host = row[host_at]
+        found = PyDict_GetItem(buckets, host)
+        if found is NULL:
+            bucket = [row]
+            PyObject_GC_UnTrack(<void*>bucket)
+            PyDict_SetItem(buckets, host, bucket)
+        else:
+            PyList_Append(<object>found, row)
+        t = row[time_at]
+        if mn is None or t < mn:
+            mn = t
+        if mx is None or t > mx:
+            mx = t
+    for host in sorted(buckets, key=_host_order):
+        bucket = buckets[host]
+        _track(bucket)
+        out.extend(<list>bucket)
+        runs.append((host, len(<list>bucket)))
+    return out, runs, mn, mx
+
+
+def _host_order(host):
+    return host is not None, host or ""
+
+
 # ---------------------------------------------------------------------------
 # encoding (the same checks and messages as the twin)
 # ---------------------------------------------------------------------------

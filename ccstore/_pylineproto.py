@@ -94,7 +94,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 from . import messages as _messages
 from ._types import LineError, RowBatch
 
-__all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode", "PRECISIONS",
+__all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode",
+           "group_by_host", "PRECISIONS",
            "MESSAGES"]
 
 FieldValue = Union[int, float, bool, str]
@@ -852,6 +853,41 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
 
 # -------------------------------------------------------------------- encoding
 _ENC_NONPRINT = re.compile("[\x00-\x1f\x7f]")
+
+
+def _host_order(host: Optional[str]) -> Tuple[bool, str]:
+    return host is not None, host or ""
+
+
+def group_by_host(rows: List[tuple], host_at: int, time_at: int
+                  ) -> Tuple[List[tuple], List[Tuple[Optional[str], int]], Optional[int],
+                             Optional[int]]:
+    """Storage rows grouped by host, for writing: ``(rows, runs, min_time, max_time)``.
+
+    ``rows`` come back with each host's rows together, in arrival order, hosts
+    in order (rows without a host first); ``runs`` gives ``(host, count)`` for
+    each host in that order; the times are the least and greatest value at
+    ``time_at`` (None for no rows).  ``host_at`` indexes the hostname.
+    """
+    buckets: Dict[Optional[str], List[tuple]] = {}
+    mn = mx = None
+    for row in rows:
+        host = row[host_at]
+        bucket = buckets.get(host)
+        if bucket is None:
+            buckets[host] = [row]
+        else:
+            bucket.append(row)
+        t = row[time_at]
+        if mn is None or t < mn:
+            mn = t
+        if mx is None or t > mx:
+            mx = t
+    hosts = sorted(buckets, key=_host_order)
+    out: List[tuple] = []
+    for h in hosts:
+        out.extend(buckets[h])
+    return out, [(h, len(buckets[h])) for h in hosts], mn, mx
 
 
 def _encode_key(s: str, what: str, specials: str) -> str:

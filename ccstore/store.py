@@ -427,7 +427,7 @@ class Store:
         if spec.limit == 0 or (spec.clusters is not None and not spec.clusters):
             return []
         spec.text = self._fts_query(spec.text)
-        return [Record(r) for r in self.backend.query(spec)]
+        return list(map(Record, self.backend.query(spec)))
 
     def count(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
               start: TimeLike = None, end: TimeLike = None,

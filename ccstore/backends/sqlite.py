@@ -69,6 +69,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apsw
 
+from ..lineproto import group_by_host
 from ..messages import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
 from .base import (FULL, GO_COLUMNS, ID_SHIFT, OPEN, SEALED, TABLE_SUFFIX, Backend, GroupKey,
                    QuerySpec, TagCond)
@@ -491,8 +492,8 @@ class SQLiteBackend(Backend):
                     "ALTER TABLE ccstore_segments ADD COLUMN ix INTEGER NOT NULL DEFAULT 0")
             # indexes the index file lost (deleted, or not yet written to disk when
             # the machine stopped): those segments are sealed again
-            for seg_id, tbl in self._w.execute(
-                    "SELECT id, tbl FROM ccstore_segments WHERE ix=1").fetchall():
+            for (seg_id,) in self._w.execute(
+                    "SELECT id FROM ccstore_segments WHERE ix=1").fetchall():
                 if not self._side_exists(seg_id):
                     self._w.execute("UPDATE ccstore_segments SET state=?, ix=0 WHERE id=?",
                                     (FULL, seg_id))
@@ -662,7 +663,8 @@ class SQLiteBackend(Backend):
                     continue
                 take = min(n - pos, self.seal_rows - seg.rows)
                 # host by host, within the rows of this segment (its time range stays)
-                part, runs = _host_runs(rows[pos:pos + take] if take < n else rows)
+                part, runs, mn, mx = group_by_host(rows[pos:pos + take] if take < n else rows,
+                                                   _HOSTNAME_AT, _TIME_AT)
                 pos += take
                 q = quote_ident(seg.tbl)
                 first = seg.last_id + 1
@@ -682,8 +684,6 @@ class SQLiteBackend(Backend):
                         raise RuntimeError(
                             f"{seg.tbl}: head index at {head.last}, rows from {first}")
                     head.add(first, runs)
-                times = list(map(_TIME, part))
-                mn, mx = min(times), max(times)
                 if seg.fts:
                     fq = quote_ident(seg.tbl + "_fts")
                     self._w.execute(
@@ -916,25 +916,24 @@ class SQLiteBackend(Backend):
                with_after: bool = True, via: Optional[str] = None) -> Tuple[str, list]:
         conds: List[str] = []
         args: list = []
+        # read through an index table, conditions on its columns (x.h is the
+        # hostname, x.tm the time, NULL stored as _NO_TIME) bound its walk
+        tm = "x.tm" if via else "time"
         start = self._start(seg, spec)
-        if start is not None and (seg.min_time is None or seg.min_time < start):
-            conds.append("time >= ?")
+        from_start = start is not None and (seg.min_time is None or seg.min_time < start)
+        if from_start:
+            conds.append(f"{tm} >= ?")
             args.append(start)
-            if via:
-                conds.append("x.tm >= ?")
-                args.append(start)
         if spec.end is not None and (seg.max_time is None or seg.max_time > spec.end):
-            conds.append("time <= ?")
+            conds.append(f"{tm} <= ?")
             args.append(spec.end)
-            if via:
-                conds.append("x.tm <= ?")
-                args.append(spec.end)
+            if via and not from_start:
+                conds.append("x.tm > ?")  # a NULL time fails a time condition
+                args.append(_NO_TIME)
         for col, values in spec.columns.items():
-            conds.append(_in_cond(col, len(values)))
+            conds.append(_in_cond("x.h" if via == "host" and col == "hostname" else col,
+                                  len(values)))
             args.extend(values)
-        if via == "host":
-            conds.append(_in_cond("x.h", len(spec.columns["hostname"])))
-            args.extend(spec.columns["hostname"])
         if "hostname" in spec.columns and seg.state != SEALED:
             ids = self._head_ids(conn, seg, spec.columns["hostname"])
             if ids is not None and not ids:
@@ -1187,36 +1186,12 @@ class SQLiteBackend(Backend):
 _ORDER_KEY = operator.itemgetter(3, 2)
 #: the hostname of a row shaped as ROW_COLUMNS
 _HOSTNAME_AT = ROW_COLUMNS.index("hostname")
-_TIME = operator.itemgetter(ROW_COLUMNS.index("time"))
+_TIME_AT = ROW_COLUMNS.index("time")
 
 
 def _index_tables(seg_id: int) -> Tuple[str, str]:
     """Names of segment ``seg_id``'s host and time indexes in the index file."""
     return f"ccx_{seg_id}_host", f"ccx_{seg_id}_time"
-
-
-def _host_runs(rows: List[tuple]) -> Tuple[List[tuple], List[Tuple[Optional[str], int]]]:
-    """``rows`` with each host's rows together (in arrival order), so that they
-    share pages, and the ``(hostname, count)`` runs they form, hosts in order.
-
-    Buckets per host, then concatenated: about twice as fast as a sort by
-    hostname."""
-    buckets: Dict[Optional[str], List[tuple]] = {}
-    get = buckets.get
-    for row in rows:
-        host = row[_HOSTNAME_AT]
-        bucket = get(host)
-        if bucket is None:
-            buckets[host] = [row]
-        else:
-            bucket.append(row)
-    hosts = sorted(buckets, key=_host_order)
-    return (list(itertools.chain.from_iterable(map(buckets.__getitem__, hosts))),
-            [(h, len(buckets[h])) for h in hosts])
-
-
-def _host_order(host: Optional[str]) -> Tuple[bool, str]:
-    return host is not None, host or ""
 
 
 if hasattr(apsw, "carray"):  # APSW 3.50+: the array is read in C, without the GIL

@@ -5,6 +5,10 @@ import json
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ccstore import messages
 
 NS = 1_000_000_000
 LOG = (b"ccb,cluster=alex,hostname=h1,type=node,type-id=0,loglevel=info,extra=x "
@@ -162,3 +166,39 @@ def test_rows_match_reference_on_spec_examples(lp, check_rows):
     check_rows(lp, STREAM)
     check_rows(lp, STREAM, cluster="fallback")
     check_rows(lp, STREAM, precision="ns", cluster="fallback")
+
+
+# --- grouping rows by host for storage -----------------------------------------
+HOST_AT = messages.ROW_COLUMNS.index("hostname")
+TIME_AT = messages.ROW_COLUMNS.index("time")
+
+
+def test_group_by_host_keeps_arrival_order_per_host(lp):
+    data = "".join(f'ccb,cluster=c,hostname={h} log="{i}" {t}\n' for i, (h, t) in enumerate(
+        [("n2", 5), ("n1", 9), ("n2", 1), ("n10", 7), ("n1", 3), ("n2", 8)]))
+    rows = lp.decode_rows(data, precision="ns").groups[("c", "log")]
+    out, runs, mn, mx = lp.group_by_host(rows, HOST_AT, TIME_AT)
+    assert [r[HOST_AT] for r in out] == ["n1", "n1", "n10", "n2", "n2", "n2"]
+    assert [r[TIME_AT] for r in out] == [9, 3, 7, 5, 1, 8]  # arrival order within a host
+    assert runs == [("n1", 2), ("n10", 1), ("n2", 3)]
+    assert (mn, mx) == (1, 9)
+    assert sorted(out) == sorted(rows) and rows[0][TIME_AT] == 5  # input left as it was
+
+
+def test_group_by_host_rows_without_a_host_come_first(lp):
+    rows = [(None, 4), ("", 2), ("a", 3), (None, 1), ("", 6)]
+    assert lp.group_by_host(rows, 0, 1) == (
+        [(None, 4), (None, 1), ("", 2), ("", 6), ("a", 3)],
+        [(None, 2), ("", 2), ("a", 1)], 1, 6)
+    assert lp.group_by_host([], 0, 1) == ([], [], None, None)
+
+
+@given(st.lists(st.tuples(st.sampled_from([None, "a", "b", "ab", "é"]),
+                          st.integers(-2**70, 2**70)), max_size=60))
+def test_group_by_host_implementations_agree(impls, rows):
+    py, cy = impls
+    out, runs, mn, mx = cy.group_by_host(rows, 0, 1)
+    assert (out, runs, mn, mx) == py.group_by_host(rows, 0, 1)
+    assert sum(n for _, n in runs) == len(rows) == len(out)
+    assert (mn, mx) == ((min(t for _, t in rows), max(t for _, t in rows)) if rows
+                        else (None, None))
