@@ -1,7 +1,8 @@
 """Query, count and retention latency on a large store, and peak memory of streaming ingest.
 
 Fills a SQLite store with the standard workload (default 10,000,000 lines, about
-2.8 hours of simulated time at 1,000 lines/s), then measures:
+2.8 hours of simulated time at 1,000 lines/s), seals the segments that ingest left
+to the background, then measures:
 - query one host for one hour (p50/p95 over random hosts and hours);
 - the first 100 lines containing ``NullPointerException``;
 - count by loglevel over the last 24 hours;
