@@ -56,6 +56,7 @@ All identifiers are generated (``ccs_<n>``) or quoted; all values are bound.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -65,7 +66,7 @@ import threading
 import time as _time
 from array import array
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apsw
 
@@ -492,9 +493,10 @@ class SQLiteBackend(Backend):
                     "ALTER TABLE ccstore_segments ADD COLUMN ix INTEGER NOT NULL DEFAULT 0")
             # indexes the index file lost (deleted, or not yet written to disk when
             # the machine stopped): those segments are sealed again
+            have = self._index_file_tables()
             for (seg_id,) in self._w.execute(
                     "SELECT id FROM ccstore_segments WHERE ix=1").fetchall():
-                if not self._side_exists(seg_id):
+                if not have.issuperset(_index_tables(seg_id)):
                     self._w.execute("UPDATE ccstore_segments SET state=?, ix=0 WHERE id=?",
                                     (FULL, seg_id))
             row = self._w.execute(
@@ -770,12 +772,8 @@ class SQLiteBackend(Backend):
         """
         host, tm = (f"{_IX}.{quote_ident(t)}" for t in _index_tables(seg_id))
         q = quote_ident(tbl)
-        with self._ix_lock:
-            if self._closed:
-                raise RuntimeError("the store is closed")
-            ix = self._ix
-            self._ix_begin()
-            try:
+        try:
+            with self._ix_txn() as ix:
                 ix.execute(f"DROP TABLE IF EXISTS {host}")
                 ix.execute(f"DROP TABLE IF EXISTS {tm}")
                 ix.execute(f"CREATE TABLE {host}(h TEXT, tm INTEGER, rid INTEGER, "
@@ -786,62 +784,54 @@ class SQLiteBackend(Backend):
                            "PRIMARY KEY(tm, rid)) WITHOUT ROWID")
                 ix.execute(f"INSERT INTO {tm} SELECT coalesce(time, ?), id FROM {q} "
                            "ORDER BY 1, 2", (_NO_TIME,))
-            except apsw.SQLError as exc:
-                ix.execute("ROLLBACK")
-                if f"no such table: {tbl}" in str(exc) or f"no such table: main.{tbl}" in str(
-                        exc):
-                    return False
-                raise
-            except BaseException:
-                ix.execute("ROLLBACK")
-                raise
-            ix.execute("COMMIT")
+        except apsw.SQLError as exc:
+            if f"no such table: {tbl}" in str(exc):
+                return False
+            raise
         return True
 
-    def _ix_begin(self) -> None:
-        """Begin a transaction that writes the index file and at most reads the database.
+    @contextlib.contextmanager
+    def _ix_txn(self) -> Iterator[apsw.Connection]:
+        """A transaction that writes the index file and at most reads the database.
 
         ``BEGIN IMMEDIATE`` would lock both files for writing; so a deferred
         transaction whose first statement writes the index file, which takes
         its write lock at once (waiting while another process holds it), rather
         than upgrading a read, which fails at once after a commit elsewhere.
         """
-        self._ix.execute("BEGIN")
-        try:
-            self._ix.execute(f"INSERT OR REPLACE INTO {_IX}.ccstore_ix(key, value) "
-                             "VALUES('written', ?)", (str(_time.time()),))
-        except BaseException:
-            self._ix.execute("ROLLBACK")
-            raise
-
-    def _side_exists(self, seg_id: int) -> bool:
-        names = _index_tables(seg_id)
         with self._ix_lock:
-            found = self._ix.execute(
-                f"SELECT count(*) FROM {_IX}.sqlite_schema WHERE type='table' AND name IN (?, ?)",
-                names).fetchone()[0]
-        return found == len(names)
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            ix = self._ix
+            ix.execute("BEGIN")
+            try:
+                ix.execute(f"INSERT OR REPLACE INTO {_IX}.ccstore_ix(key, value) "
+                           "VALUES('written', ?)", (str(_time.time()),))
+                yield ix
+            except BaseException:
+                ix.execute("ROLLBACK")
+                raise
+            ix.execute("COMMIT")
+
+    def _index_file_tables(self) -> set:
+        """Names of the index tables in the index file."""
+        with self._ix_lock:
+            return {r[0] for r in self._ix.execute(
+                f"SELECT name FROM {_IX}.sqlite_schema WHERE type='table' AND name GLOB 'ccx_*'")}
 
     def _drop_indexes(self, seg_ids: Iterable[int]) -> None:
         """Drop the index tables of segments that retention dropped."""
-        with self._ix_lock:
-            if self._closed:
-                return
-            for seg_id in seg_ids:
-                self._ix_begin()
-                try:
-                    for t in _index_tables(seg_id):
-                        self._ix.execute(f"DROP TABLE IF EXISTS {_IX}.{quote_ident(t)}")
-                except BaseException:
-                    self._ix.execute("ROLLBACK")
-                    raise
-                self._ix.execute("COMMIT")
+        if self._closed:
+            return
+        for seg_id in seg_ids:
+            with self._ix_txn() as ix:
+                for t in _index_tables(seg_id):
+                    ix.execute(f"DROP TABLE IF EXISTS {_IX}.{quote_ident(t)}")
 
     def _drop_orphan_indexes(self) -> None:
         """Drop index tables whose segment is gone (retention stopped between the two)."""
+        names = self._index_file_tables()
         with self._ix_lock:
-            names = [r[0] for r in self._ix.execute(
-                f"SELECT name FROM {_IX}.sqlite_schema WHERE type='table' AND name GLOB 'ccx_*'")]
             live = {r[0] for r in self._ix.execute("SELECT id FROM main.ccstore_segments")}
         gone = {int(n.split("_")[1]) for n in names if n.split("_")[1].isdigit()} - live
         if gone:
@@ -891,17 +881,22 @@ class SQLiteBackend(Backend):
         return "time"
 
     @staticmethod
-    def _start(seg: _Segment, spec: QuerySpec) -> Optional[int]:
-        """The first time a read of ``seg`` must see (its floor hides older rows)."""
-        if seg.floor is not None and (spec.start is None or spec.start < seg.floor):
-            return seg.floor
-        return spec.start
+    def _bounds(seg: _Segment, spec: QuerySpec) -> Tuple[Optional[int], Optional[int]]:
+        """The first and last time a read of ``seg`` must test, None where every row
+        of ``seg`` passes (its floor hides the rows below it)."""
+        start = spec.start
+        if seg.floor is not None and (start is None or start < seg.floor):
+            start = seg.floor
+        if start is not None and seg.min_time is not None and seg.min_time >= start:
+            start = None
+        end = spec.end
+        if end is not None and seg.max_time is not None and seg.max_time <= end:
+            end = None
+        return start, end
 
     def _cuts(self, seg: _Segment, spec: QuerySpec) -> bool:
         """Whether the time range of ``spec`` leaves out part of ``seg``."""
-        start = self._start(seg, spec)
-        return (start is not None and (seg.min_time is None or seg.min_time < start)) or (
-            spec.end is not None and (seg.max_time is None or seg.max_time > spec.end))
+        return self._bounds(seg, spec) != (None, None)
 
     def _from(self, seg: _Segment, via: Optional[str]) -> str:
         q = quote_ident(seg.tbl)
@@ -918,16 +913,15 @@ class SQLiteBackend(Backend):
         args: list = []
         # read through an index table, conditions on its columns (x.h is the
         # hostname, x.tm the time, NULL stored as _NO_TIME) bound its walk
-        tm = "x.tm" if via else "time"
-        start = self._start(seg, spec)
-        from_start = start is not None and (seg.min_time is None or seg.min_time < start)
-        if from_start:
+        tm, rid = _order_columns(via)
+        start, end = self._bounds(seg, spec)
+        if start is not None:
             conds.append(f"{tm} >= ?")
             args.append(start)
-        if spec.end is not None and (seg.max_time is None or seg.max_time > spec.end):
+        if end is not None:
             conds.append(f"{tm} <= ?")
-            args.append(spec.end)
-            if via and not from_start:
+            args.append(end)
+            if via and start is None:
                 conds.append("x.tm > ?")  # a NULL time fails a time condition
                 args.append(_NO_TIME)
         for col, values in spec.columns.items():
@@ -963,7 +957,6 @@ class SQLiteBackend(Backend):
         if with_after and spec.after is not None:
             t, i = spec.after
             op = "<" if spec.order == "desc" else ">"
-            tm, rid = ("x.tm", "x.rid") if via else ("time", "id")
             conds.append(f"({tm} {op} ? OR ({tm} = ? AND {rid} {op} ?))")
             args.extend((t, t, i))
         return (" AND ".join(conds) or "1"), args
@@ -1004,7 +997,7 @@ class SQLiteBackend(Backend):
                     break
             via = self._source(seg, spec)
             where, args = self._where(conn, seg, spec, via=via)
-            tm, rid = ("x.tm", "x.rid") if via else ("time", "id")
+            tm, rid = _order_columns(via)
             sql = (f"SELECT {cols} FROM {self._from(seg, via)} WHERE {where} "
                    f"ORDER BY {tm} {direction}, {rid} {direction}")
             if limit is not None:
@@ -1187,6 +1180,11 @@ _ORDER_KEY = operator.itemgetter(3, 2)
 #: the hostname of a row shaped as ROW_COLUMNS
 _HOSTNAME_AT = ROW_COLUMNS.index("hostname")
 _TIME_AT = ROW_COLUMNS.index("time")
+
+
+def _order_columns(via: Optional[str]) -> Tuple[str, str]:
+    """The (time, id) columns of a read: the index table's when it reads through one."""
+    return ("x.tm", "x.rid") if via else ("time", "id")
 
 
 def _index_tables(seg_id: int) -> Tuple[str, str]:
