@@ -855,18 +855,14 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
 _ENC_NONPRINT = re.compile("[\x00-\x1f\x7f]")
 
 
-def _host_order(host: Optional[str]) -> Tuple[bool, str]:
-    return host is not None, host or ""
-
-
 def group_by_host(rows: List[tuple], host_at: int, time_at: int
                   ) -> Tuple[List[tuple], List[Tuple[Optional[str], int]], Optional[int],
                              Optional[int]]:
     """Storage rows grouped by host, for writing: ``(rows, runs, min_time, max_time)``.
 
     ``rows`` come back with each host's rows together, in arrival order, hosts
-    in order (rows without a host first); ``runs`` gives ``(host, count)`` for
-    each host in that order; the times are the least and greatest value at
+    in order of first appearance; ``runs`` gives ``(host, count)`` for each
+    host in that order; the times are the least and greatest value at
     ``time_at`` (None for no rows).  ``host_at`` indexes the hostname.
     """
     buckets: Dict[Optional[str], List[tuple]] = {}
@@ -883,11 +879,10 @@ def group_by_host(rows: List[tuple], host_at: int, time_at: int
             mn = t
         if mx is None or t > mx:
             mx = t
-    hosts = sorted(buckets, key=_host_order)
     out: List[tuple] = []
-    for h in hosts:
-        out.extend(buckets[h])
-    return out, [(h, len(buckets[h])) for h in hosts], mn, mx
+    for bucket in buckets.values():
+        out.extend(bucket)
+    return out, [(h, len(bucket)) for h, bucket in buckets.items()], mn, mx
 
 
 def _encode_key(s: str, what: str, specials: str) -> str:

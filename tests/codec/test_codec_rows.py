@@ -178,18 +178,18 @@ def test_group_by_host_keeps_arrival_order_per_host(lp):
         [("n2", 5), ("n1", 9), ("n2", 1), ("n10", 7), ("n1", 3), ("n2", 8)]))
     rows = lp.decode_rows(data, precision="ns").groups[("c", "log")]
     out, runs, mn, mx = lp.group_by_host(rows, HOST_AT, TIME_AT)
-    assert [r[HOST_AT] for r in out] == ["n1", "n1", "n10", "n2", "n2", "n2"]
-    assert [r[TIME_AT] for r in out] == [9, 3, 7, 5, 1, 8]  # arrival order within a host
-    assert runs == [("n1", 2), ("n10", 1), ("n2", 3)]
+    assert [r[HOST_AT] for r in out] == ["n2", "n2", "n2", "n1", "n1", "n10"]
+    assert [r[TIME_AT] for r in out] == [5, 1, 8, 9, 3, 7]  # arrival order within a host
+    assert runs == [("n2", 3), ("n1", 2), ("n10", 1)]
     assert (mn, mx) == (1, 9)
     assert sorted(out) == sorted(rows) and rows[0][TIME_AT] == 5  # input left as it was
 
 
-def test_group_by_host_rows_without_a_host_come_first(lp):
-    rows = [(None, 4), ("", 2), ("a", 3), (None, 1), ("", 6)]
+def test_group_by_host_hosts_in_order_of_first_appearance(lp):
+    rows = [("", 2), (None, 4), ("a", 3), (None, 1), ("", 6)]
     assert lp.group_by_host(rows, 0, 1) == (
-        [(None, 4), (None, 1), ("", 2), ("", 6), ("a", 3)],
-        [(None, 2), ("", 2), ("a", 1)], 1, 6)
+        [("", 2), ("", 6), (None, 4), (None, 1), ("a", 3)],
+        [("", 2), (None, 2), ("a", 1)], 1, 6)
     assert lp.group_by_host([], 0, 1) == ([], [], None, None)
 
 

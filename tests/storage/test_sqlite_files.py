@@ -13,7 +13,9 @@ import apsw
 import pytest
 
 import ccstore
+from ccstore import lineproto
 from ccstore.backends.sqlite import FairLock
+from ccstore.messages import ROW_COLUMNS
 
 # the Go cc-event-store's CREATE statement, current and older (payload column named
 # after the kind)
@@ -55,16 +57,21 @@ def test_database_written_by_the_go_program(tmp_path, payload_column):
         assert len(store.query("alex", tags={"loglevel": "error"}, limit=None)) == 5
         assert [r.timestamp for r in store.query(text="jobId", limit=3)] == [
             1740027960, 1740027959, 1740027958]
-        res = store.write('ccb,cluster=alex,hostname=server01,loglevel=warn log="new one" '
-                          '1740030000\n')
-        assert res.written == 1
-        assert store.query("alex", limit=1)[0].value == "new one"
+        # several rows: the first is inserted with its id, the rest appended after it
+        res = store.write("".join(
+            f'ccb,cluster=alex,hostname=s{i},loglevel=warn log="new {i}" {1740030000 + i}\n'
+            for i in range(3)))
+        assert res.written == 3
+        assert store.query("alex", limit=1)[0].value == "new 2"
     # reopening does not migrate twice; the Go program's readers see old and new rows
     with ccstore.open(str(path)) as store:
-        assert len(store.query("alex", limit=None)) == 11
+        assert len(store.query("alex", limit=None)) == 13
     conn = apsw.Connection(str(path))
-    rows = conn.execute("select timestamp, field from alex_logs order by timestamp desc").fetchall()
-    assert rows[0] == (1740030000, "new one") and len(rows) == 11
+    rows = conn.execute("select timestamp, name, hostname, type, othertags, field from alex_logs "
+                        "order by timestamp desc").fetchall()
+    assert rows[:3] == [(1740030000 + i, "ccb", f"s{i}", None, '{"loglevel":"warn"}',
+                         f"new {i}") for i in (2, 1, 0)]
+    assert len(rows) == 13
     assert conn.execute("select count(*) from alex_events").fetchone() == (2,)
 
 
@@ -253,7 +260,7 @@ def test_a_write_stores_each_hosts_rows_together(tmp_path):
         "select hostname, field from ccs_1 order by id")]
     conn.close()
     by_host = [h for h, _ in stored]
-    assert by_host == [None] * 10 + ["h0"] * 10 + ["h1"] * 10 + ["h2"] * 10
+    assert by_host == ["h2"] * 10 + [None] * 10 + ["h0"] * 10 + ["h1"] * 10  # first seen first
     for h in hosts:
         assert [n for g, n in stored if g == h] == [i for i in range(40) if hosts[i % 4] == h]
 
@@ -457,3 +464,26 @@ def test_other_processes_read_while_one_writes(tmp_path):
     assert all(n >= want for want, n in seen)
     with ccstore.open(path) as store:
         assert store.count("c", by=()) == [(300 * batches,)]
+
+
+def test_appended_rows_land_in_their_columns(tmp_path):
+    """A write's rows after the first are appended by a statement without a column
+    list (short SQL text, which APSW hashes again for every row); each value still
+    lands in its column."""
+    path = str(tmp_path / "a.db")
+    text = "".join(
+        f'ccb,cluster=c,hostname=h{i % 2},type=socket,type-id={i},stype=core,stype-id=7,'
+        f'loglevel=info,other=x{i} log="m{i}" {1740000000123456789 + i}\n' for i in range(6))
+    expected, _, _, _ = lineproto.group_by_host(
+        lineproto.decode_rows(text).groups[("c", "log")],
+        ROW_COLUMNS.index("hostname"), ROW_COLUMNS.index("time"))
+    with ccstore.open(path) as store:
+        seen = []
+        store.backend._w.exec_trace = lambda cur, sql, bindings: seen.append(sql) or True
+        assert store.write(text).written == 6
+        store.backend._w.exec_trace = None
+    assert any(sql.startswith('INSERT INTO "ccs_1" VALUES(NULL,') for sql in seen)
+    conn = apsw.Connection(path)
+    stored = conn.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM ccs_1 ORDER BY id").fetchall()
+    conn.close()
+    assert stored == expected
