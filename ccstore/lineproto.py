@@ -23,11 +23,12 @@ from typing import Dict, Iterable, Iterator, List, Optional
 from . import _pylineproto
 from ._types import LineError, RowBatch
 
-__all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "Point", "decode", "decode_rows",
-           "decode_stream", "encode", "get_implementation", "group_by_host", "PRECISIONS"]
+__all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "Point", "copy_binary", "decode",
+           "decode_rows", "decode_stream", "encode", "get_implementation", "group_by_host",
+           "PRECISIONS"]
 
 #: the names every implementation provides
-API = ("Point", "decode", "decode_rows", "encode", "group_by_host")
+API = ("Point", "copy_binary", "decode", "decode_rows", "encode", "group_by_host")
 PRECISIONS = tuple(_pylineproto.PRECISIONS)
 
 _loaded: Dict[str, types.SimpleNamespace] = {}
@@ -35,7 +36,8 @@ _loaded: Dict[str, types.SimpleNamespace] = {}
 
 def get_implementation(name: str) -> types.SimpleNamespace:
     """The implementation ``"python"`` or ``"cython"`` as a namespace with
-    ``Point``, ``decode``, ``decode_rows``, ``encode`` and ``group_by_host``.
+    ``Point``, ``copy_binary``, ``decode``, ``decode_rows``, ``encode`` and
+    ``group_by_host``.
 
     Raises ImportError when the compiled core is asked for but not built.
     Names the compiled module does not define come from the twin.
@@ -82,6 +84,7 @@ decode = _impl.decode
 decode_rows = _impl.decode_rows
 encode = _impl.encode
 group_by_host = _impl.group_by_host
+copy_binary = _impl.copy_binary
 
 
 def decode_stream(chunks: Iterable[bytes], *, precision: str = "auto",

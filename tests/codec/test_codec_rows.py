@@ -202,3 +202,47 @@ def test_group_by_host_implementations_agree(impls, rows):
     assert sum(n for _, n in runs) == len(rows) == len(out)
     assert (mn, mx) == ((min(t for _, t in rows), max(t for _, t in rows)) if rows
                         else (None, None))
+
+
+# --- rows as PostgreSQL binary COPY data ----------------------------------------
+COPY_HEAD = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+
+
+def test_copy_binary_layout(lp):
+    data = lp.copy_binary([(5, None, "é", None)], 7, 2)
+    assert data == (COPY_HEAD + b"\x00\x05"                   # 5 fields: id + 4
+                    + b"\x00\x00\x00\x08" + (7).to_bytes(8, "big")
+                    + b"\x00\x00\x00\x08" + (5).to_bytes(8, "big")
+                    + b"\xff\xff\xff\xff"                       # NULL int
+                    + b"\x00\x00\x00\x02" + "é".encode()        # text as UTF-8
+                    + b"\xff\xff\xff\xff"                       # NULL text
+                    + b"\xff\xff")                              # trailer
+    assert lp.copy_binary([], None, 0) == COPY_HEAD + b"\xff\xff"
+    two = lp.copy_binary([(-1,), (2,)], (1 << 63) - 2, 1)
+    assert two.count((-1).to_bytes(8, "big", signed=True)) == 1
+    assert ((1 << 63) - 1).to_bytes(8, "big") in two  # ids up to the last int64
+
+
+@pytest.mark.parametrize("args, exc, message", [
+    (([(1, "a")], None, 2), TypeError, "column 1: expected int or None, not str"),
+    (([(True,)], None, 1), TypeError, "column 0: expected int or None, not bool"),
+    (([(1,)], None, 0), TypeError, "column 0: expected str or None, not int"),
+    (([(1 << 63,)], None, 1), OverflowError, "column 0: 9223372036854775808 is beyond"),
+    (([("a", "b"), ("c",)], None, 0), ValueError, "rows of 2 and of 1 values"),
+    (([(1,), (2,)], (1 << 63) - 1, 1), OverflowError, "ids beyond the int64 range"),
+    (([], -(1 << 63) - 1, 0), OverflowError, "ids beyond the int64 range"),
+])
+def test_copy_binary_rejects_what_copy_cannot_take(lp, args, exc, message):
+    with pytest.raises(exc, match=message.replace("(", r"\(")):
+        lp.copy_binary(*args)
+
+
+_copy_rows = st.integers(0, 4).flatmap(lambda n: st.lists(st.tuples(
+    st.one_of(st.none(), st.integers(-(1 << 63), (1 << 63) - 1)),
+    *[st.one_of(st.none(), st.text())] * n), max_size=20))
+
+
+@given(_copy_rows, st.one_of(st.none(), st.integers(-(1 << 63), (1 << 62))))
+def test_copy_binary_implementations_agree(impls, rows, first_id):
+    py, cy = impls
+    assert cy.copy_binary(rows, first_id, 1) == py.copy_binary(rows, first_id, 1)
