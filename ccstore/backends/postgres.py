@@ -65,8 +65,9 @@ an id-prefixed tuple per row.  ``bench_postgres.py --ingest-lines 300000
 run, 0.61x with one writer and 0.74x with two (full-text off), where the last
 run before it gave 0.46x and 0.40x.  The figures below predate it.  The
 bookkeeping statement costs about 1.7 ms per write besides the rows (3.0 ms
-with one statement each; measured with 20-row writes).  Per row the server does what a raw COPY into an unindexed table does: ``write()``
-of decoded rows ran at 0.95-1.05x raw COPY binary.  What one writer cannot
+with one statement each; measured with 20-row writes).  Per row the server
+does what a raw COPY into an unindexed table does: ``write()`` of decoded
+rows ran at 0.95-1.05x raw COPY binary.  What one writer cannot
 hide is decoding: ``Store.write`` decodes a batch (about 1 us per row) before
 its COPY starts, and the server waits meanwhile, so one writer is bound by
 decoding and raw COPY done one after the other.  ``bench_postgres.py
