@@ -7,7 +7,10 @@ References measured in the same run (docs/benchmarks.md lists every benchmark):
 ccstore is timed from line-protocol bytes (decoding included) to committed rows,
 10,000 lines per ``Store.write``, with full-text off and on.  The four runs are
 interleaved over several rounds, and each ratio is taken within its round, so a
-burst of load on a shared machine skews one round, not the result.
+burst of load on a shared machine skews one round, not the result.  Before each
+run, the files of the last one are removed and the system writes back what it
+still holds dirty (untimed): otherwise a run after the live-index one (which
+writes its indexes too) shares the disk with that run's write-back.
 
     python benchmarks/bench_ingest.py -n 1000000
 """
@@ -83,26 +86,38 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     data = generate(args.n)
     parts = chunks(data, BATCH)
-    batch = decode_rows(data)
-    rows = [r for group in batch.groups.values() for r in group]
+    # the references' ready-made rows, one list of them (a second copy would only
+    # lengthen the garbage collector's full passes during the ccstore runs)
+    rows = [r for group in decode_rows(data).groups.values() for r in group]
     n = len(rows)
     print(f"{args.n} lines, {len(data) / 1e6:.0f} MB, {n} storable rows, decoder "
           f"{ccstore.IMPLEMENTATION}, {args.rounds} interleaved rounds")
     rates: dict = {}
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
+
+        def settle() -> None:
+            """Remove the last run's files and write back what the system still holds
+            dirty (not timed), so that no run pays for the one before it."""
+            for f in os.listdir(d):
+                os.remove(os.path.join(d, f))
+            if hasattr(os, "sync"):
+                os.sync()
+
         for r in range(args.rounds):
+            settle()
             rates.setdefault("raw append", []).append(
                 n / raw_append(os.path.join(d, f"raw{r}.db"), rows, False))
+            settle()
             rates.setdefault("live index", []).append(
                 n / raw_append(os.path.join(d, f"live{r}.db"), rows, True))
             for fulltext in (False, True):
+                settle()
                 dt, written = ccstore_ingest(os.path.join(d, f"cc{int(fulltext)}{r}.db"), parts,
                                              fulltext)
                 assert written == n, (written, n)
                 rates.setdefault(f"ccstore, full-text {'on' if fulltext else 'off'}",
                                  []).append(n / dt)
-            for f in os.listdir(d):  # keep at most one round's files on disk
-                os.remove(os.path.join(d, f))
+        settle()
     ref = rates["raw append"]
     print(f"{'':28s} {'rows/s (median)':>16s} {'x raw append: median':>21s}  per round")
     for name, rs in rates.items():
