@@ -2430,6 +2430,8 @@ def decode_rows(data, *, precision="auto", default_time=None, cluster=None, fina
     return RowBatch(d.groups, d.errors, dropped, d.consumed, d.lines)
 
 
+@cython.boundscheck(True)
+@cython.wraparound(True)
 def group_by_host(list rows, Py_ssize_t host_at, Py_ssize_t time_at):
     """Storage rows grouped by host, for writing: ``(rows, runs, min_time, max_time)``
     (see the twin).  A counting sort: a number per host (in order of first
@@ -2449,6 +2451,8 @@ def group_by_host(list rows, Py_ssize_t host_at, Py_ssize_t time_at):
         raise MemoryError()
     try:
         for i in range(n):
+            if len(rows) != n:  # a comparison ran Python code that changed the list
+                raise RuntimeError("rows changed while they were grouped")
             row = rows[i]
             host = row[host_at]
             found = PyDict_GetItem(number, host)
@@ -2477,6 +2481,8 @@ def group_by_host(list rows, Py_ssize_t host_at, Py_ssize_t time_at):
             runs.append((hosts[h], counts[h]))
             at += counts[h]
             counts[h] = at - counts[h]
+        if len(rows) != n:
+            raise RuntimeError("rows changed while they were grouped")
         out = PyList_New(n)
         for i in range(n):
             item = PyList_GET_ITEM(rows, i)

@@ -90,7 +90,8 @@ import time as _time
 from collections import deque
 from itertools import islice
 from operator import index as _index
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 from . import messages as _messages
 from ._types import LineError, RowBatch
@@ -868,6 +869,7 @@ def group_by_host(rows: List[tuple], host_at: int, time_at: int
     """
     buckets: Dict[Optional[str], List[tuple]] = {}
     mn = mx = None
+    n = len(rows)
     for row in rows:
         host = row[host_at]
         bucket = buckets.get(host)
@@ -880,6 +882,8 @@ def group_by_host(rows: List[tuple], host_at: int, time_at: int
             mn = t
         if mx is None or t > mx:
             mx = t
+    if len(rows) != n or sum(map(len, buckets.values())) != n:
+        raise RuntimeError("rows changed while they were grouped")
     out: List[tuple] = []
     for bucket in buckets.values():
         out.extend(bucket)

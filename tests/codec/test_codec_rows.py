@@ -246,3 +246,23 @@ _copy_rows = st.integers(0, 4).flatmap(lambda n: st.lists(st.tuples(
 def test_copy_binary_implementations_agree(impls, rows, first_id):
     py, cy = impls
     assert cy.copy_binary(rows, first_id, 1) == py.copy_binary(rows, first_id, 1)
+
+
+def test_group_by_host_refuses_rows_changed_while_it_runs(lp):
+    rows: list = []
+
+    class Meddling(int):
+        def __lt__(self, other):
+            rows.pop()  # Python code run by a comparison, shortening the list
+            return int(self) < int(other)
+
+    rows.extend([("a", Meddling(2)), ("b", Meddling(1)), ("a", Meddling(3))])
+    with pytest.raises(RuntimeError, match="rows changed while they were grouped"):
+        lp.group_by_host(rows, 0, 1)
+
+
+def test_group_by_host_indexes_like_python(lp):
+    rows = [("a", 1), ("b", 2)]
+    assert lp.group_by_host(rows, -2, -1) == (rows, [("a", 1), ("b", 1)], 1, 2)
+    with pytest.raises(IndexError):
+        lp.group_by_host(rows, 2, 1)
