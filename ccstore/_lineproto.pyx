@@ -55,6 +55,7 @@ from operator import index as _index
 from ccstore._types import LineError, RowBatch
 from ccstore import messages as _messages
 from ccstore._pylineproto import MESSAGES, PRECISIONS, NAME_LIMIT, TEXT_LIMIT
+from ccstore._pylineproto import _COPY_SIGNATURE as _COPY_HEADER
 
 __all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode", "group_by_host",
            "copy_binary", "PRECISIONS", "MESSAGES"]
@@ -2507,18 +2508,16 @@ cdef inline void _put_be64(unsigned char* q, uint64_t v) noexcept:
     _put_be32(q + 4, <uint32_t>v)
 
 
-cdef int _copy_int(Buf* B, object v, Py_ssize_t col) except -1:
-    if v is None:
-        _buf_reserve(B, 4)
-        _put_be32(B.p + B.n, 0xFFFFFFFF)
-        B.n += 4
-        return 0
-    if not PyLong_Check(v) or v is True or v is False:
-        raise TypeError(f"column {col}: expected int or None, not {type(v).__name__}")
-    cdef int over = 0
-    cdef long long x = PyLong_AsLongLongAndOverflow(v, &over)
-    if over:
-        raise OverflowError(f"column {col}: {v} is beyond the int64 range")
+cdef int _copy_null(Buf* B) except -1:
+    """A NULL field of binary COPY: length -1."""
+    _buf_reserve(B, 4)
+    _put_be32(B.p + B.n, 0xFFFFFFFF)
+    B.n += 4
+    return 0
+
+
+cdef int _copy_i64(Buf* B, long long x) except -1:
+    """An int8 field of binary COPY: length 8, then the value big-endian."""
     _buf_reserve(B, 12)
     _put_be32(B.p + B.n, 8)
     _put_be64(B.p + B.n + 4, <uint64_t>x)
@@ -2526,7 +2525,19 @@ cdef int _copy_int(Buf* B, object v, Py_ssize_t col) except -1:
     return 0
 
 
-cdef bytes _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # flags, extension length
+cdef int _copy_int(Buf* B, object v, Py_ssize_t col) except -1:
+    if v is None:
+        return _copy_null(B)
+    if not PyLong_Check(v) or v is True or v is False:
+        raise TypeError(f"column {col}: expected int or None, not {type(v).__name__}")
+    cdef int over = 0
+    cdef long long x = PyLong_AsLongLongAndOverflow(v, &over)
+    if over:
+        raise OverflowError(f"column {col}: {v} is beyond the int64 range")
+    return _copy_i64(B, x)
+
+
+cdef bytes _COPY_SIGNATURE = _COPY_HEADER
 
 
 def copy_binary(rows, first_id=None, Py_ssize_t ints=0):
@@ -2546,9 +2557,9 @@ def copy_binary(rows, first_id=None, Py_ssize_t ints=0):
             nid = PyLong_AsLongLongAndOverflow(_index(first_id), &over)
             if over:
                 raise OverflowError("ids beyond the int64 range")
-        _buf_reserve(&B, 21)
-        memcpy(B.p, <const char*>_COPY_SIGNATURE, 19)
-        B.n = 19
+        _buf_reserve(&B, len(_COPY_SIGNATURE))
+        memcpy(B.p, <const char*>_COPY_SIGNATURE, len(_COPY_SIGNATURE))
+        B.n = len(_COPY_SIGNATURE)
         for row in rows:
             if type(row) is not tuple:
                 row = tuple(row)
@@ -2559,16 +2570,14 @@ def copy_binary(rows, first_id=None, Py_ssize_t ints=0):
                     raise ValueError(f"{nf + extra} columns: more than COPY takes")
             elif n != nf:
                 raise ValueError(f"rows of {nf} and of {n} values")
-            _buf_reserve(&B, 14)
+            _buf_reserve(&B, 2)
             B.p[B.n] = <unsigned char>((n + extra) >> 8)
             B.p[B.n + 1] = <unsigned char>(n + extra)
             B.n += 2
             if extra:
                 if ids_out:
                     raise OverflowError("ids beyond the int64 range")
-                _put_be32(B.p + B.n, 8)
-                _put_be64(B.p + B.n + 4, <uint64_t>nid)
-                B.n += 12
+                _copy_i64(&B, nid)
                 if nid == 0x7FFFFFFFFFFFFFFF:
                     ids_out = True
                 else:
@@ -2578,9 +2587,7 @@ def copy_binary(rows, first_id=None, Py_ssize_t ints=0):
                 if k < ints:
                     _copy_int(&B, v, k)
                 elif v is None:
-                    _buf_reserve(&B, 4)
-                    _put_be32(B.p + B.n, 0xFFFFFFFF)
-                    B.n += 4
+                    _copy_null(&B)
                 elif PyUnicode_Check(v):
                     u = PyUnicode_AsUTF8AndSize(v, &size)
                     if size > 0x7FFFFFFF:

@@ -103,6 +103,9 @@ _IX_BUILD_CACHE_KIB = 4096
 #: a sealed segment's time, for rows without one (sorts where SQLite sorts NULL)
 _NO_TIME = -(1 << 63)
 INSERT_COLUMNS = ROW_COLUMNS
+#: the column list and parameters of an INSERT of a row tuple
+_INSERT_COLS = ", ".join(INSERT_COLUMNS)
+_INSERT_MARKS = ", ".join("?" * len(INSERT_COLUMNS))
 SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
                   "stypeid", "othertags", "field")
 
@@ -657,8 +660,6 @@ class SQLiteBackend(Backend):
     def _write_txn(self, groups: Dict[Tuple[str, str], List[tuple]],
                    state: Optional[Dict[str, str]]) -> bool:
         full = False
-        cols = ", ".join(INSERT_COLUMNS)
-        marks = ", ".join("?" * len(INSERT_COLUMNS))
         for (cluster, kind), rows in groups.items():
             pos, n = 0, len(rows)
             while pos < n:
@@ -677,7 +678,7 @@ class SQLiteBackend(Backend):
                 first = seg.last_id + 1
                 # the first row's id is explicit: ids continue the segment's range
                 # even when retention emptied the table
-                self._w.execute(f"INSERT INTO {q}(id, {cols}) VALUES(?, {marks})",
+                self._w.execute(f"INSERT INTO {q}(id, {_INSERT_COLS}) VALUES(?, {_INSERT_MARKS})",
                                 (first,) + tuple(part[0]))
                 if take > 1:
                     self._w.executemany(self._append_sql(seg.tbl),
@@ -726,8 +727,7 @@ class SQLiteBackend(Backend):
                 sql = (f"INSERT INTO {quote_ident(tbl)} VALUES(NULL,"
                        + ",".join(f"?{INSERT_COLUMNS.index(c) + 1}" for c in cols[1:]) + ")")
             else:
-                sql = (f"INSERT INTO {quote_ident(tbl)}({', '.join(INSERT_COLUMNS)}) "
-                       f"VALUES({', '.join('?' * len(INSERT_COLUMNS))})")
+                sql = f"INSERT INTO {quote_ident(tbl)}({_INSERT_COLS}) VALUES({_INSERT_MARKS})"
             if len(self._appends) >= 64:
                 self._appends.clear()
             self._appends[tbl] = sql
