@@ -62,8 +62,9 @@ made in one call of the codec's ``copy_binary`` (compiled: a loop in C over
 the row tuples) and written as one block, instead of a ``write_row`` call and
 an id-prefixed tuple per row.  ``bench_postgres.py --ingest-lines 300000
 --rounds 3`` then gave, against raw COPY binary at 293,793 rows/s in the same
-run, 0.61x with one writer and 0.74x with two (full-text off), where the last
-run before it gave 0.46x and 0.40x.  The figures below predate it.  The
+run, 0.61x with one writer and 0.74x with two (full-text off), and a second run
+(raw COPY binary 354,152 rows/s) 0.50x and 0.53x, where the last run before it
+gave 0.46x and 0.40x.  The figures below predate it.  The
 bookkeeping statement costs about 1.7 ms per write besides the rows (3.0 ms
 with one statement each; measured with 20-row writes).  Per row the server
 does what a raw COPY into an unindexed table does: ``write()`` of decoded
