@@ -4,11 +4,13 @@ Starts a throwaway PostgreSQL (``tests/pg_server.py``: initdb + pg_ctl, fsync on
 unless ``--dsn`` names a server (each run creates fresh databases there).
 
 1. Ingest, on the first ``--ingest-lines`` lines of the standard workload
-   (default 1,000,000), 10,000 lines per transaction:
+   (default 1,000,000), 10,000 lines per transaction, rounds interleaved; each
+   rate is printed against the raw COPY binary of its round:
    - raw COPY: psycopg ``COPY ... FROM STDIN`` of ready-made row tuples (decoded
      beforehand, not timed) into an unindexed table, binary and text format;
    - decoding alone (``decode_rows``), and what decoding then copying one after the
-     other would give: the bound of one writer, which decodes a batch before COPY;
+     other would give: the bound of a writer that decodes a whole batch before its
+     COPY (ccstore's decodes a write piece by piece while its COPY runs);
    - ccstore: ``Store.write`` of line-protocol bytes (decoding included) until the
      rows are committed and queryable by host and time, full-text off and on, from
      one thread and from two (so one decodes while the other's COPY runs, as with
@@ -155,8 +157,10 @@ def ingest(server, n: int, rounds: int) -> None:
                ("ccstore, full-text on, 1 writer", (True, 1)),
                ("ccstore, full-text on, 2 writers", (True, 2))]
     best = {name: 0.0 for name, _ in configs}
+    ratios: dict = {name: [] for name, _ in configs}
     seals = {}
     for r in range(rounds):
+        ref_round = None
         for name, cfg in configs:
             url = server.fresh_database("bench_ingest")
             if cfg is None:
@@ -167,11 +171,15 @@ def ingest(server, n: int, rounds: int) -> None:
                 seals[name] = (seal, written / (dt + seal))
             server.drop_database(url)
             best[name] = max(best[name], rate)
-            print(f"  round {r + 1}: {name:34} {rate:>10,.0f} rows/s", flush=True)
+            if ref_round is None:
+                ref_round = rate
+            ratios[name].append(rate / ref_round)
+            print(f"  round {r + 1}: {name:34} {rate:>10,.0f} rows/s = "
+                  f"{rate / ref_round:.2f}x this round's raw COPY binary", flush=True)
     del rows
     ref = best["raw COPY binary"]
-    # Store.write decodes a batch, then copies it: one writer cannot beat decoding
-    # and raw COPY done one after the other
+    # a writer that decodes a whole batch, then copies it, cannot beat decoding and
+    # raw COPY done one after the other
     serial = nrows / (decode_s + nrows / ref)
     print(f"decoding alone: {nrows / decode_s:,.0f} rows/s; decoding then raw COPY binary, "
           f"one after the other: {serial:,.0f} rows/s = {serial / ref:.2f}x raw COPY binary")
@@ -182,6 +190,11 @@ def ingest(server, n: int, rounds: int) -> None:
             seal, overall = seals[name]
             line += f"; then sealing {seal:.1f} s (overall {overall:,.0f} rows/s, last round)"
         print(line, flush=True)
+    print("per round, against the same round's raw COPY binary (median; every round):")
+    for name, _ in configs[1:]:
+        rs = sorted(ratios[name])
+        print(f"  {name:34} {rs[len(rs) // 2]:.2f}x ("
+              + " ".join(f"{x:.2f}" for x in ratios[name]) + ")", flush=True)
 
 
 def queries(server, n: int) -> None:

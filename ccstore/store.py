@@ -254,9 +254,30 @@ class Store:
         an error.  Bad lines are reported in ``errors`` and cost nothing else.
         When this returns, the rows (and ``state``) are committed.
         """
+        piece = self.backend.stream_piece_bytes
+        if piece and not isinstance(data, str) and len(data) > 2 * piece:
+            return self._write_stream(data, piece, cluster, precision, default_time, state)
         batch = lineproto.decode_rows(data, precision=precision, default_time=default_time,
                                       cluster=cluster)
         return self.write_batches([batch], state=state)
+
+    def _write_stream(self, data: Union[bytes, bytearray, memoryview], piece: int,
+                      cluster: Optional[str], precision: str, default_time: Optional[int],
+                      state: Optional[Dict[str, str]]) -> WriteResult:
+        """One write decoded piece by piece, each piece taken by the backend (which
+        sends it on) before the next is decoded; committed as one transaction."""
+        view = memoryview(data).cast("B")
+        chunks = (bytes(view[i:i + piece]) for i in range(0, len(view), piece))
+        result = WriteResult()
+
+        def pieces() -> Iterator[Dict[Tuple[str, str], List[tuple]]]:
+            for batch in lineproto.decode_stream(chunks, precision=precision,
+                                                 default_time=default_time, cluster=cluster):
+                yield self._tally(batch, result)
+
+        self.backend.write_stream(pieces(), state)
+        self._count(result)
+        return result
 
     def write_points(self, points: Iterable["lineproto.Point"], *,
                      cluster: Optional[str] = None,
@@ -280,39 +301,46 @@ class Store:
     def write_batches(self, batches: Sequence[RowBatch], *,
                       state: Optional[Dict[str, str]] = None) -> WriteResult:
         """Commit the rows of several decoded batches in one transaction (group commit)."""
+        result = WriteResult()
         if len(batches) == 1:
-            groups = batches[0].groups
+            groups = self._tally(batches[0], result)
         else:
             groups = {}
             for b in batches:
-                for key, rows in b.groups.items():
+                for key, rows in self._tally(b, result).items():
                     have = groups.get(key)
                     if have is None:
                         groups[key] = list(rows)
                     else:
                         have.extend(rows)
-        dropped: Dict[str, int] = {}
-        errors: List[LineError] = []
-        for b in batches:
-            for k, n in b.dropped.items():
-                dropped[k] = dropped.get(k, 0) + n
-            errors.extend(b.errors)
+        self.backend.write(groups, state)
+        self._count(result)
+        return result
+
+    def _tally(self, batch: RowBatch, result: WriteResult) -> Dict[Tuple[str, str], List[tuple]]:
+        """The groups of ``batch`` to store; its rows, drops and errors added to ``result``."""
+        for k, n in batch.dropped.items():
+            result.dropped[k] = result.dropped.get(k, 0) + n
+        result.errors.extend(batch.errors)
+        groups = batch.groups
         if not self.store_logs:
             logs = [key for key in groups if key[1] == "log"]
             if logs:
                 groups = dict(groups)
                 for key in logs:
-                    dropped["log"] = dropped.get("log", 0) + len(groups.pop(key))
-        written = sum(len(rows) for rows in groups.values())
-        self.backend.write(groups, state)
+                    result.dropped["log"] = result.dropped.get("log", 0) + len(groups.pop(key))
+        result.written += sum(len(rows) for rows in groups.values())
+        return groups
+
+    def _count(self, result: WriteResult) -> None:
+        """A committed write in the counters of :meth:`stats`."""
         with self._lock:
             c = self._counters
             c["writes"] += 1
-            c["rows_written"] += written
-            c["lines_rejected"] += len(errors)
-            for k, n in dropped.items():
+            c["rows_written"] += result.written
+            c["lines_rejected"] += len(result.errors)
+            for k, n in result.dropped.items():
                 c["dropped"][k] = c["dropped"].get(k, 0) + n
-        return WriteResult(written, dropped, errors)
 
     def ingest(self, source: Any, *, cluster: Optional[str] = None, precision: str = "auto",
                default_time: Optional[int] = None, chunk_size: int = 4 << 20) -> WriteResult:

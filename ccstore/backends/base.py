@@ -6,7 +6,7 @@ a :class:`QuerySpec`; a backend turns it into SQL with bound values only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..messages import LEVEL_TAG
 
@@ -85,6 +85,24 @@ class Backend:
               state: Optional[Dict[str, str]] = None) -> None:
         """Commit all rows of ``groups`` (and ``state``) in one transaction."""
         raise NotImplementedError
+
+    #: bytes of line protocol per piece that :meth:`write_stream` wants (0: it
+    #: gains nothing from pieces, so :meth:`ccstore.Store.write` decodes a write whole)
+    stream_piece_bytes = 0
+
+    def write_stream(self, pieces: Iterable[Dict[Tuple[str, str], List[tuple]]],
+                     state: Optional[Dict[str, str]] = None) -> None:
+        """Commit the rows of all ``pieces`` (and ``state``) in one transaction.
+
+        The pieces are groups as :meth:`write` takes them, decoded while they are
+        taken, so a backend can send one piece while the next is decoded.
+        """
+        groups: Dict[Tuple[str, str], List[tuple]] = {}
+        for piece in pieces:
+            for key, rows in piece.items():
+                if rows:
+                    groups.setdefault(key, []).extend(rows)
+        self.write(groups, state)
 
     def query(self, spec: QuerySpec) -> List[tuple]:
         """Rows shaped as :data:`RESULT_COLUMNS`, ordered by (time, id) per spec.order."""

@@ -106,7 +106,7 @@ import urllib.parse
 import uuid
 from dataclasses import replace
 from operator import itemgetter
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import psycopg
 from psycopg import sql
@@ -147,18 +147,24 @@ WRITE_ID_KEEP_S = 86400
 
 _SEG_FIELDS = "id, cluster, kind, tbl, state, fts, min_time, max_time, rows"
 
-#: a write's bookkeeping in one statement: its write id, and for each segment it
-#: writes (segment, rows, min time, max time) the ids reserved (``next_n`` before)
-#: and whether the segment is full now; a segment no longer open is not returned
+#: a write's bookkeeping in one statement, after its COPYs: its write id, and for
+#: each segment it wrote (segment, next row number it started from, rows, min time,
+#: max time) the new row count, next row number and time range, and whether the
+#: segment is full now; a segment no longer open, or whose next row number is not
+#: the one the write started from, is not returned
 _BOOK_SQL = """
 WITH w AS (INSERT INTO ccstore_writes(id) VALUES (%s)),
-d AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
-      AS d(seg, n, mn, mx))
+d AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],
+                           %s::bigint[]) AS d(seg, base, n, mn, mx))
 UPDATE ccstore_segments s SET rows = s.rows + d.n, next_n = s.next_n + d.n,
     min_time = least(s.min_time, d.mn), max_time = greatest(s.max_time, d.mx),
     state = CASE WHEN s.rows + d.n >= %s THEN %s ELSE s.state END, updated = now()
-FROM d WHERE s.id = d.seg AND s.state = %s
-RETURNING s.id, s.next_n - d.n, s.state"""
+FROM d WHERE s.id = d.seg AND s.state = %s AND s.next_n = d.base
+RETURNING s.id, s.state"""
+#: the end of binary COPY data, and the length of its start (signature and header)
+_COPY_TRAILER = b"\xff\xff"
+_COPY_HEAD = len(copy_binary([], None, 0)) - len(_COPY_TRAILER)
+_TIME = itemgetter(0)
 
 _FILL_FUNCTION = """
 CREATE OR REPLACE FUNCTION ccstore_fill() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -442,6 +448,77 @@ class _Retry(Exception):
     """A segment this writer cached is no longer open: allocate another, try again."""
 
 
+class _Whole(Exception):
+    """A streamed write needs a table or segment made first: write it whole."""
+
+
+class _Open:
+    """A segment this writer appends to.  Its rows get ids ``seg << ID_SHIFT | n``
+    for n = next_n + 1, ...; only this writer writes it while it is open, so it
+    counts ``next_n`` itself (and the bookkeeping statement checks it)."""
+
+    __slots__ = ("seg", "leaf", "next_n", "used")
+
+    def __init__(self, seg: int, leaf: str) -> None:
+        self.seg = seg
+        self.leaf = leaf
+        self.next_n = 0
+        self.used = _time.monotonic()
+
+
+class _Target:
+    """Rows of one write bound for one table: an open segment, or a table the Go
+    program made (``seg`` None, ids from its sequence)."""
+
+    __slots__ = ("key", "table", "seg", "rows", "mn", "mx", "count")
+
+    def __init__(self, key: Optional[Tuple[str, str, int]], table: str, seg: Optional[_Open],
+                 rows: List[tuple], mn: Optional[int], mx: Optional[int]) -> None:
+        self.key = key
+        self.table = table
+        self.seg = seg
+        self.rows = rows
+        self.mn = mn
+        self.mx = mx
+        self.count = len(rows)
+
+    def first_id(self, offset: int) -> Optional[int]:
+        """The id of this write's row ``offset`` in the segment (None: the table's own)."""
+        if self.seg is None:
+            return None
+        return (self.seg.seg << ID_SHIFT) + self.seg.next_n + 1 + offset
+
+    def take(self, rows: List[tuple], day: int,
+             held: Dict[Tuple[str, str], List[tuple]]) -> List[tuple]:
+        """The rows of ``day`` (its time range widened by theirs); the others go to
+        ``held`` under this target's cluster and kind."""
+        times = list(map(_TIME, rows))
+        lo, hi = min(times), max(times)
+        if lo // DAY_NS != day or hi // DAY_NS != day:
+            keep = [r for t, r in zip(times, rows) if t // DAY_NS == day]
+            held.setdefault(self.key[:2], []).extend(
+                r for t, r in zip(times, rows) if t // DAY_NS != day)
+            if not keep:
+                return keep
+            rows = keep
+            lo, hi = min(map(_TIME, keep)), max(map(_TIME, keep))
+        self.mn = lo if self.mn is None else min(self.mn, lo)
+        self.mx = hi if self.mx is None else max(self.mx, hi)
+        return rows
+
+
+def _merged(*parts: Iterable[Dict[Tuple[str, str], List[tuple]]]
+            ) -> Dict[Tuple[str, str], List[tuple]]:
+    """Groups of several pieces as one."""
+    out: Dict[Tuple[str, str], List[tuple]] = {}
+    for pieces in parts:
+        for piece in pieces:
+            for key, rows in piece.items():
+                if rows:
+                    out.setdefault(key, []).extend(rows)
+    return out
+
+
 def _conn_broken(conn: Optional[psycopg.Connection]) -> bool:
     return conn is None or conn.closed or conn.broken
 
@@ -475,12 +552,13 @@ class PostgresBackend(Backend):
         self._slock = threading.Lock()
         self._closed = False
         self._w: Optional[psycopg.Connection] = None
-        self._open: Dict[Tuple[str, str, int], Tuple[int, str]] = {}
+        self._open: Dict[Tuple[str, str, int], _Open] = {}
         self._tables: Dict[Tuple[str, str], Tuple[str, bool]] = {}
         self._have_trgm = False
         self._copy_stmts: Dict[str, sql.Composed] = {}
         self._stats: Dict[str, Any] = {
-            "transactions": 0, "rows_written": 0, "segments_created": 0,
+            "transactions": 0, "rows_written": 0, "segments_created": 0, "streamed_writes": 0,
+            "streams_written_whole": 0,
             "segments_sealed": 0, "seal_seconds": 0.0, "segments_dropped": 0,
             "partitions_dropped": 0, "rows_expired": 0, "write_retries": 0,
             "retried_writes_already_committed": 0, "reconnects": 0, "outages": 0,
@@ -567,7 +645,7 @@ class PostgresBackend(Backend):
                 if not _conn_broken(self._w):
                     # this writer's open segments are sealed now (small); a backlog of
                     # other full segments is left to the sealer of the next process
-                    mine = [seg for seg, _ in self._open.values()]
+                    mine = [op.seg for op in self._open.values()]
                     self._open.clear()
                     if mine:
                         self._w.execute(
@@ -761,7 +839,7 @@ class PostgresBackend(Backend):
         return row[0], bool(row[1])
 
     def _new_segment(self, conn: psycopg.Connection, cluster: str, kind: str,
-                     day: int) -> Tuple[int, str]:
+                     day: int) -> _Open:
         """A new open segment of this writer for rows of ``day``; own transaction."""
         tbl, _ = self._table(conn, cluster, kind)
         tid = conn.execute("SELECT id FROM ccstore_tables WHERE tbl = %s", (tbl,)).fetchone()[0]
@@ -789,14 +867,34 @@ class PostgresBackend(Backend):
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (seg, cluster, kind, leaf, day_tbl, day, OPEN, self.fulltext))
         self._stats["segments_created"] += 1
-        self._open[(cluster, kind, day)] = (seg, leaf)
-        return seg, leaf
+        op = self._open[(cluster, kind, day)] = _Open(seg, leaf)
+        return op
 
     # ------------------------------------------------------------------ writing
+    #: line protocol per piece of a streamed write: a piece's COPY data (about 180 kB
+    #: on the standard workload) fits in the socket buffers, so the server copies
+    #: one piece while the next is decoded
+    stream_piece_bytes = 256 << 10
+
     def write(self, groups: Dict[Tuple[str, str], List[tuple]],
               state: Optional[Dict[str, str]] = None) -> None:
         if not any(groups.values()) and not state:
             return
+        self._write_retrying(None, groups, state)
+
+    def write_stream(self, pieces: Iterable[Dict[Tuple[str, str], List[tuple]]],
+                     state: Optional[Dict[str, str]] = None) -> None:
+        self._write_retrying(iter(pieces), {}, state)
+
+    def _write_retrying(self, pieces: Optional[Iterator[Dict[Tuple[str, str], List[tuple]]]],
+                        groups: Dict[Tuple[str, str], List[tuple]],
+                        state: Optional[Dict[str, str]]) -> None:
+        """One write, retried after a reconnect unless its write id shows it committed.
+
+        ``pieces`` (when given) are streamed on the first attempt; whatever makes
+        that attempt fail, the pieces are all decoded then and a retry writes them
+        whole.
+        """
         wid = uuid.uuid4()
         deadline = _time.monotonic() + self.retry_seconds
         attempt = 0
@@ -810,13 +908,27 @@ class PostgresBackend(Backend):
                         self._stats["retried_writes_already_committed"] += 1
                         self._connection_ok()
                         return
-                    full = self._write_once(conn, wid, groups, state)
+                    if pieces is not None:
+                        taken: List[Dict[Tuple[str, str], List[tuple]]] = []
+                        try:
+                            full = self._write_streamed(conn, wid, pieces, taken, state)
+                        except BaseException:
+                            groups = _merged(taken, pieces)
+                            pieces = None
+                            raise
+                    else:
+                        if not any(groups.values()) and not state:
+                            return
+                        full = self._write_once(conn, wid, groups, state)
                     self._connection_ok()
                     if full:
                         self._seal_event.set()
                     return
                 except _SegmentGone as gone:
                     self._open.pop(gone.key, None)
+                    continue
+                except _Whole:
+                    self._stats["streams_written_whole"] += 1
                     continue
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     if not _conn_broken(self._w) and not isinstance(exc, psycopg.InterfaceError):
@@ -840,7 +952,7 @@ class PostgresBackend(Backend):
             if not partitioned:
                 out.append((cluster, kind, None, rows, 0, 0))
                 continue
-            times = list(map(itemgetter(0), rows))
+            times = list(map(_TIME, rows))
             mn, mx = min(times), max(times)
             d0, d1 = mn // DAY_NS, mx // DAY_NS
             if d0 == d1:
@@ -854,59 +966,153 @@ class PostgresBackend(Backend):
                 out.append((cluster, kind, d, by_day[d], min(ts), max(ts)))
         return out
 
+    def _targets(self, conn: psycopg.Connection,
+                 plan: List[Tuple[str, str, Optional[int], List[tuple], int, int]],
+                 create: bool = True) -> List[_Target]:
+        """Where each part of a plan goes: its open segment (made when missing and
+        ``create``; outside any transaction, as segments are shared catalog state) or,
+        for a table the Go program made, that table.  Without ``create`` a missing
+        segment raises :class:`_Whole`."""
+        out = []
+        for cluster, kind, day, rows, mn, mx in plan:
+            if day is None:
+                out.append(_Target(None, self._tables[(cluster, kind)][0], None, rows, mn, mx))
+                continue
+            key = (cluster, kind, day)
+            op = self._open_segment(conn, key, create)
+            out.append(_Target(key, op.leaf, op, rows, mn, mx))
+        return out
+
+    def _open_segment(self, conn: psycopg.Connection, key: Tuple[str, str, int],
+                      create: bool = True) -> _Open:
+        op = self._open.get(key)
+        if op is not None and _time.monotonic() - op.used > STALE_OPEN_S / 2:
+            # soon sealed as stale by any instance; leave it to that
+            del self._open[key]
+            op = None
+        if op is None:
+            if not create:
+                raise _Whole()
+            op = self._new_segment(conn, *key)
+        return op
+
     def _write_once(self, conn: psycopg.Connection, wid: uuid.UUID,
                     groups: Dict[Tuple[str, str], List[tuple]],
                     state: Optional[Dict[str, str]]) -> bool:
-        plan = self._plan(conn, groups)
-        targets = []
-        for cluster, kind, day, rows, mn, mx in plan:
-            if day is None:
-                targets.append((None, self._tables[(cluster, kind)][0], rows, 0, 0))
-            else:
-                seg = self._open.get((cluster, kind, day))
-                if seg is None:
-                    seg = self._new_segment(conn, cluster, kind, day)
-                targets.append(((cluster, kind, day), seg, rows, mn, mx))
-        segs = [t for t in targets if t[0] is not None]
-        full = False
+        targets = self._targets(conn, self._plan(conn, groups))
+        with conn.transaction(), conn.cursor() as cur:
+            for t in targets:
+                with cur.copy(self._copy_sql(t.table, plain=t.seg is None)) as cp:
+                    cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS))
+            filled = self._book(cur, wid, targets, state)
+        return self._committed(targets, filled)
+
+    def _write_streamed(self, conn: psycopg.Connection, wid: uuid.UUID,
+                        pieces: Iterator[Dict[Tuple[str, str], List[tuple]]],
+                        taken: List[Dict[Tuple[str, str], List[tuple]]],
+                        state: Optional[Dict[str, str]]) -> bool:
+        """A write whose pieces are decoded while it is sent: the largest group of
+        the first piece goes into one COPY, fed piece by piece as the pieces are
+        taken; the rest (other groups, rows of another day) is held back and copied
+        whole after it, in the same transaction.
+
+        Segments are made before the transaction begins; when a later piece needs
+        one that does not exist yet, :class:`_Whole` rolls back and the caller
+        writes everything whole (which makes it).
+        """
+        first = None
+        for piece in pieces:
+            taken.append(piece)
+            if any(piece.values()):
+                first = piece
+                break
+        if first is None:  # no rows at all
+            return bool(state) and self._write_once(conn, wid, {}, state)
+        skey = max((k for k, rows in first.items() if rows), key=lambda k: len(first[k]))
+        # the tables and segments of the first piece's groups exist before the transaction
+        self._targets(conn, self._plan(conn, first))
+        table, partitioned = self._tables[skey]
+        if partitioned:
+            sday: Optional[int] = first[skey][0][0] // DAY_NS
+            op = self._open_segment(conn, (skey[0], skey[1], sday))
+            stream = _Target((skey[0], skey[1], sday), op.leaf, op, [], None, None)
+        else:
+            sday = None
+            stream = _Target(None, table, None, [], 0, 0)
+        held: Dict[Tuple[str, str], List[tuple]] = {}
+        n = 0
+        with conn.transaction(), conn.cursor() as cur:
+            with cur.copy(self._copy_sql(stream.table, plain=stream.seg is None)) as cp:
+                piece: Optional[Dict[Tuple[str, str], List[tuple]]] = first
+                while piece is not None:
+                    for key, rows in piece.items():
+                        if not rows:
+                            continue
+                        if key != skey:
+                            held.setdefault(key, []).extend(rows)
+                            continue
+                        if sday is not None:
+                            rows = stream.take(rows, sday, held)
+                            if not rows:
+                                continue
+                        data = copy_binary(rows, stream.first_id(n), COPY_INTS)
+                        cp.write(memoryview(data)[_COPY_HEAD if n else 0:-len(_COPY_TRAILER)])
+                        n += len(rows)
+                    piece = next(pieces, None)
+                    if piece is not None:
+                        taken.append(piece)
+                cp.write(_COPY_TRAILER)
+            stream.count = n
+            if any(key not in self._tables for key in held):
+                raise _Whole()  # a new table: made outside this transaction
+            targets = self._targets(conn, self._plan(conn, held), create=False)
+            for t in targets:
+                with cur.copy(self._copy_sql(t.table, plain=t.seg is None)) as cp:
+                    cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS))
+            targets.append(stream)
+            filled = self._book(cur, wid, targets, state)
+        self._stats["streamed_writes"] += 1
+        return self._committed(targets, filled)
+
+    def _book(self, cur: psycopg.Cursor, wid: uuid.UUID, targets: List[_Target],
+              state: Optional[Dict[str, str]]) -> List[Tuple[str, str, int]]:
+        """A write's bookkeeping, after its rows and in their transaction: one
+        statement records the write id, and for every segment written its new row
+        count, next row number and time range.  Raises :class:`_SegmentGone` for a
+        segment no longer open or written by someone else meanwhile (the
+        transaction then rolls back).  Returns the segments now full."""
+        segs = [t for t in targets if t.seg is not None]
+        got = dict(cur.execute(
+            _BOOK_SQL, (wid, [t.seg.seg for t in segs], [t.seg.next_n for t in segs],
+                        [t.count for t in segs], [t.mn for t in segs], [t.mx for t in segs],
+                        self.seal_rows, FULL, OPEN), prepare=True).fetchall())
         filled = []
-        written = 0
-        with conn.transaction():
-            # one statement (prepared) records the write id and reserves the ids of
-            # every segment written: the bookkeeping costs one round trip per write
-            got = {r[0]: r[1:] for r in conn.execute(
-                _BOOK_SQL, (wid, [t[1][0] for t in segs], [len(t[2]) for t in segs],
-                            [t[3] for t in segs], [t[4] for t in segs], self.seal_rows, FULL,
-                            OPEN), prepare=True).fetchall()}
-            with conn.cursor() as cur:
-                for key, target, rows, mn, mx in targets:
-                    n = len(rows)
-                    if key is None:
-                        with cur.copy(self._copy_sql(target, plain=True)) as cp:
-                            cp.write(copy_binary(rows, None, COPY_INTS))
-                        written += n
-                        continue
-                    seg, leaf = target
-                    res = got.get(seg)
-                    if res is None:
-                        raise _SegmentGone(key)
-                    base = (seg << ID_SHIFT) + res[0]
-                    with cur.copy(self._copy_sql(leaf)) as cp:
-                        cp.write(copy_binary(rows, base + 1, COPY_INTS))
-                    written += n
-                    if res[1] == FULL:
-                        full = True
-                        filled.append(key)
-                if state:
-                    cur.executemany(
-                        "INSERT INTO ccstore_state(key, value) VALUES (%s, %s) "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        [(str(k), None if v is None else str(v)) for k, v in state.items()])
-        for key in filled:  # full segments are no longer this writer's open ones
+        for t in segs:
+            st = got.get(t.seg.seg)
+            if st is None:
+                raise _SegmentGone(t.key)
+            if st == FULL:
+                filled.append(t.key)
+        if state:
+            cur.executemany(
+                "INSERT INTO ccstore_state(key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [(str(k), None if v is None else str(v)) for k, v in state.items()])
+        return filled
+
+    def _committed(self, targets: List[_Target], filled: List[Tuple[str, str, int]]) -> bool:
+        """After COMMIT: the segments' next row numbers; full ones are no longer
+        this writer's open ones.  True when one became full."""
+        now = _time.monotonic()
+        for t in targets:
+            if t.seg is not None:
+                t.seg.next_n += t.count
+                t.seg.used = now
+        for key in filled:
             self._open.pop(key, None)
         self._stats["transactions"] += 1
-        self._stats["rows_written"] += written
-        return full
+        self._stats["rows_written"] += sum(t.count for t in targets)
+        return bool(filled)
 
     def _copy_sql(self, table: str, plain: bool = False) -> sql.Composed:
         """``COPY <table> (...) FROM STDIN (FORMAT BINARY)``, composed once per table."""
@@ -979,7 +1185,7 @@ class PostgresBackend(Backend):
     def flush(self) -> int:
         """Mark this writer's open segments full and seal everything full now."""
         with self._wlock:
-            mine = [seg for seg, _ in self._open.values()]
+            mine = [op.seg for op in self._open.values()]
             self._open.clear()
             if mine:
                 self._writer().execute(
@@ -1398,8 +1604,8 @@ class PostgresBackend(Backend):
 
     def _forget(self, ids: Iterable[int]) -> None:
         gone = set(ids)
-        for key, (seg, _) in list(self._open.items()):
-            if seg in gone:
+        for key, op in list(self._open.items()):
+            if op.seg in gone:
                 self._open.pop(key, None)
 
     # ------------------------------------------------------------------ misc

@@ -387,14 +387,14 @@ def test_write_moves_on_when_its_open_segment_was_taken(pg_url):
         st.write(lines("alex", 30, 1_740_000_000) + lines("alex", 10, 1_740_000_000,
                                                           kind="event"), precision="s")
         be = st.backend
-        (log_seg, _), = [v for k, v in be._open.items() if k[1] == "log"]
-        (ev_seg, _), = [v for k, v in be._open.items() if k[1] == "event"]
+        log_seg, = [v.seg for k, v in be._open.items() if k[1] == "log"]
+        ev_seg, = [v.seg for k, v in be._open.items() if k[1] == "event"]
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute("UPDATE ccstore_segments SET state = %s WHERE id = %s",
                           (pgb.FULL, log_seg))
         st.write(lines("alex", 30, 1_740_000_100) + lines("alex", 10, 1_740_000_100,
                                                           kind="event"), precision="s")
-        assert be._open[("alex", "log", 1_740_000_000 * 10**9 // pgb.DAY_NS)][0] != log_seg
+        assert be._open[("alex", "log", 1_740_000_000 * 10**9 // pgb.DAY_NS)].seg != log_seg
         assert len(st.query("alex", limit=None)) == 60
         assert len(st.query("alex", "event", limit=None)) == 20
         with psycopg.connect(pg_url) as conn:
