@@ -55,38 +55,34 @@ that id is absent: no loss, no duplicates.  Outages are counted in
 :meth:`stats`.  ``synchronous_commit`` is always on: what is acknowledged is
 committed.
 
-Ingest speed.  A write's bookkeeping (its write id, and the id range, row
-count and time range of every segment it writes) is one prepared statement,
-then one binary COPY per segment, then COMMIT.  The COPY data of a segment is
-made in one call of the codec's ``copy_binary`` (compiled: a loop in C over
-the row tuples) and written as one block, instead of a ``write_row`` call and
-an id-prefixed tuple per row.  ``bench_postgres.py --ingest-lines 300000
---rounds 3`` then gave, against raw COPY binary at 293,793 rows/s in the same
-run, 0.61x with one writer and 0.74x with two (full-text off), and a second run
-(raw COPY binary 354,152 rows/s) 0.50x and 0.53x, where the last run before it
-gave 0.46x and 0.40x.  The figures below predate it.  The
-bookkeeping statement costs about 1.7 ms per write besides the rows (3.0 ms
-with one statement each; measured with 20-row writes).  Per row the server
-does what a raw COPY into an unindexed table does: ``write()`` of decoded
-rows ran at 0.95-1.05x raw COPY binary.  What one writer cannot
-hide is decoding: ``Store.write`` decodes a batch (about 1 us per row) before
-its COPY starts, and the server waits meanwhile, so one writer is bound by
-decoding and raw COPY done one after the other.  ``bench_postgres.py
---ingest-lines 300000 --skip-queries --rounds 3`` on 2 cores shared with other
-work, fsync on, 10,000 lines per write (best of 3 rounds, against raw COPY
-binary of the same run): with raw COPY at 222,967 rows/s that bound was 0.82x,
-and ccstore reached 0.66x (full-text off, 1 writer), 0.65x (off, 2 writers),
-0.77x (on, 1 writer) and 0.85x (on, 2 writers); a second run (raw COPY 219,603
-rows/s, the machine busier: decoding alone 664,000 rows/s instead of 1,048,000,
-bound 0.75x) gave 0.60x, 0.61x, 0.63x and 0.71x.  Before the bookkeeping was
-one statement, two runs gave 0.71x/0.59x/0.61x/0.45x (raw COPY 373,833 rows/s)
-and 0.61x/0.58x/0.63x/0.71x (270,360 rows/s): the difference is within the
-spread between runs.  The background sealer also competes for the 2 cores
-while the last part of such a run is written.  Decoding a write in pieces, so
-that the server copies one piece while the next is decoded (one transaction
-still), was slower: 0.48x against 0.62x for whole writes in the same run.
-Every COPY statement costs a fill and a drain of the client-server pipeline:
-10,000 rows as five COPY statements took about 13 ms more than as one.
+Ingest.  A write's rows go in by binary COPY, one statement per segment, then
+one prepared bookkeeping statement (the write id; each segment's row count,
+next row number and time range), then COMMIT.  A segment's ids are counted by
+the writer that holds it open (no one else writes it); the bookkeeping
+statement checks that count, so a write into a segment taken meanwhile (marked
+full elsewhere) or whose count is off (a commit whose answer was lost) rolls
+back and goes to a new segment.  The COPY data is made by one call of the
+codec's ``copy_binary`` (compiled: a loop in C over the row tuples).  Per row
+the server then does what a raw COPY into an unindexed table does, and the
+bookkeeping costs about 1.7 ms per write.
+
+A large write (``Store.write`` of more than two pieces of
+:attr:`~PostgresBackend.stream_piece_bytes` of line protocol) is decoded piece
+by piece while its COPY runs: the largest group (cluster, kind, day) of the
+first piece goes into one COPY statement fed a piece at a time, so the server
+copies one piece while the next is decoded; the other groups are held back and
+copied whole after it, in the same transaction.  (A COPY statement per piece
+was slower: every statement costs a fill and a drain of the client-server
+pipeline, about 13 ms more for 10,000 rows as five statements than as one.)  A
+piece that needs a table or segment the write did not have when it began (a
+new cluster, a new day) sends the write back to be written whole, as segments
+are made outside write transactions.  Decoding a write whole before its COPY
+bound one writer to decoding and COPY one after the other (0.75-0.82x raw
+COPY binary; measured 0.50-0.66x).  ``bench_postgres.py --ingest-lines 300000
+--skip-queries --rounds 5`` (10,000 lines per write, fsync on, 2 cores shared
+with other work), each rate against raw COPY binary of the same round, median
+of the rounds: full-text off 0.82x with one writer and 0.84x with two,
+full-text on 0.80x and 0.79x (raw COPY binary 190,000-229,000 rows/s).
 
 Tables made by the Go program (plain tables) are detected on open and kept:
 the missing columns and indexes are added, ids are moved into a segment range,
