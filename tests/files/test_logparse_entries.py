@@ -302,5 +302,5 @@ def test_fast_path_agrees_with_the_line_loop(data, fmt, cuts):
 def test_fast_path_is_taken_for_plain_syslog():
     data = "".join(f"Nov 22 08:40:{i:02d} a1 p[1]: line {i}\n" for i in range(50)).encode()
     p = LogParser("syslog", tz="UTC", reference_time=REF)
-    rows = p._syslog_chunk(data[:-1], data[:-1].decode(), [], len(data))
+    rows = p._syslog_chunk(data[:-1], len(data))
     assert rows is not None and len(rows) == 49 and p.safe_offset == data.rindex(b"Nov")
