@@ -2704,6 +2704,57 @@ from ccstore._pylineproto import syslog_chunk as _twin_syslog_chunk
 cdef extern from "Python.h":
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch) nogil
 
+cdef extern from *:
+    """
+    /* First byte in [p, e) below 0x20, 0x7F or >= 0x80 (else e). */
+    static inline const unsigned char *sl_scan_special(const unsigned char *p,
+                                                       const unsigned char *e) {
+    #if defined(__SSE2__)
+        const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7F);
+        while (e - p >= 16) {
+            __m128i x = _mm_loadu_si128((const __m128i *)p);
+            /* signed: bytes >= 0x80 are below 0x20 too */
+            unsigned m = (unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmplt_epi8(x, sp), _mm_cmpeq_epi8(x, del)));
+            if (m) return p + __builtin_ctz(m);
+            p += 16;
+        }
+    #endif
+        while (p < e && *p >= 0x20 && *p < 0x7F) p++;
+        return p;
+    }
+
+    /* Bit i: p[i] is an upper-case ASCII letter or 'l' (i < 16; 16 readable bytes). */
+    static inline unsigned sl_letters16(const unsigned char *p) {
+    #if defined(__SSE2__)
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        __m128i up = _mm_cmplt_epi8(_mm_sub_epi8(x, _mm_set1_epi8((char)(65 + 128))),
+                                    _mm_set1_epi8((char)(-128 + 26)));
+        return (unsigned)_mm_movemask_epi8(_mm_or_si128(up, _mm_cmpeq_epi8(x, _mm_set1_epi8(108))));
+    #else
+        unsigned m = 0;
+        int i;
+        for (i = 0; i < 16; i++)
+            if ((p[i] >= 65 && p[i] <= 90) || p[i] == 108) m |= 1u << i;
+        return m;
+    #endif
+    }
+
+    /* Index of the lowest set bit of m != 0. */
+    static inline int sl_ctz(unsigned m) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctz(m);
+    #else
+        int i = 0;
+        while (!(m & 1u)) { m >>= 1; i++; }
+        return i;
+    #endif
+    }
+    """
+    const unsigned char* sl_scan_special(const unsigned char* p, const unsigned char* e) nogil
+    unsigned sl_letters16(const unsigned char* p) nogil
+    int sl_ctz(unsigned m) nogil
+
 cdef struct SLine:
     Py_ssize_t ts       # the 15 bytes "Mmm dd HH:MM:SS"
     Py_ssize_t host
@@ -2738,6 +2789,7 @@ cdef int _n_hit = 0
 cdef int8_t _sl_pri[8]          # syslog severity -> level
 cdef unsigned char _sl_cls[256]  # 0 text, 1 LF, 2 control (not clean text), 3 >= 0x80
 cdef unsigned char _sl_first[256]  # first bytes of hit words, and 'l' of level=/lvl=
+cdef int _sl_hit_from[257]      # _sl_hit[_sl_hit_from[c]:_sl_hit_from[c + 1]]: words starting with c
 cdef Py_ssize_t _SL_WINDOW = _logparse._LEVEL_WINDOW
 cdef int _SL_INFO = _logparse.LOGLEVELS.index("info")
 cdef tuple _SL_LEVELS = tuple(_logparse.LOGLEVELS)
@@ -2766,8 +2818,9 @@ cdef void _sl_init() except *:
     cdef int c
     _n_start = _sl_fill(_sl_start, 64, list(_logparse._START_WORDS.items()))
     _n_any = _sl_fill(_sl_any, 64, list(_logparse._LEVELS.items()))
-    _n_hit = _sl_fill(_sl_hit, 32, [(w, lvl) for words, lvl in _logparse._HIT_WORDS
-                                    for w in words])
+    # by first letter, in the order of the alternatives within a letter
+    _n_hit = _sl_fill(_sl_hit, 32, sorted([(w, lvl) for words, lvl in _logparse._HIT_WORDS
+                                           for w in words], key=lambda item: item[0][0]))
     for c in range(8):
         _sl_pri[c] = _SL_LEVELS.index(_logparse._PRI_LEVEL[c])
     for c in range(256):
@@ -2779,6 +2832,12 @@ cdef void _sl_init() except *:
     for c in range(_n_hit):
         _sl_first[_sl_hit[c].w[0]] = 1
     _sl_first[ord("l")] = 1
+    for c in range(257):
+        _sl_hit_from[c] = 0
+    for c in range(_n_hit):
+        _sl_hit_from[_sl_hit[c].w[0] + 1] += 1
+    for c in range(256):
+        _sl_hit_from[c + 1] += _sl_hit_from[c]
 
 
 _sl_init()
@@ -3005,37 +3064,66 @@ cdef int _sl_hit_at(cbuf b, Py_ssize_t p, Py_ssize_t e) noexcept nogil:
     """Level of an upper-case level word (_HIT_RES) at b[p], -1: none."""
     cdef int k
     cdef Py_ssize_t n
-    for k in range(_n_hit):
+    for k in range(_sl_hit_from[b[p]], _sl_hit_from[b[p] + 1]):
         n = _sl_hit[k].n
-        if (_sl_hit[k].w[0] == b[p] and e - p >= n and memcmp(_sl_hit[k].w, b + p, n) == 0
+        if (e - p >= n and memcmp(_sl_hit[k].w, b + p, n) == 0
                 and (p + n == e or not _sl_word_at(b, p + n, e))):
             return _sl_hit[k].level
     return -1
 
 
-cdef int _sl_hit_level(cbuf b, Py_ssize_t s, Py_ssize_t p, Py_ssize_t e) noexcept nogil:
+cdef inline int _sl_hit_check(cbuf b, Py_ssize_t s, Py_ssize_t p, Py_ssize_t e,
+                              Py_ssize_t* kv_end) noexcept nogil:
+    """Level of a hit (level word or level=/lvl=) at b[p], a byte of _sl_first; -1: none."""
+    if b[p] == 108:  # 'l'
+        if p >= kv_end[0]:
+            return _sl_kv(b, p, e, kv_end)
+        return -1
+    if _sl_word_before(b, s, p):
+        return -1
+    return _sl_hit_at(b, p, e)
+
+
+cdef int _sl_hit_level(cbuf b, Py_ssize_t s, Py_ssize_t p, Py_ssize_t e, bint high) noexcept nogil:
     """Level of the first level word or level=/lvl= starting within the first
-    _LEVEL_WINDOW characters of the body b[p:e] (the line starts at s); -1: none."""
+    _LEVEL_WINDOW characters of the body b[p:e] (the line starts at s; ``high``:
+    it has bytes >= 0x80); -1: none."""
     cdef Py_ssize_t kv_end = p
     cdef Py_ssize_t chars = 0
+    cdef Py_ssize_t stop, q
     cdef unsigned char c
+    cdef unsigned m
     cdef int lv
-    while p < e:
-        c = b[p]
-        if (c & 0xC0) != 0x80:
-            if chars >= _SL_WINDOW:
-                break
-            chars += 1
-        if _sl_first[c]:
-            if c == 108:  # 'l'
-                if p >= kv_end:
-                    lv = _sl_kv(b, p, e, &kv_end)
-                    if lv >= 0:
-                        return lv
-            elif not _sl_word_before(b, s, p):
-                lv = _sl_hit_at(b, p, e)
+    if high:
+        while p < e:
+            c = b[p]
+            if (c & 0xC0) != 0x80:
+                if chars >= _SL_WINDOW:
+                    break
+                chars += 1
+            if _sl_first[c]:
+                lv = _sl_hit_check(b, s, p, e, &kv_end)
                 if lv >= 0:
                     return lv
+            p += 1
+        return -1
+    # ASCII: characters are bytes; candidates found 16 bytes at a time
+    stop = p + _SL_WINDOW if e - p > _SL_WINDOW else e
+    while stop - p >= 16:
+        m = sl_letters16(b + p)
+        while m:
+            q = p + sl_ctz(m)
+            if _sl_first[b[q]]:
+                lv = _sl_hit_check(b, s, q, e, &kv_end)
+                if lv >= 0:
+                    return lv
+            m &= m - 1
+        p += 16
+    while p < stop:
+        if _sl_first[b[p]]:
+            lv = _sl_hit_check(b, s, p, e, &kv_end)
+            if lv >= 0:
+                return lv
         p += 1
     return -1
 
@@ -3093,17 +3181,18 @@ cdef int _sl_scan(cbuf b, Py_ssize_t n, SLine* lines, Py_ssize_t nlines) noexcep
     for i in range(nlines):
         p = s
         high = False
-        while p < n:
-            k = _sl_cls[b[p]]
-            if k == 0:
-                p += 1
-            elif k == 1:
+        while True:
+            p = sl_scan_special(b + p, b + n) - b
+            if p >= n:
                 break
-            elif k == 2:
+            k = _sl_cls[b[p]]
+            if k == 1:
+                break
+            if k == 2:
                 return SC_NONE
-            else:
+            if k == 3:
                 high = True
-                p += 1
+            p += 1
         e = p
         if e > s and b[e - 1] == 13:
             e -= 1
@@ -3119,7 +3208,7 @@ cdef int _sl_scan(cbuf b, Py_ssize_t n, SLine* lines, Py_ssize_t nlines) noexcep
         else:
             lv = _sl_token_level(b, L.body, e)
             if lv < 0:
-                lv = _sl_hit_level(b, s, L.body, e)
+                lv = _sl_hit_level(b, s, L.body, e, high)
         L.level = <int8_t>lv
         s = p + 1
     return SC_OK
