@@ -3320,6 +3320,10 @@ def syslog_chunk(data, name, othertags, bsd):
             break
         nlines += 1
         q += 1
+    # a header takes 17 characters at least (timestamp, space, host): a chunk
+    # with a shorter line is for the line loop (this also bounds ``lines``)
+    if n + 1 < nlines * 18:
+        return None
     lines = <SLine*>malloc(nlines * sizeof(SLine))
     if lines == NULL:
         raise MemoryError()

@@ -87,6 +87,12 @@ def test_chunks_for_the_line_loop(lp, data):
     assert run(lp, b"Nov 22 08:40:01 a1 app: first\n" + data) is None
 
 
+def test_shortest_lines(lp):
+    rows, _ = run(lp, b"Nov 22 08:40:01 a\nNov 22 08:40:01 b\nNov 22 08:40:01 c")
+    assert rows == [row(T0 * NS, "prog", h, "", "info") for h in "abc"]
+    assert run(lp, b"Nov 22 08:40:01 a\nNov 22 08:40:01 b\nNov 22 08:40:01 ") is None
+
+
 def test_crlf(lp):
     data = b"Nov 22 08:40:01 a1 app[1]: one\r\nNov 22 08:40:01 a1 app[2]: two\r\r"
     rows, explicit = run(lp, data)
