@@ -2922,23 +2922,32 @@ cdef inline int _sl_lookup(const LWord* table, int count, cbuf p, Py_ssize_t n) 
     return -1
 
 
+cdef inline Py_ssize_t _sl_digits(cbuf b, Py_ssize_t p, Py_ssize_t e, Py_ssize_t most,
+                                  int64_t* value) noexcept nogil:
+    """The number of ASCII digits at b[p:e], reading ``most`` + 1 at the most (enough
+    to tell a run that is too long), and their value."""
+    cdef Py_ssize_t q = p
+    cdef int64_t v = 0
+    while q < e and q - p <= most and _sl_digit(b[q]):
+        v = v * 10 + (b[q] - 48)
+        q += 1
+    value[0] = v
+    return q - p
+
+
 cdef int _sl_header(cbuf b, Py_ssize_t s, Py_ssize_t e, SLine* L, int* pri) noexcept nogil:
     """``[<PRI>]Mmm dd HH:MM:SS[.frac] HOST[ TAG[[PID]]:] `` of the line b[s:e]
     as _FAST_SYSLOG_RE matches it: SC_OK, SC_NONE (no match) or SC_TWIN."""
     cdef Py_ssize_t p = s
-    cdef Py_ssize_t q, t0, t1
-    cdef int v, nd
+    cdef Py_ssize_t q, t0, t1, nd
+    cdef int64_t v
     pri[0] = -1
     if p < e and b[p] == 60:  # <PRI>
-        q = p + 1
-        v = 0
-        while q < e and q - p <= 4 and _sl_digit(b[q]):
-            v = v * 10 + (b[q] - 48)
-            q += 1
-        nd = <int>(q - p - 1)
+        nd = _sl_digits(b, p + 1, e, 3, &v)
+        q = p + 1 + nd
         if nd < 1 or nd > 3 or q >= e or b[q] != 62:
             return SC_NONE
-        pri[0] = v
+        pri[0] = <int>v
         p = q + 1
     if e - p < 15:
         return SC_NONE
@@ -2953,19 +2962,14 @@ cdef int _sl_header(cbuf b, Py_ssize_t s, Py_ssize_t e, SLine* L, int* pri) noex
     p += 15
     L.frac = 0
     if p < e and b[p] == 46:  # .fraction (then spaces, or no match at all)
-        q = p + 1
-        v = 0
-        while q < e and q - p <= 10 and _sl_digit(b[q]):
-            v = v * 10 + (b[q] - 48)
-            q += 1
-        nd = <int>(q - p - 1)
+        nd = _sl_digits(b, p + 1, e, 9, &v)
         if nd < 1 or nd > 9:
             return SC_NONE
+        p += 1 + nd
         while nd < 9:
             v *= 10
             nd += 1
-        L.frac = v
-        p = q
+        L.frac = <int32_t>v
     if p >= e or b[p] != 32:
         return SC_NONE
     while p < e and b[p] == 32:
