@@ -44,11 +44,11 @@ runs without the GIL, then builds the rows), or its pure-Python twin (one
 ``findall`` and list comprehensions).  Anything else goes through the line
 loop.  All three give the same rows (differential tests hold them together).
 ``benchmarks/bench_syslog.py -n 500000``, one run on a busy 2-core machine,
-lines/s: parse only 1,702,122 compiled, 119,283 pure Python; parse and store
-by the files receiver 229,501 with the full-text index off, 125,061 with it
-on; references of the same run: reading and splitting the lines 5,406,463,
-the raw append of the parsed rows 223,992, line-protocol ingest (full-text
-on) 105,879.
+lines/s: parse only 2,092,994 compiled, 152,614 pure Python; parse and store
+by the files receiver 225,303 with the full-text index off, 163,421 with it
+on; references of the same run: reading and splitting the lines 7,640,498,
+the raw append of the parsed rows 261,438, line-protocol ingest (full-text
+on) 115,507.
 
 >>> p = LogParser("syslog", hostname="me", location="/var/log/syslog", tz="UTC",
 ...               reference_time=1732300000)
