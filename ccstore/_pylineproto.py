@@ -90,14 +90,15 @@ import time as _time
 from collections import deque
 from itertools import islice
 from operator import index as _index
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
+from . import logparse as _lp
 from . import messages as _messages
 from ._types import LineError, RowBatch
 
 __all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode",
-           "group_by_host", "copy_binary", "PRECISIONS",
+           "group_by_host", "copy_binary", "syslog_chunk", "PRECISIONS",
            "MESSAGES"]
 
 FieldValue = Union[int, float, bool, str]
@@ -1023,3 +1024,60 @@ def encode(points: Iterable[Point], *, precision: str = "ns") -> bytes:
         parts.append(f" {t // div}\n")
         out.append("".join(parts))
     return "".join(out).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------
+# syslog chunks: the fast path of ccstore.logparse
+# ---------------------------------------------------------------------------
+def syslog_chunk(data: bytes, name: str, othertags: Mapping[str, str],
+                 bsd: Mapping[str, Optional[int]]) -> Optional[Tuple[List[tuple], bool]]:
+    """Log rows of a chunk that is nothing but single-line RFC 3164 entries.
+
+    ``data``: whole lines (``\\n``-separated, no final newline; CRLF line ends
+    allowed) that must be valid UTF-8 without control characters;
+    ``name``: the measurement of lines without a tag; ``othertags``: loglevel ->
+    othertags JSON; ``bsd``: ``"Mmm dd HH:MM:SS"`` -> epoch seconds, None for an
+    impossible date (:class:`ccstore.logparse.LogParser`'s year-inferring cache).
+
+    Returns ``(rows, last_explicit)``, one row per line (the shape of
+    :data:`ccstore.messages.ROW_COLUMNS`; ``last_explicit``: whether the last
+    line states its level), or None when any line is something else: no RFC
+    3164 header (``_FAST_SYSLOG_RE``), an impossible date, a line that
+    continues an entry (``_CONT_RE``), a blank line, or when the chunk is not
+    clean text.  The line loop of the parser takes over then.
+
+    Levels: the ``<PRI>`` severity, else a level word opening the message
+    (``_LEVEL_START``), else the first upper-case level word or ``level=``
+    within the message's first ``_LEVEL_WINDOW`` characters, else ``info``.
+    """
+    if not isinstance(data, bytes):
+        raise TypeError(f"syslog_chunk: bytes expected, not {type(data).__name__}")
+    text = _lp._clean_text(data)
+    if text is None:
+        return None
+    tuples = _lp._SYSLOG_LINES_RE.findall(text)
+    if len(tuples) != text.count("\n") + 1:
+        return None
+    if any(map(_lp._CONT_GROUP, tuples)):
+        cont_match = _lp._CONT_RE.match
+        if any(cont_match(t[7]) for t in tuples if t[6]):
+            return None
+    secs = [bsd[t[1]] for t in tuples]
+    if None in secs:
+        return None
+    token_level, pri_level = _lp._token_level, _lp._PRI_LEVEL
+    levels: List[Optional[str]] = [
+        pri_level[int(p) & 7] if p else (token_level(w) if w else None)
+        for p, _, _, _, _, w, _, _ in tuples]
+    hits = _lp._level_hits(text)
+    if hits:
+        for i, level in _lp._body_hits(text, hits, [t[7] for t in tuples]).items():
+            if level and levels[i] is None:
+                levels[i] = level
+    last_explicit = levels[-1] is not None
+    levels = [lv or "info" for lv in levels]
+    ns, frac_ns = _lp.NS_PER_S, _lp._frac_ns
+    rows = [(sec * ns + (frac_ns(f) if f else 0), sec, tag or name, host, "node", "0",
+             None, None, othertags[lv], body, lv)
+            for (_, _, f, host, tag, _, _, body), sec, lv in zip(tuples, secs, levels)]
+    return rows, last_explicit

@@ -28,7 +28,8 @@ __all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "Point", "copy_binary", "d
            "PRECISIONS"]
 
 #: the names every implementation provides
-API = ("Point", "copy_binary", "decode", "decode_rows", "encode", "group_by_host")
+API = ("Point", "copy_binary", "decode", "decode_rows", "encode", "group_by_host",
+       "syslog_chunk")
 PRECISIONS = tuple(_pylineproto.PRECISIONS)
 
 _loaded: Dict[str, types.SimpleNamespace] = {}
@@ -36,8 +37,9 @@ _loaded: Dict[str, types.SimpleNamespace] = {}
 
 def get_implementation(name: str) -> types.SimpleNamespace:
     """The implementation ``"python"`` or ``"cython"`` as a namespace with
-    ``Point``, ``copy_binary``, ``decode``, ``decode_rows``, ``encode`` and
-    ``group_by_host``.
+    ``Point``, ``copy_binary``, ``decode``, ``decode_rows``, ``encode``,
+    ``group_by_host`` and ``syslog_chunk`` (the RFC 3164 fast path of
+    :class:`ccstore.logparse.LogParser`).
 
     Raises ImportError when the compiled core is asked for but not built.
     Names the compiled module does not define come from the twin.
@@ -85,6 +87,7 @@ decode_rows = _impl.decode_rows
 encode = _impl.encode
 group_by_host = _impl.group_by_host
 copy_binary = _impl.copy_binary
+syslog_chunk = _impl.syslog_chunk
 
 
 def decode_stream(chunks: Iterable[bytes], *, precision: str = "auto",

@@ -1,44 +1,17 @@
 """Fixtures for the line-protocol codec tests.
 
-Every decoder/encoder test takes the ``lp`` fixture and so runs against both
-implementations.  The compiled one failing to import is a test failure, not a
-skip, unless ``CCSTORE_IMPL=python`` says a pure-Python build is intended.
+Every decoder/encoder test takes the ``lp`` fixture (``tests/conftest.py``)
+and so runs against both implementations.
 """
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any, Callable, List, Tuple
 
 import pytest
 
-from ccstore import lineproto, messages
-
-PYTHON_ONLY = os.environ.get("CCSTORE_IMPL", "").strip().lower() == "python"
-
-
-@pytest.fixture(params=["python", "cython"])
-def lp(request: pytest.FixtureRequest) -> Any:
-    """One implementation: a namespace with decode, decode_rows, encode, Point."""
-    try:
-        return lineproto.get_implementation(request.param)
-    except ImportError as exc:
-        if PYTHON_ONLY:
-            pytest.skip(f"CCSTORE_IMPL=python: compiled core not tested ({exc})")
-        pytest.fail(f"compiled core missing: {exc}")
-
-
-@pytest.fixture(scope="module")
-def impls() -> Tuple[Any, Any]:
-    """(python, cython), for comparing the two; a missing compiled core fails unless
-    ``CCSTORE_IMPL=python``."""
-    try:
-        return lineproto.get_implementation("python"), lineproto.get_implementation("cython")
-    except ImportError as exc:
-        if PYTHON_ONLY:
-            pytest.skip(f"CCSTORE_IMPL=python: compiled core not compared ({exc})")
-        pytest.fail(str(exc))
+from ccstore import messages
 
 
 def canon_points(points: List[Any]) -> List[Tuple]:

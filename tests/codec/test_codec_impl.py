@@ -30,6 +30,13 @@ def test_public_names():
     assert ccstore.decode is lineproto.decode and ccstore.LineError is lineproto.LineError
 
 
+def test_compiled_core_defines_every_name(impls):
+    """No name of the API silently comes from the twin in the compiled implementation."""
+    _, cy = impls
+    for name in lineproto.API:
+        assert getattr(cy, name) is getattr(cy.module, name), name
+
+
 def test_unknown_implementation():
     with pytest.raises(ValueError):
         lineproto.get_implementation("rust")
