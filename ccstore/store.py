@@ -20,7 +20,7 @@ import apsw
 
 from . import lineproto
 from ._types import LineError, RowBatch
-from .backends.base import COLUMN_OF, Backend, GroupKey, QuerySpec, TagCond
+from .backends.base import COLUMN_OF, Backend, GroupKey, QuerySpec, TagCond, merge_groups
 from .durations import parse_duration
 from .messages import LEVEL_TAG, NS_PER_S, MessageError, point_to_row
 
@@ -305,14 +305,7 @@ class Store:
         if len(batches) == 1:
             groups = self._tally(batches[0], result)
         else:
-            groups = {}
-            for b in batches:
-                for key, rows in self._tally(b, result).items():
-                    have = groups.get(key)
-                    if have is None:
-                        groups[key] = list(rows)
-                    else:
-                        have.extend(rows)
+            groups = merge_groups(self._tally(b, result) for b in batches)
         self.backend.write(groups, state)
         self._count(result)
         return result

@@ -11,6 +11,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from ..messages import LEVEL_TAG
 
 __all__ = ["QuerySpec", "TagCond", "Backend", "RESULT_COLUMNS", "COLUMN_OF", "GroupKey",
+           "merge_groups",
            "TABLE_SUFFIX", "GO_COLUMNS", "ID_SHIFT", "OPEN", "FULL", "SEALED"]
 
 #: the Go program's table of a kind is ``<cluster><suffix>``
@@ -78,6 +79,21 @@ class QuerySpec:
         return LEVEL_TAG[self.kind]
 
 
+def merge_groups(pieces: Iterable[Dict[Tuple[str, str], List[tuple]]]
+                 ) -> Dict[Tuple[str, str], List[tuple]]:
+    """The groups (``{(cluster, kind): rows}``) of several pieces as one, in new lists;
+    keys in order of first appearance, rows in piece order."""
+    out: Dict[Tuple[str, str], List[tuple]] = {}
+    for piece in pieces:
+        for key, rows in piece.items():
+            have = out.get(key)
+            if have is None:
+                out[key] = list(rows)
+            else:
+                have.extend(rows)
+    return out
+
+
 class Backend:
     """Interface of a storage backend (SQLite, PostgreSQL)."""
 
@@ -97,12 +113,7 @@ class Backend:
         The pieces are groups as :meth:`write` takes them, decoded while they are
         taken, so a backend can send one piece while the next is decoded.
         """
-        groups: Dict[Tuple[str, str], List[tuple]] = {}
-        for piece in pieces:
-            for key, rows in piece.items():
-                if rows:
-                    groups.setdefault(key, []).extend(rows)
-        self.write(groups, state)
+        self.write(merge_groups(pieces), state)
 
     def query(self, spec: QuerySpec) -> List[tuple]:
         """Rows shaped as :data:`RESULT_COLUMNS`, ordered by (time, id) per spec.order."""

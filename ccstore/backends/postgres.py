@@ -101,6 +101,7 @@ import time as _time
 import urllib.parse
 import uuid
 from dataclasses import replace
+from itertools import chain
 from operator import itemgetter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -111,7 +112,7 @@ from psycopg_pool import ConnectionPool
 from ..lineproto import copy_binary
 from ..messages import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
 from .base import (FULL, GO_COLUMNS, ID_SHIFT, OPEN, SEALED, TABLE_SUFFIX, Backend, GroupKey,
-                   QuerySpec)
+                   QuerySpec, merge_groups)
 
 __all__ = ["PostgresBackend", "conninfo_from_go_config", "fts_to_sql"]
 
@@ -501,18 +502,6 @@ class _Target:
         self.mn = lo if self.mn is None else min(self.mn, lo)
         self.mx = hi if self.mx is None else max(self.mx, hi)
         return rows
-
-
-def _merged(*parts: Iterable[Dict[Tuple[str, str], List[tuple]]]
-            ) -> Dict[Tuple[str, str], List[tuple]]:
-    """Groups of several pieces as one."""
-    out: Dict[Tuple[str, str], List[tuple]] = {}
-    for pieces in parts:
-        for piece in pieces:
-            for key, rows in piece.items():
-                if rows:
-                    out.setdefault(key, []).extend(rows)
-    return out
 
 
 def _conn_broken(conn: Optional[psycopg.Connection]) -> bool:
@@ -909,12 +898,10 @@ class PostgresBackend(Backend):
                         try:
                             full = self._write_streamed(conn, wid, pieces, taken, state)
                         except BaseException:
-                            groups = _merged(taken, pieces)
+                            groups = merge_groups(chain(taken, pieces))
                             pieces = None
                             raise
                     else:
-                        if not any(groups.values()) and not state:
-                            return
                         full = self._write_once(conn, wid, groups, state)
                     self._connection_ok()
                     if full:
