@@ -984,9 +984,7 @@ class PostgresBackend(Backend):
                     state: Optional[Dict[str, str]]) -> bool:
         targets = self._targets(conn, self._plan(conn, groups))
         with conn.transaction(), conn.cursor() as cur:
-            for t in targets:
-                with cur.copy(self._copy_sql(t.table, plain=t.seg is None)) as cp:
-                    cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS))
+            self._copy_whole(cur, targets)
             filled = self._book(cur, wid, targets, state)
         return self._committed(targets, filled)
 
@@ -1049,13 +1047,17 @@ class PostgresBackend(Backend):
             if any(key not in self._tables for key in held):
                 raise _Whole()  # a new table: made outside this transaction
             targets = self._targets(conn, self._plan(conn, held), create=False)
-            for t in targets:
-                with cur.copy(self._copy_sql(t.table, plain=t.seg is None)) as cp:
-                    cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS))
+            self._copy_whole(cur, targets)
             targets.append(stream)
             filled = self._book(cur, wid, targets, state)
         self._stats["streamed_writes"] += 1
         return self._committed(targets, filled)
+
+    def _copy_whole(self, cur: psycopg.Cursor, targets: List[_Target]) -> None:
+        """Each target's rows by one binary COPY."""
+        for t in targets:
+            with cur.copy(self._copy_sql(t.table, plain=t.seg is None)) as cp:
+                cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS))
 
     def _book(self, cur: psycopg.Cursor, wid: uuid.UUID, targets: List[_Target],
               state: Optional[Dict[str, str]]) -> List[Tuple[str, str, int]]:
