@@ -77,12 +77,14 @@ pipeline, about 13 ms more for 10,000 rows as five statements than as one.)  A
 piece that needs a table or segment the write did not have when it began (a
 new cluster, a new day) sends the write back to be written whole, as segments
 are made outside write transactions.  Decoding a write whole before its COPY
-bound one writer to decoding and COPY one after the other (0.75-0.82x raw
+bound one writer to decoding and COPY one after the other (0.71-0.82x raw
 COPY binary; measured 0.50-0.66x).  ``bench_postgres.py --ingest-lines 300000
---skip-queries --rounds 5`` (10,000 lines per write, fsync on, 2 cores shared
-with other work), each rate against raw COPY binary of the same round, median
-of the rounds: full-text off 0.82x with one writer and 0.84x with two,
-full-text on 0.80x and 0.79x (raw COPY binary 190,000-229,000 rows/s).
+--skip-queries --rounds 5`` (10,000 lines per write, fsync on, 2 cores), each
+rate against raw COPY binary of the same round, median of the rounds: full-text
+off 0.85x with one writer and 0.86x with two, full-text on 0.84x and 0.84x (raw
+COPY binary 600,000-750,000 rows/s).  The background sealer waits for a pause
+in the writes (see :data:`SEAL_QUIET_S`); the bench prints the sealing time
+after the writes apart.
 
 Tables made by the Go program (plain tables) are detected on open and kept:
 the missing columns and indexes are added, ids are moved into a segment range,
@@ -141,6 +143,12 @@ FIRST_UNION = 8
 STALE_OPEN_S = 600
 #: write ids are kept this long (a retry comes within seconds)
 WRITE_ID_KEEP_S = 86400
+#: the background sealer sorts and indexes full segments when this instance's
+#: writes pause for this long (it competes with them for the CPU: 0.77x raw COPY
+#: with it running during a burst of writes, 0.85x without, medians of 6 rounds) ...
+SEAL_QUIET_S = 0.2
+#: ... or, while they go on, this long after it was woken by a full segment
+SEAL_DEFER_S = 10.0
 
 _SEG_FIELDS = "id, cluster, kind, tbl, state, fts, min_time, max_time, rows"
 
@@ -556,6 +564,9 @@ class PostgresBackend(Backend):
                                     open=True,
                                     name="ccstore-readers")
         self._seal_event = threading.Event()
+        self._stopping = threading.Event()
+        self._writing = False
+        self._last_write = 0.0
         self._sealer: Optional[threading.Thread] = None
         if background_seal:
             self._sealer = threading.Thread(target=self._seal_loop, name="ccstore-sealer",
@@ -622,6 +633,7 @@ class PostgresBackend(Backend):
             if self._closed:
                 return
             self._closed = True
+        self._stopping.set()
         self._seal_event.set()
         if self._sealer is not None:
             self._sealer.join(timeout=600)
@@ -856,10 +868,13 @@ class PostgresBackend(Backend):
         return op
 
     # ------------------------------------------------------------------ writing
-    #: line protocol per piece of a streamed write: a piece's COPY data (about 180 kB
-    #: on the standard workload) fits in the socket buffers, so the server copies
-    #: one piece while the next is decoded
-    stream_piece_bytes = 256 << 10
+    #: line protocol per piece of a streamed write.  Small, so that the socket
+    #: buffers always hold data the server has not copied yet while the next piece
+    #: is decoded: with 256 kB pieces (about 180 kB of COPY data, near the 208 kB
+    #: a Unix socket buffers) the server waited for data about a quarter of the
+    #: time it streamed; 16-32 kB pieces gave 0.89x raw COPY where 256 kB gave
+    #: 0.85x, 1 MB 0.61x (medians of 5-6 rounds, each against raw COPY just before)
+    stream_piece_bytes = 32 << 10
 
     def write(self, groups: Dict[Tuple[str, str], List[tuple]],
               state: Optional[Dict[str, str]] = None) -> None:
@@ -881,48 +896,60 @@ class PostgresBackend(Backend):
         whole.
         """
         wid = uuid.uuid4()
+        with self._wlock:
+            self._writing = True
+            try:
+                self._write_attempts(wid, pieces, groups, state)
+            finally:
+                self._writing = False
+                self._last_write = _time.monotonic()
+
+    def _write_attempts(self, wid: uuid.UUID,
+                        pieces: Optional[Iterator[Dict[Tuple[str, str], List[tuple]]]],
+                        groups: Dict[Tuple[str, str], List[tuple]],
+                        state: Optional[Dict[str, str]]) -> None:
+        """The attempts of one write, under the writer lock."""
         deadline = _time.monotonic() + self.retry_seconds
         attempt = 0
         delay = 0.05
-        with self._wlock:
-            while True:
-                try:
-                    conn = self._writer()
-                    if attempt and conn.execute("SELECT 1 FROM ccstore_writes WHERE id = %s",
-                                                (wid,)).fetchone():
-                        self._stats["retried_writes_already_committed"] += 1
-                        self._connection_ok()
-                        return
-                    if pieces is not None:
-                        taken: List[Dict[Tuple[str, str], List[tuple]]] = []
-                        try:
-                            full = self._write_streamed(conn, wid, pieces, taken, state)
-                        except BaseException:
-                            groups = merge_groups(chain(taken, pieces))
-                            pieces = None
-                            raise
-                    else:
-                        full = self._write_once(conn, wid, groups, state)
+        while True:
+            try:
+                conn = self._writer()
+                if attempt and conn.execute("SELECT 1 FROM ccstore_writes WHERE id = %s",
+                                            (wid,)).fetchone():
+                    self._stats["retried_writes_already_committed"] += 1
                     self._connection_ok()
-                    if full:
-                        self._seal_event.set()
                     return
-                except _SegmentGone as gone:
-                    self._open.pop(gone.key, None)
-                    continue
-                except _Whole:
-                    self._stats["streams_written_whole"] += 1
-                    continue
-                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                    if not _conn_broken(self._w) and not isinstance(exc, psycopg.InterfaceError):
+                if pieces is not None:
+                    taken: List[Dict[Tuple[str, str], List[tuple]]] = []
+                    try:
+                        full = self._write_streamed(conn, wid, pieces, taken, state)
+                    except BaseException:
+                        groups = merge_groups(chain(taken, pieces))
+                        pieces = None
                         raise
-                    self._connection_lost(exc)
-                    attempt += 1
-                    self._stats["write_retries"] += 1
-                    if _time.monotonic() + delay > deadline or self._closed:
-                        raise
-                    _time.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+                else:
+                    full = self._write_once(conn, wid, groups, state)
+                self._connection_ok()
+                if full:
+                    self._seal_event.set()
+                return
+            except _SegmentGone as gone:
+                self._open.pop(gone.key, None)
+                continue
+            except _Whole:
+                self._stats["streams_written_whole"] += 1
+                continue
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if not _conn_broken(self._w) and not isinstance(exc, psycopg.InterfaceError):
+                    raise
+                self._connection_lost(exc)
+                attempt += 1
+                self._stats["write_retries"] += 1
+                if _time.monotonic() + delay > deadline or self._closed:
+                    raise
+                _time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _plan(self, conn: psycopg.Connection, groups: Dict[Tuple[str, str], List[tuple]]
               ) -> List[Tuple[str, str, Optional[int], List[tuple], int, int]]:
@@ -1118,6 +1145,7 @@ class PostgresBackend(Backend):
         while True:
             self._seal_event.wait(timeout=30)
             self._seal_event.clear()
+            self._await_pause()
             if self._closed:
                 break
             try:
@@ -1137,6 +1165,18 @@ class PostgresBackend(Backend):
                 self._seal_event.set()
         if conn is not None:
             conn.close()
+
+    def _await_pause(self) -> None:
+        """Let this instance's writes go first: return once they have paused for
+        :data:`SEAL_QUIET_S`, or after :data:`SEAL_DEFER_S`, or on close."""
+        give_up = _time.monotonic() + SEAL_DEFER_S
+        while True:
+            now = _time.monotonic()
+            quiet = 0.0 if self._writing else now - self._last_write
+            if quiet >= SEAL_QUIET_S or now >= give_up:
+                return
+            if self._stopping.wait(min(SEAL_QUIET_S - quiet, give_up - now)):
+                return
 
     def _mark_stale(self, conn: psycopg.Connection) -> None:
         conn.execute("UPDATE ccstore_segments SET state = %s WHERE state = %s AND rows > 0 "
