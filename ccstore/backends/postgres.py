@@ -1070,21 +1070,26 @@ class PostgresBackend(Backend):
                     if piece is not None:
                         taken.append(piece)
                 cp.write(_COPY_TRAILER)
+                # the held rows are placed and encoded while the server copies the
+                # last pieces
+                if any(key not in self._tables for key in held):
+                    raise _Whole()  # a new table: made outside this transaction
+                targets = self._targets(conn, self._plan(conn, held), create=False)
+                encoded = [copy_binary(t.rows, t.first_id(0), COPY_INTS) for t in targets]
             stream.count = n
-            if any(key not in self._tables for key in held):
-                raise _Whole()  # a new table: made outside this transaction
-            targets = self._targets(conn, self._plan(conn, held), create=False)
-            self._copy_whole(cur, targets)
+            self._copy_whole(cur, targets, encoded)
             targets.append(stream)
             filled = self._book(cur, wid, targets, state)
         self._stats["streamed_writes"] += 1
         return self._committed(targets, filled)
 
-    def _copy_whole(self, cur: psycopg.Cursor, targets: List[_Target]) -> None:
-        """Each target's rows by one binary COPY."""
-        for t in targets:
+    def _copy_whole(self, cur: psycopg.Cursor, targets: List[_Target],
+                    encoded: Optional[List[bytes]] = None) -> None:
+        """Each target's rows by one binary COPY (its data ``encoded[i]`` when given)."""
+        for i, t in enumerate(targets):
             with cur.copy(self._copy_sql(t.table, plain=t.seg is None)) as cp:
-                cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS))
+                cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS) if encoded is None
+                         else encoded[i])
 
     def _book(self, cur: psycopg.Cursor, wid: uuid.UUID, targets: List[_Target],
               state: Optional[Dict[str, str]]) -> List[Tuple[str, str, int]]:
