@@ -5,7 +5,9 @@ unless ``--dsn`` names a server (each run creates fresh databases there).
 
 1. Ingest, on the first ``--ingest-lines`` lines of the standard workload
    (default 1,000,000), 10,000 lines per transaction, rounds interleaved; each
-   rate is printed against the raw COPY binary of its round:
+   measurement is paired with a raw COPY binary run just before it, and its rate
+   is printed against that one (so the drift of a shared machine over a round
+   does not favour the configurations measured first):
    - raw COPY: psycopg ``COPY ... FROM STDIN`` of ready-made row tuples (decoded
      beforehand, not timed) into an unindexed table, binary and text format;
    - decoding alone (``decode_rows``), and what decoding then copying one after the
@@ -159,24 +161,30 @@ def ingest(server, n: int, rounds: int) -> None:
     best = {name: 0.0 for name, _ in configs}
     ratios: dict = {name: [] for name, _ in configs}
     seals = {}
-    for r in range(rounds):
-        ref_round = None
-        for name, cfg in configs:
-            url = server.fresh_database("bench_ingest")
+
+    def measure(name: str, cfg) -> float:
+        url = server.fresh_database("bench_ingest")
+        try:
             if cfg is None:
                 rate = len(rows) / raw_copy(url, rows, binary=name.endswith("binary"))
             else:
                 dt, written, seal = ccstore_ingest(url, parts, *cfg)
                 rate = written / dt
                 seals[name] = (seal, written / (dt + seal))
+        finally:
             server.drop_database(url)
-            best[name] = max(best[name], rate)
-            if ref_round is None:
-                ref_round = rate
-            ratios[name].append(rate / ref_round)
-            print(f"  round {r + 1}: {name:34} {rate:>10,.0f} rows/s = "
-                  f"{rate / ref_round:.2f}x this round's raw COPY binary", flush=True)
-    del rows
+        best[name] = max(best[name], rate)
+        return rate
+
+    ref_name = configs[0][0]
+    for r in range(rounds):
+        for name, cfg in configs[1:]:
+            ref = measure(ref_name, None)
+            rate = measure(name, cfg)
+            ratios[name].append(rate / ref)
+            print(f"  round {r + 1}: {name:34} {rate:>10,.0f} rows/s = {rate / ref:.2f}x "
+                  f"raw COPY binary just before ({ref:,.0f} rows/s)", flush=True)
+    rows.clear()
     ref = best["raw COPY binary"]
     # a writer that decodes a whole batch, then copies it, cannot beat decoding and
     # raw COPY done one after the other
@@ -190,7 +198,7 @@ def ingest(server, n: int, rounds: int) -> None:
             seal, overall = seals[name]
             line += f"; then sealing {seal:.1f} s (overall {overall:,.0f} rows/s, last round)"
         print(line, flush=True)
-    print("per round, against the same round's raw COPY binary (median; every round):")
+    print("per round, against the raw COPY binary just before (median; every round):")
     for name, _ in configs[1:]:
         rs = sorted(ratios[name])
         print(f"  {name:34} {rs[len(rs) // 2]:.2f}x ("
