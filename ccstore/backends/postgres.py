@@ -873,9 +873,9 @@ class PostgresBackend(Backend):
     #: is decoded: with 256 kB pieces (about 180 kB of COPY data, near the 208 kB
     #: a Unix socket buffers) the server's backend was idle for 2.5 ms of the 8.5 ms
     #: a write of 10,000 lines streamed, with 32 kB pieces for 1.1 of 8.9 ms.  As
-    #: ratios to raw COPY (medians of 6-8 rounds, each against raw COPY just before):
-    #: 0.89x with 16 or 32 kB, 0.85x with 256 kB, 0.61x with 1 MB on a quiet machine;
-    #: 0.81x with 32 kB, 0.76x with 64 kB, 0.79x with 256 kB on a busy one
+    #: ratios to raw COPY (medians of 6-8 rounds, each against raw COPY just before),
+    #: three runs: 32 kB 0.85x, 0.89x, 0.81x; 256 kB 0.76x, 0.85x, 0.79x; in another
+    #: run 1 MB gave 0.61x where 256 kB gave 0.77x
     stream_piece_bytes = 32 << 10
 
     def write(self, groups: Dict[Tuple[str, str], List[tuple]],
