@@ -10,6 +10,9 @@ unless ``--dsn`` names a server (each run creates fresh databases there).
    does not favour the configurations measured first):
    - raw COPY: psycopg ``COPY ... FROM STDIN`` of ready-made row tuples (decoded
      beforehand, not timed) into an unindexed table, binary and text format;
+   - ccstore with one writer and raw COPY binary taking turns write by write, each
+     into a database of its own, so that both see the same moments of a shared
+     machine (the steadiest ratio here);
    - decoding alone (``decode_rows``), and what decoding then copying one after the
      other would give: the bound of a writer that decodes a whole batch before its
      COPY (ccstore's decodes a write piece by piece while its COPY runs);
@@ -34,6 +37,7 @@ import os
 import sys
 import threading
 import time
+from typing import Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -65,24 +69,62 @@ def parts_of(n: int, start: int = 0, seed: int = 0):
         yield b"".join(buf)
 
 
+def raw_table(conn: psycopg.Connection, binary: bool) -> str:
+    """A fresh unindexed table for raw COPY; returns its COPY statement."""
+    conn.execute("DROP TABLE IF EXISTS raw_copy")
+    conn.execute("CREATE TABLE raw_copy(id bigserial, time bigint, timestamp bigint, "
+                 "name text, hostname text, type text, typeid text, stype text, "
+                 "stypeid text, othertags json, field text, level text)")
+    fmt = " (FORMAT BINARY)" if binary else ""
+    return f"COPY raw_copy({', '.join(COLS)}) FROM STDIN{fmt}"
+
+
+def copy_rows(conn: psycopg.Connection, stmt: str, rows: list, binary: bool) -> None:
+    """One transaction: ``rows`` by psycopg's ``Copy.write_row``."""
+    with conn.transaction(), conn.cursor() as cur, cur.copy(stmt) as cp:
+        if binary:
+            cp.set_types(["int8", "int8"] + ["text"] * 9)
+        for r in rows:
+            cp.write_row(r)
+
+
 def raw_copy(url: str, rows: list, binary: bool) -> float:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS raw_copy")
-        conn.execute("CREATE TABLE raw_copy(id bigserial, time bigint, timestamp bigint, "
-                     "name text, hostname text, type text, typeid text, stype text, "
-                     "stypeid text, othertags json, field text, level text)")
-        fmt = " (FORMAT BINARY)" if binary else ""
-        stmt = f"COPY raw_copy({', '.join(COLS)}) FROM STDIN{fmt}"
+        stmt = raw_table(conn, binary)
         t0 = time.perf_counter()
         for i in range(0, len(rows), BATCH):
-            with conn.transaction(), conn.cursor() as cur, cur.copy(stmt) as cp:
-                if binary:
-                    cp.set_types(["int8", "int8"] + ["text"] * 9)
-                for r in rows[i:i + BATCH]:
-                    cp.write_row(r)
+            copy_rows(conn, stmt, rows[i:i + BATCH], binary)
         dt = time.perf_counter() - t0
         conn.execute("DROP TABLE raw_copy")
     return dt
+
+
+def interleaved(server, parts: list, part_rows: list, fulltext: bool) -> Tuple[float, float]:
+    """Raw COPY binary and ``Store.write`` (one writer) taking turns write by write,
+    each into a database of its own (raw COPY first on even writes, ccstore first
+    on odd ones), so that both see the same moments of a shared machine; returns
+    (raw COPY seconds, ccstore seconds) summed over the writes."""
+    raw_url = server.fresh_database("bench_raw")
+    cc_url = server.fresh_database("bench_cc")
+    try:
+        with psycopg.connect(raw_url, autocommit=True) as conn, \
+                ccstore.open(cc_url, fulltext=fulltext) as store:
+            stmt = raw_table(conn, True)
+            warm_up(store, parts[0])
+            t_raw = t_cc = 0.0
+            for i, (part, rows) in enumerate(zip(parts, part_rows)):
+                for turn in ((0, 1) if i % 2 == 0 else (1, 0)):
+                    t0 = time.perf_counter()
+                    if turn == 0:
+                        copy_rows(conn, stmt, rows, True)
+                        t_raw += time.perf_counter() - t0
+                    else:
+                        store.write(part)
+                        t_cc += time.perf_counter() - t0
+    finally:
+        server.drop_database(raw_url)
+        server.drop_database(cc_url)
+    return t_raw, t_cc
 
 
 def warm_up(store: "ccstore.Store", part: bytes) -> None:
@@ -158,9 +200,10 @@ def ingest(server, n: int, rounds: int) -> None:
     t0 = time.perf_counter()
     decoded = [decode_rows(p) for p in parts]
     decode_s = time.perf_counter() - t0
+    part_rows = []
     for b in decoded:
-        for _key, rs in b.groups.items():
-            rows.extend(rs)
+        part_rows.append([r for rs in b.groups.values() for r in rs])
+        rows.extend(part_rows[-1])
     del decoded
     nrows = len(rows)
     print(f"\ningest of {n:,} lines ({sum(map(len, parts)) / 1e6:.0f} MB), "
@@ -189,7 +232,15 @@ def ingest(server, n: int, rounds: int) -> None:
         return rate
 
     ref_name = configs[0][0]
+    turns: dict = {False: [], True: []}
     for r in range(rounds):
+        for fulltext in (False, True):
+            t_raw, t_cc = interleaved(server, parts, part_rows, fulltext)
+            turns[fulltext].append(t_raw / t_cc)
+            print(f"  round {r + 1}: ccstore, full-text {'on' if fulltext else 'off'}, 1 writer, "
+                  f"taking turns with raw COPY binary write by write: {nrows / t_cc:,.0f} "
+                  f"rows/s = {t_raw / t_cc:.2f}x raw COPY binary ({nrows / t_raw:,.0f} rows/s)",
+                  flush=True)
         for name, cfg in configs[1:]:
             ref = measure(ref_name, None)
             rate = measure(name, cfg)
@@ -197,6 +248,7 @@ def ingest(server, n: int, rounds: int) -> None:
             print(f"  round {r + 1}: {name:34} {rate:>10,.0f} rows/s = {rate / ref:.2f}x "
                   f"raw COPY binary just before ({ref:,.0f} rows/s)", flush=True)
     rows.clear()
+    part_rows.clear()
     ref = best["raw COPY binary"]
     # a writer that decodes a whole batch, then copies it, cannot beat decoding and
     # raw COPY done one after the other
@@ -215,6 +267,11 @@ def ingest(server, n: int, rounds: int) -> None:
         rs = sorted(ratios[name])
         print(f"  {name:34} {rs[len(rs) // 2]:.2f}x ("
               + " ".join(f"{x:.2f}" for x in ratios[name]) + ")", flush=True)
+    print("per round, taking turns with raw COPY binary write by write (median; every round):")
+    for fulltext, rs in turns.items():
+        name = f"ccstore, full-text {'on' if fulltext else 'off'}, 1 writer"
+        print(f"  {name:34} {sorted(rs)[len(rs) // 2]:.2f}x ("
+              + " ".join(f"{x:.2f}" for x in rs) + ")", flush=True)
 
 
 def queries(server, n: int) -> None:
