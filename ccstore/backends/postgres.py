@@ -79,12 +79,13 @@ new cluster, a new day) sends the write back to be written whole, as segments
 are made outside write transactions.  Decoding a write whole before its COPY
 bound one writer to decoding and COPY one after the other (0.71-0.82x raw
 COPY binary; measured 0.50-0.66x).  ``bench_postgres.py --ingest-lines 300000
---skip-queries --rounds 5`` (10,000 lines per write, fsync on, 2 cores), each
-rate against raw COPY binary of the same round, median of the rounds: full-text
-off 0.85x with one writer and 0.86x with two, full-text on 0.84x and 0.84x (raw
-COPY binary 600,000-750,000 rows/s).  The background sealer waits for a pause
-in the writes (see :data:`SEAL_QUIET_S`); the bench prints the sealing time
-after the writes apart.
+--skip-queries --rounds 5`` (10,000 lines per write, fsync on, 2 cores), one
+writer and raw COPY binary taking turns write by write, median of the rounds:
+0.79-0.83x raw COPY binary with full-text off, 0.80-0.83x with it on (three
+runs; raw COPY binary 415,000-665,000 rows/s).  With the pieces decoded
+beforehand it was 1.0x: decoding is what the rest costs.  The background sealer
+waits for a pause in the writes (see :data:`SEAL_QUIET_S`); the bench prints
+the sealing time after the writes apart.
 
 Tables made by the Go program (plain tables) are detected on open and kept:
 the missing columns and indexes are added, ids are moved into a segment range,
