@@ -82,7 +82,7 @@ COPY binary; measured 0.50-0.66x).  ``bench_postgres.py --ingest-lines 300000
 --skip-queries --rounds 5`` (10,000 lines per write, fsync on, 2 cores), one
 writer and raw COPY binary taking turns write by write, median of the rounds:
 0.79-0.83x raw COPY binary with full-text off, 0.80-0.83x with it on (three
-runs; raw COPY binary 415,000-665,000 rows/s).  With the pieces decoded
+runs; raw COPY binary at best 594,000-665,000 rows/s).  With the pieces decoded
 beforehand it was 1.0x: decoding is what the rest costs.  The background sealer
 waits for a pause in the writes (see :data:`SEAL_QUIET_S`); the bench prints
 the sealing time after the writes apart.
