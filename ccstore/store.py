@@ -559,7 +559,7 @@ def _fts_checker() -> "apsw.Connection":
 _OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",
             "busy_timeout_ms", "seal_rows", "cache_mb", "background_seal", "page_size",
             # PostgreSQL only
-            "pool_size", "retry_seconds"}
+            "pool_size", "retry_seconds", "writers"}
 
 
 def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:

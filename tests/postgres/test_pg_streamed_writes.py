@@ -142,7 +142,7 @@ def test_connection_lost_while_streaming(pg_url):
 
         def feed():
             yield pieces[0]
-            pid = be._w.info.backend_pid
+            pid = be._writers[0].conn.info.backend_pid
             with psycopg.connect(pg_url, autocommit=True) as admin:
                 killed.append(admin.execute("SELECT pg_terminate_backend(%s)",
                                             (pid,)).fetchone()[0])
@@ -180,10 +180,10 @@ def test_write_with_a_stale_row_count_goes_to_a_new_segment(pg_url):
     with streaming(pg_url) as st:
         st.write(mixed(50, T0), precision="s")
         be = st.backend
-        op = be._open[("alex", "log", T0 // 86400)]
+        op = be._writers[0].open[("alex", "log", T0 // 86400)]
         op.next_n -= 5
         st.write(mixed(600, T0 + 100), precision="s")
-        assert be._open[("alex", "log", T0 // 86400)].seg != op.seg
+        assert be._writers[0].open[("alex", "log", T0 // 86400)].seg != op.seg
         recs = st.query("alex", limit=None)
         assert len(recs) == 520 and len({r.id for r in recs}) == 520
     assert_gapless(pg_url)

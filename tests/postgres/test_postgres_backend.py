@@ -311,8 +311,8 @@ def test_write_retried_after_commit_outcome_unknown(pg_url, monkeypatch):
         real = be._write_once
         calls = []
 
-        def flaky(conn, wid, groups, state):
-            result = real(conn, wid, groups, state)
+        def flaky(w, conn, wid, groups, state):
+            result = real(w, conn, wid, groups, state)
             calls.append(wid)
             if len(calls) == 1:
                 conn.close()
@@ -387,14 +387,14 @@ def test_write_moves_on_when_its_open_segment_was_taken(pg_url):
         st.write(lines("alex", 30, 1_740_000_000) + lines("alex", 10, 1_740_000_000,
                                                           kind="event"), precision="s")
         be = st.backend
-        log_seg, = [v.seg for k, v in be._open.items() if k[1] == "log"]
-        ev_seg, = [v.seg for k, v in be._open.items() if k[1] == "event"]
+        log_seg, = [v.seg for k, v in be._writers[0].open.items() if k[1] == "log"]
+        ev_seg, = [v.seg for k, v in be._writers[0].open.items() if k[1] == "event"]
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute("UPDATE ccstore_segments SET state = %s WHERE id = %s",
                           (pgb.FULL, log_seg))
         st.write(lines("alex", 30, 1_740_000_100) + lines("alex", 10, 1_740_000_100,
                                                           kind="event"), precision="s")
-        assert be._open[("alex", "log", 1_740_000_000 * 10**9 // pgb.DAY_NS)].seg != log_seg
+        assert be._writers[0].open[("alex", "log", 1_740_000_000 * 10**9 // pgb.DAY_NS)].seg != log_seg
         assert len(st.query("alex", limit=None)) == 60
         assert len(st.query("alex", "event", limit=None)) == 20
         with psycopg.connect(pg_url) as conn:
