@@ -20,9 +20,9 @@ unless ``--dsn`` names a server (each run creates fresh databases there).
      rows are committed and queryable by host and time (the cluster's tables and
      first segments made before timing, as raw COPY's table is; a new segment for
      every 200,000 rows is timed), full-text off and on, from
-     one thread and from two (so one decodes while the other's COPY runs, as with
-     concurrent HTTP clients); the time the background sealer then still needs to
-     index everything is printed apart.
+     one thread and from two (as with concurrent HTTP clients: each then has a
+     writer connection of its own); the time the background sealer then still
+     needs to index everything is printed apart.
 2. Queries on ``-n`` lines (default 10,000,000, full-text on, sealed):
    one host for one hour (p50/p95 of 200), the first 100 lines containing
    ``NullPointerException`` (p50 of 20), count by loglevel over the last 24 h
