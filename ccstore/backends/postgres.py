@@ -69,9 +69,13 @@ bookkeeping costs about 1.7 ms per write.
 Concurrent writes (several HTTP clients, receivers) run on up to ``writers``
 connections (default 2), each with segments of its own, so the server copies
 them in parallel.  A write takes the first free writer: one thread's writes keep
-to one connection.  Two threads writing the standard workload, medians of 5
-rounds each against raw COPY binary just before: 0.89x with two writers, 0.81x
-with one (one thread: 0.83x); in another run 0.90x against 0.77x.
+to one connection.  One server backend copies about as fast as raw COPY; a
+second one pays off where the server has cores to spare.  On 2 cores, shared by
+the client's decoding (one thread at a time holds the GIL) and the backends, two
+threads writing the standard workload gave (medians of 5-6 rounds, each against
+raw COPY binary just before) 0.89x with two writers against 0.81x with one in one
+run, 0.77x against 0.78x in another; two stores writing one database 0.95x
+against 0.77x through a single connection.
 
 A large write (``Store.write`` of more than two pieces of
 :attr:`~PostgresBackend.stream_piece_bytes` of line protocol) is decoded piece
