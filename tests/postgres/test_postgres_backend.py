@@ -394,7 +394,8 @@ def test_write_moves_on_when_its_open_segment_was_taken(pg_url):
                           (pgb.FULL, log_seg))
         st.write(lines("alex", 30, 1_740_000_100) + lines("alex", 10, 1_740_000_100,
                                                           kind="event"), precision="s")
-        assert be._writers[0].open[("alex", "log", 1_740_000_000 * 10**9 // pgb.DAY_NS)].seg != log_seg
+        day = 1_740_000_000 * 10**9 // pgb.DAY_NS
+        assert be._writers[0].open[("alex", "log", day)].seg != log_seg
         assert len(st.query("alex", limit=None)) == 60
         assert len(st.query("alex", "event", limit=None)) == 20
         with psycopg.connect(pg_url) as conn:
