@@ -570,6 +570,10 @@ def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
     ``log_retention`` (default None: logs are kept), ``fulltext`` (default
     True), ``durability`` (``"normal"``: WAL + synchronous=NORMAL, survives a
     process crash; ``"full"``: also a power loss), ``store_logs`` (default True).
+    PostgreSQL only: ``writers`` (connections that concurrent writes run on,
+    default 2), ``pool_size`` (connections for queries, default 4),
+    ``retry_seconds`` (how long a write is retried over a lost connection,
+    default 30).
     """
     unknown = set(options) - _OPTIONS
     if unknown:
