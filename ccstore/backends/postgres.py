@@ -585,7 +585,6 @@ class PostgresBackend(Backend):
             "retried_writes_already_committed": 0, "reconnects": 0, "outages": 0,
             "outage_seconds": 0.0, "connection_errors": 0, "last_error": None}
         self._outage_since: Optional[float] = None
-        self._writer(self._writers[0])
         self._setup()
         self._pool = ConnectionPool(dsn, min_size=1, max_size=max(1, int(pool_size)),
                                     kwargs={"autocommit": True}, configure=self._configure,
@@ -684,14 +683,9 @@ class PostgresBackend(Backend):
                             # this writer's open segments are sealed now (small); a
                             # backlog of other full segments is left to the sealer of
                             # the next process
-                            mine = [op.seg for op in w.open.values()]
-                            w.open.clear()
-                            if mine:
-                                w.conn.execute(
-                                    "UPDATE ccstore_segments SET state = %s WHERE id = ANY(%s) "
-                                    "AND state = %s AND rows > 0", (FULL, mine, OPEN))
-                                while self._seal_next(w.conn, mine):
-                                    pass
+                            mine = self._mark_full(w, w.conn)
+                            while mine and self._seal_next(w.conn, mine):
+                                pass
                     except psycopg.Error:
                         pass
                     finally:
@@ -1277,13 +1271,20 @@ class PostgresBackend(Backend):
         """Mark this instance's open segments full and seal everything full now."""
         for w in self._writers:
             with w.lock:
-                mine = [op.seg for op in w.open.values()]
-                w.open.clear()
-                if mine:
-                    self._writer(w).execute(
-                        "UPDATE ccstore_segments SET state = %s WHERE id = ANY(%s) "
-                        "AND state = %s AND rows > 0", (FULL, mine, OPEN))
+                if w.open:
+                    self._mark_full(w, self._writer(w))
         return self.seal()
+
+    @staticmethod
+    def _mark_full(w: _Writer, conn: psycopg.Connection) -> List[int]:
+        """Mark the segments ``w`` holds open full (they are no longer its own);
+        return their ids.  ``w``'s lock is held."""
+        mine = [op.seg for op in w.open.values()]
+        w.open.clear()
+        if mine:
+            conn.execute("UPDATE ccstore_segments SET state = %s WHERE id = ANY(%s) "
+                         "AND state = %s AND rows > 0", (FULL, mine, OPEN))
+        return mine
 
     def _seal_next(self, conn: psycopg.Connection, only: Optional[List[int]] = None) -> bool:
         """Seal (or first sort) one full segment; False when there is none left.
