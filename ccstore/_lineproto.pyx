@@ -54,6 +54,7 @@ from operator import index as _index
 
 from ccstore._types import LineError, RowBatch
 from ccstore import messages as _messages
+from ccstore import _pylineproto
 from ccstore._pylineproto import MESSAGES, PRECISIONS, NAME_LIMIT, TEXT_LIMIT
 from ccstore._pylineproto import _COPY_SIGNATURE as _COPY_HEADER
 
@@ -68,6 +69,7 @@ cdef str _MSG_UTF8 = MESSAGES["utf8"]
 cdef object _I64_MIN = -(1 << 63)
 cdef object _I64_MAX = (1 << 63) - 1
 cdef object _U64_MAX = (1 << 64) - 1
+cdef int64_t DAY_NS = 86400 * <int64_t>1000000000
 _KEY_UNESC = _re.compile(rb"\\([ ,=])")
 
 cdef extern from "Python.h":
@@ -1890,6 +1892,14 @@ cdef class _Decoder:
     cdef int64_t last_sec
     cdef object last_sec_obj
     cdef Memo memo[MEMO_N]
+    # decode_rows(copy_group=...): the rows of one group go into cbuf as binary
+    # COPY tuples instead of becoming tuples
+    cdef bint cp_on, cp_day_on, cp_ids, cp_ids_out
+    cdef int cp_kind
+    cdef object cp_cluster
+    cdef int64_t cp_day, cp_next_id, cp_min, cp_max, dt64
+    cdef Py_ssize_t cp_n
+    cdef Buf cbuf
 
     def __cinit__(self):
         memset(self.memo, 0, sizeof(self.memo))
@@ -1910,6 +1920,7 @@ cdef class _Decoder:
         free(self.sbuf.p)
         free(self.jbuf.p)
         free(self.obuf.p)
+        free(self.cbuf.p)
         free(self.otags)
 
     cdef int run(self, bytes data, int64_t mult, object default_time, bint rows, object cluster,
@@ -2181,6 +2192,11 @@ cdef class _Decoder:
 
     cdef object othertags(self):
         """JSON of the tags without a column of their own (sorted, compact)."""
+        cdef int flags = self.othertags_fill()
+        return _cached_json(self.obuf.p, self.obuf.n, flags)
+
+    cdef int othertags_fill(self) except -1:
+        """That JSON as UTF-8 in ``obuf``; returns the tokens' flags."""
         cdef PState* S = &self.S
         cdef cbuf b = S.b
         cdef Py_ssize_t i, k = 0, j, need = 2
@@ -2259,7 +2275,7 @@ cdef class _Decoder:
             O.n += 1
         O.p[O.n] = b'}'
         O.n += 1
-        return _cached_json(O.p, O.n, flags)
+        return flags
 
     cdef int emit_row(self, Py_ssize_t ls, Py_ssize_t lno, Py_ssize_t s) except -1:
         cdef PState* S = &self.S
@@ -2314,6 +2330,10 @@ cdef class _Decoder:
             if not cl:
                 self.add_error(ls, lno, s, _MSG_NO_CLUSTER)
                 return 0
+        if self.cp_on and kind == self.cp_kind and (cl is self.cp_cluster or cl == self.cp_cluster):
+            self.cp_cluster = cl  # the same text: later lines match by identity
+            if self.copy_row(kind, idx, jother, nother, f):
+                return 0
         row = PyTuple_New(11)
         if S.has_time:
             o = _PyLong_FromLL(S.time)
@@ -2365,6 +2385,96 @@ cdef class _Decoder:
         PyList_Append(lst, row)
         return 0
 
+    cdef bint copy_row(self, int kind, Py_ssize_t* idx, Py_ssize_t jother, Py_ssize_t nother,
+                       FieldTok* f) except -1:
+        """The row of the line just parsed as a binary COPY tuple in ``cbuf``, the
+        bytes :func:`copy_binary` gives for the row ``emit_row`` makes (ids
+        from ``cp_next_id`` when ``cp_ids``, the two times as int8).  False: the
+        row is not of ``cp_day``, and goes to the groups instead."""
+        cdef PState* S = &self.S
+        cdef Buf* B = &self.cbuf
+        cdef int64_t t, sec
+        cdef Py_ssize_t i, n, m
+        t = S.time if S.has_time else self.dt64
+        if self.cp_day_on and _floordiv(t, DAY_NS) != self.cp_day:
+            return False
+        sec = _floordiv(t, 1000000000)
+        _buf_reserve(B, 2)
+        B.p[B.n] = 0
+        B.p[B.n + 1] = <unsigned char>(12 if self.cp_ids else 11)
+        B.n += 2
+        if self.cp_ids:
+            if self.cp_ids_out:
+                raise OverflowError("ids beyond the int64 range")
+            _copy_i64(B, self.cp_next_id)
+            if self.cp_next_id == 0x7FFFFFFFFFFFFFFF:
+                self.cp_ids_out = True
+            else:
+                self.cp_next_id += 1
+        _copy_i64(B, t)
+        _copy_i64(B, sec)
+        _copy_token(B, S.b + S.ms, S.me - S.ms, S.mflags, True)
+        for i in range(T_HOSTNAME, T_STYPEID + 1):
+            self.copy_tval(idx[i])
+        if nother == 0:
+            _copy_text(B, <cbuf>b"{}", 2)
+        else:
+            self.othertags_fill()
+            _copy_text(B, self.obuf.p, self.obuf.n)
+        n = f.ve - f.vs
+        _buf_reserve(B, 4 + n)
+        if f.vflags & TK_ESC:
+            m = _unescape_str(S.b + f.vs, n, B.p + B.n + 4)
+        else:
+            memcpy(B.p + B.n + 4, S.b + f.vs, n)
+            m = n
+        _put_be32(B.p + B.n, <uint32_t>m)
+        B.n += 4 + m
+        self.copy_tval(idx[T_LOGLEVEL] if kind == K_LOG else idx[T_FUNCTION])
+        if self.cp_n == 0 or t < self.cp_min:
+            self.cp_min = t
+        if self.cp_n == 0 or t > self.cp_max:
+            self.cp_max = t
+        self.cp_n += 1
+        return True
+
+    cdef inline int copy_tval(self, Py_ssize_t i) except -1:
+        """The value of tag i (NULL when i < 0) as a COPY text field in ``cbuf``."""
+        cdef TagTok* t
+        if i < 0:
+            return _copy_null(&self.cbuf)
+        t = &self.S.tags[i]
+        return _copy_token(&self.cbuf, self.S.b + t.vs, t.ve - t.vs, t.vflags, False)
+
+
+cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept:
+    """a // b rounded towards minus infinity (b > 0), as Python's."""
+    cdef int64_t q = a // b
+    if a % b < 0:
+        q -= 1
+    return q
+
+
+cdef int _copy_text(Buf* B, cbuf p, Py_ssize_t n) except -1:
+    """A text field of binary COPY: length, then the UTF-8 bytes."""
+    _buf_reserve(B, 4 + n)
+    _put_be32(B.p + B.n, <uint32_t>n)
+    memcpy(B.p + B.n + 4, p, n)
+    B.n += 4 + n
+    return 0
+
+
+cdef int _copy_token(Buf* B, cbuf p, Py_ssize_t n, int flags, bint meas) except -1:
+    """A measurement, key or tag value token, escapes removed, as a text field."""
+    cdef Py_ssize_t m
+    if not (flags & TK_ESC):
+        return _copy_text(B, p, n)
+    _buf_reserve(B, 4 + n)
+    m = _unescape_key(p, n, B.p + B.n + 4, meas)
+    _put_be32(B.p + B.n, <uint32_t>m)
+    B.n += 4 + m
+    return 0
+
 
 _MSG_NOT_CC = str(_messages.MessageError(
     "not a ClusterCockpit message: expected a field named event, log, value or control"))
@@ -2403,20 +2513,32 @@ def decode(data, *, precision="ns", default_time=None):
     return points, d.errors
 
 
-def decode_rows(data, *, precision="auto", default_time=None, cluster=None, final=True, lineno=1):
+def decode_rows(data, *, precision="auto", default_time=None, cluster=None, final=True, lineno=1,
+                copy_group=None):
     """Decode line protocol straight into storage rows (see :class:`RowBatch`).
 
     Gives exactly what :func:`decode` followed by
     :func:`ccstore.messages.point_to_row` gives, without making points.  With
     ``final=False`` the input is a chunk of a stream: an unterminated last line
     is left for the next call (``consumed``); ``lineno`` numbers the first
-    physical line of ``data``.
+    physical line of ``data``.  ``copy_group`` (see the twin) writes the rows of
+    one group as binary COPY tuples, without making them.
     """
     cdef int64_t mult = _multiplier(precision)
     cdef bytes buf = _as_bytes(data)
     cdef object dt = _default_time(default_time)
     cdef _Decoder d = _Decoder()
     cdef dict dropped = {}
+    if copy_group is not None:
+        ccl, ckind, cday, cid = _pylineproto._copy_group(copy_group)
+        d.cp_on = True
+        d.cp_cluster = ccl
+        d.cp_kind = K_LOG if ckind == "log" else K_EVENT
+        d.cp_day_on = cday is not None
+        d.cp_day = cday if cday is not None else 0
+        d.cp_ids = cid is not None
+        d.cp_next_id = cid if cid is not None else 0
+        d.dt64 = dt  # in the int64 range (_default_time)
     try:
         d.run(buf, mult, dt, True, cluster, True if final else False, lineno, None)
     finally:
@@ -2428,7 +2550,11 @@ def decode_rows(data, *, precision="auto", default_time=None, cluster=None, fina
         dropped["control"] = d.n_control
     if d.n_metric and not d.metric_first:
         dropped["metric"] = d.n_metric
-    return RowBatch(d.groups, d.errors, dropped, d.consumed, d.lines)
+    if not d.cp_n:
+        return RowBatch(d.groups, d.errors, dropped, d.consumed, d.lines)
+    return RowBatch(d.groups, d.errors, dropped, d.consumed, d.lines,
+                    PyBytes_FromStringAndSize(<const char*>d.cbuf.p, d.cbuf.n), d.cp_n,
+                    d.cp_min, d.cp_max)
 
 
 @cython.boundscheck(True)

@@ -796,8 +796,34 @@ def _add_row(groups: Dict[Tuple[str, str], List[tuple]], cl: str, kind: str) -> 
     return rows
 
 
+#: nanoseconds per day: ``copy_group`` days are ``time // DAY_NS``
+DAY_NS = 86_400_000_000_000
+
+
+def _copy_group(spec: Any) -> Tuple[str, str, Optional[int], Optional[int]]:
+    """``decode_rows``'s ``copy_group``, checked."""
+    if not isinstance(spec, (tuple, list)) or len(spec) != 4:
+        raise TypeError("copy_group must be (cluster, kind, day, first_id)")
+    cl, kind, day, first_id = spec
+    if type(cl) is not str or not cl:
+        raise TypeError("copy_group: the cluster must be a non-empty str")
+    if kind not in (_LOG, _EVENT):
+        raise ValueError(f"copy_group: kind must be {_LOG!r} or {_EVENT!r}, not {kind!r}")
+    if day is not None:
+        day = _index(day)
+        if not I64_MIN // DAY_NS <= day <= I64_MAX // DAY_NS:
+            raise OverflowError("copy_group: the day is beyond the int64 range")
+    if first_id is not None:
+        first_id = _index(first_id)
+        if not I64_MIN <= first_id <= I64_MAX:
+            raise OverflowError("ids beyond the int64 range")
+    return cl, (_LOG if kind == _LOG else _EVENT), day, first_id
+
+
 def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[int] = None,
-                cluster: Optional[str] = None, final: bool = True, lineno: int = 1) -> RowBatch:
+                cluster: Optional[str] = None, final: bool = True, lineno: int = 1,
+                copy_group: Optional[Tuple[str, str, Optional[int], Optional[int]]] = None
+                ) -> RowBatch:
     """Decode line protocol straight into storage rows (see :class:`RowBatch`).
 
     Gives exactly what :func:`decode` followed by
@@ -805,10 +831,20 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
     is a chunk of a stream: an unterminated last line is left for the next call
     (``consumed``, in bytes of the UTF-8 encoding when ``data`` is str);
     ``lineno`` numbers the first physical line of ``data``.
+
+    ``copy_group=(cluster, kind, day, first_id)``: the rows of that cluster and
+    kind whose time falls on ``day`` (``time // DAY_NS``; any day when None) go
+    into ``copy`` instead of ``groups``, as the tuples of
+    ``copy_binary(rows, first_id, 2)`` (without its signature and trailer).
     """
     mult = _multiplier(precision)
     buf = _as_bytes(data)
     dt = _default_time(default_time)
+    if copy_group is not None:
+        ccl, ckind, cday, cid = _copy_group(copy_group)
+    else:
+        ccl = ckind = cday = cid = None
+    copied: List[tuple] = []
     errs: List[Tuple[int, str]] = []
     groups: Dict[Tuple[str, str], List[tuple]] = {}
     dropped: Dict[str, int] = {}
@@ -826,11 +862,15 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
         if kind is LOG or kind is EVENT:
             cl = entry[2] or cluster
             if cl and type(value) is str:
+                row = (t, t // 1_000_000_000, *entry[3], value,
+                       entry[4] if kind is LOG else entry[5])
+                if kind is ckind and cl == ccl and (cday is None or t // DAY_NS == cday):
+                    copied.append(row)
+                    continue
                 if cl is not last_cl or kind is not last_kind:
                     rows = _add_row(groups, cl, kind)
                     last_cl, last_kind = cl, kind
-                rows.append((t, t // 1_000_000_000, *entry[3], value,
-                             entry[4] if kind is LOG else entry[5]))
+                rows.append(row)
                 continue
         elif kind is not None:  # metric, control: the first kind field decides
             dropped[kind] = dropped.get(kind, 0) + 1
@@ -843,6 +883,8 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
             continue
         if row is None:
             dropped[kind] = dropped.get(kind, 0) + 1
+        elif kind == ckind and cl == ccl and (cday is None or row[0] // DAY_NS == cday):
+            copied.append(row)
         else:
             rows = _add_row(groups, cl, kind)
             last_cl, last_kind = cl, kind
@@ -851,7 +893,13 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
     lines = buf.count(b"\n", 0, consumed)
     if final and consumed and buf[consumed - 1] != 10:
         lines += 1
-    return RowBatch(groups, _line_errors(buf, errs, lineno), dropped, consumed, lines)
+    errors = _line_errors(buf, errs, lineno)
+    if not copied:
+        return RowBatch(groups, errors, dropped, consumed, lines)
+    times = [r[0] for r in copied]
+    return RowBatch(groups, errors, dropped, consumed, lines,
+                    copy_binary(copied, cid, 2)[len(_COPY_SIGNATURE):-2], len(copied),
+                    min(times), max(times))
 
 
 # -------------------------------------------------------------------- encoding

@@ -1,7 +1,7 @@
 """Result types shared by both decoder implementations (plain Python classes)."""
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 __all__ = ["LineError", "RowBatch"]
 
@@ -52,22 +52,34 @@ class RowBatch:
     - ``consumed``: bytes of the input that were decoded.  Equal to
       ``len(data)`` unless ``final=False`` left an unterminated last line;
     - ``lines``: physical lines consumed (so the next chunk's ``lineno`` is
-      ``lineno + lines``).
+      ``lineno + lines``);
+    - ``copy``, ``copied``, ``copy_min``, ``copy_max``: with ``copy_group``, the
+      rows of that group as binary COPY tuples (no signature, no trailer), how
+      many, and their least and greatest time (None when there are none).  Those
+      rows are not in ``groups``.
     """
 
-    __slots__ = ("groups", "errors", "dropped", "consumed", "lines")
+    __slots__ = ("groups", "errors", "dropped", "consumed", "lines", "copy", "copied",
+                 "copy_min", "copy_max")
 
     def __init__(self, groups: Dict[Tuple[str, str], List[tuple]], errors: List[LineError],
-                 dropped: Dict[str, int], consumed: int, lines: int) -> None:
+                 dropped: Dict[str, int], consumed: int, lines: int, copy: bytes = b"",
+                 copied: int = 0, copy_min: Optional[int] = None,
+                 copy_max: Optional[int] = None) -> None:
         self.groups = groups
         self.errors = errors
         self.dropped = dropped
         self.consumed = consumed
         self.lines = lines
+        self.copy = copy
+        self.copied = copied
+        self.copy_min = copy_min
+        self.copy_max = copy_max
 
     @property
     def rows(self) -> int:
-        return sum(len(v) for v in self.groups.values())
+        """Rows decoded: those in ``groups`` and those in ``copy``."""
+        return sum(len(v) for v in self.groups.values()) + self.copied
 
     def __repr__(self) -> str:
         return (f"RowBatch(rows={self.rows}, errors={len(self.errors)}, "

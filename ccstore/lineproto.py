@@ -23,14 +23,15 @@ from typing import Dict, Iterable, Iterator, List, Optional
 from . import _pylineproto
 from ._types import LineError, RowBatch
 
-__all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "Point", "copy_binary", "decode",
-           "decode_rows", "decode_stream", "encode", "get_implementation", "group_by_host",
-           "PRECISIONS"]
+__all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "RowStream", "Point", "copy_binary",
+           "decode", "decode_rows", "decode_stream", "encode", "get_implementation",
+           "group_by_host", "DAY_NS", "PRECISIONS"]
 
 #: the names every implementation provides
 API = ("Point", "copy_binary", "decode", "decode_rows", "encode", "group_by_host",
        "syslog_chunk")
 PRECISIONS = tuple(_pylineproto.PRECISIONS)
+DAY_NS = _pylineproto.DAY_NS
 
 _loaded: Dict[str, types.SimpleNamespace] = {}
 
@@ -90,33 +91,61 @@ copy_binary = _impl.copy_binary
 syslog_chunk = _impl.syslog_chunk
 
 
-def decode_stream(chunks: Iterable[bytes], *, precision: str = "auto",
-                  default_time: Optional[int] = None,
-                  cluster: Optional[str] = None) -> Iterator[RowBatch]:
-    """:func:`decode_rows` over a stream of byte chunks, in bounded memory.
+class RowStream:
+    """:func:`decode_rows` over a stream of byte chunks, in bounded memory: an
+    iterator of :class:`RowBatch`.
 
     Yields one batch per chunk in which a line ends, and one for a last line
     without a newline.  A line split over chunks is decoded once, whole;
     ``lineno`` counts from the start of the stream, and every line without a
     time gets the same ``default_time`` (now, when not given).
+
+    Its consumer may set ``copy_group`` (see :func:`decode_rows`) before taking
+    the next batch: that batch's rows of the group then come as binary COPY data.
     """
-    if default_time is None:
-        default_time = time.time_ns()
-    pieces: List[bytes] = []  # read, not decoded yet
-    lineno = 1
-    for chunk in chunks:
-        if not chunk:
-            continue
-        pieces.append(chunk)
-        if b"\n" not in chunk:
-            continue  # no line ends in it: decoding now would find nothing new
-        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        batch = decode_rows(data, precision=precision, default_time=default_time,
-                            cluster=cluster, final=False, lineno=lineno)
-        lineno += batch.lines
-        rest = data[batch.consumed:]
-        pieces = [rest] if rest else []
-        yield batch
-    if pieces:
-        yield decode_rows(b"".join(pieces), precision=precision, default_time=default_time,
-                          cluster=cluster, final=True, lineno=lineno)
+
+    def __init__(self, chunks: Iterable[bytes], *, precision: str = "auto",
+                 default_time: Optional[int] = None, cluster: Optional[str] = None) -> None:
+        self._chunks = iter(chunks)
+        self._precision = precision
+        self._default_time = time.time_ns() if default_time is None else default_time
+        self._cluster = cluster
+        self._pieces: List[bytes] = []  # read, not decoded yet
+        self._lineno = 1
+        self._done = False
+        #: ``(cluster, kind, day, first_id)`` for the next batch, or None
+        self.copy_group: Optional[tuple] = None
+
+    def __iter__(self) -> "RowStream":
+        return self
+
+    def __next__(self) -> RowBatch:
+        pieces = self._pieces
+        for chunk in self._chunks:
+            if not chunk:
+                continue
+            pieces.append(chunk)
+            if b"\n" not in chunk:
+                continue  # no line ends in it: decoding now would find nothing new
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            batch = self._decode(data, False)
+            self._lineno += batch.lines
+            rest = data[batch.consumed:]
+            self._pieces = [rest] if rest else []
+            return batch
+        if pieces and not self._done:
+            self._done = True
+            return self._decode(b"".join(pieces), True)
+        raise StopIteration
+
+    def _decode(self, data: bytes, final: bool) -> RowBatch:
+        return decode_rows(data, precision=self._precision, default_time=self._default_time,
+                           cluster=self._cluster, final=final, lineno=self._lineno,
+                           copy_group=self.copy_group)
+
+
+def decode_stream(chunks: Iterable[bytes], *, precision: str = "auto",
+                  default_time: Optional[int] = None,
+                  cluster: Optional[str] = None) -> Iterator[RowBatch]:
+    """:func:`decode_rows` over a stream of byte chunks (a :class:`RowStream`)."""
+    return RowStream(chunks, precision=precision, default_time=default_time, cluster=cluster)

@@ -265,19 +265,26 @@ class Store:
                       cluster: Optional[str], precision: str, default_time: Optional[int],
                       state: Optional[Dict[str, str]]) -> WriteResult:
         """One write decoded piece by piece, each piece taken by the backend (which
-        sends it on) before the next is decoded; committed as one transaction."""
+        sends it on) before the next is decoded; committed as one transaction.
+
+        The backend may decode the write more than once (a retry starts over): the
+        result is that of the last decoding, which the backend took whole.
+        """
         view = memoryview(data).cast("B")
-        chunks = (bytes(view[i:i + piece]) for i in range(0, len(view), piece))
-        result = WriteResult()
+        if default_time is None:
+            default_time = _time.time_ns()  # the same in every decoding
+        results: List[WriteResult] = []
 
-        def pieces() -> Iterator[Dict[Tuple[str, str], List[tuple]]]:
-            for batch in lineproto.decode_stream(chunks, precision=precision,
-                                                 default_time=default_time, cluster=cluster):
-                yield self._tally(batch, result)
+        def open_stream() -> lineproto.RowStream:
+            result = WriteResult()
+            results.append(result)
+            return _KeptStream((bytes(view[i:i + piece]) for i in range(0, len(view), piece)),
+                               self, result, precision=precision, default_time=default_time,
+                               cluster=cluster)
 
-        self.backend.write_stream(pieces(), state)
-        self._count(result)
-        return result
+        self.backend.write_stream(open_stream, state)
+        self._count(results[-1])
+        return results[-1]
 
     def write_points(self, points: Iterable["lineproto.Point"], *,
                      cluster: Optional[str] = None,
@@ -311,7 +318,8 @@ class Store:
         return result
 
     def _tally(self, batch: RowBatch, result: WriteResult) -> Dict[Tuple[str, str], List[tuple]]:
-        """The groups of ``batch`` to store; its rows, drops and errors added to ``result``."""
+        """The groups of ``batch`` to store; its rows, drops and errors added to
+        ``result`` (its ``copy`` rows are of a group the backend stores)."""
         for k, n in batch.dropped.items():
             result.dropped[k] = result.dropped.get(k, 0) + n
         result.errors.extend(batch.errors)
@@ -322,7 +330,7 @@ class Store:
                 groups = dict(groups)
                 for key in logs:
                     result.dropped["log"] = result.dropped.get("log", 0) + len(groups.pop(key))
-        result.written += sum(len(rows) for rows in groups.values())
+        result.written += sum(len(rows) for rows in groups.values()) + batch.copied
         return groups
 
     def _count(self, result: WriteResult) -> None:
@@ -532,6 +540,23 @@ class Store:
         out["decoder"] = lineproto.IMPLEMENTATION
         out["backend"] = self.backend.stats()
         return out
+
+
+class _KeptStream(lineproto.RowStream):
+    """The batches of one streamed write as the store keeps them: what it does
+    not keep (logs, when it keeps none) is taken out of ``groups``; rows, drops
+    and errors are counted in ``result``."""
+
+    def __init__(self, chunks: Iterable[bytes], store: Store, result: WriteResult,
+                 **options: Any) -> None:
+        super().__init__(chunks, **options)
+        self._store = store
+        self._result = result
+
+    def __next__(self) -> RowBatch:
+        batch = super().__next__()
+        batch.groups = self._store._tally(batch, self._result)
+        return batch
 
 
 def fts_syntax_ok(query: str) -> bool:

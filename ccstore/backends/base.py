@@ -6,8 +6,9 @@ a :class:`QuerySpec`; a backend turns it into SQL with bound values only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from .._types import RowBatch
 from ..messages import LEVEL_TAG
 
 __all__ = ["QuerySpec", "TagCond", "Backend", "RESULT_COLUMNS", "COLUMN_OF", "GroupKey",
@@ -106,14 +107,17 @@ class Backend:
     #: gains nothing from pieces, so :meth:`ccstore.Store.write` decodes a write whole)
     stream_piece_bytes = 0
 
-    def write_stream(self, pieces: Iterable[Dict[Tuple[str, str], List[tuple]]],
+    def write_stream(self, open_stream: Callable[[], Iterator[RowBatch]],
                      state: Optional[Dict[str, str]] = None) -> None:
-        """Commit the rows of all ``pieces`` (and ``state``) in one transaction.
+        """Commit the rows of one write (and ``state``) in one transaction.
 
-        The pieces are groups as :meth:`write` takes them, decoded while they are
-        taken, so a backend can send one piece while the next is decoded.
+        ``open_stream()`` gives the write's batches (:class:`ccstore.lineproto.RowStream`),
+        each decoded when it is taken, so that a backend can send one while the next
+        is decoded.  Before taking a batch it may set the stream's ``copy_group``:
+        the batch's rows of that group then come as binary COPY data.  Each call
+        starts the write over (a retry); the last stream opened is taken whole.
         """
-        self.write(merge_groups(pieces), state)
+        self.write(merge_groups(b.groups for b in open_stream()), state)
 
     def query(self, spec: QuerySpec) -> List[tuple]:
         """Rows shaped as :data:`RESULT_COLUMNS`, ordered by (time, id) per spec.order."""

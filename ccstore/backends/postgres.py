@@ -115,15 +115,15 @@ import time as _time
 import urllib.parse
 import uuid
 from dataclasses import replace
-from itertools import chain
 from operator import itemgetter
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ..lineproto import copy_binary
+from .._types import RowBatch
+from ..lineproto import DAY_NS, copy_binary
 from ..messages import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
 from .base import (FULL, GO_COLUMNS, ID_SHIFT, OPEN, SEALED, TABLE_SUFFIX, Backend, GroupKey,
                    QuerySpec, merge_groups)
@@ -135,7 +135,6 @@ SCHEMA_VERSION = 1
 PLAIN = 3
 #: full, and its rows already rewritten in (hostname, time) order
 SORTED = 4
-DAY_NS = 86400 * NS_PER_S
 MINUTE_NS = 60 * NS_PER_S
 #: advisory lock class of ccstore's catalog changes ("ccst")
 LOCK_CLASS = 0x63637374
@@ -180,7 +179,8 @@ FROM d WHERE s.id = d.seg AND s.state = %s AND s.next_n = d.base
 RETURNING s.id, s.state"""
 #: the end of binary COPY data, and the length of its start (signature and header)
 _COPY_TRAILER = b"\xff\xff"
-_COPY_HEAD = len(copy_binary([], None, 0)) - len(_COPY_TRAILER)
+_COPY_START = copy_binary([], None, 0)[:-len(_COPY_TRAILER)]
+_COPY_HEAD = len(_COPY_START)
 _TIME = itemgetter(0)
 
 _FILL_FUNCTION = """
@@ -533,9 +533,13 @@ class _Target:
                 return keep
             rows = keep
             lo, hi = min(map(_TIME, keep)), max(map(_TIME, keep))
+        self.widen(lo, hi)
+        return rows
+
+    def widen(self, lo: int, hi: int) -> None:
+        """The time range widened to take in [lo, hi]."""
         self.mn = lo if self.mn is None else min(self.mn, lo)
         self.mx = hi if self.mx is None else max(self.mx, hi)
-        return rows
 
 
 def _conn_broken(conn: Optional[psycopg.Connection]) -> bool:
@@ -921,25 +925,24 @@ class PostgresBackend(Backend):
             return
         self._write_retrying(None, groups, state)
 
-    def write_stream(self, pieces: Iterable[Dict[Tuple[str, str], List[tuple]]],
+    def write_stream(self, open_stream: Callable[[], Iterator[RowBatch]],
                      state: Optional[Dict[str, str]] = None) -> None:
-        self._write_retrying(iter(pieces), {}, state)
+        self._write_retrying(open_stream, {}, state)
 
-    def _write_retrying(self, pieces: Optional[Iterator[Dict[Tuple[str, str], List[tuple]]]],
+    def _write_retrying(self, open_stream: Optional[Callable[[], Iterator[RowBatch]]],
                         groups: Dict[Tuple[str, str], List[tuple]],
                         state: Optional[Dict[str, str]]) -> None:
         """One write, retried after a reconnect unless its write id shows it committed.
 
-        ``pieces`` (when given) are streamed on the first attempt; whatever makes
-        that attempt fail, the pieces are all decoded then and a retry writes them
-        whole.
+        A write of ``open_stream`` (when given) is streamed on the first attempt;
+        whatever makes that attempt fail, a retry decodes it again, whole.
         """
         wid = uuid.uuid4()
         w = self._take_writer()
         try:
             with self._lock:
                 self._writing += 1
-            self._write_attempts(w, wid, pieces, groups, state)
+            self._write_attempts(w, wid, open_stream, groups, state)
         finally:
             with self._lock:
                 self._writing -= 1
@@ -959,13 +962,14 @@ class PostgresBackend(Backend):
         return w
 
     def _write_attempts(self, w: _Writer, wid: uuid.UUID,
-                        pieces: Optional[Iterator[Dict[Tuple[str, str], List[tuple]]]],
+                        open_stream: Optional[Callable[[], Iterator[RowBatch]]],
                         groups: Dict[Tuple[str, str], List[tuple]],
                         state: Optional[Dict[str, str]]) -> None:
         """The attempts of one write, on writer ``w`` (its lock held)."""
         deadline = _time.monotonic() + self.retry_seconds
         attempt = 0
         delay = 0.05
+        stream = open_stream is not None  # the next attempt streams
         while True:
             try:
                 conn = self._writer(w)
@@ -974,15 +978,13 @@ class PostgresBackend(Backend):
                     self._bump("retried_writes_already_committed")
                     self._connection_ok()
                     return
-                if pieces is not None:
-                    taken: List[Dict[Tuple[str, str], List[tuple]]] = []
-                    try:
-                        full = self._write_streamed(w, conn, wid, pieces, taken, state)
-                    except BaseException:
-                        groups = merge_groups(chain(taken, pieces))
-                        pieces = None
-                        raise
+                if stream:
+                    stream = False
+                    full = self._write_streamed(w, conn, wid, open_stream(), state)
                 else:
+                    if open_stream is not None:
+                        groups = merge_groups(b.groups for b in open_stream())
+                        open_stream = None
                     full = self._write_once(w, conn, wid, groups, state)
                 self._connection_ok()
                 if full:
@@ -1070,69 +1072,69 @@ class PostgresBackend(Backend):
         return self._committed(w, targets, filled)
 
     def _write_streamed(self, w: _Writer, conn: psycopg.Connection, wid: uuid.UUID,
-                        pieces: Iterator[Dict[Tuple[str, str], List[tuple]]],
-                        taken: List[Dict[Tuple[str, str], List[tuple]]],
-                        state: Optional[Dict[str, str]]) -> bool:
-        """A write whose pieces are decoded while it is sent: the largest group of
-        the first piece goes into one COPY, fed piece by piece as the pieces are
-        taken; the rest (other groups, rows of another day) is held back and copied
-        whole after it, in the same transaction.
+                        stream: Iterator[RowBatch], state: Optional[Dict[str, str]]) -> bool:
+        """A write whose batches are decoded while it is sent: the largest group of
+        the first batch goes into one COPY, fed batch by batch as they are taken
+        (after the first, the stream encodes that group's rows of the day as COPY
+        data itself, ids included); the rest (other groups, rows of another day)
+        is held back and copied whole after it, in the same transaction.
 
-        Segments are made before the transaction begins; when a later piece needs
+        Segments are made before the transaction begins; when a later batch needs
         one that does not exist yet, :class:`_Whole` rolls back and the caller
         writes everything whole (which makes it).
         """
-        first = None
-        for piece in pieces:
-            taken.append(piece)
-            if any(piece.values()):
-                first = piece
-                break
+        first = next((b for b in stream if any(b.groups.values())), None)
         if first is None:  # no rows at all
             return bool(state) and self._write_once(w, conn, wid, {}, state)
-        skey = max((k for k, rows in first.items() if rows), key=lambda k: len(first[k]))
-        # the tables and segments of the first piece's groups exist before the transaction
-        self._targets(w, conn, self._plan(conn, first))
+        groups = first.groups
+        skey = max((k for k, rows in groups.items() if rows), key=lambda k: len(groups[k]))
+        # the tables and segments of the first batch's groups exist before the transaction
+        self._targets(w, conn, self._plan(conn, groups))
         table, partitioned = self._tables[skey]
         if partitioned:
-            sday: Optional[int] = first[skey][0][0] // DAY_NS
+            sday: Optional[int] = groups[skey][0][0] // DAY_NS
             op = self._open_segment(w, conn, (skey[0], skey[1], sday))
-            stream = _Target((skey[0], skey[1], sday), op.leaf, op, [], None, None)
+            target = _Target((skey[0], skey[1], sday), op.leaf, op, [], None, None)
         else:
             sday = None
-            stream = _Target(None, table, None, [], 0, 0)
+            target = _Target(None, table, None, [], 0, 0)
         held: Dict[Tuple[str, str], List[tuple]] = {}
         n = 0
         with conn.transaction(), conn.cursor() as cur:
-            with cur.copy(self._copy_sql(stream.table, plain=stream.seg is None)) as cp:
-                piece: Optional[Dict[Tuple[str, str], List[tuple]]] = first
-                while piece is not None:
-                    for key, rows in piece.items():
+            with cur.copy(self._copy_sql(target.table, plain=target.seg is None)) as cp:
+                cp.write(_COPY_START)
+                batch: Optional[RowBatch] = first
+                while batch is not None:
+                    for key, rows in batch.groups.items():
                         if not rows:
                             continue
                         if key != skey:
                             held.setdefault(key, []).extend(rows)
                             continue
                         if sday is not None:
-                            rows = stream.take(rows, sday, held)
+                            rows = target.take(rows, sday, held)
                             if not rows:
                                 continue
-                        data = copy_binary(rows, stream.first_id(n), COPY_INTS)
-                        cp.write(memoryview(data)[_COPY_HEAD if n else 0:-len(_COPY_TRAILER)])
+                        data = copy_binary(rows, target.first_id(n), COPY_INTS)
+                        cp.write(memoryview(data)[_COPY_HEAD:-len(_COPY_TRAILER)])
                         n += len(rows)
-                    piece = next(pieces, None)
-                    if piece is not None:
-                        taken.append(piece)
+                    if batch.copied:
+                        cp.write(batch.copy)
+                        n += batch.copied
+                        if sday is not None:
+                            target.widen(batch.copy_min, batch.copy_max)
+                    stream.copy_group = (skey[0], skey[1], sday, target.first_id(n))
+                    batch = next(stream, None)
                 cp.write(_COPY_TRAILER)
                 # the held rows are placed and encoded while the server copies the
-                # last pieces
+                # last batches
                 if any(key not in self._tables for key in held):
                     raise _Whole()  # a new table: made outside this transaction
                 targets = self._targets(w, conn, self._plan(conn, held), create=False)
                 encoded = [copy_binary(t.rows, t.first_id(0), COPY_INTS) for t in targets]
-            stream.count = n
+            target.count = n
             self._copy_whole(cur, targets, encoded)
-            targets.append(stream)
+            targets.append(target)
             filled = self._book(cur, wid, targets, state)
         self._bump("streamed_writes")
         return self._committed(w, targets, filled)

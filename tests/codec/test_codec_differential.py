@@ -180,6 +180,60 @@ def test_decode_rows_agrees(impls, data, precision, cluster, final, lineno):
                       final=final, lineno=lineno)
 
 
+_string = st.lists(st.sampled_from(["x", " ", ",", "=", "\\\\", '\\"', "\\n", "\\t", "\\q",
+                                    "\n", "\u00e9", "\\"]), max_size=8).map(
+    lambda parts: '"' + "".join(parts) + '"')
+
+
+@st.composite
+def cc_messages(draw: Any) -> bytes:
+    """A line protocol event or log, with or without a cluster, identity tags, other
+    tags (escaped), a time (maybe another day) and more fields."""
+    name = draw(st.sampled_from(["ccb", "job", "c pu", "a,b", "\u00e9", "x\\y"]))
+    line = _esc(name, ", ")
+    keys = draw(st.lists(st.sampled_from(["cluster", "cluster", "hostname", "type", "type-id",
+                                          "stype", "stype-id", "loglevel", "function", "k=1",
+                                          "a b", "z"]), unique=True, max_size=7))
+    for k in keys:
+        v = draw(st.sampled_from(["alex", "c"])) if k == "cluster" else draw(_word)
+        line += "," + _esc(k, ",= ") + "=" + _esc(v, ",= ")
+    kind = draw(st.sampled_from(["log", "event"]))
+    fields = [(kind, draw(_string))] + draw(st.lists(st.tuples(
+        st.sampled_from(["v", "log", "x y"]), _value), max_size=2))
+    line += " " + ",".join(_esc(k, ",= ") + "=" + v for k, v in fields)
+    ts = draw(st.sampled_from([None, "1740027951", "1739900000", "1740027951000000000", "-5",
+                               "0"]))
+    return (line + ("" if ts is None else " " + ts)).encode()
+
+
+messages_ = st.lists(st.one_of(cc_messages(), cc_messages(), mutated()), min_size=1,
+                     max_size=8).map(b"\n".join)
+
+
+def canon_copy(res: Tuple[str, Any]) -> Any:
+    tag, v = res
+    if tag != "ok":
+        return res
+    return canon_rows(res), v.copy, v.copied, v.copy_min, v.copy_max
+
+
+@SETTINGS
+@given(data=st.one_of(messages_, messages_, near_valid, arbitrary), precision=precisions,
+       cluster=st.sampled_from([None, "c", "alex", "\u00e9"]), final=st.booleans(),
+       spec=st.tuples(st.sampled_from(["alex", "c", "\u00e9", "a b", "x,y"]),
+                      st.sampled_from(["log", "event"]),
+                      st.sampled_from([None, 0, -1, 20139, 1740027951]),
+                      st.sampled_from([None, 0, 1, -(1 << 63), (1 << 63) - 2])))
+def test_decode_rows_copy_group_agrees(impls, data, precision, cluster, final, spec):
+    """The rows of one group as binary COPY data: the same bytes, ids, rows left
+    in groups (keys in the same order), errors and exceptions."""
+    py, cy = impls
+    kw = dict(precision=precision, default_time=1740027951000000000, cluster=cluster,
+              final=final, copy_group=spec)
+    assert canon_copy(call(cy.decode_rows, data, **kw)) == canon_copy(
+        call(py.decode_rows, data, **kw))
+
+
 @SETTINGS
 @given(data=st.one_of(near_valid, arbitrary), cuts=st.lists(st.integers(0, 300), max_size=5),
        precision=precisions)

@@ -266,3 +266,111 @@ def test_group_by_host_indexes_like_python(lp):
     assert lp.group_by_host(rows, -2, -1) == (rows, [("a", 1), ("b", 1)], 1, 2)
     with pytest.raises(IndexError):
         lp.group_by_host(rows, 2, 1)
+
+
+# --- one group straight to binary COPY data (copy_group) ------------------------
+DAY = 86400 * NS
+COPY_LINES = (
+    # escapes in the measurement, tag keys and values, and the string value;
+    # several other tags (sorted into othertags), none, a missing identity tag
+    b'c\\ pu\\,x,cluster=alex,hostname=h\\ 1,type=node,type-id=0,stype=s\\,1,stype-id=2,'
+    b'loglevel=warn,zz=1,a\\=b=v\\ w log="q\\"uote\\\\d \\n \xc3\xa9 \\t\\x" 1740027951\n'
+    b'ccb,cluster=alex,hostname=h2 log="" 1740027952\n'
+    b'job,cluster=alex,hostname=h3,function=start_job event="{\\"jobId\\": 1}" 1740027953\n'
+    # another cluster, another day, a line without time, metrics, bad lines
+    b'ccb,cluster=other,hostname=h1 log="x" 1740027954\n'
+    b'ccb,cluster=alex,hostname=h1 log="yesterday" 1739900000\n'
+    b'ccb,cluster=alex,hostname=h4 log="no time"\n'
+    b'cpu,cluster=alex,hostname=h1 value=1 1740027955\n'
+    b'ccb,cluster=alex log=bad 1740027956\n'
+    b'ccb,hostname=h5 log="default cluster" 1740027957\n'
+    b'\xf0\x9f\x98\x80,cluster=alex,hostname=\xc3\xa9 log="\xe2\x82\xac" 1740027958\n'
+) + LOG + EVENT
+
+
+def check_copy_group(impl, data, spec, **kw):
+    """``decode_rows(data, copy_group=spec)`` gives what decoding without it gives,
+    except that the group's rows of the day are in ``copy``, as
+    ``copy_binary(rows, first_id, 2)`` encodes them; return the batch."""
+    kw.setdefault("default_time", 0)
+    whole = impl.decode_rows(data, **kw)
+    batch = impl.decode_rows(data, copy_group=spec, **kw)
+    cl, kind, day, first_id = spec
+    copied = [r for r in whole.groups.get((cl, kind), [])
+              if day is None or r[0] // DAY == day]
+    rest = {}
+    for key, rows in whole.groups.items():
+        for r in rows:
+            if key != (cl, kind) or (day is not None and r[0] // DAY != day):
+                rest.setdefault(key, []).append(r)
+    assert batch.groups == rest  # (the order of keys: the differential tests)
+    assert batch.copy == lp_copy(impl, copied, first_id)
+    assert batch.copied == len(copied) and batch.rows == whole.rows
+    times = [r[0] for r in copied]
+    assert (batch.copy_min, batch.copy_max) == ((min(times), max(times)) if times
+                                                 else (None, None))
+    assert (batch.errors, batch.dropped, batch.consumed, batch.lines) == (
+        whole.errors, whole.dropped, whole.consumed, whole.lines)
+    return batch
+
+
+def lp_copy(impl, rows, first_id):
+    return impl.copy_binary(rows, first_id, 2)[len(COPY_HEAD):-2] if rows else b""
+
+
+@pytest.mark.parametrize("spec, copied", [
+    (("alex", "log", 1740027951 // 86400, 1), 4),
+    (("alex", "log", 1740027951 // 86400, None), 4),
+    (("alex", "log", None, 1 << 40), 6),            # every day, the default time's too
+    (("alex", "log", 0, 3), 1),                     # the line without time (default 0)
+    (("alex", "event", 1740027951 // 86400, 9), 2),
+    (("other", "log", None, None), 1),
+    (("fallback", "log", None, 5), 1),              # the cluster given for lines without
+    (("nobody", "log", None, 5), 0),
+])
+def test_copy_group_takes_the_group_rows_of_the_day(lp, spec, copied):
+    batch = check_copy_group(lp, COPY_LINES, spec, cluster="fallback")
+    assert batch.copied == copied
+    assert len(batch.errors) == 1 and batch.dropped == {"metric": 1}
+
+
+def test_copy_group_on_the_workload_and_in_chunks(lp, workload):
+    data = workload.generate(3000, seed=3)
+    day = lp.decode_rows(data).groups[("alex", "log")][0][0] // DAY
+    for kind in ("log", "event"):
+        check_copy_group(lp, data, ("alex", kind, day, 77))
+    # streamed: the ids go on from one chunk to the next; the COPY data joined is
+    # that of the whole group
+    whole = lp.decode_rows(data, default_time=0).groups[("alex", "log")]
+    parts, n, pending, lineno = [], 0, b"", 1
+    for i in range(0, len(data), 7000):
+        pending += data[i:i + 7000]
+        batch = lp.decode_rows(pending, final=i + 7000 >= len(data), lineno=lineno,
+                               default_time=0, copy_group=("alex", "log", None, 100 + n))
+        parts.append(batch.copy)
+        n += batch.copied
+        pending, lineno = pending[batch.consumed:], lineno + batch.lines
+    assert b"".join(parts) == lp_copy(lp, whole, 100)
+
+
+@pytest.mark.parametrize("spec, exc, message", [
+    (("alex", "log", None), TypeError, "copy_group must be"),
+    ("alex", TypeError, "copy_group must be"),
+    ((1, "log", None, None), TypeError, "cluster must be a non-empty str"),
+    (("", "log", None, None), TypeError, "cluster must be a non-empty str"),
+    (("alex", "metric", None, None), ValueError, "kind must be 'log' or 'event'"),
+    (("alex", "log", 1 << 60, None), OverflowError, "day is beyond"),
+    (("alex", "log", "1", None), TypeError, "'str' object cannot be interpreted as an integer"),
+    (("alex", "log", None, 1 << 63), OverflowError, "ids beyond the int64 range"),
+])
+def test_copy_group_is_checked(lp, spec, exc, message):
+    with pytest.raises(exc, match=message):
+        lp.decode_rows(LOG, copy_group=spec)
+
+
+def test_copy_group_ids_stop_at_the_last_int64(lp):
+    two = LOG + LOG
+    batch = lp.decode_rows(two, copy_group=("alex", "log", None, (1 << 63) - 2))
+    assert batch.copied == 2
+    with pytest.raises(OverflowError, match="ids beyond the int64 range"):
+        lp.decode_rows(two, copy_group=("alex", "log", None, (1 << 63) - 1))

@@ -15,6 +15,7 @@ import pytest
 psycopg = pytest.importorskip("psycopg")
 
 import ccstore  # noqa: E402
+from ccstore import store as store_mod  # noqa: E402
 from ccstore.backends import postgres as pgb  # noqa: E402
 from ccstore.lineproto import decode_rows  # noqa: E402
 
@@ -129,48 +130,48 @@ def test_stream_needing_a_new_segment_is_written_whole(pg_url, tmp_path):
     assert_gapless(pg_url)
 
 
-def test_connection_lost_while_streaming(pg_url):
-    """The writer's connection is terminated while the pieces are taken: the
-    write is retried whole after reconnecting, every row stored once."""
+def test_connection_lost_while_streaming(pg_url, monkeypatch):
+    """The writer's connection is terminated after the first batch was taken (the
+    stream was then encoding the next ones as COPY data): the write is decoded
+    again and retried whole after reconnecting, every row stored once, and the
+    write's result counts every row and error once."""
     st = streaming(pg_url)
     try:
         st.write(mixed(5, T0), precision="s")  # connected, segments made
         be = st.backend
-        pieces = list(_line_pieces(mixed(600, T0 + 100)))
-        assert len(pieces) > 3
+        opened = []
         killed = []
+        next_batch = store_mod._KeptStream.__next__
 
-        def feed():
-            yield pieces[0]
-            pid = be._writers[0].conn.info.backend_pid
-            with psycopg.connect(pg_url, autocommit=True) as admin:
-                killed.append(admin.execute("SELECT pg_terminate_backend(%s)",
-                                            (pid,)).fetchone()[0])
-                while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
-                                    (pid,)).fetchone():
-                    pass
-            yield from pieces[1:]
+        def taking(stream):
+            if not opened or opened[-1] is not stream:
+                opened.append(stream)
+                stream.taken = 0
+            if len(opened) == 1 and stream.taken == 1:
+                pid = be._writers[0].conn.info.backend_pid
+                with psycopg.connect(pg_url, autocommit=True) as admin:
+                    killed.append(admin.execute("SELECT pg_terminate_backend(%s)",
+                                                (pid,)).fetchone()[0])
+                    while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                                        (pid,)).fetchone():
+                        pass
+            stream.taken += 1
+            return next_batch(stream)
 
-        be.write_stream(feed())
+        monkeypatch.setattr(store_mod._KeptStream, "__next__", taking)
+        got = st.write(mixed(600, T0 + 100, bad_every=50), precision="s")
         stats = be.stats()
         assert killed == [True]
+        assert len(opened) == 2 and opened[0].copy_group is not None
+        assert opened[1].copy_group is None  # decoded whole, as rows
         assert stats["write_retries"] == 1 and stats["streamed_writes"] == 0
+        assert got.written == 588 and len(got.errors) == 12
         recs = st.query("alex", limit=None) + st.query("alex", "event", limit=None)
-        assert len(recs) == 605 and len({r.id for r in recs}) == 605
-        assert len({(r.time, r.name) for r in recs}) == 605
+        assert len(recs) == 593 and len({r.id for r in recs}) == 593
+        assert len({(r.time, r.name) for r in recs}) == 593
     finally:
         st.close()
     assert_gapless(pg_url)
-
-
-def _line_pieces(data: bytes, size: int = 8000):
-    """Groups of whole-line pieces of about ``size`` bytes."""
-    pos = 0
-    while pos < len(data):
-        end = data.find(b"\n", pos + size)
-        end = len(data) if end < 0 else end + 1
-        yield decode_rows(data[pos:end], precision="s").groups
-        pos = end
 
 
 def test_write_with_a_stale_row_count_goes_to_a_new_segment(pg_url):
