@@ -2,8 +2,8 @@
 
 Feeds millions of generated inputs to the compiled core (``ccstore._lineproto``)
 and the pure-Python twin (``ccstore._pylineproto``) and reports every input on
-which they disagree (points, errors, rows, dropped counts, consumed bytes,
-line counts, raised exceptions), crash (the worker process dies) or hang (a
+which they disagree (points, errors, rows, one group's rows as binary COPY
+data, dropped counts, consumed bytes, line counts, raised exceptions), crash (the worker process dies) or hang (a
 batch takes too long).  Not part of the test suite.
 
 Inputs are generated deterministically from ``(seed, batch)``, so every report
@@ -34,7 +34,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests", "codec"))
 
 # the same comparison as the differential tests
-from test_codec_differential import call, canon_decode, canon_rows  # noqa: E402
+from test_codec_differential import call, canon_copy, canon_decode, canon_rows  # noqa: E402
 
 BATCH = 500
 
@@ -183,8 +183,13 @@ def check(py: Any, cy: Any, data: bytes, r: random.Random) -> Optional[str]:
     if mode in (1, 2):
         kw = dict(precision=precision, default_time=dt, cluster=r.choice([None, "c", ""]),
                   final=mode == 1, lineno=r.choice([1, 7]))
-        a = canon_rows(call(py.decode_rows, data, **kw))
-        b = canon_rows(call(cy.decode_rows, data, **kw))
+        canon = canon_rows
+        if r.random() < 0.5:  # one group as binary COPY data
+            kw["copy_group"] = (r.choice(["alex", "c"]), r.choice(["log", "event"]),
+                                r.choice([None, 0, 20139]), r.choice([None, 1, (1 << 63) - 2]))
+            canon = canon_copy
+        a = canon(call(py.decode_rows, data, **kw))
+        b = canon(call(cy.decode_rows, data, **kw))
         if a != b:
             return f"decode_rows({kw}): python {a!r} != cython {b!r}"
         return None

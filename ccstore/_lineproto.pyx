@@ -2332,7 +2332,7 @@ cdef class _Decoder:
                 return 0
         if self.cp_on and kind == self.cp_kind and (cl is self.cp_cluster or cl == self.cp_cluster):
             self.cp_cluster = cl  # the same text: later lines match by identity
-            if self.copy_row(kind, idx, jother, nother, f):
+            if self.copy_row(kind, idx, nother, f):
                 return 0
         row = PyTuple_New(11)
         if S.has_time:
@@ -2385,7 +2385,7 @@ cdef class _Decoder:
         PyList_Append(lst, row)
         return 0
 
-    cdef bint copy_row(self, int kind, Py_ssize_t* idx, Py_ssize_t jother, Py_ssize_t nother,
+    cdef bint copy_row(self, int kind, Py_ssize_t* idx, Py_ssize_t nother,
                        FieldTok* f) except -1:
         """The row of the line just parsed as a binary COPY tuple in ``cbuf``, the
         bytes :func:`copy_binary` gives for the row ``emit_row`` makes (ids

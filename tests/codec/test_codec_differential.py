@@ -1,8 +1,8 @@
 """The compiled core and the pure-Python twin give identical results on every input.
 
 Compared: points (name, tags, fields with their types, time), errors (line,
-column, message, text), rows, dropped counts, consumed bytes, line counts and
-raised exceptions; for arbitrary bytes, for valid ClusterCockpit lines with a
+column, message, text), rows, one group's rows as binary COPY data, dropped
+counts, consumed bytes, line counts and raised exceptions; for arbitrary bytes, for valid ClusterCockpit lines with a
 few mutations, and for streams cut into chunks decoded with ``final=False``.
 ``benchmarks/fuzz_differential.py`` runs the same comparison on millions of
 inputs.
