@@ -84,19 +84,23 @@ first piece goes into one COPY statement fed a piece at a time, so the server
 copies one piece while the next is decoded; the other groups are held back and
 copied whole after it, in the same transaction.  (A COPY statement per piece
 was slower: every statement costs a fill and a drain of the client-server
-pipeline, about 13 ms more for 10,000 rows as five statements than as one.)  A
-piece that needs a table or segment the write did not have when it began (a
-new cluster, a new day) sends the write back to be written whole, as segments
-are made outside write transactions.  Decoding a write whole before its COPY
-bound one writer to decoding and COPY one after the other (0.71-0.82x raw
-COPY binary; measured 0.50-0.66x).  ``bench_postgres.py --ingest-lines 300000
---skip-queries --rounds 5`` (10,000 lines per write, fsync on, 2 cores), one
-writer and raw COPY binary taking turns write by write, median of the rounds:
-0.79-0.83x raw COPY binary with full-text off, 0.80-0.83x with it on (three
-runs; raw COPY binary at best 594,000-665,000 rows/s).  With the pieces decoded
-beforehand it was 1.0x: decoding is what the rest costs.  The background sealer
-waits for a pause in the writes (see :data:`SEAL_QUIET_S`); the bench prints
-the sealing time after the writes apart.
+pipeline, about 13 ms more for 10,000 rows as five statements than as one.)
+After the first piece the decoder writes that group's rows as COPY data itself
+(``decode_rows(..., copy_group=...)``: ids counted on from the segment's, no
+row tuples, no str objects): decoding and encoding a 10,000-line write of the
+standard workload took 3.2 ms instead of 4.7 ms.
+A piece that needs a table or segment the write did not have when it began (a
+new cluster, a new day) sends the write back to be decoded again and written
+whole, as segments are made outside write transactions; so does a lost
+connection.  Decoding a write whole before its COPY bound one writer to
+decoding and COPY one after the other (0.71-0.82x raw COPY binary; measured
+0.50-0.66x).  ``bench_postgres.py --ingest-lines 300000 --skip-queries --rounds
+5`` (10,000 lines per write, fsync on, 2 cores), one writer and raw COPY binary
+taking turns write by write, median of the rounds: 0.98-1.00x raw COPY binary
+with full-text off, 0.95-0.98x with it on (three runs); with row tuples made
+for every row and encoded by ``copy_binary`` it was 0.79-0.83x and 0.80-0.83x.
+The background sealer waits for a pause in the writes (see
+:data:`SEAL_QUIET_S`); the bench prints the sealing time after the writes apart.
 
 Tables made by the Go program (plain tables) are detected on open and kept:
 the missing columns and indexes are added, ids are moved into a segment range,

@@ -171,6 +171,30 @@ def test_streaming_a_long_line_in_small_chunks_decodes_it_once(make_store, monke
     assert sorted(len(r.value) for r in store.query(kind="log", limit=None)) == [5, 200_000, 200_000]
 
 
+@pytest.mark.parametrize("store_logs", [True, False])
+def test_write_in_pieces_matches_a_write_decoded_whole(make_store, store_logs):
+    """A write that the backend takes in small pieces (``write_stream``) stores and
+    reports what the same write decoded whole does: rows of two clusters, both
+    kinds, two days, bad lines; logs dropped when the store keeps none."""
+    msgs = make_messages(300, seed=5)
+    midnight = (T0 // 86400 + 1) * 86400 * NS
+    data = to_lines(msgs) + b"bad line\n" + lp(40, start=midnight - 20).encode()
+    data += lp(30, start=T0 * NS, cluster="d", kind="event").encode()
+    data += b"job,cluster=c event=1 5\n"
+    store = make_store(store_logs=store_logs)
+    whole = store.write(data, precision="ns")
+    store.backend.stream_piece_bytes = 1000
+    got = store.write(data, precision="ns")
+    assert (got.written, got.dropped, got.errors) == (whole.written, whole.dropped, whole.errors)
+    assert got.written == (370 if store_logs else 30 + sum(m.kind == "event" for m in msgs))
+    assert len(got.errors) == 2
+    if store.backend.name == "postgres":  # streamed, its main group as COPY data
+        assert store.backend.stats()["streamed_writes"] == 1
+    recs = sorted(map(record_key, store.query(kind="log", start=0, limit=None) +
+                      store.query(kind="event", start=0, limit=None)))
+    assert len(recs) == 2 * got.written and recs[::2] == recs[1::2]
+
+
 def test_options_are_checked(tmp_path):
     with pytest.raises(TypeError, match="unknown option"):
         ccstore.open(str(tmp_path / "x.db"), retention_time="1h")
