@@ -3,8 +3,9 @@
 Feeds millions of generated inputs to the compiled core (``ccstore._lineproto``)
 and the pure-Python twin (``ccstore._pylineproto``) and reports every input on
 which they disagree (points, errors, rows, one group's rows as binary COPY
-data, dropped counts, consumed bytes, line counts, raised exceptions), crash (the worker process dies) or hang (a
-batch takes too long).  Not part of the test suite.
+data, dropped counts, consumed bytes, line counts, raised exceptions), crash
+(the worker process dies) or hang (a batch takes too long).  Not part of the
+test suite.
 
 Inputs are generated deterministically from ``(seed, batch)``, so every report
 can be replayed::

@@ -6,9 +6,9 @@ a :class:`QuerySpec`; a backend turns it into SQL with bound values only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .._types import RowBatch
+from ..lineproto import RowStream
 from ..messages import LEVEL_TAG
 
 __all__ = ["QuerySpec", "TagCond", "Backend", "RESULT_COLUMNS", "COLUMN_OF", "GroupKey",
@@ -107,13 +107,14 @@ class Backend:
     #: gains nothing from pieces, so :meth:`ccstore.Store.write` decodes a write whole)
     stream_piece_bytes = 0
 
-    def write_stream(self, open_stream: Callable[[], Iterator[RowBatch]],
+    def write_stream(self, open_stream: Callable[[], RowStream],
                      state: Optional[Dict[str, str]] = None) -> None:
         """Commit the rows of one write (and ``state``) in one transaction.
 
-        ``open_stream()`` gives the write's batches (:class:`ccstore.lineproto.RowStream`),
-        each decoded when it is taken, so that a backend can send one while the next
-        is decoded.  Before taking a batch it may set the stream's ``copy_group``:
+        ``open_stream()`` gives the write's batches (a
+        :class:`~ccstore.lineproto.RowStream`), each decoded when it is taken, so
+        that a backend can send one while the next is decoded.  Before taking a
+        batch it may set the stream's ``copy_group``:
         the batch's rows of that group then come as binary COPY data.  Each call
         starts the write over (a retry); the last stream opened is taken whole.
         """

@@ -2,8 +2,9 @@
 
 Compared: points (name, tags, fields with their types, time), errors (line,
 column, message, text), rows, one group's rows as binary COPY data, dropped
-counts, consumed bytes, line counts and raised exceptions; for arbitrary bytes, for valid ClusterCockpit lines with a
-few mutations, and for streams cut into chunks decoded with ``final=False``.
+counts, consumed bytes, line counts and raised exceptions; for arbitrary bytes,
+for valid ClusterCockpit lines with a few mutations, for events and logs, and
+for streams cut into chunks decoded with ``final=False``.
 ``benchmarks/fuzz_differential.py`` runs the same comparison on millions of
 inputs.
 """
