@@ -1897,7 +1897,8 @@ cdef class _Decoder:
     cdef bint cp_on, cp_day_on, cp_ids, cp_ids_out
     cdef int cp_kind
     cdef object cp_cluster
-    cdef int64_t cp_day, cp_next_id, cp_min, cp_max, dt64
+    cdef int64_t cp_day, cp_min, cp_max, dt64
+    cdef long long cp_next_id
     cdef Py_ssize_t cp_n
     cdef Buf cbuf
 
@@ -2340,9 +2341,7 @@ cdef class _Decoder:
             if o == NULL:
                 raise MemoryError()
             PyTuple_SET_ITEM(row, 0, o)
-            sec = S.time // 1000000000
-            if S.time % 1000000000 < 0:
-                sec -= 1
+            sec = _floordiv(S.time, 1000000000)
             if sec != self.last_sec or self.last_sec_obj is None:
                 self.last_sec = sec
                 self.last_sec_obj = PyLong_FromLongLong(sec)
@@ -2404,13 +2403,7 @@ cdef class _Decoder:
         B.p[B.n + 1] = <unsigned char>(12 if self.cp_ids else 11)
         B.n += 2
         if self.cp_ids:
-            if self.cp_ids_out:
-                raise OverflowError("ids beyond the int64 range")
-            _copy_i64(B, self.cp_next_id)
-            if self.cp_next_id == 0x7FFFFFFFFFFFFFFF:
-                self.cp_ids_out = True
-            else:
-                self.cp_next_id += 1
+            _copy_id(B, &self.cp_next_id, &self.cp_ids_out)
         _copy_i64(B, t)
         _copy_i64(B, sec)
         _copy_token(B, S.b + S.ms, S.me - S.ms, S.mflags, True)
@@ -2455,7 +2448,7 @@ cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept:
     return q
 
 
-cdef int _copy_text(Buf* B, cbuf p, Py_ssize_t n) except -1:
+cdef inline int _copy_text(Buf* B, cbuf p, Py_ssize_t n) except -1:
     """A text field of binary COPY: length, then the UTF-8 bytes."""
     _buf_reserve(B, 4 + n)
     _put_be32(B.p + B.n, <uint32_t>n)
@@ -2651,6 +2644,19 @@ cdef int _copy_i64(Buf* B, long long x) except -1:
     return 0
 
 
+cdef inline int _copy_id(Buf* B, long long* nid, bint* out) except -1:
+    """The next id as an int8 field: ``nid``, counted on; past the last int64
+    (``out`` set when it was used) an OverflowError."""
+    if out[0]:
+        raise OverflowError("ids beyond the int64 range")
+    _copy_i64(B, nid[0])
+    if nid[0] == 0x7FFFFFFFFFFFFFFF:
+        out[0] = True
+    else:
+        nid[0] += 1
+    return 0
+
+
 cdef int _copy_int(Buf* B, object v, Py_ssize_t col) except -1:
     if v is None:
         return _copy_null(B)
@@ -2701,13 +2707,7 @@ def copy_binary(rows, first_id=None, Py_ssize_t ints=0):
             B.p[B.n + 1] = <unsigned char>(n + extra)
             B.n += 2
             if extra:
-                if ids_out:
-                    raise OverflowError("ids beyond the int64 range")
-                _copy_i64(&B, nid)
-                if nid == 0x7FFFFFFFFFFFFFFF:
-                    ids_out = True
-                else:
-                    nid += 1
+                _copy_id(&B, &nid, &ids_out)
             for k in range(n):
                 v = <object>PyTuple_GET_ITEM(row, k)
                 if k < ints:
@@ -2718,10 +2718,7 @@ def copy_binary(rows, first_id=None, Py_ssize_t ints=0):
                     u = PyUnicode_AsUTF8AndSize(v, &size)
                     if size > 0x7FFFFFFF:
                         raise ValueError(f"column {k}: text too long for COPY")
-                    _buf_reserve(&B, 4 + size)
-                    _put_be32(B.p + B.n, <uint32_t>size)
-                    memcpy(B.p + B.n + 4, u, size)
-                    B.n += 4 + size
+                    _copy_text(&B, <cbuf>u, size)
                 else:
                     raise TypeError(f"column {k}: expected str or None, not {type(v).__name__}")
         _buf_reserve(&B, 2)

@@ -859,36 +859,33 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
     for mpos, entry, key, value, fields, t in _scan(buf, mult, dt, final, _row_entry,
                                                      _ROW_KEYS, errs, state):
         kind = kinds.get(key)
+        row = None
         if kind is LOG or kind is EVENT:
             cl = entry[2] or cluster
             if cl and type(value) is str:
                 row = (t, t // 1_000_000_000, *entry[3], value,
                        entry[4] if kind is LOG else entry[5])
-                if kind is ckind and cl == ccl and (cday is None or t // DAY_NS == cday):
-                    copied.append(row)
-                    continue
-                if cl is not last_cl or kind is not last_kind:
-                    rows = _add_row(groups, cl, kind)
-                    last_cl, last_kind = cl, kind
-                rows.append(row)
-                continue
         elif kind is not None:  # metric, control: the first kind field decides
             dropped[kind] = dropped.get(kind, 0) + 1
             continue
-        try:
-            cl, kind, row = point_to_row(entry[0], entry[1],
-                                         {key: value} if fields is None else fields, t, cluster)
-        except MessageError as exc:
-            errs.append((mpos, str(exc)))
-            continue
-        if row is None:
-            dropped[kind] = dropped.get(kind, 0) + 1
-        elif kind == ckind and cl == ccl and (cday is None or row[0] // DAY_NS == cday):
+        if row is None:  # not the plain case: the message rules decide
+            try:
+                cl, kind, row = point_to_row(entry[0], entry[1],
+                                             {key: value} if fields is None else fields, t,
+                                             cluster)
+            except MessageError as exc:
+                errs.append((mpos, str(exc)))
+                continue
+            if row is None:
+                dropped[kind] = dropped.get(kind, 0) + 1
+                continue
+        if kind == ckind and cl == ccl and (cday is None or row[0] // DAY_NS == cday):
             copied.append(row)
-        else:
+            continue
+        if cl is not last_cl or kind is not last_kind:
             rows = _add_row(groups, cl, kind)
             last_cl, last_kind = cl, kind
-            rows.append(row)
+        rows.append(row)
     consumed = state[0]
     lines = buf.count(b"\n", 0, consumed)
     if final and consumed and buf[consumed - 1] != 10:

@@ -112,7 +112,6 @@ class RowStream:
         self._cluster = cluster
         self._pieces: List[bytes] = []  # read, not decoded yet
         self._lineno = 1
-        self._done = False
         #: ``(cluster, kind, day, first_id)`` for the next batch, or None
         self.copy_group: Optional[tuple] = None
 
@@ -133,8 +132,8 @@ class RowStream:
             rest = data[batch.consumed:]
             self._pieces = [rest] if rest else []
             return batch
-        if pieces and not self._done:
-            self._done = True
+        if pieces:  # the last line, without a newline
+            self._pieces = []
             return self._decode(b"".join(pieces), True)
         raise StopIteration
 

@@ -89,10 +89,10 @@ After the first piece the decoder writes that group's rows as COPY data itself
 (``decode_rows(..., copy_group=...)``: ids counted on from the segment's, no
 row tuples, no str objects): decoding and encoding a 10,000-line write of the
 standard workload in 32 kB pieces took 3.3 ms instead of 4.8 ms (medians of 15
-runs, the two ways taking turns).  A piece that needs a table or segment the write did not have when it began (a
-new cluster, a new day) sends the write back to be decoded again and written
-whole, as segments are made outside write transactions; so does a lost
-connection.  Decoding a write whole before its COPY bound one writer to
+runs, the two ways taking turns).  A piece that needs a table or segment the
+write did not have when it began (a new cluster, a new day) sends the write back
+to be decoded again and written whole, as segments are made outside write
+transactions; so does a lost connection.  Decoding a write whole before its COPY bound one writer to
 decoding and COPY one after the other (0.71-0.82x raw COPY binary; measured
 0.50-0.66x).  ``bench_postgres.py --ingest-lines 300000 --skip-queries --rounds
 5`` (10,000 lines per write, fsync on, 2 cores), one writer and raw COPY binary
