@@ -424,7 +424,7 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- tail
 def cmd_tail(args: argparse.Namespace) -> int:
-    from .receivers.files import FileReceiver
+    from .ingest.files import FileReceiver
 
     store = _open_store(args, create=True)
     try:

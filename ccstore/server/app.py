@@ -21,10 +21,10 @@ import bottle
 
 from .. import __version__
 from ..config import ApiConfig
+from ..ingest.commit import PRECISIONS, CommitError, ManagerClosed, StorageManager
 from ..store import Store
 from .api import RequestError, run_count, run_query
 from .auth import Authenticator, AuthError
-from .manager import PRECISIONS, CommitError, ManagerClosed, StorageManager
 from .openapi import openapi_document
 
 __all__ = ["ApiError", "error_body", "make_app", "read_body", "store_body"]

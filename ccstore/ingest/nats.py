@@ -32,7 +32,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from .. import lineproto
 from ..config import NatsReceiverConfig
-from ..server.manager import ManagerClosed, StorageManager, Ticket
+from .commit import ManagerClosed, StorageManager, Ticket
 
 __all__ = ["NatsReceiver", "NatsReceivers"]
 

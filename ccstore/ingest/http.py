@@ -19,8 +19,8 @@ from urllib.parse import parse_qs
 
 from ..config import HttpReceiverConfig
 from ..server.app import ApiError, error_body, read_body, store_body
-from ..server.httpserver import ServerThread
-from ..server.manager import PRECISIONS, StorageManager
+from .commit import PRECISIONS, StorageManager
+from .httpserver import ServerThread
 
 __all__ = ["HttpReceiver"]
 
