@@ -287,14 +287,15 @@ class StorageManager:
         failed part is stored) and :class:`ManagerClosed` during shutdown.
         """
         default_time = time.time_ns()
-        if len(data) <= chunk_size:
-            batches: Iterable[RowBatch] = [lineproto.decode_rows(
-                data, precision=precision, default_time=default_time, cluster=cluster)]
-        else:  # decoded piece by piece: each piece is committed while the next is decoded
+        batches: Iterable[RowBatch] = ()
+        if len(data) > chunk_size:
             view = memoryview(data).cast("B")
             batches = lineproto.decode_stream(
                 (bytes(view[i:i + chunk_size]) for i in range(0, len(view), chunk_size)),
                 precision=precision, default_time=default_time, cluster=cluster)
+        elif data:
+            batches = [lineproto.decode_rows(data, precision=precision,
+                                             default_time=default_time, cluster=cluster)]
         tickets = [self.submit([batch], source, messages=1 if i == 0 else 0)
                    for i, batch in enumerate(batches)]
         total = WriteResult()

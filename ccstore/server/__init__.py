@@ -1,8 +1,9 @@
 """The ccstore server: the Go ``cc-event-store`` replaced, config files unchanged.
 
 ``python -m ccstore.server -config ./config.json`` (see :mod:`ccstore.server.__main__`).
-:class:`Server` wires the pieces: Store <- storage manager (group commit,
-retention) <- REST API (Bottle on cheroot) and receivers (nats, http).
+:class:`Server` wires the pieces: the Store <- the group commit
+(:mod:`ccstore.ingest.commit`) <- the REST API (Bottle on cheroot) and the
+receivers of :mod:`ccstore.ingest` (nats, http, files).
 """
 from __future__ import annotations
 

@@ -59,3 +59,9 @@ def test_dropped_and_rejected_lines_are_counted_per_source(manager):
                         b'job,hostname=h event="no cluster" 1740000001\n', "in")
     assert (res.written, res.dropped) == (0, {"metric": 1})
     assert manager.stats()["sources"]["in"]["errors"] == {"no_cluster": 1}
+
+
+def test_an_empty_body_is_no_message(manager):
+    res = manager.write(b"", "api")
+    assert (res.written, res.errors, res.dropped) == (0, [], {})
+    assert manager.stats()["sources"].get("api", {"messages": 0})["messages"] == 0
