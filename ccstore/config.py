@@ -23,7 +23,7 @@ Extensions (all optional; a Go config never needs them): in the storage file
 ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http receiver
 ``cluster`` and ``max_body_size``; and receivers of type ``files`` (``paths``,
 ``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``, ``interval``),
-see :mod:`ccstore.receivers.files`.
+see :mod:`ccstore.ingest.files`.
 """
 from __future__ import annotations
 

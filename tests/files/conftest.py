@@ -5,15 +5,6 @@ import time
 
 import pytest
 
-import ccstore
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = ccstore.open(str(tmp_path / "files.db"))
-    yield s
-    s.close()
-
 
 @pytest.fixture
 def tz_utc(monkeypatch):
