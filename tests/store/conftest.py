@@ -1,4 +1,4 @@
-"""Fixtures for the storage tests: a fresh store per test, on every backend."""
+"""Fixtures for the store tests: a fresh store per test, on every backend."""
 from __future__ import annotations
 
 from typing import Callable
