@@ -16,7 +16,7 @@ import pytest
 psycopg = pytest.importorskip("psycopg")
 
 import ccstore  # noqa: E402
-from ccstore.backends import postgres as pgb  # noqa: E402
+from ccstore.backends.postgres import write as pgb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from srvutil import wait_until  # noqa: E402

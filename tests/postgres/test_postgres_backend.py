@@ -12,7 +12,7 @@ import pytest
 psycopg = pytest.importorskip("psycopg")
 
 import ccstore  # noqa: E402
-from ccstore.backends import postgres as pgb  # noqa: E402
+from ccstore.backends.postgres import write as pgb  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "benchmarks"))
