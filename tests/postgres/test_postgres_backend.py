@@ -228,7 +228,9 @@ def test_same_answers_as_sqlite(pg_url, tmp_path):
             pos = end
         pg.backend.seal()
         t0 = 1_740_024_000
-        key = (lambda r: (r.time, r.name, r.hostname, r.value))
+        def key(r):
+            return r.time, r.name, r.hostname, r.value
+
         queries = [
             dict(), dict(hosts="a0007"), dict(start=t0 + 1, end=t0 + 3),
             dict(text="NullPointerException", limit=100), dict(text="jobId", limit=7),

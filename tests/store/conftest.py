@@ -16,7 +16,8 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_store(backend_name: str, tmp_path, request: pytest.FixtureRequest) -> Callable[..., ccstore.Store]:
+def make_store(backend_name: str, tmp_path,
+               request: pytest.FixtureRequest) -> Callable[..., ccstore.Store]:
     """Factory: ``make_store(**options)`` opens a store on an empty database.
 
     Calling it again with ``reopen=True`` opens the same database again.
