@@ -21,10 +21,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import (Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
                     Sequence, Tuple, Union, cast)
 
-import apsw
-
 from . import lineproto
 from ._types import LineError, RowBatch
+from .backends import open_backend
 from .backends.base import COLUMN_OF, Backend, GroupKey, QuerySpec, TagCond, merge_groups
 from .durations import parse_duration
 from .logparse import LogParser, log_batch
@@ -505,7 +504,7 @@ class Store:
                           stype_ids, tags, text, limit, order, after)
         if spec.limit == 0 or (spec.clusters is not None and not spec.clusters):
             return []
-        spec.text = self._fts_query(spec.text)
+        spec.text = self._fulltext(spec.text)
         return list(map(Record, self.backend.query(spec)))
 
     def count(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
@@ -537,26 +536,15 @@ class Store:
             step = int(seconds) * NS_PER_S
         if spec.clusters is not None and not spec.clusters:
             return []
-        spec.text = self._fts_query(spec.text)
+        spec.text = self._fulltext(spec.text)
         rows = self.backend.count(spec, keys, step)
         if step is None:
             return rows
         return [r[:-2] + (r[-2] // NS_PER_S, r[-1]) for r in rows]
 
-    def _fts_query(self, text: Optional[str]) -> Optional[str]:
-        """The query as given when FTS5 accepts it, else each term as a phrase.
-
-        So ``java.lang.NullPointerException`` finds what users expect instead of
-        failing on the dots.
-        """
-        if text is None:
-            return None
-        if fts_syntax_ok(text):
-            return text
-        quoted = " ".join('"' + t.replace('"', '""') + '"' for t in text.split())
-        if not fts_syntax_ok(quoted):
-            raise ValueError(f"invalid full-text query {text!r}")
-        return quoted
+    def _fulltext(self, text: Optional[str]) -> Optional[str]:
+        """The full-text query in the backend's form (checked: ValueError if invalid)."""
+        return None if text is None else self.backend.fulltext_query(text)
 
     def clusters(self) -> List[str]:
         """Names of the clusters that have data."""
@@ -702,28 +690,6 @@ class _KeptStream(lineproto.RowStream):
         return batch
 
 
-def fts_syntax_ok(query: str) -> bool:
-    """Whether SQLite FTS5 parses ``query`` (checked on a tiny in-memory table)."""
-    conn = _fts_checker()
-    try:
-        conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (query,)).fetchall()
-    except apsw.SQLError:
-        return False
-    return True
-
-
-_fts_local = threading.local()
-
-
-def _fts_checker() -> "apsw.Connection":
-    conn = getattr(_fts_local, "conn", None)
-    if conn is None:
-        conn = apsw.Connection(":memory:")
-        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
-        _fts_local.conn = conn
-    return conn
-
-
 _OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",
             "busy_timeout_ms", "seal_rows", "cache_mb", "background_seal", "page_size",
             # PostgreSQL only
@@ -748,15 +714,7 @@ def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
     store_opts = {k: options.pop(k) for k in ("retention", "log_retention", "store_logs")
                   if k in options}
-    text = os.fspath(target)
-    if isinstance(text, str) and text.startswith(("postgresql://", "postgres://")):
-        from .backends.postgres import PostgresBackend
-
-        backend: Backend = PostgresBackend(text, **options)
-    else:
-        from .backends.sqlite import SQLiteBackend
-
-        backend = SQLiteBackend(text, **options)
+    backend = open_backend(target, **options)
     try:
         return Store(backend, **store_opts)
     except BaseException:

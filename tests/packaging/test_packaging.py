@@ -42,7 +42,7 @@ CHECK_INSTALLED = "tests/packaging/check_installed.py"
 #: tests, which cover the compiled core, and a storage smoke test on SQLite
 FOCUSED_TESTS = [
     "tests/codec",
-    "tests/storage/test_store_lifecycle.py::test_records_carry_every_part[sqlite]",
+    "tests/store/test_store_lifecycle.py::test_records_carry_every_part[sqlite]",
 ]
 #: what cibuildwheel's test-sources copies beside them (the tests read benchmarks/)
 TEST_SOURCES = ["tests", "benchmarks", "pyproject.toml"]
