@@ -36,16 +36,15 @@ class Server:
     def start(self) -> Tuple[str, int]:
         """Open the store, start the manager, receivers and the API; return the API's
         (host, port)."""
-        import ccstore
-
         from ..ingest.http import HttpReceiver
         from ..ingest.httpserver import ServerThread
         from ..ingest.nats import NatsReceivers
+        from ..store import open as open_store
         from .app import make_app
 
         cfg = self.config
         st = cfg.storage
-        self.store = ccstore.open(st.backend.target, **st.store_options())
+        self.store = open_store(st.backend.target, **st.store_options())
         try:
             self.manager = StorageManager(
                 self.store, flush_time=st.flush_time, batch_size=st.batch_size,

@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Optional
 
 import bottle
 
-from .. import __version__
+from .._version import __version__
 from ..config import ApiConfig
 from ..ingest.body import ApiError, error_body, read_body, write_request
 from ..ingest.commit import StorageManager
