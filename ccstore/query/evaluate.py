@@ -12,7 +12,7 @@ import re
 from typing import Any, Callable, List, Mapping, Optional
 
 from .levels import compare, level_rank
-from .nodes import (All, And, Eq, Exists, Job, Level, Node, Not, Or, Prefix, Regex, Text, Time)
+from .nodes import All, And, Eq, Exists, Job, Level, Node, Not, Or, Prefix, Regex, Text, Time
 from .text import contains, tokens
 
 __all__ = ["match", "compile_query", "Predicate"]

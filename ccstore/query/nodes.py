@@ -17,7 +17,7 @@ from .levels import LEVELS
 
 __all__ = [
     "Node", "All", "Text", "Regex", "Eq", "Prefix", "Exists", "Level", "Time", "Job",
-    "And", "Or", "Not", "IDENTITY", "and_", "or_", "walk", "transform", "quote",
+    "And", "Or", "Not", "IDENTITY", "FIELDS", "and_", "or_", "walk", "transform", "quote",
 ]
 
 #: fields with a place of their own in a record (besides ``tags``)
@@ -26,6 +26,25 @@ IDENTITY = ("cluster", "kind", "host", "type", "type_id", "stype", "stype_id", "
 #: how a field is written in a query
 _FIELD_TEXT = {"message": "_msg"}
 
+#: field name as written -> field of the tree
+FIELDS = {
+    "cluster": "cluster",
+    "kind": "kind",
+    "host": "host",
+    "hostname": "host",
+    "type": "type",
+    "type-id": "type_id",
+    "type_id": "type_id",
+    "stype": "stype",
+    "stype-id": "stype_id",
+    "stype_id": "stype_id",
+    "name": "name",
+    "level": "level",
+    "job": "job",
+    "_time": "_time",
+    "_msg": "message",
+    "message": "message",
+}
 KEYWORDS = ("AND", "OR", "NOT")
 #: a field name written without quotes
 NAME_RE = re.compile(r"[A-Za-z_][\w.\-]*\Z")
@@ -187,8 +206,6 @@ def quote(s: str) -> str:
 def _field(name: str, tag: bool) -> str:
     if not tag:
         return _FIELD_TEXT.get(name, name)
-    from .parser import FIELDS  # the reserved names: a tag named so needs quotes
-
     if NAME_RE.match(name) and name not in FIELDS and not name.startswith("_"):
         return name
     return quote(name)

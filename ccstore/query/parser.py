@@ -29,31 +29,27 @@ from typing import List, Optional, Tuple
 from .. import hostlist
 from ..timesyntax import duration_ns, parse_instant
 from . import levels
-from .nodes import (NAME_RE, All, Eq, Exists, Job, Level, Node, Not, Prefix, Regex, Text,
-                    Time, and_, or_)
+from .nodes import (
+    FIELDS,
+    NAME_RE,
+    All,
+    Eq,
+    Exists,
+    Job,
+    Level,
+    Node,
+    Not,
+    Prefix,
+    Regex,
+    Text,
+    Time,
+    and_,
+    or_,
+)
 from .text import tokens
 
-__all__ = ["QuerySyntaxError", "parse", "FIELDS"]
+__all__ = ["QuerySyntaxError", "parse"]
 
-#: field name as written -> field of the tree
-FIELDS = {
-    "cluster": "cluster",
-    "kind": "kind",
-    "host": "host",
-    "hostname": "host",
-    "type": "type",
-    "type-id": "type_id",
-    "type_id": "type_id",
-    "stype": "stype",
-    "stype-id": "stype_id",
-    "stype_id": "stype_id",
-    "name": "name",
-    "level": "level",
-    "job": "job",
-    "_time": "_time",
-    "_msg": "message",
-    "message": "message",
-}
 _RESERVED = sorted(n for n in FIELDS if n.startswith("_"))
 _KINDS = {"log": "log", "logs": "log", "event": "event", "events": "event"}
 _KEYWORDS = ("AND", "OR", "NOT")

@@ -16,8 +16,23 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from .levels import spellings
-from .nodes import (All, And, Eq, Exists, Job, Level, Node, Not, Or, Prefix, Regex, Text, Time,
-                    and_, or_)
+from .nodes import (
+    All,
+    And,
+    Eq,
+    Exists,
+    Job,
+    Level,
+    Node,
+    Not,
+    Or,
+    Prefix,
+    Regex,
+    Text,
+    Time,
+    and_,
+    or_,
+)
 from .text import fts_term, raw_tokens
 
 __all__ = ["Pushdown", "Plan", "plan", "KINDS"]
@@ -301,7 +316,7 @@ class _Approx:
         if isinstance(node, All):
             return TOP, True
         if isinstance(node, Text):
-            return Pushdown(text=node), self.fulltext
+            return (Pushdown(text=node), True) if self.fulltext else (TOP, False)
         if isinstance(node, Eq):
             return self.eq(node)
         if isinstance(node, Level):
@@ -326,8 +341,6 @@ class _Approx:
             p, exact = EMPTY, True
             for it in node.items:
                 q, e = self.settle(*self(it))
-                if not self.fulltext and q.text is not None:
-                    q, e = replace(q, text=None), False  # substring search cannot OR
                 p, exact = _join(p, q, exact, e)
             return p, exact
         raise TypeError(f"not a query node: {node!r}")
@@ -387,9 +400,11 @@ def plan(node: Node, *, fulltext: bool = True,
     """Split a query (jobs resolved) into pushdown and residual.
 
     ``fulltext``: the store has a full-text index, which answers words, phrases,
-    prefixes, AND/OR and NOT exactly as the evaluator does; without one the store
-    searches substrings, so full text stays in the residual too.  ``levels``: the
-    level spellings stored, when known, to keep the pushed lists short.
+    prefixes, AND/OR and NOT exactly as the evaluator does.  Without one the store
+    compares substrings with SQLite's ASCII-only ``lower()`` and without removing
+    diacritics, which can miss a match (``ecole`` in ``ÉCOLE``): full text is then
+    left to the residual alone.  ``levels``: the level spellings stored, when known,
+    to keep the pushed lists short.
     """
     approx = _Approx(fulltext, None if levels is None else frozenset(levels))
     parts = [(c,) + approx(c) for c in _conjuncts(node)]

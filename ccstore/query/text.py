@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 __all__ = ["tokens", "raw_tokens", "contains", "fts_term"]
 

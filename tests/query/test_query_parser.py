@@ -6,8 +6,7 @@ from hypothesis import given, settings
 from querygen import NOW, T0, queries
 
 from ccstore.query import QuerySyntaxError, parse
-from ccstore.query.nodes import (All, And, Eq, Exists, Job, Level, Not, Or, Prefix, Regex, Text,
-                                 Time)
+from ccstore.query.nodes import All, And, Eq, Exists, Job, Level, Not, Or, Prefix, Regex, Text, Time
 from ccstore.timesyntax import NS_PER_S, parse_instant
 
 S = NS_PER_S

@@ -8,9 +8,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ccstore import durations
-from ccstore.timesyntax import (NS_PER_S, Span, duration_ns, end_ns, format_duration,
-                                format_iso, parse_duration, parse_instant, start_ns,
-                                time_range)
+from ccstore.timesyntax import (
+    NS_PER_S,
+    Span,
+    duration_ns,
+    end_ns,
+    format_duration,
+    format_iso,
+    parse_duration,
+    parse_instant,
+    start_ns,
+    time_range,
+)
 
 S = NS_PER_S
 NOW = 1_800_000_000 * S
