@@ -31,6 +31,7 @@ from ..timesyntax import duration_ns, parse_instant
 from . import levels
 from .nodes import (
     FIELDS,
+    KEYWORDS,
     NAME_RE,
     All,
     Eq,
@@ -52,10 +53,12 @@ __all__ = ["QuerySyntaxError", "parse"]
 
 _RESERVED = sorted(n for n in FIELDS if n.startswith("_"))
 _KINDS = {"log": "log", "logs": "log", "event": "event", "events": "event"}
-_KEYWORDS = ("AND", "OR", "NOT")
 _OPS = (">=", "<=", ">", "<", "=")
-# characters that end a word at filter level
-_WORD_END = set(" \t\r\n\f\v()\"")
+
+
+def _ends_word(c: str) -> bool:
+    """Whether ``c`` ends a word at filter level (white space, a parenthesis, a quote)."""
+    return c in '()"' or c.isspace()
 
 
 class QuerySyntaxError(ValueError):
@@ -116,9 +119,9 @@ class _Parser:
     def keyword(self) -> Optional[str]:
         """The keyword at the cursor (after white space), without taking it."""
         self.ws()
-        for kw in _KEYWORDS:
+        for kw in KEYWORDS:
             j = self.i + len(kw)
-            if self.s.startswith(kw, self.i) and (j >= self.n or self.s[j] in _WORD_END):
+            if self.s.startswith(kw, self.i) and (j >= self.n or _ends_word(self.s[j])):
                 return kw
         return None
 
@@ -228,18 +231,18 @@ class _Parser:
             return self.regex("message", False)
         if c == "*":
             self.i += 1
-            if not self.at_end() and self.cur() not in _WORD_END:
+            if not self.at_end() and not _ends_word(self.cur()):
                 raise self.error("'*' ends a prefix: it cannot begin a word", start)
             return All()
         # a word, or a field name before ':'
         j = self.i
-        while j < self.n and self.s[j] not in _WORD_END and self.s[j] != ":":
+        while j < self.n and not _ends_word(self.s[j]) and self.s[j] != ":":
             j += 1
         if j < self.n and self.s[j] == ":" and NAME_RE.match(self.s[self.i:j]):
             name = self.s[self.i:j]
             self.i = j + 1
             return self.field_value(name, False, start)
-        while j < self.n and self.s[j] not in _WORD_END:
+        while j < self.n and not _ends_word(self.s[j]):
             j += 1
         word = self.s[self.i:j]
         self.i = j

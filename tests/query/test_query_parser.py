@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from querygen import NOW, T0, queries
 
 from ccstore.query import QuerySyntaxError, parse
@@ -238,4 +239,20 @@ def test_printing(q, text):
 @given(queries)
 def test_printed_query_parses_to_the_same_tree(q):
     tree = P(q)
+    assert P(str(tree)) == tree
+
+
+_chars = st.sampled_from(list('ab01 :()"\'*~-!,[]<>=_\\') + ["AND", "OR", "NOT", "host:",
+                                                            "_time:", "level:", "in(", "é",
+                                                            "\u00a0", "job:", "kind:"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_chars, max_size=14).map("".join))
+def test_any_text_parses_or_fails_with_a_column(q):
+    try:
+        tree = P(q)
+    except QuerySyntaxError as exc:
+        assert 1 <= exc.column <= len(q) + 1
+        return
     assert P(str(tree)) == tree
