@@ -35,7 +35,7 @@ import apsw
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ccstore  # noqa: E402
-from ccstore._types import RowBatch  # noqa: E402
+from ccstore.rows import RowBatch  # noqa: E402
 from ccstore import lineproto  # noqa: E402
 from ccstore.lineproto import decode_rows  # noqa: E402
 from ccstore.logparse import LogParser  # noqa: E402

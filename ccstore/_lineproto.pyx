@@ -52,8 +52,8 @@ import re as _re
 import time as _time
 from operator import index as _index
 
-from ccstore._types import LineError, RowBatch
-from ccstore import messages as _messages
+from ccstore.rows import LineError, RowBatch
+from ccstore import rows as _rows
 from ccstore import _pylineproto
 from ccstore._pylineproto import MESSAGES, PRECISIONS, NAME_LIMIT, TEXT_LIMIT
 from ccstore._pylineproto import _COPY_SIGNATURE as _COPY_HEADER
@@ -2469,7 +2469,7 @@ cdef int _copy_token(Buf* B, cbuf p, Py_ssize_t n, int flags, bint meas) except 
     return 0
 
 
-_MSG_NOT_CC = str(_messages.MessageError(
+_MSG_NOT_CC = str(_rows.MessageError(
     "not a ClusterCockpit message: expected a field named event, log, value or control"))
 _MSG_EVENT_STR = 'field "event" must be a string'
 _MSG_LOG_STR = 'field "log" must be a string'
@@ -2511,7 +2511,7 @@ def decode_rows(data, *, precision="auto", default_time=None, cluster=None, fina
     """Decode line protocol straight into storage rows (see :class:`RowBatch`).
 
     Gives exactly what :func:`decode` followed by
-    :func:`ccstore.messages.point_to_row` gives, without making points.  With
+    :func:`ccstore.rows.point_to_row` gives, without making points.  With
     ``final=False`` the input is a chunk of a stream: an unterminated last line
     is left for the next call (``consumed``); ``lineno`` numbers the first
     physical line of ``data``.  ``copy_group`` (see the twin) writes the rows of

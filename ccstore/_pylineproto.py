@@ -94,8 +94,8 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Opti
                     Tuple, Union)
 
 from . import logparse as _lp
-from . import messages as _messages
-from ._types import LineError, RowBatch
+from . import rows as _rows
+from .rows import LineError, RowBatch
 
 __all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode",
            "group_by_host", "copy_binary", "syslog_chunk", "PRECISIONS",
@@ -775,18 +775,18 @@ def decode(data: Data, *, precision: str = "ns", default_time: Optional[int] = N
     return points, _line_errors(buf, errs, 1)
 
 
-_IDENTITY = [tag for tag, _ in _messages.IDENTITY_TAGS]
-_LOG = _messages.KIND_FIELDS["log"]
-_EVENT = _messages.KIND_FIELDS["event"]
+_IDENTITY = [tag for tag, _ in _rows.IDENTITY_TAGS]
+_LOG = _rows.KIND_FIELDS["log"]
+_EVENT = _rows.KIND_FIELDS["event"]
 
 
 def _row_entry(name: str, tags: Dict[str, str]) -> tuple:
     """What a row needs from a key section, computed once per distinct one:
     ``(name, tags, cluster tag, row columns name..othertags, log level, event level)``."""
     get = tags.get
-    return (name, tags, get(_messages.CLUSTER_TAG),
-            (name, *[get(t) for t in _IDENTITY], _messages.othertags_json(tags)),
-            get(_messages.LEVEL_TAG[_LOG]), get(_messages.LEVEL_TAG[_EVENT]))
+    return (name, tags, get(_rows.CLUSTER_TAG),
+            (name, *[get(t) for t in _IDENTITY], _rows.othertags_json(tags)),
+            get(_rows.LEVEL_TAG[_LOG]), get(_rows.LEVEL_TAG[_EVENT]))
 
 
 def _add_row(groups: Dict[Tuple[str, str], List[tuple]], cl: str, kind: str) -> List[tuple]:
@@ -827,7 +827,7 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
     """Decode line protocol straight into storage rows (see :class:`RowBatch`).
 
     Gives exactly what :func:`decode` followed by
-    :func:`ccstore.messages.point_to_row` gives.  With ``final=False`` the input
+    :func:`ccstore.rows.point_to_row` gives.  With ``final=False`` the input
     is a chunk of a stream: an unterminated last line is left for the next call
     (``consumed``, in bytes of the UTF-8 encoding when ``data`` is str);
     ``lineno`` numbers the first physical line of ``data``.
@@ -849,9 +849,9 @@ def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[i
     groups: Dict[Tuple[str, str], List[tuple]] = {}
     dropped: Dict[str, int] = {}
     state = [0]
-    kinds = _messages.KIND_FIELDS
-    point_to_row = _messages.point_to_row
-    MessageError = _messages.MessageError
+    kinds = _rows.KIND_FIELDS
+    point_to_row = _rows.point_to_row
+    MessageError = _rows.MessageError
     LOG, EVENT = _LOG, _EVENT
     last_cl: Any = None
     last_kind: Any = None
@@ -1085,7 +1085,7 @@ def syslog_chunk(data: bytes, name: str, othertags: Mapping[str, str],
     impossible date (:class:`ccstore.logparse.LogParser`'s year-inferring cache).
 
     Returns ``(rows, last_explicit)``, one row per line (the shape of
-    :data:`ccstore.messages.ROW_COLUMNS`; ``last_explicit``: whether the last
+    :data:`ccstore.rows.ROW_COLUMNS`; ``last_explicit``: whether the last
     line states its level), or None when any line is something else: no RFC
     3164 header (``_FAST_SYSLOG_RE``), an impossible date, a line that
     continues an entry (``_CONT_RE``), a blank line, or when the chunk is not

@@ -213,7 +213,7 @@ def _ingest_lp(store: Any, chunks: Iterator[bytes], label: str, args: argparse.N
 def _ingest_log(store: Any, chunks: Iterator[bytes], label: str, path: Optional[str],
                 fmt: str, args: argparse.Namespace, totals: _Totals, progress: _Progress,
                 size: Optional[int], mtime: Optional[float]) -> None:
-    from ._types import RowBatch
+    from .rows import RowBatch
     from .logparse import LogParser
 
     parser = LogParser(fmt, hostname=args.hostname or socket.gethostname(), location=path,

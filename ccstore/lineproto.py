@@ -21,7 +21,7 @@ import warnings
 from typing import Dict, Iterable, Iterator, List, Optional
 
 from . import _pylineproto
-from ._types import LineError, RowBatch
+from .rows import LineError, RowBatch
 
 __all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "RowStream", "Point", "copy_binary",
            "decode", "decode_rows", "decode_stream", "encode", "get_implementation",

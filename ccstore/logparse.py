@@ -2,7 +2,7 @@
 
 A :class:`LogParser` turns the bytes of a log file (or any stream of log lines)
 into storage rows of kind ``log`` (the tuple shape of
-:data:`ccstore.messages.ROW_COLUMNS`), the same rows the line-protocol decoder
+:data:`ccstore.rows.ROW_COLUMNS`), the same rows the line-protocol decoder
 produces for a line such as::
 
     sshd,hostname=a0001,type=node,type-id=0,loglevel=error,location=/var/log/syslog log="..." <ns>
@@ -67,7 +67,7 @@ import re
 import time as _time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .messages import NS_PER_S, Row, othertags_json
+from .rows import NS_PER_S, Row, othertags_json
 
 __all__ = [
     "FORMATS",

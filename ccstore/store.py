@@ -19,10 +19,10 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 import apsw
 
 from . import lineproto
-from ._types import LineError, RowBatch
+from .rows import LineError, RowBatch
 from .backends.base import COLUMN_OF, Backend, GroupKey, QuerySpec, TagCond, merge_groups
 from .durations import parse_duration
-from .messages import LEVEL_TAG, NS_PER_S, MessageError, point_to_row
+from .rows import LEVEL_TAG, NS_PER_S, MessageError, point_to_row
 
 __all__ = ["open", "Store", "WriteResult", "Record", "TimeLike"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..lineproto import RowStream
-from ..messages import LEVEL_TAG
+from ..rows import LEVEL_TAG
 
 __all__ = ["QuerySpec", "TagCond", "Backend", "RESULT_COLUMNS", "COLUMN_OF", "GroupKey",
            "merge_groups",

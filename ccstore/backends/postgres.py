@@ -126,9 +126,9 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from .._types import RowBatch
+from ..rows import RowBatch
 from ..lineproto import DAY_NS, RowStream, copy_binary
-from ..messages import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
+from ..rows import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
 from .base import (FULL, GO_COLUMNS, ID_SHIFT, OPEN, SEALED, TABLE_SUFFIX, Backend, GroupKey,
                    QuerySpec, merge_groups)
 

@@ -50,7 +50,7 @@ import stat
 import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from .._types import RowBatch
+from ..rows import RowBatch
 from ..logparse import FORMATS, LogParser
 
 __all__ = ["FileReceiver", "STATE_PREFIX", "FINGERPRINT_BYTES"]

@@ -2,7 +2,7 @@
 
 Request threads and receivers decode line protocol themselves
 (:func:`ccstore.lineproto.decode_rows`) and :meth:`StorageManager.submit` the
-resulting :class:`~ccstore._types.RowBatch` objects.  One committer thread takes
+resulting :class:`~ccstore.rows.RowBatch` objects.  One committer thread takes
 everything that is waiting and commits it with one
 :meth:`~ccstore.store.Store.write_batches` call (one transaction), then wakes
 each submitter.  So many small messages cost few transactions, and nobody is
@@ -33,7 +33,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from .. import lineproto
-from .._types import LineError, RowBatch
+from ..rows import LineError, RowBatch
 from ..store import Store, WriteResult
 
 __all__ = [

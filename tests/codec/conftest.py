@@ -11,7 +11,7 @@ from typing import Any, Callable, List, Tuple
 
 import pytest
 
-from ccstore import messages
+from ccstore.rows import MessageError, point_to_row
 
 
 def canon_points(points: List[Any]) -> List[Tuple]:
@@ -64,7 +64,7 @@ def workload() -> Any:
 
 def check_rows(impl: Any, data: bytes, **kw: Any) -> Any:
     """Assert ``impl.decode_rows(data, **kw)`` equals ``decode()`` followed by
-    ``messages.point_to_row()``; return the batch."""
+    ``point_to_row()``; return the batch."""
     kw.setdefault("default_time", 0)
     cluster = kw.get("cluster")
     points, errors = impl.decode(data, precision=kw.get("precision", "auto"),
@@ -74,8 +74,8 @@ def check_rows(impl: Any, data: bytes, **kw: Any) -> Any:
     problems = []
     for p in points:
         try:
-            cl, kind, row = messages.point_to_row(p.name, p.tags, p.fields, p.time, cluster)
-        except messages.MessageError as exc:
+            cl, kind, row = point_to_row(p.name, p.tags, p.fields, p.time, cluster)
+        except MessageError as exc:
             problems.append(str(exc))
             continue
         if row is None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ccstore import messages
+from ccstore.rows import ROW_COLUMNS
 
 NS = 1_000_000_000
 LOG = (b"ccb,cluster=alex,hostname=h1,type=node,type-id=0,loglevel=info,extra=x "
@@ -169,8 +169,8 @@ def test_rows_match_reference_on_spec_examples(lp, check_rows):
 
 
 # --- grouping rows by host for storage -----------------------------------------
-HOST_AT = messages.ROW_COLUMNS.index("hostname")
-TIME_AT = messages.ROW_COLUMNS.index("time")
+HOST_AT = ROW_COLUMNS.index("hostname")
+TIME_AT = ROW_COLUMNS.index("time")
 
 
 def test_group_by_host_keeps_arrival_order_per_host(lp):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ccstore.logparse import LogParser, normalize_level, parse, row_to_point
-from ccstore.messages import point_to_row
+from ccstore.rows import point_to_row
 
 NS = 1_000_000_000
 #: reference time of these tests: 2024-11-23T00:00:00Z

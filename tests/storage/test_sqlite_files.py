@@ -15,7 +15,7 @@ import pytest
 import ccstore
 from ccstore import lineproto
 from ccstore.backends.sqlite import FairLock
-from ccstore.messages import ROW_COLUMNS
+from ccstore.rows import ROW_COLUMNS
 
 # the Go cc-event-store's CREATE statement, current and older (payload column named
 # after the kind)
