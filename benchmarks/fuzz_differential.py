@@ -32,7 +32,7 @@ from typing import Any, List, Optional, Tuple
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests", "codec"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "lineproto"))
 
 # the same comparison as the differential tests
 from test_codec_differential import call, canon_copy, canon_decode, canon_rows  # noqa: E402

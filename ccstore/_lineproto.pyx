@@ -5,7 +5,7 @@
 The pure-Python module ``ccstore._pylineproto`` is the reference: this module
 implements the same functions with the same results on every input (points,
 errors with line, column, message and text, storage rows, consumed bytes and
-line counts), only faster.  ``tests/codec/test_codec_differential.py`` and
+line counts), only faster.  ``tests/lineproto/test_codec_differential.py`` and
 ``benchmarks/fuzz_differential.py`` compare the two.
 
 How a line is decoded:

@@ -41,7 +41,7 @@ CHECK_INSTALLED = "tests/packaging/check_installed.py"
 #: what runs against each installed package (paths inside the sdist): the codec
 #: tests, which cover the compiled core, and a storage smoke test on SQLite
 FOCUSED_TESTS = [
-    "tests/codec",
+    "tests/lineproto",
     "tests/storage/test_store_lifecycle.py::test_records_carry_every_part[sqlite]",
 ]
 #: what cibuildwheel's test-sources copies beside them (the tests read benchmarks/)
