@@ -55,7 +55,7 @@ from operator import index as _index
 from ccstore.rows import LineError, RowBatch
 from ccstore import rows as _rows
 from ccstore import _pylineproto
-from ccstore._pylineproto import MESSAGES, PRECISIONS, NAME_LIMIT, TEXT_LIMIT
+from ccstore._lpspec import I64_MAX, I64_MIN, MESSAGES, NAME_LIMIT, PRECISIONS, TEXT_LIMIT, U64_MAX
 from ccstore._pylineproto import _COPY_SIGNATURE as _COPY_HEADER
 
 __all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode", "group_by_host",
@@ -66,9 +66,9 @@ cdef dict _PRECISIONS = PRECISIONS
 cdef Py_ssize_t _NAME_LIMIT = NAME_LIMIT
 cdef Py_ssize_t _TEXT_LIMIT = TEXT_LIMIT
 cdef str _MSG_UTF8 = MESSAGES["utf8"]
-cdef object _I64_MIN = -(1 << 63)
-cdef object _I64_MAX = (1 << 63) - 1
-cdef object _U64_MAX = (1 << 64) - 1
+cdef object _I64_MIN = I64_MIN
+cdef object _I64_MAX = I64_MAX
+cdef object _U64_MAX = U64_MAX
 cdef int64_t DAY_NS = 86400 * <int64_t>1000000000
 _KEY_UNESC = _re.compile(rb"\\([ ,=])")
 

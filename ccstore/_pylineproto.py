@@ -95,6 +95,7 @@ from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Opti
 
 from . import logparse as _lp
 from . import rows as _rows
+from ._lpspec import I64_MAX, I64_MIN, MESSAGES, NAME_LIMIT, PRECISIONS, TEXT_LIMIT, U64_MAX
 from .rows import LineError, RowBatch
 
 __all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode",
@@ -103,45 +104,6 @@ __all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode",
 
 FieldValue = Union[int, float, bool, str]
 Data = Union[bytes, bytearray, memoryview, str]
-
-I64_MIN = -(1 << 63)
-I64_MAX = (1 << 63) - 1
-U64_MAX = (1 << 64) - 1
-#: nanoseconds per unit; 0 means "auto" (judge each timestamp by magnitude)
-PRECISIONS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "auto": 0}
-#: characters after which the text of an error is cut
-TEXT_LIMIT = 200
-#: characters of a key shown in a message
-NAME_LIMIT = 64
-
-#: every error message (``{k}`` is a quoted key, ``{part}`` a part name,
-#: ``{byte}`` two upper-case hex digits)
-MESSAGES = {
-    "nonprintable": "non-printable character 0x{byte} in {part}",
-    "utf8": "invalid UTF-8",
-    "no_measurement": "missing measurement",
-    "empty_tag_key": "empty tag key",
-    "dup_tag": "duplicate tag key {k}",
-    "tag_eq": "expected '=' after tag key {k}",
-    "tag_value_eq": "unescaped '=' in value of tag {k} (write it as \\=)",
-    "empty_tag_value": "empty value for tag {k}",
-    "no_fields": "missing fields (a point needs at least one field_key=value)",
-    "empty_field_key": "empty field key",
-    "field_eq": "expected '=' after field key {k}",
-    "no_value": "missing value for field {k}",
-    "unterminated": "unterminated string value for field {k}",
-    "after_string": "unexpected text after string value of field {k}",
-    "bad_int": "invalid integer for field {k}",
-    "int_range": "integer out of range for field {k}",
-    "bad_uint": "invalid unsigned integer for field {k}",
-    "uint_range": "unsigned integer out of range for field {k}",
-    "bad_float": "invalid float for field {k}",
-    "float_range": "float out of range for field {k}",
-    "bad_value": "invalid value for field {k}: not a number, boolean or quoted string",
-    "bad_time": "invalid timestamp",
-    "time_range": "timestamp out of range",
-    "after_time": "unexpected text after timestamp",
-}
 
 _BOOLS = {b"t": True, b"T": True, b"true": True, b"True": True, b"TRUE": True,
           b"f": False, b"F": False, b"false": False, b"False": False, b"FALSE": False}

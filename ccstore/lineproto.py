@@ -20,7 +20,7 @@ import types
 import warnings
 from typing import Dict, Iterable, Iterator, List, Optional
 
-from . import _pylineproto
+from . import _lpspec, _pylineproto
 from .rows import LineError, RowBatch
 
 __all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "RowStream", "Point", "copy_binary",
@@ -30,7 +30,7 @@ __all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "RowStream", "Point", "cop
 #: the names every implementation provides
 API = ("Point", "copy_binary", "decode", "decode_rows", "encode", "group_by_host",
        "syslog_chunk")
-PRECISIONS = tuple(_pylineproto.PRECISIONS)
+PRECISIONS = tuple(_lpspec.PRECISIONS)
 DAY_NS = _pylineproto.DAY_NS
 
 _loaded: Dict[str, types.SimpleNamespace] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ccstore import LineError
-from ccstore._pylineproto import MESSAGES
+from ccstore._lpspec import MESSAGES
 
 I64_MIN, I64_MAX, U64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 NO_FIELDS = MESSAGES["no_fields"]
