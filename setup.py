@@ -20,7 +20,13 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-EXTENSION = "ccstore._lineproto"
+#: the compiled modules (each an accelerator with a pure-Python twin) and their sources
+EXTENSIONS = {
+    "ccstore._lineproto": "ccstore/_lineproto.pyx",
+    "ccstore.logs._syslogscan": "ccstore/logs/_syslogscan.pyx",
+    "ccstore.backends._hostruns": "ccstore/backends/_hostruns.pyx",
+    "ccstore.backends._pgcopy": "ccstore/backends/_pgcopy.pyx",
+}
 
 #: optimisation flags per compiler family (``compiler.compiler_type``);
 #: MSVC has no -O3 and spells its best optimisation level /O2
@@ -139,9 +145,9 @@ if NO_EXTENSIONS:
     ext_modules = []
     _report([
         "ccstore: CCSTORE_NO_EXTENSIONS=1 is set: building the pure-Python package",
-        f"without the compiled core {EXTENSION}.",
+        "without its compiled modules.",
     ])
 else:
-    ext_modules = [Extension(EXTENSION, ["ccstore/_lineproto.pyx"])]
+    ext_modules = [Extension(name, [source]) for name, source in EXTENSIONS.items()]
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExtOrFallBack})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Dict
 
 __all__ = ["I64_MAX", "I64_MIN", "MESSAGES", "NAME_LIMIT", "PRECISIONS", "TEXT_LIMIT",
-           "U64_MAX"]
+           "U64_MAX", "multiplier"]
 
 I64_MIN = -(1 << 63)
 I64_MAX = (1 << 63) - 1
@@ -19,6 +19,17 @@ U64_MAX = (1 << 64) - 1
 #: nanoseconds per unit; 0 means "auto" (judge each timestamp by magnitude)
 PRECISIONS: Dict[str, int] = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
                               "auto": 0}
+
+
+def multiplier(precision: str) -> int:
+    """Nanoseconds per unit of ``precision`` (0 for ``auto``); ValueError for others."""
+    try:
+        return PRECISIONS[precision]
+    except (KeyError, TypeError):
+        raise ValueError(f"invalid precision {precision!r}: use one of "
+                         + ", ".join(PRECISIONS)) from None
+
+
 #: bytes of the offending line kept in a LineError's text
 TEXT_LIMIT = 200
 #: characters of a key shown in a message

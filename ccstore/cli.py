@@ -214,7 +214,7 @@ def _ingest_log(store: Any, chunks: Iterator[bytes], label: str, path: Optional[
                 fmt: str, args: argparse.Namespace, totals: _Totals, progress: _Progress,
                 size: Optional[int], mtime: Optional[float]) -> None:
     from .rows import RowBatch
-    from .logparse import LogParser
+    from .logs import LogParser
 
     parser = LogParser(fmt, hostname=args.hostname or socket.gethostname(), location=path,
                        tz=args.timezone, reference_time=mtime)

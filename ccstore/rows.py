@@ -68,6 +68,12 @@ ROW_COLUMNS = (
 Row = Tuple[int, int, str, Optional[str], Optional[str], Optional[str], Optional[str],
             Optional[str], str, str, Optional[str]]
 
+#: the errors of points that are no storable message (the decoders report them too)
+NOT_A_MESSAGE = ("not a ClusterCockpit message: expected a field named event, log, value or "
+                 "control")
+NOT_A_STRING = 'field "{key}" must be a string'
+NO_CLUSTER = "no cluster: the line has no cluster tag and none was given"
+
 _NON_OTHER = {CLUSTER_TAG}.union(t for t, _ in IDENTITY_TAGS)
 
 
@@ -87,11 +93,9 @@ def classify(fields: Mapping[str, Any]) -> Tuple[str, Optional[str]]:
         if kind is None:
             continue
         if kind in STORED_KINDS and not isinstance(value, str):
-            raise MessageError(f'field "{key}" must be a string')
+            raise MessageError(NOT_A_STRING.format(key=key))
         return kind, key
-    raise MessageError(
-        "not a ClusterCockpit message: expected a field named event, log, value or control"
-    )
+    raise MessageError(NOT_A_MESSAGE)
 
 
 def othertags_json(tags: Mapping[str, str]) -> str:
@@ -115,7 +119,7 @@ def point_to_row(
         return (tags.get(CLUSTER_TAG) or cluster or ""), kind, None
     cl = tags.get(CLUSTER_TAG) or cluster
     if not cl:
-        raise MessageError("no cluster: the line has no cluster tag and none was given")
+        raise MessageError(NO_CLUSTER)
     row = (
         time,
         time // NS_PER_S,

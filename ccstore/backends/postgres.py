@@ -61,9 +61,9 @@ next row number and time range), then COMMIT.  A segment's ids are counted by
 the writer that holds it open (no one else writes it); the bookkeeping
 statement checks that count, so a write into a segment taken meanwhile (marked
 full elsewhere) or whose count is off (a commit whose answer was lost) rolls
-back and goes to a new segment.  The COPY data is made by one call of the
-codec's ``copy_binary`` (compiled: a loop in C over the row tuples).  Per row
-the server then does what a raw COPY into an unindexed table does, and the
+back and goes to a new segment.  The COPY data is made by one call of
+``copy_binary`` (:mod:`ccstore.backends.pgcopy`; compiled: a loop in C over the
+row tuples).  Per row the server then does what a raw COPY into an unindexed table does, and the
 bookkeeping costs about 1.7 ms per write.
 
 Concurrent writes (several HTTP clients, receivers) run on up to ``writers``
@@ -86,7 +86,7 @@ copied whole after it, in the same transaction.  (A COPY statement per piece
 was slower: every statement costs a fill and a drain of the client-server
 pipeline, about 13 ms more for 10,000 rows as five statements than as one.)
 After the first piece the decoder writes that group's rows as COPY data itself
-(``decode_rows(..., copy_group=...)``: ids counted on from the segment's, no
+(``pgcopy.decode_rows(..., copy_group=...)``: ids counted on from the segment's, no
 row tuples, no str objects): decoding and encoding a 10,000-line write of the
 standard workload in 32 kB pieces took 3.3 ms instead of 4.8 ms (medians of 15
 runs, the two ways taking turns).  A piece that needs a table or segment the
@@ -119,6 +119,7 @@ import time as _time
 import urllib.parse
 import uuid
 from dataclasses import replace
+from functools import partial
 from operator import itemgetter
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -126,11 +127,12 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ..rows import RowBatch
-from ..lineproto import DAY_NS, RowStream, copy_binary
-from ..rows import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
+from ..lineproto import RowStream
+from ..rows import LEVEL_TAG, NS_PER_S, ROW_COLUMNS, RowBatch
 from .base import (FULL, GO_COLUMNS, ID_SHIFT, OPEN, SEALED, TABLE_SUFFIX, Backend, GroupKey,
                    QuerySpec, merge_groups)
+from .pgcopy import DAY_NS, copy_binary
+from .pgcopy import decode_rows as copy_decode_rows
 
 __all__ = ["PostgresBackend", "conninfo_from_go_config", "fts_to_sql"]
 
@@ -1127,7 +1129,8 @@ class PostgresBackend(Backend):
                         n += batch.copied
                         if sday is not None:
                             target.widen(batch.copy_min, batch.copy_max)
-                    stream.copy_group = (skey[0], skey[1], sday, target.first_id(n))
+                    stream.decode_rows = partial(copy_decode_rows, copy_group=(
+                        skey[0], skey[1], sday, target.first_id(n)))
                     batch = next(stream, None)
                 cp.write(_COPY_TRAILER)
                 # the held rows are placed and encoded while the server copies the

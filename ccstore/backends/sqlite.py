@@ -74,7 +74,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import apsw
 
-from ..lineproto import group_by_host
+from .hostruns import group_by_host
 from ..rows import LEVEL_TAG, NS_PER_S, ROW_COLUMNS
 from .base import (FULL, GO_COLUMNS, ID_SHIFT, OPEN, SEALED, TABLE_SUFFIX, Backend, GroupKey,
                    QuerySpec, TagCond)

@@ -51,7 +51,7 @@ import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..rows import RowBatch
-from ..logparse import FORMATS, LogParser
+from ..logs import FORMATS, LogParser
 
 __all__ = ["FileReceiver", "STATE_PREFIX", "FINGERPRINT_BYTES"]
 

@@ -5,11 +5,10 @@ and so runs against both implementations.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any, Callable, List, Tuple
 
 import pytest
+from lpinputs import workload
 
 from ccstore.rows import MessageError, point_to_row
 
@@ -52,14 +51,10 @@ def one() -> Callable[..., Any]:
     return run
 
 
-@pytest.fixture(scope="session")
-def workload() -> Any:
+@pytest.fixture(scope="session", name="workload")
+def workload_fixture() -> Any:
     """benchmarks/workload.py (the standard workload generator) as a module."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "workload.py"
-    spec = importlib.util.spec_from_file_location("ccstore_bench_workload", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return workload()
 
 
 def check_rows(impl: Any, data: bytes, **kw: Any) -> Any:
