@@ -17,7 +17,7 @@ exception names, 1,000 lines per simulated second) is
 - parsed and stored by the files receiver (``FileReceiver.poll_once``: rows
   and file position committed together), full-text index off and on (the
   default).  The target (>= 200,000 lines/s) is about full-text off: with it
-  on, indexing the messages (FTS5) alone costs more than 5 us a row.
+  on, indexing the messages (FTS5) takes most of the time (docs/design/logs.md).
 
     python benchmarks/bench_syslog.py -n 1000000
 """
@@ -34,12 +34,13 @@ import apsw
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from workload import generate  # noqa: E402
+
 import ccstore  # noqa: E402
 from ccstore.lineproto import decode_rows  # noqa: E402
 from ccstore.logs import LogParser, syslogscan  # noqa: E402
-from ccstore.rows import RowBatch  # noqa: E402
 from ccstore.receivers.files import FileReceiver  # noqa: E402
-from workload import generate  # noqa: E402
+from ccstore.rows import RowBatch  # noqa: E402
 
 PROGRAMS = ("sshd", "systemd", "kernel", "CRON", "slurmd", "slurmctld", "ccb", "ccms",
             "ccmc", "ccem", "ccnc", "nhc")

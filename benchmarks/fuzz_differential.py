@@ -84,10 +84,12 @@ def gen_valid_line(r: random.Random) -> bytes:
         k = r.choice(["log", "event", "value", "control", "v", "x y", "log"])
         kind = r.randrange(6)
         if kind == 0:
-            txt = "".join(r.choice(WORDS + [" ", "\n", "\t", "\\n", '\\"']) for _ in range(r.randint(0, 8)))
+            txt = "".join(r.choice(WORDS + [" ", "\n", "\t", "\\n", '\\"'])
+                          for _ in range(r.randint(0, 8)))
             v = '"' + txt.replace("\\", "\\\\").replace('"', '\\"') + '"'
         elif kind == 1:
-            v = str(r.choice([0, 1, -1, 2**63 - 1, -2**63, 2**63, r.randint(-10**20, 10**20)])) + "i"
+            v = str(r.choice([0, 1, -1, 2**63 - 1, -2**63, 2**63,
+                              r.randint(-10**20, 10**20)])) + "i"
         elif kind == 2:
             v = str(r.choice([0, 1, 2**64 - 1, 2**64, r.randint(0, 10**21)])) + "u"
         elif kind == 3:
@@ -224,7 +226,8 @@ def check(py: Any, cy: Any, data: bytes, r: random.Random, copy: Tuple[Any, Any]
 
 
 def run_batch(seed: int, batch: int) -> List[Tuple[bytes, str]]:
-    from ccstore import _lineproto as cy, _pylineproto as py
+    from ccstore import _lineproto as cy
+    from ccstore import _pylineproto as py
     from ccstore.backends import _pgcopy, _pypgcopy
     r = random.Random(seed * 1_000_003 + batch)
     bad = []

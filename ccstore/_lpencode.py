@@ -1,8 +1,8 @@
 """Points to line protocol: encode(), one implementation for both decoders.
 
-Encoding is plain string work that the compiled core did no faster than
-Python by much, so it has a single implementation; what it writes, either
-decoder reads back as the same points.
+Encoding is plain string work, so it has a single implementation, in Python
+(docs/design/codec.md says why); what it writes, either decoder reads back as
+the same points.
 """
 from __future__ import annotations
 

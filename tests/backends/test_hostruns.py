@@ -61,3 +61,15 @@ def test_group_by_host_indexes_like_python(hostruns):
     assert hostruns.group_by_host(rows, -2, -1) == (rows, [("a", 1), ("b", 1)], 1, 2)
     with pytest.raises(IndexError):
         hostruns.group_by_host(rows, 2, 1)
+
+
+def test_compiled_implementation_is_used():
+    """CI must run the compiled module unless a pure-Python run was asked for."""
+    from twins import PYTHON_ONLY
+
+    from ccstore.backends import hostruns
+    from ccstore.backends import sqlite as sqlite_backend
+
+    assert hostruns.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
+    assert sqlite_backend.group_by_host is hostruns.get_implementation(
+        hostruns.IMPLEMENTATION).group_by_host

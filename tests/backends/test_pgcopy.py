@@ -199,3 +199,24 @@ def test_copy_group_seconds_round_down_before_1970(pgcopy, data):
     batch = check_copy_group(pgcopy, data, ("alex", "log", None, 1), precision="ns",
                              default_time=-1)
     assert batch.copied == 1
+
+
+def test_compiled_implementation_is_used():
+    """CI must run the compiled module unless a pure-Python run was asked for."""
+    from twins import PYTHON_ONLY
+
+    from ccstore.backends import pgcopy
+
+    assert pgcopy.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
+    module = pgcopy.get_implementation(pgcopy.IMPLEMENTATION)
+    assert (pgcopy.copy_binary, pgcopy.decode_rows) == (module.copy_binary, module.decode_rows)
+
+
+def test_the_compiled_copy_decoder_is_the_compiled_decoder(pgcopy_impls):
+    """The compiled COPY decoder extends the compiled line-protocol decoder (one
+    scanner and parser), the pure one the pure decoder."""
+    from ccstore import _lineproto, _pylineproto
+
+    py, cy = pgcopy_impls
+    assert issubclass(cy.CopyDecoder, _lineproto.Decoder)
+    assert issubclass(py.CopyDecoder, _pylineproto.RowDecoder)

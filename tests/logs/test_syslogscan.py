@@ -233,3 +233,15 @@ def test_implementations_agree_on_mutated_lines(syslog_impls, lines, mutations):
         data[pos:pos + width] = new
     data = bytes(data)
     assert run(cy, data) == run(py, data)
+
+
+def test_compiled_fast_path_is_used():
+    """CI must run the compiled fast path unless a pure-Python run was asked for."""
+    from twins import PYTHON_ONLY
+
+    from ccstore.logs import LogParser, syslogscan
+
+    assert syslogscan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
+    assert LogParser()._chunk_parser is syslogscan.syslog_chunk
+    assert syslogscan.syslog_chunk is syslogscan.get_implementation(
+        syslogscan.IMPLEMENTATION).syslog_chunk
