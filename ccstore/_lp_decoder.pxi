@@ -56,7 +56,6 @@ cdef inline void _json_put(Buf* O, cbuf p, Py_ssize_t n) noexcept:
     O.n = d - O.p
 
 
-
 cdef class Decoder:
     """One decode call: the scanner state and its outputs (attributes: see
     _lineproto.pxd).  A subclass may take rows of its own before they become

@@ -205,7 +205,6 @@ cdef object _cached_json(cbuf p, Py_ssize_t n, int flags):
     return s
 
 
-
 cdef Py_ssize_t _unescape_str(cbuf p, Py_ssize_t n, unsigned char* dst) noexcept:
     """Copy a string value's body, decoding \\" \\\\ \\n \\r \\t pairwise from the left
     (any other backslash stays); returns the new length."""

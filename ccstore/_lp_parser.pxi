@@ -127,7 +127,6 @@ cdef inline int _error_key(PState* S, int code, Py_ssize_t pos, Py_ssize_t a, Py
     return -1
 
 
-
 cdef int _arena_reserve(PState* S, Py_ssize_t more) noexcept:
     cdef Py_ssize_t cap
     cdef unsigned char* a
@@ -246,7 +245,6 @@ cdef int _grow_fields(PState* S) noexcept:
     S.fields = f
     S.cfields *= 2
     return 0
-
 
 
 cdef double _POW10[23]

@@ -413,7 +413,6 @@ cdef Py_ssize_t _unescape_key(cbuf src, Py_ssize_t n, unsigned char* dst, bint m
     return j
 
 
-
 cdef inline Py_ssize_t _unescaped_stop(cbuf b, Py_ssize_t i, Py_ssize_t n, bint fkey) noexcept:
     """First ' ' (and for field keys '=' ','), not directly after a backslash,
     or '\\n', at or after i; n if none."""

@@ -47,7 +47,7 @@ def get_implementation(name: str) -> types.SimpleNamespace:
 
 
 _impl_name, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
-_chosen = _loaded.get(_impl_name) or _namespace(_impl_name, _module)
+_chosen = _namespace(_impl_name, _module)
 #: "cython" or "python": the implementation behind the functions below
 IMPLEMENTATION: str = _chosen.name
 Point = _chosen.Point

@@ -173,7 +173,6 @@ def copy_binary(rows, first_id=None, Py_ssize_t ints=0):
         free(B.p)
 
 
-
 # --- one group straight from the parsed spans ---------------------------------------
 cdef class CopyDecoder(Decoder):
     """decode_rows() that writes the rows of one group and day (``copy_group``)

@@ -1,8 +1,6 @@
 """Fixtures of the log-file tests (helpers in ``logutil``)."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import ccstore
@@ -13,13 +11,3 @@ def store(tmp_path):
     s = ccstore.open(str(tmp_path / "files.db"))
     yield s
     s.close()
-
-
-@pytest.fixture
-def tz_utc(monkeypatch):
-    """Local time is UTC during the test (timestamps without a zone)."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
