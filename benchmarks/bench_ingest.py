@@ -55,7 +55,8 @@ def raw_append(path: str, rows: list, indexed: bool) -> float:
     conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
     conn.execute(f"CREATE TABLE t(id INTEGER PRIMARY KEY, {', '.join(COLS)})")
     if indexed:
-        conn.execute("CREATE INDEX t_ts ON t(timestamp); CREATE INDEX t_h ON t(hostname, timestamp)")
+        conn.execute("CREATE INDEX t_ts ON t(timestamp); "
+                     "CREATE INDEX t_h ON t(hostname, timestamp)")
     sql = f"INSERT INTO t({', '.join(COLS)}) VALUES({', '.join('?' * len(COLS))})"
     t0 = time.perf_counter()
     for i in range(0, len(rows), BATCH):

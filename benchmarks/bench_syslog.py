@@ -39,7 +39,7 @@ from workload import generate  # noqa: E402
 import ccstore  # noqa: E402
 from ccstore.lineproto import decode_rows  # noqa: E402
 from ccstore.logs import LogParser, syslogscan  # noqa: E402
-from ccstore.receivers.files import FileReceiver  # noqa: E402
+from ccstore.ingest.files import FileReceiver  # noqa: E402
 from ccstore.rows import RowBatch  # noqa: E402
 
 PROGRAMS = ("sshd", "systemd", "kernel", "CRON", "slurmd", "slurmctld", "ccb", "ccms",

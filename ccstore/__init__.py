@@ -3,8 +3,7 @@
 Line protocol in (bytes -> decoder -> rows), SQLite or PostgreSQL underneath,
 queries out.  ``ccstore.open(path)`` gives a :class:`~ccstore.store.Store`.
 """
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .lineproto import IMPLEMENTATION, LineError, Point, decode, decode_rows, encode  # noqa: E402
 from .store import Record, Store, WriteResult, open  # noqa: E402
 

@@ -24,11 +24,10 @@ import datetime as _dt
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
 
@@ -40,9 +39,10 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 LOG_FORMATS = ("syslog", "rfc5424", "json", "plain", "auto")
-CHUNK = 4 << 20
 #: rejected lines printed before "... and N more"
 SHOW_ERRORS = 20
+#: rejected lines kept for the summary
+MAX_ERRORS = 1000
 
 
 class UsageError(Exception):
@@ -156,90 +156,24 @@ class _Totals:
         self.errors: List[str] = []
 
     def add(self, result: Any, label: str) -> None:
+        """Count the :class:`~ccstore.store.IngestResult` of one input."""
+        self.lines += result.lines
         self.stored += result.written
         for k, n in result.dropped.items():
             self.dropped[k] = self.dropped.get(k, 0) + n
-        self.rejected += len(result.errors)
+        self.rejected += result.rejected + result.skipped
         for e in result.errors:
-            if len(self.errors) < 1000:
+            if len(self.errors) < MAX_ERRORS:
                 self.errors.append(f"{label}:{e.lineno}:{e.column}: {e.message}")
+        if result.skipped:
+            self.errors.append(f"{label}: {result.skipped} line(s) of binary garbage skipped")
 
     def as_dict(self) -> dict:
         return {"lines": self.lines, "stored": self.stored, "dropped": dict(self.dropped),
                 "rejected": self.rejected, "errors": self.errors[:100]}
 
 
-def _read_chunks(fh: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
-    while True:
-        chunk = fh.read(size)
-        if not chunk:
-            return
-        yield chunk
-
-
-def _looks_like_lp(sample: bytes) -> bool:
-    """Whether the first lines of ``sample`` are ClusterCockpit line protocol."""
-    from . import lineproto
-
-    lines = [ln for ln in sample.split(b"\n")[:50] if ln.strip() and not ln.startswith(b"#")]
-    lines = lines[:10]
-    if not lines:
-        return False
-    batch = lineproto.decode_rows(b"\n".join(lines), cluster="-")
-    good = batch.rows + sum(batch.dropped.values())
-    return good > len(batch.errors)
-
-
 # ---------------------------------------------------------------------------- ingest
-def _ingest_lp(store: Any, chunks: Iterator[bytes], label: str, args: argparse.Namespace,
-               totals: _Totals, progress: _Progress, size: Optional[int]) -> None:
-    from . import lineproto
-
-    done = 0
-
-    def counted() -> Iterator[bytes]:
-        nonlocal done
-        for chunk in chunks:
-            done += len(chunk)
-            yield chunk
-
-    for batch in lineproto.decode_stream(counted(), precision=args.precision,
-                                         cluster=args.cluster):
-        totals.lines += batch.lines
-        totals.add(store.write_batches([batch]), label)
-        progress.update(label, done, size, totals.lines)
-
-
-def _ingest_log(store: Any, chunks: Iterator[bytes], label: str, path: Optional[str],
-                fmt: str, args: argparse.Namespace, totals: _Totals, progress: _Progress,
-                size: Optional[int], mtime: Optional[float]) -> None:
-    from .rows import RowBatch
-    from .logs import LogParser
-
-    parser = LogParser(fmt, hostname=args.hostname or socket.gethostname(), location=path,
-                       tz=args.timezone, reference_time=mtime)
-    done = 0
-    key = (args.cluster, "log")
-    for chunk in chunks:
-        done += len(chunk)
-        rows = parser.feed(chunk)
-        totals.add(store.write_batches([RowBatch({key: rows}, [], {}, 0, 0)]), label)
-        progress.update(label, done, size, parser.lines)
-    rows = parser.finish()
-    totals.add(store.write_batches([RowBatch({key: rows}, [], {}, 0, 0)]), label)
-    totals.lines += parser.lines
-    if parser.skipped:
-        totals.rejected += parser.skipped
-        totals.errors.append(f"{label}: {parser.skipped} line(s) of binary garbage skipped")
-
-
-def _chunks(first: bytes, fh: IO[bytes]) -> Iterator[bytes]:
-    """``first`` (already read to detect the format), then the rest of ``fh``."""
-    if first:
-        yield first
-    yield from _read_chunks(fh)
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
     if args.format in LOG_FORMATS and not args.cluster:
         raise UsageError("--cluster is required for log files (log lines name no cluster)")
@@ -253,33 +187,31 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not os.access(name, os.R_OK):
             raise UsageError(f"{name}: not readable")
         inputs.append((name, os.path.abspath(name)))
+    # the CLI's names -> Store.ingest's: detection by default, "auto" = log lines
+    fmt = {None: "auto", "lp": "lineproto", "auto": "log"}.get(args.format, args.format)
     totals = _Totals()
     progress = _Progress(not args.quiet)
     store = _open_store(args, create=True)
     try:
         for label, path in inputs:
-            fh = sys.stdin.buffer if path is None else open(path, "rb")
+            size = None if path is None else os.path.getsize(path)
+            lines = totals.lines
+
+            def show(done: int, n: int, label: str = label, size: Optional[int] = size,
+                     lines: int = lines) -> None:
+                progress.update(label, done, size, lines + n)
+
             try:
-                size = mtime = None
-                if path is not None:
-                    st = os.fstat(fh.fileno())
-                    size, mtime = st.st_size, st.st_mtime
-                first = fh.read(CHUNK)
-                fmt = args.format
-                if fmt is None:
-                    fmt = "lp" if _looks_like_lp(first) else "auto"
-                    if fmt == "auto" and not args.cluster:
-                        raise UsageError(f"{label}: not line protocol; to read it as a log "
-                                         "file, give --cluster")
-                if fmt == "lp":
-                    _ingest_lp(store, _chunks(first, fh), label, args, totals, progress, size)
-                else:
-                    _ingest_log(store, _chunks(first, fh), label, path, fmt, args, totals,
-                                progress, size, mtime)
+                result = store.ingest(sys.stdin.buffer if path is None else path,
+                                      format=fmt, cluster=args.cluster,
+                                      hostname=args.hostname, timezone=args.timezone,
+                                      precision=args.precision, max_errors=MAX_ERRORS,
+                                      progress=show)
+            except ValueError as exc:
+                raise UsageError(f"{label}: {exc}") from None
             finally:
                 progress.done()
-                if path is not None:
-                    fh.close()
+            totals.add(result, label)
     finally:
         store.close()
     _report_ingest(totals, args)
@@ -424,7 +356,7 @@ def cmd_count(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- tail
 def cmd_tail(args: argparse.Namespace) -> int:
-    from .receivers.files import FileReceiver
+    from .ingest.files import FileReceiver
 
     store = _open_store(args, create=True)
     try:

@@ -23,7 +23,7 @@ Extensions (all optional; a Go config never needs them): in the storage file
 ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http receiver
 ``cluster`` and ``max_body_size``; and receivers of type ``files`` (``paths``,
 ``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``, ``interval``),
-see :mod:`ccstore.receivers.files`.
+see :mod:`ccstore.ingest.files`.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from .durations import parse_duration
@@ -52,6 +52,7 @@ __all__ = [
     "default_config",
     "load_config",
     "parse_size",
+    "postgres_url",
 ]
 
 log = logging.getLogger("ccstore.config")
@@ -563,31 +564,82 @@ def parse_backend(s: _Section, base_dir: str) -> BackendConfig:
     elif btype in ("postgres", "postgresql"):
         b.type = "postgres"
         server = s.string("server", "localhost") or "localhost"
-        port = s.port("port", 5432)
+        port = s.port("port", 5432) if s.get("port") not in (None, "") else None
         db = s.string("database_path", "")
         if not db:
             raise s.error("database_path", "missing: the PostgreSQL database name")
         user = s.string("username", "") or ""
         password = s.string("password", "") or ""
         timeout = s.integer("connection_timeout", 1, minimum=0)
-        auth = ""
-        if user:
-            auth = quote(user, safe="")
-            if password:
-                auth += ":" + quote(password, safe="")
-            auth += "@"
-        host = f"[{server}]" if ":" in server and not server.startswith("[") else server
-        params = [f"connect_timeout={timeout}"] if timeout else []
-        params += flags
-        b.target = f"postgresql://{auth}{host}:{port}/{quote(db, safe='')}"
-        if params:
-            b.target += "?" + "&".join(params)
+        try:
+            b.target = postgres_url(server, port, db, user=user, password=password,
+                                    connect_timeout=timeout, params=flags)
+        except ValueError as e:
+            raise s.error("server", str(e))
         s.warn_unknown({"type", "server", "port", "database_path", "username", "password",
                         "flags", "connection_timeout"})
     else:
         raise s.error("type", f"unknown storage type {btype!r} (expected \"sqlite\" or "
                               "\"postgres\")")
     return b
+
+
+def postgres_url(server: str = "localhost", port: Optional[int] = None, dbname: str = "", *,
+                 user: str = "", password: str = "", connect_timeout: Optional[int] = None,
+                 params: Sequence[str] = ()) -> str:
+    """A ``postgresql://`` URL (for libpq and psycopg) from the Go program's settings.
+
+    ``server`` is a host name, an IPv4 or IPv6 address, either with ``:port``
+    (IPv6 then in brackets), or a unix-socket directory (a path starting with
+    ``/``), which a URL carries as its ``host`` parameter.  ``port`` defaults to
+    5432; a different one in ``server`` is a ValueError.  User, password and
+    database name may hold any character.  ``connect_timeout`` (seconds; 0 or
+    None: none) becomes that parameter unless ``params`` sets it.  ``params`` are
+    ``key=value`` strings in URL form, appended as the Go program appends its
+    ``flags``.
+    """
+    host, host_port = _split_server(server)
+    if host_port is not None and port is not None and host_port != port:
+        raise ValueError(f"{server!r} names port {host_port}, the port setting {port}")
+    port = host_port if host_port is not None else (5432 if port is None else port)
+    auth = ""
+    if user:
+        auth = quote(user, safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        auth += "@"
+    query = list(params)
+    if connect_timeout and not any(p.partition("=")[0].strip() == "connect_timeout"
+                                   for p in query):
+        query.insert(0, f"connect_timeout={int(connect_timeout)}")
+    if host.startswith("/"):  # a socket directory: no host in the URL's authority
+        netloc = auth
+        query[:0] = [f"host={quote(host, safe='')}", f"port={port}"]
+    elif ":" in host:  # IPv6 (a zone's "%" escaped)
+        netloc = f"{auth}[{quote(host, safe=':')}]:{port}"
+    else:
+        netloc = f"{auth}{quote(host, safe='')}:{port}"
+    url = f"postgresql://{netloc}/{quote(dbname, safe='')}"
+    if query:
+        url += "?" + "&".join(query)
+    return url
+
+
+def _split_server(server: str) -> Tuple[str, Optional[int]]:
+    """``server`` -> (host or socket directory, port given with it or None)."""
+    if server.startswith("/"):
+        return server, None
+    if server.startswith("["):  # [IPv6] or [IPv6]:port
+        addr, sep, rest = server[1:].partition("]")
+        if not sep or (rest and not re.fullmatch(r":\d{1,5}", rest)):
+            raise ValueError(f"{server!r} is not \"[IPv6 address]\" or \"[IPv6 address]:port\"")
+        return addr, int(rest[1:]) if rest else None
+    host, sep, rest = server.rpartition(":")
+    if sep and ":" not in host:  # host:port (an IPv6 address has more colons)
+        if not re.fullmatch(r"\d{1,5}", rest) or not host:
+            raise ValueError(f"{server!r} is not a host or host:port")
+        return host, int(rest)
+    return server, None
 
 
 def _sqlite_flags(s: _Section, flags: List[str]) -> Dict[str, Any]:

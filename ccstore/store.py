@@ -7,24 +7,28 @@ Nothing here knows about HTTP or NATS.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import datetime as _dt
+import itertools
 import json
 import operator
 import os
+import socket
+import stat
 import threading
 import time as _time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
-
-import apsw
+from typing import (Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
+                    Sequence, Tuple, Union, cast)
 
 from . import lineproto
-from .rows import LineError, RowBatch
+from .backends import open_backend
 from .backends.base import COLUMN_OF, Backend, GroupKey, QuerySpec, TagCond, merge_groups
 from .durations import parse_duration
-from .rows import LEVEL_TAG, NS_PER_S, MessageError, point_to_row
+from .logs import LogParser, log_batch
+from .rows import LEVEL_TAG, NS_PER_S, LineError, MessageError, RowBatch, point_to_row
 
-__all__ = ["open", "Store", "WriteResult", "Record", "TimeLike"]
+__all__ = ["open", "Store", "WriteResult", "IngestResult", "Record", "TimeLike"]
 
 TimeLike = Union[int, float, _dt.datetime, None]
 
@@ -343,42 +347,86 @@ class Store:
             for k, n in result.dropped.items():
                 c["dropped"][k] = c["dropped"].get(k, 0) + n
 
-    def ingest(self, source: Any, *, cluster: Optional[str] = None, precision: str = "auto",
-               default_time: Optional[int] = None, chunk_size: int = 4 << 20) -> WriteResult:
-        """Stream line protocol from a path or a binary file object, in bounded memory.
+    def ingest(self, source: Union[str, bytes, "os.PathLike[str]", BinaryIO], *,
+               format: str = "lineproto", cluster: Optional[str] = None,
+               hostname: Optional[str] = None, timezone: Optional[str] = None,
+               precision: str = "auto", default_time: Optional[int] = None,
+               chunk_size: int = 4 << 20, max_errors: Optional[int] = None,
+               progress: Optional[Callable[[int, int], None]] = None) -> "IngestResult":
+        """Store a file, from a path or a binary file object, in bounded memory.
 
-        Each chunk is committed before the next is read.
+        It is read in chunks of ``chunk_size`` bytes; each is committed while the
+        next is decoded.  ``format``:
+
+        - ``"lineproto"`` (the default, also ``"lp"``): line protocol, as :meth:`write`
+          takes it (``cluster``, ``precision`` and ``default_time`` as there);
+        - ``"syslog"``, ``"rfc5424"``, ``"json"``, ``"plain"``: log lines in that
+          format (:class:`ccstore.logs.LogParser`); ``"log"``: log lines whose
+          format is recognised line by line;
+        - ``"auto"``: line protocol when the first lines are line protocol, else
+          ``"log"``.
+
+        Line protocol stays the default: a program knows what it feeds, and a
+        damaged line-protocol file must come back as rejected lines, not be stored
+        as log messages because its first lines did not look like line protocol.
+        The command line, which a person watches, detects the format.
+
+        Log lines name no cluster, so ``cluster`` is required for them (ValueError
+        otherwise); ``hostname`` is that of lines that name none (default: this
+        machine), ``timezone`` that of timestamps without a zone (default: local
+        time); RFC 3164 dates take their year from the file's modification time.
+
+        ``max_errors``: keep at most this many rejected lines in ``errors``
+        (``rejected`` counts them all).  ``progress(bytes_read, lines_read)`` is
+        called as each chunk is handed over to be committed.
         """
-        if isinstance(source, (str, bytes, os.PathLike)):
-            with builtins.open(source, "rb") as fh:
-                return self.ingest(fh, cluster=cluster, precision=precision,
-                                   default_time=default_time, chunk_size=chunk_size)
-        total = WriteResult()
-
-        def add(res: WriteResult) -> None:
-            total.written += res.written
-            total.errors.extend(res.errors)
-            for k, n in res.dropped.items():
-                total.dropped[k] = total.dropped.get(k, 0) + n
-
-        def chunks() -> Iterator[bytes]:
-            while True:
-                chunk = source.read(chunk_size)
-                if not chunk:
-                    return
-                yield chunk
-
-        # decode chunk n+1 while chunk n commits (SQLite releases the GIL)
-        with ThreadPoolExecutor(1, thread_name_prefix="ccstore-ingest") as pool:
-            pending_write: Optional[Future] = None
-            for batch in lineproto.decode_stream(chunks(), precision=precision,
-                                                 default_time=default_time, cluster=cluster):
-                if pending_write is not None:
-                    add(pending_write.result())
-                pending_write = pool.submit(self.write_batches, [batch])
-            if pending_write is not None:
-                add(pending_write.result())
-        return total
+        if format == "lp":
+            format = "lineproto"
+        if format not in _INGEST_FORMATS:
+            raise ValueError(f"unknown format {format!r}: expected one of "
+                             f"{', '.join(_INGEST_FORMATS)}")
+        if format not in ("lineproto", "auto") and not cluster:
+            raise ValueError("log lines name no cluster: give a cluster")
+        location = None
+        with contextlib.ExitStack() as stack:
+            if isinstance(source, (str, bytes, os.PathLike)):
+                location = os.path.abspath(os.fsdecode(source))
+                source = stack.enter_context(builtins.open(location, "rb"))
+            reader = _Chunks(source, chunk_size)
+            chunks: Iterator[bytes] = iter(reader)
+            if format == "auto":
+                first = next(chunks, b"")
+                chunks = itertools.chain((first,), chunks)
+                format = "lineproto" if _looks_like_lineproto(first) else "log"
+                if format == "log" and not cluster:
+                    raise ValueError("not line protocol; to read it as log lines, "
+                                     "give a cluster")
+            result = IngestResult(max_errors)
+            parser = None
+            if format == "lineproto":
+                batches: Iterable[RowBatch] = lineproto.decode_stream(
+                    chunks, precision=precision, default_time=default_time, cluster=cluster)
+            else:
+                parser = LogParser(_LOG_FORMATS[format],
+                                   hostname=hostname or socket.gethostname(),
+                                   location=location, tz=timezone,
+                                   reference_time=_modified(source))
+                batches = _log_batches(parser, chunks, cast(str, cluster))
+            # decode chunk n+1 while chunk n commits (the backends release the GIL)
+            with ThreadPoolExecutor(1, thread_name_prefix="ccstore-ingest") as pool:
+                pending: Optional[Future] = None
+                for batch in batches:
+                    result.lines += batch.lines
+                    if pending is not None:
+                        result.add(pending.result())
+                    pending = pool.submit(self.write_batches, [batch])
+                    if progress is not None:
+                        progress(reader.read, result.lines)
+                if pending is not None:
+                    result.add(pending.result())
+            if parser is not None:
+                result.skipped = parser.skipped
+        return result
 
     def get_state(self, key: str) -> Optional[str]:
         """A value stored with ``write(..., state={key: value})``, or None."""
@@ -455,7 +503,7 @@ class Store:
                           stype_ids, tags, text, limit, order, after)
         if spec.limit == 0 or (spec.clusters is not None and not spec.clusters):
             return []
-        spec.text = self._fts_query(spec.text)
+        spec.text = self._fulltext(spec.text)
         return list(map(Record, self.backend.query(spec)))
 
     def count(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
@@ -487,26 +535,15 @@ class Store:
             step = int(seconds) * NS_PER_S
         if spec.clusters is not None and not spec.clusters:
             return []
-        spec.text = self._fts_query(spec.text)
+        spec.text = self._fulltext(spec.text)
         rows = self.backend.count(spec, keys, step)
         if step is None:
             return rows
         return [r[:-2] + (r[-2] // NS_PER_S, r[-1]) for r in rows]
 
-    def _fts_query(self, text: Optional[str]) -> Optional[str]:
-        """The query as given when FTS5 accepts it, else each term as a phrase.
-
-        So ``java.lang.NullPointerException`` finds what users expect instead of
-        failing on the dots.
-        """
-        if text is None:
-            return None
-        if fts_syntax_ok(text):
-            return text
-        quoted = " ".join('"' + t.replace('"', '""') + '"' for t in text.split())
-        if not fts_syntax_ok(quoted):
-            raise ValueError(f"invalid full-text query {text!r}")
-        return quoted
+    def _fulltext(self, text: Optional[str]) -> Optional[str]:
+        """The full-text query in the backend's form (checked: ValueError if invalid)."""
+        return None if text is None else self.backend.fulltext_query(text)
 
     def clusters(self) -> List[str]:
         """Names of the clusters that have data."""
@@ -542,6 +579,99 @@ class Store:
         return out
 
 
+class IngestResult(WriteResult):
+    """Outcome of :meth:`Store.ingest`: a :class:`WriteResult`, plus the ``lines``
+    read, the ``rejected`` lines (all of them; ``errors`` may keep only the first
+    ``max_errors``) and the log lines ``skipped`` as binary garbage."""
+
+    __slots__ = ("lines", "max_errors", "rejected", "skipped")
+
+    def __init__(self, max_errors: Optional[int] = None) -> None:
+        super().__init__()
+        self.max_errors = max_errors
+        self.lines = 0
+        self.rejected = 0
+        self.skipped = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.skipped
+
+    def add(self, result: WriteResult) -> None:
+        """Count the outcome of one committed chunk."""
+        self.written += result.written
+        for k, n in result.dropped.items():
+            self.dropped[k] = self.dropped.get(k, 0) + n
+        self.rejected += len(result.errors)
+        room = len(result.errors) if self.max_errors is None else max(
+            0, self.max_errors - len(self.errors))
+        self.errors.extend(result.errors[:room])
+
+    def as_dict(self) -> dict:
+        return {**super().as_dict(), "lines": self.lines, "rejected": self.rejected,
+                "skipped": self.skipped}
+
+    def __repr__(self) -> str:
+        return (f"IngestResult(lines={self.lines}, written={self.written}, "
+                f"dropped={self.dropped!r}, rejected={self.rejected}, "
+                f"skipped={self.skipped})")
+
+
+#: ``format`` values of :meth:`Store.ingest` ("lp" is taken for "lineproto" too)
+_INGEST_FORMATS = ("lineproto", "auto", "log", "syslog", "rfc5424", "json", "plain")
+#: log formats of :meth:`Store.ingest` -> those of :class:`ccstore.logs.LogParser`
+_LOG_FORMATS = {"log": "auto", "syslog": "syslog", "rfc5424": "rfc5424", "json": "json",
+                "plain": "plain"}
+
+
+class _Chunks:
+    """The chunks of a binary file; ``read`` counts the bytes read so far."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self._fh = fh
+        self._size = size
+        self.read = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self._fh.read(self._size)
+            if not chunk:
+                return
+            self.read += len(chunk)
+            yield chunk
+
+
+def _looks_like_lineproto(sample: bytes) -> bool:
+    """Whether the first lines of ``sample`` are ClusterCockpit line protocol."""
+    lines = [ln for ln in sample.split(b"\n", 50)[:50]
+             if ln.strip() and not ln.startswith(b"#")][:10]
+    if not lines:
+        return False
+    batch = lineproto.decode_rows(b"\n".join(lines), cluster="-")
+    return batch.rows + sum(batch.dropped.values()) > len(batch.errors)
+
+
+def _log_batches(parser: LogParser, chunks: Iterable[bytes], cluster: str
+                 ) -> Iterator[RowBatch]:
+    """A batch of log rows per chunk, then the entries still pending at the end."""
+    lines = 0
+    for chunk in chunks:
+        rows = parser.feed(chunk)
+        yield log_batch(cluster, rows, parser.lines - lines)
+        lines = parser.lines
+    rows = parser.finish()
+    yield log_batch(cluster, rows, parser.lines - lines)
+
+
+def _modified(fh: Any) -> Optional[float]:
+    """The modification time of a regular file (None for a pipe, a socket, a buffer)."""
+    try:
+        st = os.fstat(fh.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return st.st_mtime if stat.S_ISREG(st.st_mode) else None
+
+
 class _KeptStream(lineproto.RowStream):
     """The batches of one streamed write as the store keeps them: what it does
     not keep (logs, when it keeps none) is taken out of ``groups``; rows, drops
@@ -557,28 +687,6 @@ class _KeptStream(lineproto.RowStream):
         batch = super().__next__()
         batch.groups = self._store._tally(batch, self._result)
         return batch
-
-
-def fts_syntax_ok(query: str) -> bool:
-    """Whether SQLite FTS5 parses ``query`` (checked on a tiny in-memory table)."""
-    conn = _fts_checker()
-    try:
-        conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (query,)).fetchall()
-    except apsw.SQLError:
-        return False
-    return True
-
-
-_fts_local = threading.local()
-
-
-def _fts_checker() -> "apsw.Connection":
-    conn = getattr(_fts_local, "conn", None)
-    if conn is None:
-        conn = apsw.Connection(":memory:")
-        conn.execute("CREATE VIRTUAL TABLE t USING fts5(x)")
-        _fts_local.conn = conn
-    return conn
 
 
 _OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",
@@ -605,15 +713,7 @@ def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
     store_opts = {k: options.pop(k) for k in ("retention", "log_retention", "store_logs")
                   if k in options}
-    text = os.fspath(target)
-    if isinstance(text, str) and text.startswith(("postgresql://", "postgres://")):
-        from .backends.postgres import PostgresBackend
-
-        backend: Backend = PostgresBackend(text, **options)
-    else:
-        from .backends.sqlite import SQLiteBackend
-
-        backend = SQLiteBackend(text, **options)
+    backend = open_backend(target, **options)
     try:
         return Store(backend, **store_opts)
     except BaseException:

@@ -2,11 +2,12 @@
 
 ``start()`` runs ``initdb`` + ``pg_ctl`` (found on ``PATH`` or under
 ``/usr/lib/postgresql/*/bin``) in a fresh temporary directory, on a free TCP
-port of 127.0.0.1 and a unix socket in that directory.  As root the server runs
-as an unprivileged user (``postgres`` when it exists, else a system user
-``ccstore-pg`` is created, else ``nobody``).  ``from_env()`` uses the server
-named by ``CCSTORE_TEST_POSTGRES_DSN`` instead.  ``BIN_GLOBS`` and ``PATH`` are
-where the binaries are looked for.
+port of 127.0.0.1 and a unix socket in a directory of its own there
+(``socket_dir``, its name with a space, which a URL must quote).  As root the
+server runs as an unprivileged user (``postgres`` when it exists, else a system
+user ``ccstore-pg`` is created, else ``nobody``), which owns that directory.
+``from_env()`` uses the server named by ``CCSTORE_TEST_POSTGRES_DSN`` instead.
+``BIN_GLOBS`` and ``PATH`` are where the binaries are looked for.
 
 Usage from pytest (see ``tests/conftest.py``)::
 
@@ -102,13 +103,16 @@ class PostgresServer:
 
     def __init__(self, url: str, *, owned: bool = False, datadir: Optional[str] = None,
                  pg_ctl: Optional[str] = None, prefix: Optional[List[str]] = None,
-                 base: Optional[str] = None, host: str = "", port: int = 0) -> None:
+                 base: Optional[str] = None, host: str = "", port: int = 0,
+                 socket_dir: Optional[str] = None) -> None:
         self.url = url  # maintenance database (postgres)
         self.owned = owned
         self.datadir = datadir
         self.base = base
         self.host = host
         self.port = port
+        #: the directory of the server's unix socket (None: not known)
+        self.socket_dir = socket_dir
         self._pg_ctl = pg_ctl
         self._prefix = prefix or []
         self._counter = itertools.count(1)
@@ -179,7 +183,7 @@ def start(*, fast: bool = True, settings: Optional[dict] = None,
     prefix = _run_as_prefix()
     base = tempfile.mkdtemp(prefix="ccs-pg-", dir="/tmp" if os.path.isdir("/tmp") else None)
     datadir = os.path.join(base, "data")
-    sockdir = base
+    sockdir = os.path.join(base, "socket dir")
     if prefix:
         user = prefix[2] if prefix[0] == "runuser" else None
         if user is None:  # setpriv: --reuid=N
@@ -190,6 +194,9 @@ def start(*, fast: bool = True, settings: Optional[dict] = None,
             uid, gid = pw.pw_uid, pw.pw_gid
         os.chown(base, uid, gid)
         os.chmod(base, 0o755)
+    os.mkdir(sockdir, 0o755)
+    if prefix:
+        os.chown(sockdir, uid, gid)
     initdb = os.path.join(bindir, "initdb")
     pg_ctl = os.path.join(bindir, "pg_ctl")
     r = subprocess.run(prefix + [initdb, "-D", datadir, "-U", SUPERUSER, "--auth=trust",
@@ -202,7 +209,7 @@ def start(*, fast: bool = True, settings: Optional[dict] = None,
     conf = {
         "listen_addresses": "'127.0.0.1'",
         "port": str(port),
-        "unix_socket_directories": f"'{sockdir}'",
+        "unix_socket_directories": f"'\"{sockdir}\"'",  # quoted: the name has a space
         "max_connections": "100",
         "shared_buffers": "128MB",
         "max_wal_size": "2GB",
@@ -231,7 +238,7 @@ def start(*, fast: bool = True, settings: Optional[dict] = None,
     url = (f"postgresql://{SUPERUSER}@/postgres?host={urllib.parse.quote(sockdir, safe='')}"
            f"&port={port}")
     server = PostgresServer(url, owned=True, datadir=datadir, pg_ctl=pg_ctl, prefix=prefix,
-                            base=base, host="127.0.0.1", port=port)
+                            base=base, host="127.0.0.1", port=port, socket_dir=sockdir)
     atexit.register(server.stop)
     deadline = time.monotonic() + timeout
     while True:
@@ -252,7 +259,11 @@ def from_env() -> Optional[PostgresServer]:
     if not dsn:
         return None
     parts = urllib.parse.urlsplit(dsn)
-    return PostgresServer(dsn, owned=False, host=parts.hostname or "", port=parts.port or 5432)
+    query = urllib.parse.parse_qs(parts.query)
+    host = query.get("host", [""])[0]
+    port = parts.port or int(query.get("port", ["5432"])[0])
+    return PostgresServer(dsn, owned=False, host=parts.hostname or "", port=port,
+                          socket_dir=host if host.startswith("/") else None)
 
 
 class Session:

@@ -1,7 +1,8 @@
 """What a storage backend implements, and the normalised query it receives.
 
-The :class:`~ccstore.store.Store` validates and normalises user arguments into
-a :class:`QuerySpec`; a backend turns it into SQL with bound values only.
+The store validates and normalises user arguments into a :class:`QuerySpec`; a
+backend turns it into SQL with bound values only.  Also the layout both backends
+share: the Go program's table names and columns, row ids, segment states.
 """
 from __future__ import annotations
 
@@ -119,6 +120,14 @@ class Backend:
         starts the write over (a retry); the last stream opened is taken whole.
         """
         self.write(merge_groups(b.groups for b in open_stream()), state)
+
+    def fulltext_query(self, text: str) -> str:
+        """The full-text query ``text`` as :meth:`query` and :meth:`count` take it
+        in :attr:`QuerySpec.text`; raises ValueError when it is none.
+
+        The language is SQLite FTS5's query syntax on every backend
+        (:mod:`ccstore.backends.fts5`)."""
+        raise NotImplementedError
 
     def query(self, spec: QuerySpec) -> List[tuple]:
         """Rows shaped as :data:`RESULT_COLUMNS`, ordered by (time, id) per spec.order."""

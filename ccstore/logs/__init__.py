@@ -4,6 +4,7 @@
 into storage rows of kind ``log``; :mod:`ccstore.logs.syslogscan` is its fast
 path for plain RFC 3164 syslog, compiled or pure Python.
 """
-from .parse import FORMATS, LOGLEVELS, LogParser, normalize_level, parse, row_to_point
+from .parse import FORMATS, LOGLEVELS, LogParser, log_batch, normalize_level, parse, row_to_point
 
-__all__ = ["FORMATS", "LOGLEVELS", "LogParser", "normalize_level", "parse", "row_to_point"]
+__all__ = ["FORMATS", "LOGLEVELS", "LogParser", "log_batch", "normalize_level", "parse",
+           "row_to_point"]

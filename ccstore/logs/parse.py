@@ -60,7 +60,7 @@ import re
 import time as _time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..rows import NS_PER_S, Row, othertags_json
+from ..rows import NS_PER_S, Row, RowBatch, othertags_json
 from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS,
                        _PRI_LEVEL, LOGLEVELS, _clean_text, _frac_ns, _level_hits,
                        _token_level)
@@ -70,6 +70,7 @@ __all__ = [
     "FORMATS",
     "LOGLEVELS",
     "LogParser",
+    "log_batch",
     "normalize_level",
     "parse",
     "row_to_point",
@@ -811,3 +812,9 @@ def parse(data: Any, format: str = "auto", *, cluster: Optional[str] = None,
     p = LogParser(format, **options)
     rows = p.feed(data) + p.finish()
     return [row_to_point(r, cluster) for r in rows]
+
+
+def log_batch(cluster: str, rows: List[Row], lines: int = 0) -> RowBatch:
+    """The rows of a :class:`LogParser` as a batch to store: all of kind ``log`` in
+    ``cluster`` (log lines name no cluster); ``lines`` physical lines were read."""
+    return RowBatch({(cluster, "log"): rows} if rows else {}, [], {}, 0, lines)

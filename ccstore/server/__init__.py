@@ -1,8 +1,9 @@
 """The ccstore server: the Go ``cc-event-store`` replaced, config files unchanged.
 
 ``python -m ccstore.server -config ./config.json`` (see :mod:`ccstore.server.__main__`).
-:class:`Server` wires the pieces: Store <- storage manager (group commit,
-retention) <- REST API (Bottle on cheroot) and receivers (nats, http).
+:class:`Server` wires the pieces: the Store <- the group commit
+(:mod:`ccstore.ingest.commit`) <- the REST API (Bottle on cheroot) and the
+receivers of :mod:`ccstore.ingest` (nats, http, files).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..config import (Config, FilesReceiverConfig, HttpReceiverConfig, NatsReceiverConfig,
                       describe)
-from .manager import StorageManager
+from ..ingest.commit import StorageManager
 
 __all__ = ["Server", "StorageManager"]
 
@@ -35,16 +36,15 @@ class Server:
     def start(self) -> Tuple[str, int]:
         """Open the store, start the manager, receivers and the API; return the API's
         (host, port)."""
-        import ccstore
-
-        from ..receivers.http import HttpReceiver
-        from ..receivers.nats import NatsReceivers
+        from ..ingest.http import HttpReceiver
+        from ..ingest.httpserver import ServerThread
+        from ..ingest.nats import NatsReceivers
+        from ..store import open as open_store
         from .app import make_app
-        from .httpserver import ServerThread
 
         cfg = self.config
         st = cfg.storage
-        self.store = ccstore.open(st.backend.target, **st.store_options())
+        self.store = open_store(st.backend.target, **st.store_options())
         try:
             self.manager = StorageManager(
                 self.store, flush_time=st.flush_time, batch_size=st.batch_size,
@@ -75,7 +75,7 @@ class Server:
     def _start_files(self, rc: FilesReceiverConfig) -> None:
         """A files receiver commits its rows with its positions (``state=``), so it
         writes to the store itself rather than through the group commit."""
-        from ..receivers.files import FileReceiver
+        from ..ingest.files import FileReceiver
 
         r = FileReceiver(self.store, rc.paths, cluster=rc.cluster, hostname=rc.hostname,
                          format=rc.format, timezone=rc.timezone, start_at=rc.start_at,

@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import List, Optional
 
-from .. import __version__
+from .._version import __version__
 from ..config import ConfigError, default_config, load_config
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,

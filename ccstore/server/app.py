@@ -12,41 +12,24 @@ import logging
 import mimetypes
 import os
 import time
-import zlib
 from collections.abc import Mapping
 from http.client import responses as _REASONS
 from typing import Any, Callable, Dict, Optional
 
 import bottle
 
-from .. import __version__
+from .._version import __version__
 from ..config import ApiConfig
+from ..ingest.body import ApiError, error_body, read_body, write_request
+from ..ingest.commit import StorageManager
 from ..store import Store
 from .api import RequestError, run_count, run_query
 from .auth import Authenticator, AuthError
-from .manager import PRECISIONS, CommitError, ManagerClosed, StorageManager
 from .openapi import openapi_document
 
-__all__ = ["ApiError", "error_body", "make_app", "read_body", "store_body"]
+__all__ = ["make_app"]
 
 log = logging.getLogger("ccstore.api")
-
-#: how much of a too-large body is still read (and discarded) so the client sees the 413
-_DRAIN_LIMIT = 16 << 20
-#: at most this many line errors are listed in a 400 answer
-MAX_LISTED_ERRORS = 1000
-
-
-class ApiError(Exception):
-    """An error answer: HTTP status, message, optional extra JSON keys and headers."""
-
-    def __init__(self, status: int, message: str, extra: Optional[Dict[str, Any]] = None,
-                 headers: Optional[Dict[str, str]] = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.extra = extra or {}
-        self.headers = headers or {}
 
 
 def json_response(status: int, body: Any, headers: Optional[Mapping[str, str]] = None
@@ -57,85 +40,6 @@ def json_response(status: int, body: Any, headers: Optional[Mapping[str, str]] =
     for k, v in (headers or {}).items():
         resp.set_header(k, v)
     return resp
-
-
-def error_body(status: int, message: str, **extra: Any) -> Dict[str, Any]:
-    return {"status": _REASONS.get(status, str(status)), "error": message, **extra}
-
-
-def read_body(environ: Mapping[str, Any], limit: int) -> bytes:
-    """The request body, gunzipped when ``Content-Encoding: gzip``; at most ``limit`` bytes
-    (before and after decompression), else ApiError 413."""
-    stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH") or ""
-    too_large = ApiError(413, f"request body larger than the limit of {limit} bytes")
-    if length:
-        try:
-            n = int(length)
-        except ValueError:
-            raise ApiError(400, "invalid Content-Length") from None
-        if n > limit:
-            _drain(stream, n)
-            raise too_large
-        parts = []
-        left = n
-        while left > 0:
-            chunk = stream.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            parts.append(chunk)
-            left -= len(chunk)
-        data = b"".join(parts)
-    else:
-        parts = []
-        size = 0
-        while True:
-            chunk = stream.read(1 << 20)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            parts.append(chunk)
-        data = b"".join(parts)
-    encoding = environ.get("HTTP_CONTENT_ENCODING", "").strip().lower()
-    if encoding in ("gzip", "x-gzip"):
-        data = _gunzip(data, limit, too_large)
-    elif encoding not in ("", "identity"):
-        raise ApiError(415, f"unsupported Content-Encoding {encoding!r} (use gzip)")
-    return data
-
-
-def _drain(stream: Any, n: int) -> None:
-    left = min(n, _DRAIN_LIMIT)
-    while left > 0:
-        chunk = stream.read(min(left, 1 << 20))
-        if not chunk:
-            break
-        left -= len(chunk)
-
-
-def _gunzip(data: bytes, limit: int, too_large: ApiError) -> bytes:
-    out = []
-    size = 0
-    while data:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            chunk = d.decompress(data, limit + 1 - size)
-            while True:
-                size += len(chunk)
-                if size > limit:
-                    raise too_large
-                out.append(chunk)
-                if d.eof or not d.unconsumed_tail:
-                    break
-                chunk = d.decompress(d.unconsumed_tail, limit + 1 - size)
-        except zlib.error as exc:
-            raise ApiError(400, f"invalid gzip body: {exc}") from None
-        if not d.eof:
-            raise ApiError(400, "invalid gzip body: truncated")
-        data = d.unused_data  # a further gzip member follows
-    return b"".join(out)
 
 
 def _json_body(environ: Mapping[str, Any], limit: int) -> Any:
@@ -214,17 +118,9 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @protected
     def write() -> Any:
         q = bottle.request.query
-        cluster = q.get("cluster") or None
-        precision = PRECISIONS.get(q.get("precision") or "auto")
-        if precision is None:
-            raise ApiError(400, "precision must be one of ns, us, ms, s, auto")
-        try:
-            body = read_body(bottle.request.environ, limit)
-        except ApiError as e:
-            if e.status == 413:
-                manager.count_error("api", "too_large")
-            raise
-        problem = store_body(manager, body, "api", cluster, precision)
+        problem = write_request(manager, bottle.request.environ, source="api",
+                                cluster=q.get("cluster") or None,
+                                precision=q.get("precision") or "auto", limit=limit)
         if problem is not None:
             return json_response(400, problem)
         return bottle.HTTPResponse(status=204)
@@ -313,27 +209,6 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
 
     app.default_error_handler = on_error  # type: ignore[assignment]
     return app
-
-
-def store_body(manager: StorageManager, body: bytes, source: str, cluster: Optional[str],
-               precision: str) -> Optional[Dict[str, Any]]:
-    """Store a line-protocol body; None when every line was stored, else the JSON of
-    the 400 answer naming each rejected line (the good ones are stored all the same).
-    Raises ApiError 503 during shutdown, 500 when the commit failed."""
-    try:
-        res = manager.write(body, source, cluster=cluster, precision=precision)
-    except ManagerClosed:
-        raise ApiError(503, "the server is shutting down; nothing of this request was stored")
-    except CommitError as e:
-        raise ApiError(500, f"storing failed: {e}")
-    if not res.errors:
-        return None
-    first = res.errors[0]
-    n = len(res.errors)
-    msg = f"{n} line{'s' if n != 1 else ''} rejected, {res.written} stored; first: {first}"
-    return error_body(400, msg, written=res.written, rejected=n, dropped=res.dropped,
-                      errors=[{"line": e.lineno, "column": e.column, "message": e.message}
-                              for e in res.errors[:MAX_LISTED_ERRORS]])
 
 
 _SWAGGER_INIT = """window.onload = function () {

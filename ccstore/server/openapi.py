@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from .. import __version__
+from .._version import __version__
 
 __all__ = ["openapi_document"]
 

@@ -68,8 +68,8 @@ def test_compiled_implementation_is_used():
     from twins import PYTHON_ONLY
 
     from ccstore.backends import hostruns
-    from ccstore.backends import sqlite as sqlite_backend
+    from ccstore.backends.sqlite import write as sqlite_write
 
     assert hostruns.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
-    assert sqlite_backend.group_by_host is hostruns.get_implementation(
+    assert sqlite_write.group_by_host is hostruns.get_implementation(
         hostruns.IMPLEMENTATION).group_by_host

@@ -45,7 +45,7 @@ FOCUSED_TESTS = [
     "tests/lineproto",
     "tests/logs/test_syslogscan.py",
     "tests/backends",
-    "tests/storage/test_store_lifecycle.py::test_records_carry_every_part[sqlite]",
+    "tests/store/test_store_lifecycle.py::test_records_carry_every_part[sqlite]",
 ]
 #: what cibuildwheel's test-sources copies beside them (the tests read benchmarks/)
 TEST_SOURCES = ["tests", "benchmarks", "pyproject.toml"]
@@ -93,12 +93,12 @@ def _run(cmd: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | N
 
 def _version() -> str:
     """``ccstore.__version__``, read from the source without importing it."""
-    tree = ast.parse((REPO / "ccstore" / "__init__.py").read_text(encoding="utf-8"))
+    tree = ast.parse((REPO / "ccstore" / "_version.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == "__version__" for t in node.targets):
             return ast.literal_eval(node.value)
-    raise AssertionError("ccstore/__init__.py assigns no __version__")
+    raise AssertionError("ccstore/_version.py assigns no __version__")
 
 
 def _pyproject() -> dict:
@@ -208,7 +208,8 @@ def test_version_has_one_source_and_a_changelog_entry():
     project = _pyproject()
     assert "version" not in project["project"]
     assert "version" in project["project"]["dynamic"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "ccstore.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "ccstore._version.__version__"}
     changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
     assert re.search(rf"^## \[{re.escape(_version())}\]", changelog, re.MULTILINE), \
         f"CHANGELOG.md has no section for {_version()}"
@@ -350,6 +351,14 @@ def test_cibuildwheel_tests_every_wheel_with_the_compiled_core_asserted():
     assert config["test-environment"]["CCSTORE_IMPL"] == "cython"
     assert f"python {CHECK_INSTALLED} cython" in config["test-command"]
     assert config["test-sources"] == TEST_SOURCES
+
+
+def test_top_level_wheels_yml_is_the_workflow_itself():
+    """The design card's ``wheels.yml`` is a link to the file CI services read: one file."""
+    top = REPO / "wheels.yml"
+    assert top.is_symlink(), "wheels.yml must be a symlink, not a copy"
+    assert os.readlink(top) == ".github/workflows/wheels.yml"
+    assert top.resolve() == WORKFLOW.resolve()
 
 
 def test_workflow_validates_against_the_github_workflow_schema():

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pg_server import PostgresServer, postgres_dsn  # noqa: E402,F401
+from pg_server import PostgresServer  # noqa: E402  (the postgres_dsn fixture: tests/conftest.py)
 
 
 @pytest.fixture

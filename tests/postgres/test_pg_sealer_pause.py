@@ -16,7 +16,8 @@ import pytest
 psycopg = pytest.importorskip("psycopg")
 
 import ccstore  # noqa: E402
-from ccstore.backends import postgres as pgb  # noqa: E402
+from ccstore.backends.postgres import PostgresBackend  # noqa: E402
+from ccstore.backends.postgres import seal as pg_seal  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from srvutil import wait_until  # noqa: E402
@@ -48,12 +49,12 @@ class Clock:
 
 
 def backend_on(clock_events, monkeypatch, writing=False, last_write=None):
-    b = pgb.PostgresBackend.__new__(pgb.PostgresBackend)
+    b = PostgresBackend.__new__(PostgresBackend)
     clock = Clock(b, clock_events)
     b._writing = writing
     b._last_write = clock.now - 3600 if last_write is None else clock.now + last_write
     b._stopping = types.SimpleNamespace(wait=clock.wait)
-    monkeypatch.setattr(pgb, "_time", types.SimpleNamespace(monotonic=clock.monotonic))
+    monkeypatch.setattr(pg_seal, "_time", types.SimpleNamespace(monotonic=clock.monotonic))
     return b, clock
 
 
@@ -76,14 +77,14 @@ def test_a_write_just_ended_waits_for_the_quiet_time(monkeypatch):
     b, clock = backend_on([], monkeypatch, last_write=0.0)
     start = clock.now
     b._await_pause()
-    assert clock.now - start == pytest.approx(pgb.SEAL_QUIET_S)
+    assert clock.now - start == pytest.approx(pg_seal.SEAL_QUIET_S)
 
 
 def test_writes_that_go_on_defer_sealing_at_most_seal_defer_s(monkeypatch):
     b, clock = backend_on([], monkeypatch, writing=True)
     start = clock.now
     b._await_pause()
-    assert clock.now - start == pytest.approx(pgb.SEAL_DEFER_S)
+    assert clock.now - start == pytest.approx(pg_seal.SEAL_DEFER_S)
 
 
 def test_back_to_back_writes_defer_until_they_pause(monkeypatch):
@@ -96,15 +97,15 @@ def test_back_to_back_writes_defer_until_they_pause(monkeypatch):
     b, clock = backend_on(events, monkeypatch, writing=True)
     b._await_pause()
     last_end = max(at for at, change in events if change is end)
-    assert clock.now == pytest.approx(last_end + pgb.SEAL_QUIET_S)
-    assert clock.now - 1000.0 < pgb.SEAL_DEFER_S
+    assert clock.now == pytest.approx(last_end + pg_seal.SEAL_QUIET_S)
+    assert clock.now - 1000.0 < pg_seal.SEAL_DEFER_S
 
 
 def test_close_ends_the_wait(monkeypatch):
     b, clock = backend_on([], monkeypatch, writing=True)
     clock.stop_at = clock.now + 1.0
     b._await_pause()
-    assert clock.now - 1000.0 < pgb.SEAL_DEFER_S
+    assert clock.now - 1000.0 < pg_seal.SEAL_DEFER_S
 
 
 def test_a_store_seals_in_the_background_once_its_writes_pause(pg_url):

@@ -16,7 +16,7 @@ psycopg = pytest.importorskip("psycopg")
 
 import ccstore  # noqa: E402
 from ccstore import store as store_mod  # noqa: E402
-from ccstore.backends import postgres as pgb  # noqa: E402
+from ccstore.backends.postgres import write as pgb  # noqa: E402
 from ccstore.lineproto import decode_rows  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(

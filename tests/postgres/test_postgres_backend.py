@@ -12,7 +12,9 @@ import pytest
 psycopg = pytest.importorskip("psycopg")
 
 import ccstore  # noqa: E402
-from ccstore.backends import postgres as pgb  # noqa: E402
+from ccstore.backends.base import FULL  # noqa: E402
+from ccstore.backends.postgres import fts_to_sql  # noqa: E402
+from ccstore.lineproto import DAY_NS  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "benchmarks"))
@@ -38,35 +40,6 @@ def rels(url: str, pattern: str = "%") -> dict:
         return dict(conn.execute(
             "SELECT relname, relkind FROM pg_class WHERE relnamespace = 'public'::regnamespace "
             "AND relname LIKE %s", (pattern,)).fetchall())
-
-
-def test_conninfo_from_go_config():
-    url = pgb.conninfo_from_go_config({
-        "type": "postgres", "server": "db.example", "port": 5433, "database_path": "events",
-        "username": "cc user", "password": "p@ss:w/rd", "flags": ["sslmode=verify-full"],
-        "connection_timeout": 3})
-    assert url == ("postgresql://cc%20user:p%40ss%3Aw%2Frd@db.example:5433/events"
-                   "?sslmode=verify-full&connect_timeout=3")
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    assert info["user"] == "cc user" and info["password"] == "p@ss:w/rd"
-    assert info["host"] == "db.example" and info["port"] == "5433"
-    assert pgb.conninfo_from_go_config({"database_path": "x"}) == \
-        "postgresql://localhost:5432/x?connect_timeout=2"
-    sock = pgb.conninfo_from_go_config({"server": "/run/pg dir", "port": "6000",
-                                        "database_path": "d", "connection_timeout": 0})
-    assert psycopg.conninfo.conninfo_to_dict(sock) == {"host": "/run/pg dir", "port": "6000",
-                                                       "dbname": "d"}
-    with pytest.raises(ValueError):
-        pgb.conninfo_from_go_config({"flags": ["nonsense"]})
-
-
-def test_go_config_reaches_the_server(postgres_dsn, pg_url):
-    dbname = psycopg.conninfo.conninfo_to_dict(pg_url)["dbname"]
-    url = pgb.conninfo_from_go_config({"server": "127.0.0.1", "port": postgres_dsn.port,
-                                       "database_path": dbname, "username": "ccstore"})
-    if postgres_dsn.owned:
-        with ccstore.open(url) as st:
-            assert st.write(lines("alex", 3, 1), precision="s").written == 3
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -103,7 +76,7 @@ def test_full_text_like_fts5(pg_url, tmp_path, text, expected):
 def test_full_text_rejects_what_it_cannot_translate():
     for bad in ('"open', "a AND", "NEAR(a b)", "^start", "(a", "x:y"):
         with pytest.raises(ValueError):
-            pgb.fts_to_sql(bad)
+            fts_to_sql(bad)
 
 
 def test_layout_partitions_and_retention(pg_url):
@@ -255,7 +228,9 @@ def test_same_answers_as_sqlite(pg_url, tmp_path):
             pos = end
         pg.backend.seal()
         t0 = 1_740_024_000
-        key = (lambda r: (r.time, r.name, r.hostname, r.value))
+        def key(r):
+            return r.time, r.name, r.hostname, r.value
+
         queries = [
             dict(), dict(hosts="a0007"), dict(start=t0 + 1, end=t0 + 3),
             dict(text="NullPointerException", limit=100), dict(text="jobId", limit=7),
@@ -391,10 +366,10 @@ def test_write_moves_on_when_its_open_segment_was_taken(pg_url):
         ev_seg, = [v.seg for k, v in be._writers[0].open.items() if k[1] == "event"]
         with psycopg.connect(pg_url, autocommit=True) as admin:
             admin.execute("UPDATE ccstore_segments SET state = %s WHERE id = %s",
-                          (pgb.FULL, log_seg))
+                          (FULL, log_seg))
         st.write(lines("alex", 30, 1_740_000_100) + lines("alex", 10, 1_740_000_100,
                                                           kind="event"), precision="s")
-        day = 1_740_000_000 * 10**9 // pgb.DAY_NS
+        day = 1_740_000_000 * 10**9 // DAY_NS
         assert be._writers[0].open[("alex", "log", day)].seg != log_seg
         assert len(st.query("alex", limit=None)) == 60
         assert len(st.query("alex", "event", limit=None)) == 20

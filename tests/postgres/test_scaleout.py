@@ -42,8 +42,6 @@ def payloads(cluster: str) -> List[bytes]:
 def storage_config(postgres_dsn, pg_url: str) -> Dict[str, Any]:
     info = psycopg.conninfo.conninfo_to_dict(pg_url)
     host = postgres_dsn.host or info.get("host") or "localhost"
-    if host.startswith("/"):
-        host = "127.0.0.1"
     backend = {"type": "postgres", "server": host, "port": postgres_dsn.port or 5432,
                "database_path": info["dbname"], "username": info.get("user") or "",
                "password": info.get("password") or "", "connection_timeout": 5}

@@ -18,9 +18,9 @@ from typing import Any, Callable, List, Optional, Tuple
 from urllib.parse import parse_qs
 
 from ..config import HttpReceiverConfig
-from ..server.app import ApiError, error_body, read_body, store_body
-from ..server.httpserver import ServerThread
-from ..server.manager import PRECISIONS, StorageManager
+from .body import ApiError, error_body, write_request
+from .commit import StorageManager
+from .httpserver import ServerThread
 
 __all__ = ["HttpReceiver"]
 
@@ -87,18 +87,11 @@ class HttpReceiver:
             return _send(start_response, 401, error_body(401, "Unauthorized"),
                          [("WWW-Authenticate", f'Basic realm="{c.name}"')])
         query = parse_qs(environ.get("QUERY_STRING", ""))
-        cluster = (query.get("cluster") or [c.cluster or ""])[-1] or None
-        precision = PRECISIONS.get((query.get("precision") or ["auto"])[-1])
         try:
-            if precision is None:
-                raise ApiError(400, "precision must be one of ns, us, ms, s, auto")
-            try:
-                body = read_body(environ, c.max_body_size)
-            except ApiError as e:
-                if e.status == 413:
-                    self.manager.count_error(self.source, "too_large")
-                raise
-            problem = store_body(self.manager, body, self.source, cluster, precision)
+            problem = write_request(
+                self.manager, environ, source=self.source,
+                cluster=(query.get("cluster") or [c.cluster or ""])[-1] or None,
+                precision=(query.get("precision") or ["auto"])[-1], limit=c.max_body_size)
         except ApiError as e:
             return _send(start_response, e.status, error_body(e.status, e.message))
         except Exception:

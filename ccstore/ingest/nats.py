@@ -1,21 +1,9 @@
-"""The ``nats`` receiver (nats-py), configured as in the Go program.
+"""The ``nats`` receivers (nats-py): line protocol from NATS subjects into the group commit.
 
-``address``, ``port``, ``subject``, ``user``/``password`` or ``nkey_file`` (a
-NATS credentials file) as in cc-metric-collector; plus, optionally:
-
-- ``queue``: a queue group, so several ccstore instances share one subject;
-- ``jetstream: {"stream": ..., "durable": ...}``: a durable pull consumer whose
-  messages are acknowledged only after their lines are committed, so nothing is
-  lost across a crash or restart (the stream is created for ``subject`` when it
-  does not exist yet; ``"ack_wait": "30s"`` sets how soon unacknowledged
-  messages are delivered again when ccstore creates the consumer);
-- ``cluster``: the cluster of lines that carry no ``cluster`` tag.
-
-Each NATS message is decoded on its own (a broken message cannot spill into the
-next); up to ``max_process`` messages go to the storage manager together and
-several such hand-overs are in flight at once, so transactions fill up to
-``batch_size`` messages under load.  All nats receivers share one asyncio loop
-in one thread.  An unreachable server is retried in the background.
+Each message is decoded on its own (a broken message cannot spill into the next); up to
+``max_process`` messages are handed over together, several hand-overs in flight, so
+transactions fill up under load.  With JetStream a message is acknowledged only after its
+lines are committed.  Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
 
@@ -32,7 +20,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from .. import lineproto
 from ..config import NatsReceiverConfig
-from ..server.manager import ManagerClosed, StorageManager, Ticket
+from .commit import ManagerClosed, StorageManager, Ticket
 
 __all__ = ["NatsReceiver", "NatsReceivers"]
 

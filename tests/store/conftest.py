@@ -1,4 +1,4 @@
-"""Fixtures for the storage tests: a fresh store per test, on every backend."""
+"""Fixtures for the store tests: a fresh store per test, on every backend."""
 from __future__ import annotations
 
 from typing import Callable
@@ -16,7 +16,8 @@ def backend_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_store(backend_name: str, tmp_path, request: pytest.FixtureRequest) -> Callable[..., ccstore.Store]:
+def make_store(backend_name: str, tmp_path,
+               request: pytest.FixtureRequest) -> Callable[..., ccstore.Store]:
     """Factory: ``make_store(**options)`` opens a store on an empty database.
 
     Calling it again with ``reopen=True`` opens the same database again.

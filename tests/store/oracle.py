@@ -26,7 +26,8 @@ class Msg:
 
     def line(self) -> str:
         def esc_tag(s: str) -> str:
-            return s.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+            return (s.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
+                    .replace(" ", "\\ "))
 
         tags = {"cluster": self.cluster}
         for k, v in (("hostname", self.hostname), ("type", self.type), ("type-id", self.typeid),
@@ -70,7 +71,7 @@ def make_messages(n: int, seed: int = 7, clusters=("alex", "fritz")) -> List[Msg
         stype = rng.choice([None, None, "filesystem"])
         out.append(Msg(
             cluster=rng.choice(clusters), kind=kind, time=tm,
-            name=rng.choice(["ccb", "ccms", "ccem"]) if kind == "log" else rng.choice(["job", "slurm"]),
+            name=rng.choice(["ccb", "ccms", "ccem"] if kind == "log" else ["job", "slurm"]),
             hostname=rng.choice(["a0001", "a0002", "a0003", "m01"]),
             type="node", typeid=rng.choice(["0", "1"]),
             stype=stype, stypeid=(rng.choice(["/home", "/scratch"]) if stype else None),

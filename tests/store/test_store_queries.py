@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from oracle import NS, T0, make_messages, matches, record_key, to_lines
 
 MSGS = make_messages(1500)
+#: the store fixture is set up once per test, not per example (examples only read it)
+FIXTURES = [HealthCheck.function_scoped_fixture]
 SEAL = 97  # small segments: every query crosses sealed and open segments
 
 
@@ -57,7 +59,7 @@ queries = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURES)
 @given(q=queries)
 def test_query_matches_brute_force(loaded, q):
     if q.get("start") is not None and q.get("end") is not None and q["start"] > q["end"]:
@@ -65,7 +67,7 @@ def test_query_matches_brute_force(loaded, q):
     check(loaded, q)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=FIXTURES)
 @given(q=queries, interval=st.sampled_from([None, "1m", "10m", "37s", "1h"]))
 def test_count_matches_brute_force(loaded, q, interval):
     q.pop("order", None)
@@ -130,7 +132,8 @@ def test_equal_timestamps_never_collide(make_store):
 def test_full_text_words_phrases_prefix(make_store):
     store = make_store()
     store.write(
-        'ccb,cluster=c,hostname=h log="Exception in thread main java.lang.NullPointerException at Foo" 1\n'
+        'ccb,cluster=c,hostname=h log="Exception in thread main '
+        'java.lang.NullPointerException at Foo" 1\n'
         'ccb,cluster=c,hostname=h log="disk quota exceeded on /home" 2\n'
         'ccb,cluster=c,hostname=h log="quota check passed" 3\n',
         precision="s")

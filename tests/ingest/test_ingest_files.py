@@ -15,7 +15,7 @@ import pytest
 from logutil import append, line_numbers, numbered, stored, stored_records
 
 import ccstore
-from ccstore.receivers.files import STATE_PREFIX, FileReceiver
+from ccstore.ingest.files import STATE_PREFIX, FileReceiver
 
 
 def receiver(store, pattern, **kw) -> FileReceiver:

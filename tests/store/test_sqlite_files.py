@@ -15,7 +15,7 @@ import pytest
 import ccstore
 from ccstore import lineproto
 from ccstore.backends.hostruns import group_by_host
-from ccstore.backends.sqlite import FairLock
+from ccstore.backends.sqlite.locks import FairLock
 from ccstore.rows import ROW_COLUMNS
 
 # the Go cc-event-store's CREATE statement, current and older (payload column named

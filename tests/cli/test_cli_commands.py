@@ -187,6 +187,7 @@ def test_stats_is_json(tmp_path):
     (["query"], b"no database at"),
     (["ingest", "missing.lp"], b"missing.lp: no such file"),
     (["ingest", "--format", "syslog", "x.log"], b"--cluster is required"),
+    (["ingest", "x.log"], b"x.log: not line protocol; to read it as log lines, give a cluster"),
     (["query", "--start", "yesterday-ish"], b"invalid time"),
     (["frobnicate"], b"invalid choice"),
     (["query", "--limit", "many"], b"invalid int value"),
@@ -249,3 +250,35 @@ def test_progress_is_shown_on_a_terminal_only(monkeypatch):
     monkeypatch.setattr(sys, "stderr", quiet)
     cli._Progress(enabled=False).update("x", 1, 2, 3)
     assert quiet.getvalue() == ""
+
+
+def test_ingest_is_a_call_of_store_ingest(tmp_path, monkeypatch, capsys):
+    """The command reads nothing itself: each input is one Store.ingest call, with the
+    command's options; the summary is made of what the calls return."""
+    from ccstore import cli
+    from ccstore.store import Store
+
+    calls = []
+    real = Store.ingest
+
+    def spy(self, source, **kw):
+        calls.append((source, kw))
+        return real(self, source, **kw)
+
+    monkeypatch.setattr(Store, "ingest", spy)
+    (tmp_path / "e.lp").write_bytes(LP)
+    log = tmp_path / "app.log"
+    append(log, numbered(0, 5))
+    code = cli.main(["ingest", "--db", str(tmp_path / "t.db"), "--cluster", "alex",
+                     "--hostname", "me", "--timezone", "UTC", "--json", "-q",
+                     str(tmp_path / "e.lp"), str(log)])
+    assert code == 0
+    assert [(src, kw["format"], kw["cluster"], kw["hostname"], kw["timezone"])
+            for src, kw in calls] == [(str(tmp_path / "e.lp"), "auto", "alex", "me", "UTC"),
+                                      (str(log), "auto", "alex", "me", "UTC")]
+    assert json.loads(capsys.readouterr().out) == {
+        "lines": 9, "stored": 8, "dropped": {"metric": 1}, "rejected": 0, "errors": []}
+    calls.clear()
+    assert cli.main(["ingest", "--db", str(tmp_path / "t.db"), "--format", "auto",
+                     "--cluster", "alex", "-q", str(log)]) == 0
+    assert calls[0][1]["format"] == "log"  # the command's "auto" log format

@@ -1,26 +1,10 @@
-"""The storage manager: group commit for every receiver and the REST API.
+"""Group commit: the storage manager in front of the Store, for every receiver and the API.
 
-Request threads and receivers decode line protocol themselves
-(:func:`ccstore.lineproto.decode_rows`) and :meth:`StorageManager.submit` the
-resulting :class:`~ccstore.rows.RowBatch` objects.  One committer thread takes
-everything that is waiting and commits it with one
-:meth:`~ccstore.store.Store.write_batches` call (one transaction), then wakes
-each submitter.  So many small messages cost few transactions, and nobody is
-told "stored" before the rows are committed.
-
-The Go storage manager's knobs keep their meaning as upper bounds; nothing ever
-waits for a batch to fill or a timer to fire:
-
-- ``batch_size``: at most this many messages (one NATS message or one HTTP
-  request body each) are committed in one transaction;
-- ``max_process``: at most this many messages a receiver decodes and hands
-  over at once;
-- ``flush_time``: the longest a message should wait for its commit; commits
-  start as soon as the previous one ends, and a message that still waited
-  longer is counted in the ``late_commits`` statistic.
-
-Retention runs in a thread of its own, daily at 03:00 (as in the Go program)
-and every ``retention_interval`` when configured.
+Request threads and receivers decode line protocol themselves and :meth:`StorageManager.submit`
+the :class:`~ccstore.rows.RowBatch` objects; one committer thread commits everything
+waiting in one transaction, then wakes each submitter, so many small messages cost few
+transactions and nobody hears "stored" before the commit.  Retention runs in a thread of
+its own.  The design and the Go knobs it keeps: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
 
@@ -29,7 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from .. import lineproto
@@ -37,7 +21,7 @@ from ..rows import LineError, RowBatch
 from ..store import Store, WriteResult
 
 __all__ = [
-    "PRECISIONS",
+    "CHUNK_SIZE",
     "CommitError",
     "ManagerClosed",
     "StorageManager",
@@ -46,10 +30,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("ccstore.manager")
-
-#: timestamp precisions accepted from clients (InfluxDB spellings included)
-PRECISIONS = {"auto": "auto", "ns": "ns", "n": "ns", "us": "us", "u": "us", "µs": "us",
-              "ms": "ms", "s": "s"}
 
 #: decode request bodies in chunks of this size (bounded memory, pipelined commits)
 CHUNK_SIZE = 4 << 20
@@ -294,48 +274,30 @@ class StorageManager:
             self._cond.notify()
         return ticket
 
-    def decode(self, data: Union[bytes, bytearray, memoryview], *, cluster: Optional[str] = None,
-               precision: str = "auto", default_time: Optional[int] = None,
-               chunk_size: int = CHUNK_SIZE) -> Iterator[RowBatch]:
-        """Decode a body in chunks of about ``chunk_size`` bytes (line boundaries kept)."""
-        if default_time is None:
-            default_time = time.time_ns()
-        view = memoryview(data)
-        n = len(view)
-        pos = 0
-        lineno = 1
-        size = chunk_size
-        while pos < n:
-            end = pos + size
-            final = end >= n
-            if pos == 0 and final:
-                chunk = data
-            else:
-                chunk = bytes(view[pos:] if final else view[pos:end])
-            batch = lineproto.decode_rows(chunk, precision=precision, default_time=default_time,
-                                          cluster=cluster, final=final, lineno=lineno)
-            if batch.consumed == 0 and not final:
-                size *= 2  # one line longer than the chunk
-                continue
-            size = chunk_size
-            pos += batch.consumed
-            lineno += batch.lines
-            yield batch
-            if final:
-                break
-
     def write(self, data: Union[bytes, bytearray, memoryview], source: str, *,
-              cluster: Optional[str] = None, precision: str = "auto") -> WriteResult:
+              cluster: Optional[str] = None, precision: str = "auto",
+              chunk_size: int = CHUNK_SIZE) -> WriteResult:
         """Decode, submit and wait for the commit of one request body.
+
+        A body larger than ``chunk_size`` is decoded in pieces of about that size
+        (:func:`ccstore.lineproto.decode_stream`): bounded memory, and each piece
+        is committed while the next is decoded.
 
         Raises :class:`CommitError` when the backend failed (nothing of the
         failed part is stored) and :class:`ManagerClosed` during shutdown.
         """
-        tickets = []
-        first = True
-        for batch in self.decode(data, cluster=cluster, precision=precision):
-            tickets.append(self.submit([batch], source, messages=1 if first else 0))
-            first = False
+        default_time = time.time_ns()
+        batches: Iterable[RowBatch] = ()
+        if len(data) > chunk_size:
+            view = memoryview(data).cast("B")
+            batches = lineproto.decode_stream(
+                (bytes(view[i:i + chunk_size]) for i in range(0, len(view), chunk_size)),
+                precision=precision, default_time=default_time, cluster=cluster)
+        elif data:
+            batches = [lineproto.decode_rows(data, precision=precision,
+                                             default_time=default_time, cluster=cluster)]
+        tickets = [self.submit([batch], source, messages=1 if i == 0 else 0)
+                   for i, batch in enumerate(batches)]
         total = WriteResult()
         failure: Optional[BaseException] = None
         for t in tickets:

@@ -1,42 +1,14 @@
 """The ``files`` receiver: follow log files, parse them, store ClusterCockpit log messages.
 
-Configuration entry (receivers file)::
-
-    {"type": "files", "paths": ["/var/log/*.log", "/var/log/syslog"],
-     "cluster": "alex", "hostname": "<default: this machine>", "format": "auto"}
-
-Also ``timezone`` (for timestamps without a zone; default local time),
-``start_at`` (``"beginning"``, the default, or ``"end"``: where to start in the
-files found at start-up that have no saved position; files that appear later
-are always read from their start) and ``interval`` (between polls, default 1s).
-
-From Python::
+A file is known by its identity and a fingerprint of its first bytes, not by its name, so
+rotation (rename-and-create or copy-truncate) neither loses nor repeats lines; its position
+is saved with the rows it leads to, in one transaction, so a restart resumes where the
+last commit ended.  How: ``docs/design/ingest.md``.
 
     store = ccstore.open("events.db")
     rec = FileReceiver(store, ["/var/log/*.log"], cluster="alex")
     rec.poll_once()              # read what is there; returns counts
     rec.run(stop_event, 1.0)     # or poll every second until the event is set
-
-How files are followed:
-
-- the globs are expanded on every poll, so new files are picked up;
-- a file is known by its identity (device, inode) plus a fingerprint (hash of
-  its first bytes), not by its name.  A file renamed away (rotation by
-  rename-and-create) is read to its end before it is let go, and the new file
-  at the old name is read from its start;
-- a file that shrinks, or whose first bytes change, was truncated
-  (rotation by copy-truncate): reading starts again at 0; the copy, when it is
-  found (matched by a glob or beside the file), is read from where the
-  original had been read to, so no line is lost or stored twice;
-- files that disappear are read to their end through the open descriptor;
-- the position (device, inode, resume offset, fingerprint) is saved with
-  :meth:`ccstore.Store.write_batches` ``state=`` in the same transaction as the
-  rows, under the key ``files:<path>`` (``files:<path>#rotated`` for a file
-  rotated away and still being read), so a restart neither loses nor repeats
-  lines.  The resume offset is the start of the entry still pending (a stack
-  trace may continue), so that entry is parsed again after a restart;
-- an unterminated last line waits for its newline; a pending multi-line entry
-  is stored once its file is idle for a poll, and on :meth:`FileReceiver.close`.
 """
 from __future__ import annotations
 
@@ -50,8 +22,7 @@ import stat
 import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..rows import RowBatch
-from ..logs import FORMATS, LogParser
+from ..logs import FORMATS, LogParser, log_batch
 
 __all__ = ["FileReceiver", "STATE_PREFIX", "FINGERPRINT_BYTES"]
 
@@ -499,7 +470,6 @@ class FileReceiver:
         if not self._rows and not self._state:
             return
         rows, state, lines = self._rows, self._state, self._lines
-        groups = {(self.cluster, "log"): rows} if rows else {}
-        self.store.write_batches([RowBatch(groups, [], {}, 0, lines)], state=state)
+        self.store.write_batches([log_batch(self.cluster, rows, lines)], state=state)
         self.counters["written"] += len(rows)
         self._rows, self._state, self._lines, self._pending_bytes = [], {}, 0, 0

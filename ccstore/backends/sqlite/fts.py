@@ -1,0 +1,36 @@
+"""Full-text search on SQLite: an FTS5 table per segment, queried in FTS5's own syntax.
+
+Each segment written with full-text on has an external-content FTS5 table, fed in
+the write transaction.  Queries are FTS5 queries (:mod:`ccstore.backends.fts5`),
+matched there as given; a segment written with full-text off is searched for the
+query's words as substrings.
+"""
+from __future__ import annotations
+
+from typing import List
+
+from ..fts5 import fts5_query
+from .schema import quote_ident
+
+
+class FullText:
+    """The full-text tables of segments, and the queries they take."""
+
+    def fulltext_query(self, text: str) -> str:
+        return fts5_query(text)
+
+    def _create_fts(self, tbl: str) -> None:
+        self._w.execute(
+            f"CREATE VIRTUAL TABLE {quote_ident(tbl + '_fts')} USING fts5("
+            # columnsize=0: no per-row size records, which only ranking (bm25) reads
+            f"field, content={quote_ident(tbl)}, content_rowid='id', columnsize=0)")
+
+
+def _plain_terms(text: str) -> List[str]:
+    """Lower-cased words of a full-text query, for segments without FTS."""
+    words = []
+    for tok in text.replace('"', " ").split():
+        if tok.upper() in ("AND", "OR", "NOT"):
+            continue
+        words.append(tok.rstrip("*").lower())
+    return [w for w in words if w]

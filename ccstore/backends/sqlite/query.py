@@ -1,0 +1,335 @@
+"""Reading a SQLite store: queries and counts over the segments a query's range overlaps.
+
+Each segment is read through the index that fits (the index file's host or time
+index of a sealed segment, the head index of an unsealed one, or its full-text
+table), in one snapshot; records are ordered by ``(time, id)``.  Counts of whole
+sealed segments come from their per-minute counts.
+"""
+from __future__ import annotations
+
+import json
+import operator
+from array import array
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import apsw
+
+from ...rows import NS_PER_S
+from ..base import SEALED, GroupKey, QuerySpec, TagCond
+from .fts import _plain_terms
+from .schema import _IX, _NO_TIME, _SEG_FIELDS, _index_tables, _Segment, quote_ident
+
+SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
+                  "stypeid", "othertags", "field")
+
+
+class QuerySteps:
+    """Queries and counts."""
+
+    def _segments(self, conn: apsw.Connection, spec: QuerySpec) -> List[_Segment]:
+        sql = [f"SELECT {_SEG_FIELDS} FROM ccstore_segments WHERE kind=? AND rows > 0 "
+               "AND tbl != ''"]
+        args: list = [spec.kind]
+        if spec.clusters is not None:
+            sql.append(f"AND cluster IN ({', '.join('?' * len(spec.clusters))})")
+            args.extend(spec.clusters)
+        if spec.start is not None:
+            sql.append("AND max_time >= ?")
+            args.append(spec.start)
+        if spec.end is not None:
+            sql.append("AND min_time <= ?")
+            args.append(spec.end)
+        return [_Segment(*r[:3], bool(r[3]), *r[4:]) for r in conn.execute(" ".join(sql), args)]
+
+    def _source(self, seg: _Segment, spec: QuerySpec, counting: bool = False) -> Optional[str]:
+        """Which index of sealed ``seg`` in the index file drives the read:
+        ``"host"``, ``"time"``, or None (the table alone, or its own indexes)."""
+        if not seg.ix:
+            return None
+        if "hostname" in spec.columns:
+            return "host"
+        if spec.text is not None:
+            return None  # the full-text index finds the rows
+        if counting and not self._cuts(seg, spec):
+            return None  # every row of the segment counts: a plain scan
+        return "time"
+
+    @staticmethod
+    def _bounds(seg: _Segment, spec: QuerySpec) -> Tuple[Optional[int], Optional[int]]:
+        """The first and last time a read of ``seg`` must test, None where every row
+        of ``seg`` passes (its floor hides the rows below it)."""
+        start = spec.start
+        if seg.floor is not None and (start is None or start < seg.floor):
+            start = seg.floor
+        if start is not None and seg.min_time is not None and seg.min_time >= start:
+            start = None
+        end = spec.end
+        if end is not None and seg.max_time is not None and seg.max_time <= end:
+            end = None
+        return start, end
+
+    def _cuts(self, seg: _Segment, spec: QuerySpec) -> bool:
+        """Whether the time range of ``spec`` leaves out part of ``seg``."""
+        return self._bounds(seg, spec) != (None, None)
+
+    def _from(self, seg: _Segment, via: Optional[str]) -> str:
+        q = quote_ident(seg.tbl)
+        if via is None:
+            return q
+        host, tm = _index_tables(seg.id)
+        x = quote_ident(host if via == "host" else tm)
+        # CROSS JOIN: the index walks, the table is looked up by row id
+        return f"{_IX}.{x} AS x CROSS JOIN {q} AS t ON t.id = x.rid"
+
+    def _where(self, conn: apsw.Connection, seg: _Segment, spec: QuerySpec,
+               with_after: bool = True, via: Optional[str] = None) -> Tuple[str, list]:
+        conds: List[str] = []
+        args: list = []
+        # read through an index table, conditions on its columns (x.h is the
+        # hostname, x.tm the time, NULL stored as _NO_TIME) bound its walk
+        tm, rid = _order_columns(via)
+        start, end = self._bounds(seg, spec)
+        if start is not None:
+            conds.append(f"{tm} >= ?")
+            args.append(start)
+        if end is not None:
+            conds.append(f"{tm} <= ?")
+            args.append(end)
+            if via and start is None:
+                conds.append("x.tm > ?")  # a NULL time fails a time condition
+                args.append(_NO_TIME)
+        for col, values in spec.columns.items():
+            conds.append(_in_cond("x.h" if via == "host" and col == "hostname" else col,
+                                  len(values)))
+            args.extend(values)
+        if "hostname" in spec.columns and seg.state != SEALED:
+            ids = self._head_ids(conn, seg, spec.columns["hostname"])
+            if ids is not None and not ids:
+                conds.append("0")  # none of these hosts wrote here
+            elif ids is not None:
+                conds.append(_ID_IN_ARRAY)
+                args.append(_bind_ids(ids))
+        for col, values in spec.exclude.items():
+            conds.append(_in_cond(col, len(values), negate=True))
+            args.extend(values)
+        if spec.levels is not None:
+            conds.append(_in_cond("level", len(spec.levels.values), spec.levels.negate))
+            args.extend(spec.levels.values)
+        for tc in spec.tags:
+            sql, targs = _tag_cond(tc)
+            conds.append(sql)
+            args.extend(targs)
+        if spec.text is not None:
+            if seg.fts:
+                fq = quote_ident(seg.tbl + "_fts")
+                conds.append(f"id IN (SELECT rowid FROM {fq} WHERE {fq} MATCH ?)")
+                args.append(spec.text)
+            else:
+                for word in _plain_terms(spec.text):
+                    conds.append("instr(lower(field), ?) > 0")
+                    args.append(word)
+        if with_after and spec.after is not None:
+            t, i = spec.after
+            op = "<" if spec.order == "desc" else ">"
+            conds.append(f"({tm} {op} ? OR ({tm} = ? AND {rid} {op} ?))")
+            args.extend((t, t, i))
+        return (" AND ".join(conds) or "1"), args
+
+    def query(self, spec: QuerySpec) -> List[tuple]:
+        return self._read(self._query, spec)
+
+    def _query(self, conn: apsw.Connection, spec: QuerySpec) -> List[tuple]:
+        desc = spec.order == "desc"
+        segs = self._segments(conn, spec)
+        # visit the segments most likely to hold the first records first, and stop
+        # once no remaining segment can beat the records already found
+        segs.sort(key=(lambda s: -(s.max_time or 0)) if desc else (lambda s: s.min_time or 0))
+        limit = spec.limit
+        found: List[tuple] = []
+        cols = ", ".join(SELECT_COLUMNS)
+        direction = "DESC" if desc else "ASC"
+        merged = True  # found is in result order, cut to limit
+        for seg in segs:
+            if limit is not None and len(found) >= limit:
+                if not merged:
+                    found.sort(key=_ORDER_KEY, reverse=desc)  # sorted runs: linear in C
+                    del found[limit:]
+                    merged = True
+                worst = found[limit - 1][3]
+                if (desc and (seg.max_time or 0) < worst) or (
+                        not desc and (seg.min_time or 0) > worst):
+                    break
+            via = self._source(seg, spec)
+            where, args = self._where(conn, seg, spec, via=via)
+            tm, rid = _order_columns(via)
+            sql = (f"SELECT {cols} FROM {self._from(seg, via)} WHERE {where} "
+                   f"ORDER BY {tm} {direction}, {rid} {direction}")
+            if limit is not None:
+                sql += " LIMIT ?"
+                args.append(limit)
+            rows = self._run(conn, sql, args)
+            if rows:
+                # cluster and kind are added here: cheaper than SQLite handing
+                # out the same two strings with every row
+                found.extend(map((seg.cluster, seg.kind).__add__, rows))
+                merged = False
+        if not merged:
+            found.sort(key=_ORDER_KEY, reverse=desc)
+            if limit is not None:
+                del found[limit:]
+        return found
+
+    def _run(self, conn: apsw.Connection, sql: str, args: Sequence) -> List[tuple]:
+        try:
+            return conn.execute(sql, args).fetchall()
+        except apsw.SQLError as exc:
+            if "fts5" in str(exc):
+                raise ValueError(f"invalid full-text query: {exc}") from None
+            raise
+
+    def count(self, spec: QuerySpec, by: Sequence[GroupKey],
+              interval: Optional[int]) -> List[tuple]:
+        return self._read(self._count, spec, by, interval)
+
+    def _count(self, conn: apsw.Connection, spec: QuerySpec, by: Sequence[GroupKey],
+               interval: Optional[int]) -> List[tuple]:
+        totals: Dict[tuple, int] = {}
+        summarised: List[int] = []
+        for seg in self._segments(conn, spec):
+            if self._summary_covers(seg, spec, by, interval):
+                summarised.append(seg.id)
+                continue
+            exprs, eargs = _group_exprs(by, "time", interval, seg.cluster)
+            via = self._source(seg, spec, counting=True)
+            where, wargs = self._where(conn, seg, spec, with_after=False, via=via)
+            select = ", ".join(exprs + ["count(*)"])
+            group = ", ".join(str(i + 1) for i in range(len(exprs)))
+            sql = f"SELECT {select} FROM {self._from(seg, via)} WHERE {where}"
+            if group:
+                sql += f" GROUP BY {group}"
+            for row in self._run(conn, sql, eargs + wargs):
+                if row[-1]:
+                    totals[row[:-1]] = totals.get(row[:-1], 0) + row[-1]
+        if summarised:
+            for row in self._count_summaries(conn, summarised, spec, by, interval):
+                totals[row[:-1]] = totals.get(row[:-1], 0) + row[-1]
+        return sorted((k + (v,) for k, v in totals.items()),
+                      key=lambda r: tuple((x is None, x) for x in r[:-1]))
+
+    def _summary_covers(self, seg: _Segment, spec: QuerySpec, by: Sequence[GroupKey],
+                        interval: Optional[int]) -> bool:
+        """Whether the per-minute summary of ``seg`` answers this count exactly."""
+        if (seg.state != SEALED or seg.floor is not None or spec.tags or spec.exclude
+                or spec.text is not None):
+            return False
+        if set(spec.columns) - {"name"}:
+            return False
+        if any(k not in (("column", "name"), ("level", spec.level_tag), ("cluster", ""))
+               for k in by):
+            return False
+        if interval is not None and interval % (60 * NS_PER_S):
+            return False
+        inside_start = spec.start is None or (seg.min_time or 0) >= spec.start
+        inside_end = spec.end is None or (seg.max_time or 0) <= spec.end
+        return inside_start and inside_end
+
+    def _count_summaries(self, conn: apsw.Connection, segs: List[int], spec: QuerySpec,
+                         by: Sequence[GroupKey], interval: Optional[int]) -> List[tuple]:
+        exprs: List[str] = []
+        args: list = []
+        for kind, key in by:
+            if kind == "cluster":
+                exprs.append("(SELECT cluster FROM ccstore_segments s WHERE s.id = c.seg)")
+            elif kind == "level":
+                exprs.append("c.level")
+            else:
+                exprs.append("c.name")
+        if interval is not None:
+            step = interval // NS_PER_S
+            exprs.append(f"((c.minute - (((c.minute % {step}) + {step}) % {step})) "
+                         f"* {NS_PER_S})")
+        conds = [f"c.seg IN ({', '.join('?' * len(segs))})"]
+        args.extend(segs)
+        if "name" in spec.columns:
+            conds.append(_in_cond("c.name", len(spec.columns["name"])))
+            args.extend(spec.columns["name"])
+        if spec.levels is not None:
+            conds.append(_in_cond("c.level", len(spec.levels.values), spec.levels.negate))
+            args.extend(spec.levels.values)
+        select = ", ".join(exprs + ["sum(c.n)"])
+        sql = f"SELECT {select} FROM ccstore_counts c WHERE {' AND '.join(conds)}"
+        if exprs:
+            sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(exprs)))
+        return conn.execute(sql, args).fetchall()
+
+
+#: (time, id) of a result row: the total order of records
+_ORDER_KEY = operator.itemgetter(3, 2)
+
+
+def _order_columns(via: Optional[str]) -> Tuple[str, str]:
+    """The (time, id) columns of a read: the index table's when it reads through one."""
+    return ("x.tm", "x.rid") if via else ("time", "id")
+
+
+if hasattr(apsw, "carray"):  # APSW 3.50+: the array is read in C, without the GIL
+    _ID_IN_ARRAY = "id IN carray(?)"
+    _bind_ids = apsw.carray
+else:
+    _ID_IN_ARRAY = "id IN (SELECT value FROM json_each(?))"
+
+    def _bind_ids(ids: array) -> str:
+        return json.dumps(ids.tolist())
+
+
+# ---------------------------------------------------------------------- SQL pieces
+def _in_cond(col: str, n: int, negate: bool = False) -> str:
+    marks = ", ".join("?" * n)
+    if negate:
+        return f"({col} IS NULL OR {col} NOT IN ({marks}))"
+    return f"{col} IN ({marks})"
+
+
+def _json_path(key: str) -> Optional[str]:
+    """A JSON path naming one object key, or None when SQLite's path syntax can't."""
+    if '"' in key or "\\" in key:
+        return None
+    return f'$."{key}"'
+
+
+def _tag_cond(tc: TagCond) -> Tuple[str, list]:
+    marks = ", ".join("?" * len(tc.values))
+    path = _json_path(tc.key)
+    if path is not None:
+        expr = "json_extract(othertags, ?)"
+        if tc.negate:
+            return (f"({expr} IS NULL OR {expr} NOT IN ({marks}))",
+                    [path, path, *tc.values])
+        return f"{expr} IN ({marks})", [path, *tc.values]
+    sub = f"EXISTS (SELECT 1 FROM json_each(othertags) j WHERE j.key = ? AND j.value IN ({marks}))"
+    return (f"NOT {sub}" if tc.negate else sub), [tc.key, *tc.values]
+
+
+def _group_exprs(by: Sequence[GroupKey], time_col: str, interval: Optional[int],
+                 cluster: str) -> Tuple[List[str], list]:
+    exprs: List[str] = []
+    args: list = []
+    for kind, key in by:
+        if kind == "column":
+            exprs.append(key)
+        elif kind == "level":
+            exprs.append("level")
+        elif kind == "cluster":
+            exprs.append("?")
+            args.append(cluster)
+        else:
+            path = _json_path(key)
+            if path is None:
+                raise ValueError(f"cannot group by tag key {key!r}: quotes and backslashes "
+                                 "are not supported there")
+            exprs.append("json_extract(othertags, ?)")
+            args.append(path)
+    if interval is not None:
+        exprs.append(f"({time_col} - ((({time_col} % {int(interval)}) + {int(interval)}) "
+                     f"% {int(interval)}))")
+    return exprs, args

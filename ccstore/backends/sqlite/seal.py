@@ -1,0 +1,113 @@
+"""Sealing full SQLite segments: per-minute counts, then their indexes, off the write lock.
+
+The sealer thread takes full segments one at a time: it counts rows per minute and
+builds the segment's indexes in the index file, both from read snapshots, so ingest
+goes on meanwhile; a short write transaction then marks the segment sealed.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time as _time
+from typing import List, Optional
+
+import apsw
+
+from ..base import FULL, SEALED
+from .schema import quote_ident
+
+log = logging.getLogger("ccstore.sqlite")
+
+
+class SealSteps:
+    """Sealing full segments, in the sealer thread or on :meth:`flush`."""
+
+    def _seal_loop(self) -> None:
+        while True:
+            self._seal_wanted.wait()
+            self._seal_wanted.clear()
+            if self._stopping:
+                return
+            try:
+                self.seal_full()
+            except Exception:  # noqa: BLE001 - kept FULL, sealed on the next try or open
+                self._stats["seal_errors"] += 1
+                log.exception("sealing segments of %s failed", self.path)
+
+    def flush(self) -> None:
+        """Seal every full segment now (normally done in the background)."""
+        self.seal_full()
+
+    def seal_full(self) -> int:
+        """Index and summarise every full segment, one at a time.
+
+        The per-minute counts are read from a snapshot, and the indexes built in
+        the index file from a snapshot too: neither takes the database's write
+        lock, so ingest goes on meanwhile.  A short write transaction then stores
+        the counts (or counts again itself if the segment changed meanwhile) and
+        marks the segment sealed.
+        """
+        sealed = 0
+        while not (self._stopping and threading.current_thread() is self._sealer):
+            t0 = _time.perf_counter()
+            found = self._read(self._next_full)
+            if found is None:
+                return sealed
+            seg_id, tbl, shape, counts = found
+            if not self._build_indexes(seg_id, tbl):
+                continue  # dropped by retention meanwhile
+            if self._txn(self._seal_txn, seg_id, tbl, shape, counts) is None:
+                self._drop_indexes([seg_id])  # retention dropped it meanwhile
+                continue
+            with self._heads_lock:
+                self._heads.pop(seg_id, None)
+            self._stats["seal_seconds"] += _time.perf_counter() - t0
+            self._stats["segments_sealed"] += 1
+            sealed += 1
+        return sealed
+
+    def _next_full(self, conn: apsw.Connection) -> Optional[tuple]:
+        row = conn.execute(
+            "SELECT id, tbl, rows, min_time FROM ccstore_segments WHERE state=? "
+            "ORDER BY id LIMIT 1", (FULL,)).fetchone()
+        if row is None:
+            return None
+        seg_id, tbl, rows, min_time = row
+        counts = conn.execute(_summary_sql(tbl), (60,)).fetchall()
+        return seg_id, tbl, (rows, min_time), counts
+
+    def _seal_txn(self, seg_id: int, tbl: str, shape: tuple,
+                  counts: List[tuple]) -> Optional[bool]:
+        """Mark ``seg_id`` sealed: True, False if already sealed, None if it is gone."""
+        row = self._w.execute("SELECT state, rows, min_time FROM ccstore_segments WHERE id=?",
+                              (seg_id,)).fetchone()
+        if row is None:
+            return None  # dropped by retention
+        if row[0] != FULL:
+            return False  # sealed by another process
+        if tuple(row[1:]) == shape:
+            self._store_counts(seg_id, counts)
+        else:
+            self._summarise(seg_id, tbl)
+        self._w.execute("UPDATE ccstore_segments SET state=?, ix=1 WHERE id=?", (SEALED, seg_id))
+        return True
+
+    def _summarise(self, seg_id: int, tbl: str) -> None:
+        self._store_counts(seg_id, self._w.execute(_summary_sql(tbl), (60,)).fetchall())
+
+    def _store_counts(self, seg_id: int, counts: List[tuple]) -> None:
+        self._w.execute("DELETE FROM ccstore_counts WHERE seg=?", (seg_id,))
+        self._w.executemany(
+            "INSERT INTO ccstore_counts(seg, name, level, minute, n) VALUES(?, ?, ?, ?, ?)",
+            [(seg_id,) + c for c in counts])
+
+
+def _floor_expr(col: str) -> str:
+    """SQL for ``col`` floored to a multiple of the bound parameter (also below 0)."""
+    return f"({col} - ((({col} % ?1) + ?1) % ?1))"
+
+
+def _summary_sql(tbl: str) -> str:
+    """Per-minute counts of a segment table: (name, level, minute, n); ?1 is 60."""
+    return (f"SELECT name, level, {_floor_expr('timestamp')}, count(*) "
+            f"FROM {quote_ident(tbl)} GROUP BY 1, 2, 3")

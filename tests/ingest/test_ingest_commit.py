@@ -1,0 +1,67 @@
+"""The group commit: request bodies decoded piece by piece, committed, counted."""
+from __future__ import annotations
+
+import pytest
+
+from ccstore.ingest.commit import StorageManager
+
+
+def line(i: int, text: str = "m") -> bytes:
+    return b'ccb,cluster=alex,hostname=h%d log="%s %d" %d\n' % (i % 3, text.encode(), i,
+                                                                 1740000000 + i)
+
+
+@pytest.fixture
+def manager(store):
+    with StorageManager(store, retention_daily=None) as m:
+        yield m
+
+
+def values(store):
+    return sorted(r.value for r in store.query("alex", limit=None))
+
+
+def test_a_body_in_pieces_is_stored_as_one_written_whole(store, tmp_path, manager):
+    import ccstore
+
+    body = b"".join(line(i) for i in range(200))
+    body += line(200, "x" * 500)  # longer than a piece
+    body += b"not line protocol\n" + line(201)[:-1]  # a bad line; no newline at the end
+    res = manager.write(body, "api", chunk_size=64)
+    with ccstore.open(str(tmp_path / "whole.db")) as whole:
+        want = whole.write(body)
+        assert values(store) == values(whole)
+    assert res.written == want.written == 202
+    assert res.errors == want.errors and [e.lineno for e in res.errors] == [202]
+    st = manager.stats()["sources"]["api"]
+    assert (st["messages"], st["received"], st["written"]) == (1, 203, 202)
+    assert st["errors"] == {"syntax": 1}
+
+
+def test_a_small_body_is_one_submission(store, manager, monkeypatch):
+    submitted = []
+    real = manager.submit
+
+    def submit(batches, source, **kw):
+        submitted.append(len(batches))
+        return real(batches, source, **kw)
+
+    monkeypatch.setattr(manager, "submit", submit)
+    res = manager.write(b"".join(line(i) for i in range(10))[:-1], "api")
+    assert res.written == 10 and submitted == [1]
+    res = manager.write(b"".join(line(i) for i in range(10, 20)), "api", chunk_size=100)
+    assert res.written == 10 and len(submitted) > 2
+    assert len(values(store)) == 20
+
+
+def test_dropped_and_rejected_lines_are_counted_per_source(manager):
+    res = manager.write(b'cpu,cluster=alex,hostname=h value=1 1740000000\n'
+                        b'job,hostname=h event="no cluster" 1740000001\n', "in")
+    assert (res.written, res.dropped) == (0, {"metric": 1})
+    assert manager.stats()["sources"]["in"]["errors"] == {"no_cluster": 1}
+
+
+def test_an_empty_body_is_no_message(manager):
+    res = manager.write(b"", "api")
+    assert (res.written, res.errors, res.dropped) == (0, [], {})
+    assert manager.stats()["sources"].get("api", {"messages": 0})["messages"] == 0
