@@ -14,7 +14,7 @@ psycopg = pytest.importorskip("psycopg")
 import ccstore  # noqa: E402
 from ccstore.backends.base import FULL  # noqa: E402
 from ccstore.backends.postgres import fts_to_sql  # noqa: E402
-from ccstore.lineproto import DAY_NS  # noqa: E402
+from ccstore.backends.pgcopy import DAY_NS  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "benchmarks"))

@@ -19,6 +19,7 @@ from psycopg import sql
 from ...lineproto import RowStream
 from ...rows import ROW_COLUMNS, RowBatch
 from ..base import FULL, ID_SHIFT, OPEN, merge_groups
+from ..pgcopy import COPY_TRAILER as _COPY_TRAILER
 from ..pgcopy import DAY_NS, copy_binary
 from ..pgcopy import decode_rows as copy_decode_rows
 from .schema import _ident
@@ -43,8 +44,7 @@ UPDATE ccstore_segments s SET rows = s.rows + d.n, next_n = s.next_n + d.n,
     state = CASE WHEN s.rows + d.n >= %s THEN %s ELSE s.state END, updated = now()
 FROM d WHERE s.id = d.seg AND s.state = %s AND s.next_n = d.base
 RETURNING s.id, s.state"""
-#: the end of binary COPY data, and the length of its start (signature and header)
-_COPY_TRAILER = b"\xff\xff"
+#: the start of binary COPY data (signature and header), and its length
 _COPY_START = copy_binary([], None, 0)[:-len(_COPY_TRAILER)]
 _COPY_HEAD = len(_COPY_START)
 _TIME = itemgetter(0)
