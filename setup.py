@@ -1,16 +1,20 @@
-"""Build script: the compiled line-protocol core, ``ccstore._lineproto``.
+"""Build script: the compiled modules of ccstore.
 
-Metadata lives in ``pyproject.toml``; this file only declares the extension and
-how it is built.  The extension is an accelerator: ccstore works without it,
-on the pure-Python twin ``ccstore._pylineproto``, with the same results
-(``ccstore.lineproto`` picks one; ``ccstore.IMPLEMENTATION`` says which).
+Metadata lives in ``pyproject.toml``; this file only declares the extensions
+and how they are built: the line-protocol core ``ccstore._lineproto`` (its
+``.pyx`` includes ``.pxi`` files; ``_lineproto.pxd`` is what the others cimport),
+the syslog fast path ``ccstore.logs._syslogscan`` and the backends' encoders
+``ccstore.backends._hostruns`` and ``ccstore.backends._pgcopy``.  Each is an
+accelerator: ccstore works without them, on their pure-Python twins, with the
+same results (``CCSTORE_IMPL`` chooses, see ``ccstore/_impl.py``;
+``ccstore.IMPLEMENTATION`` says which codec is in use).
 
 Environment variables read at build time:
 
 ``CCSTORE_NO_EXTENSIONS=1``
-    Do not build the extension; the result is a pure-Python package.
+    Do not build the extensions; the result is a pure-Python package.
 ``CCSTORE_REQUIRE_EXTENSIONS=1``
-    A failed build of the extension is an error.  Without it, a machine with no
+    A failed build of an extension is an error.  Without it, a machine with no
     working C compiler (or no Cython) gets a warning and the pure-Python package,
     so the sdist always installs.  Wheel builds (cibuildwheel) set it.
 """
@@ -20,7 +24,13 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-EXTENSION = "ccstore._lineproto"
+#: the compiled modules (each an accelerator with a pure-Python twin) and their sources
+EXTENSIONS = {
+    "ccstore._lineproto": "ccstore/_lineproto.pyx",
+    "ccstore.logs._syslogscan": "ccstore/logs/_syslogscan.pyx",
+    "ccstore.backends._hostruns": "ccstore/backends/_hostruns.pyx",
+    "ccstore.backends._pgcopy": "ccstore/backends/_pgcopy.pyx",
+}
 
 #: optimisation flags per compiler family (``compiler.compiler_type``);
 #: MSVC has no -O3 and spells its best optimisation level /O2
@@ -114,18 +124,18 @@ class BuildExtOrFallBack(build_ext):
         reason = f"{type(exc).__name__}: {exc}".strip()
         if REQUIRE_EXTENSIONS:
             _report([
-                f"ccstore: building the compiled core {ext.name} failed:",
+                f"ccstore: building the compiled module {ext.name} failed:",
                 f"    {reason}",
                 "CCSTORE_REQUIRE_EXTENSIONS=1 is set, so this is an error.",
             ])
             self._reported = exc
             raise exc
         _report([
-            f"ccstore: the compiled core {ext.name} could not be built:",
+            f"ccstore: the compiled module {ext.name} could not be built:",
             f"    {reason}",
             "ccstore is installed with its pure-Python implementation instead: the same",
             "results, more slowly (ccstore.IMPLEMENTATION tells which one is in use).",
-            "For the compiled core, remove the cause above (usually by installing a C",
+            "For the compiled modules, remove the cause above (usually by installing a C",
             "compiler and the Python headers), then reinstall with",
             "`pip install --no-cache-dir --force-reinstall ccstore`; platforms with a",
             "prebuilt wheel need no compiler.",
@@ -139,9 +149,9 @@ if NO_EXTENSIONS:
     ext_modules = []
     _report([
         "ccstore: CCSTORE_NO_EXTENSIONS=1 is set: building the pure-Python package",
-        f"without the compiled core {EXTENSION}.",
+        "without its compiled modules.",
     ])
 else:
-    ext_modules = [Extension(EXTENSION, ["ccstore/_lineproto.pyx"])]
+    ext_modules = [Extension(name, [source]) for name, source in EXTENSIONS.items()]
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExtOrFallBack})

@@ -8,7 +8,7 @@ exception names, 1,000 lines per simulated second) is
   (reference: ``ccstore.lineproto.decode_rows``, the compiled codec), and
   ingested with ``Store.write`` (reference: line protocol in, rows committed);
 - parsed only (``LogParser.feed``), with each implementation of its RFC 3164
-  fast path (``ccstore.lineproto.syslog_chunk``: the compiled one, when
+  fast path (``ccstore.logs.syslogscan.syslog_chunk``: the compiled one, when
   built, and the pure-Python twin);
 - appended as ready-made rows with APSW (reference: raw append, unindexed,
   WAL, synchronous=NORMAL, 10,000 rows per transaction), and stored as
@@ -17,7 +17,7 @@ exception names, 1,000 lines per simulated second) is
 - parsed and stored by the files receiver (``FileReceiver.poll_once``: rows
   and file position committed together), full-text index off and on (the
   default).  The target (>= 200,000 lines/s) is about full-text off: with it
-  on, indexing the messages (FTS5) alone costs more than 5 us a row.
+  on, indexing the messages (FTS5) takes most of the time (docs/design/logs.md).
 
     python benchmarks/bench_syslog.py -n 1000000
 """
@@ -34,13 +34,13 @@ import apsw
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import ccstore  # noqa: E402
-from ccstore._types import RowBatch  # noqa: E402
-from ccstore import lineproto  # noqa: E402
-from ccstore.lineproto import decode_rows  # noqa: E402
-from ccstore.logparse import LogParser  # noqa: E402
-from ccstore.ingest.files import FileReceiver  # noqa: E402
 from workload import generate  # noqa: E402
+
+import ccstore  # noqa: E402
+from ccstore.lineproto import decode_rows  # noqa: E402
+from ccstore.logs import LogParser, syslogscan  # noqa: E402
+from ccstore.ingest.files import FileReceiver  # noqa: E402
+from ccstore.rows import RowBatch  # noqa: E402
 
 PROGRAMS = ("sshd", "systemd", "kernel", "CRON", "slurmd", "slurmctld", "ccb", "ccms",
             "ccmc", "ccem", "ccnc", "nhc")
@@ -94,7 +94,7 @@ def read_split(path: str) -> int:
 def parse_only(path: str, impl: str) -> list:
     p = LogParser("syslog", hostname="bench", location=path, tz="UTC",
                   reference_time=os.path.getmtime(path))
-    p._chunk_parser = lineproto.get_implementation(impl).syslog_chunk
+    p._chunk_parser = syslogscan.get_implementation(impl).syslog_chunk
     rows = []
     with open(path, "rb") as fh:
         while True:
@@ -170,7 +170,7 @@ def main(argv=None) -> int:
         dt, batch = timed(lambda: decode_rows(lp, cluster="alex"))
         assert batch.rows == n
         results.append((f"line protocol decode_rows, {ccstore.IMPLEMENTATION} (reference)", dt))
-        impls = ["python"] if ccstore.IMPLEMENTATION == "python" else ["python", "cython"]
+        impls = ["python"] if syslogscan.IMPLEMENTATION == "python" else ["python", "cython"]
         for impl in impls:  # the active one last: its rows are stored below
             dt, rows = timed(lambda: parse_only(path, impl))
             assert len(rows) == n

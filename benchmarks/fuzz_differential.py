@@ -1,9 +1,10 @@
 """Differential fuzzing of the two line-protocol decoders.
 
 Feeds millions of generated inputs to the compiled core (``ccstore._lineproto``)
-and the pure-Python twin (``ccstore._pylineproto``) and reports every input on
-which they disagree (points, errors, rows, one group's rows as binary COPY
-data, dropped counts, consumed bytes, line counts, raised exceptions), crash
+and the pure-Python twin (``ccstore._pylineproto``), and to the two COPY
+decoders built on them (``ccstore.backends._pgcopy`` and ``_pypgcopy``), and
+reports every input on which they disagree (points, errors, rows, one group's
+rows as binary COPY data, dropped counts, consumed bytes, line counts, raised exceptions), crash
 (the worker process dies) or hang (a batch takes too long).  Not part of the
 test suite.
 
@@ -32,10 +33,10 @@ from typing import Any, List, Optional, Tuple
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests", "codec"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 # the same comparison as the differential tests
-from test_codec_differential import call, canon_copy, canon_decode, canon_rows  # noqa: E402
+from lpinputs import call, canon_copy, canon_decode, canon_rows  # noqa: E402
 
 BATCH = 500
 
@@ -83,10 +84,12 @@ def gen_valid_line(r: random.Random) -> bytes:
         k = r.choice(["log", "event", "value", "control", "v", "x y", "log"])
         kind = r.randrange(6)
         if kind == 0:
-            txt = "".join(r.choice(WORDS + [" ", "\n", "\t", "\\n", '\\"']) for _ in range(r.randint(0, 8)))
+            txt = "".join(r.choice(WORDS + [" ", "\n", "\t", "\\n", '\\"'])
+                          for _ in range(r.randint(0, 8)))
             v = '"' + txt.replace("\\", "\\\\").replace('"', '\\"') + '"'
         elif kind == 1:
-            v = str(r.choice([0, 1, -1, 2**63 - 1, -2**63, 2**63, r.randint(-10**20, 10**20)])) + "i"
+            v = str(r.choice([0, 1, -1, 2**63 - 1, -2**63, 2**63,
+                              r.randint(-10**20, 10**20)])) + "i"
         elif kind == 2:
             v = str(r.choice([0, 1, 2**64 - 1, 2**64, r.randint(0, 10**21)])) + "u"
         elif kind == 3:
@@ -165,11 +168,13 @@ def gen_document(r: random.Random) -> bytes:
 
 
 # ------------------------------------------------------------------ comparison
-def check(py: Any, cy: Any, data: bytes, r: random.Random) -> Optional[str]:
+def check(py: Any, cy: Any, data: bytes, r: random.Random, copy: Tuple[Any, Any]
+          ) -> Optional[str]:
     """None when both implementations agree on ``data``, else what differs.
 
     One comparison per input, chosen at random: decode(), decode_rows() with
-    final=True or final=False, or the input as a stream cut into chunks.
+    final=True or final=False (or the COPY decoders ``copy`` with a copy_group),
+    or the input as a stream cut into chunks.
     """
     precision = r.choice(["ns", "us", "ms", "s", "auto"])
     dt = r.choice([0, 1740027951000000000, -1])
@@ -184,13 +189,13 @@ def check(py: Any, cy: Any, data: bytes, r: random.Random) -> Optional[str]:
     if mode in (1, 2):
         kw = dict(precision=precision, default_time=dt, cluster=r.choice([None, "c", ""]),
                   final=mode == 1, lineno=r.choice([1, 7]))
-        canon = canon_rows
+        canon, pyd, cyd = canon_rows, py, cy
         if r.random() < 0.5:  # one group as binary COPY data
             kw["copy_group"] = (r.choice(["alex", "c"]), r.choice(["log", "event"]),
                                 r.choice([None, 0, 20139]), r.choice([None, 1, (1 << 63) - 2]))
-            canon = canon_copy
-        a = canon(call(py.decode_rows, data, **kw))
-        b = canon(call(cy.decode_rows, data, **kw))
+            canon, (pyd, cyd) = canon_copy, copy
+        a = canon(call(pyd.decode_rows, data, **kw))
+        b = canon(call(cyd.decode_rows, data, **kw))
         if a != b:
             return f"decode_rows({kw}): python {a!r} != cython {b!r}"
         return None
@@ -221,13 +226,15 @@ def check(py: Any, cy: Any, data: bytes, r: random.Random) -> Optional[str]:
 
 
 def run_batch(seed: int, batch: int) -> List[Tuple[bytes, str]]:
-    from ccstore import _lineproto as cy, _pylineproto as py
+    from ccstore import _lineproto as cy
+    from ccstore import _pylineproto as py
+    from ccstore.backends import _pgcopy, _pypgcopy
     r = random.Random(seed * 1_000_003 + batch)
     bad = []
     for _ in range(BATCH):
         data = gen_document(r)
         try:
-            msg = check(py, cy, data, r)
+            msg = check(py, cy, data, r, (_pypgcopy, _pgcopy))
         except Exception:  # noqa: BLE001
             msg = "harness: " + traceback.format_exc()
         if msg is not None:

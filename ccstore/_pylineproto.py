@@ -1,147 +1,31 @@
-"""Pure-Python line-protocol codec: the reference semantics.
+"""Pure-Python line-protocol decoder: the reference semantics.
 
 The compiled core (``ccstore._lineproto``) must give exactly the same points,
-rows and errors (line, column, message, text) as this module on every input.
-
-Decoding happens in two tiers that must agree:
-
-* a *fast path* per physical line built from ``bytes.split``/``partition``
-  and caches keyed by raw bytes.  It accepts only a strict, common subset of
-  valid lines (no escapes in keys, single spaces between the sections, one
-  field, ...) and hands anything else to
-* the *precise path* (:func:`_frame` + :func:`_parse`), which implements the
-  whole grammar and finds the exact error.
-
-Rules the compiled core must mirror
------------------------------------
-Framing (where a logical line ends), byte level, independent of validity:
-
-1. After leading spaces: an empty line (or only ``\\r`` at its end) is skipped;
-   ``#`` starts a comment that ends at the next ``\\n``.
-2. Otherwise the *key section* runs to the first space not directly preceded by
-   a backslash, or ``\\n``.
-3. In the field section (after a run of spaces), a *field key* runs to the first
-   ``=``, ``,`` or space not directly preceded by a backslash, or ``\\n``.  ``,``
-   starts the next key, a space ends the fields (rest of the line to ``\\n``).
-   After ``=``, a value starting with ``"`` runs to the first ``"`` that follows an
-   even run of backslashes (may cross ``\\n``; unterminated: to the end of
-   input); a following ``,`` starts the next key, anything else ends the fields.
-   Any other value runs to ``,`` (next key), space (rest of line) or ``\\n``.
-4. The logical line ends at the next ``\\n`` outside such a string; one ``\\r``
-   directly before that ``\\n`` (or before the end of input) is dropped.
-
-Errors: exactly one per bad logical line; decoding continues after it.
-``column`` is the 1-based byte offset of the error position within its
-physical line, ``lineno`` that physical line's number, ``text`` that physical
-line (without ``\\n`` and a dropped ``\\r``), first 200 bytes, decoded with
-``errors="replace"``.  Which error: the parser below reports the first syntax
-error it meets (left to right, messages in :data:`MESSAGES`); the whole logical
-line (comments excepted) is also checked as UTF-8, and an invalid byte at a
-position <= the syntax error's (or with no syntax error) wins: ``invalid UTF-8``
-at the first byte Python's strict decoder rejects (``UnicodeDecodeError.start``).
-Key names inside messages are the unescaped key, decoded, cut to 64 characters
-plus ``...``, in double quotes.
-
-Parser (positions are absolute; ``e`` is the end of the line's content):
-
-* measurement: bytes up to an unescaped ``,``/space; ``\\,`` ``\\ `` are escapes,
-  any other backslash is literal.  A byte 0x00-0x1F/0x7F stops the scan:
-  ``non-printable character 0xNN in measurement`` at that byte (same for tag
-  key, tag value, field key, comment; NN two upper-case hex digits).  Empty: ``missing measurement``.
-* tags ``,key=value``, checked in this order: escapes ``\\,`` ``\\=`` ``\\ ``.
-  Empty key: ``empty tag key`` (at the key's start); ``duplicate tag key "k"`` (at its start); no ``=``
-  after the key: ``expected '=' after tag key "k"`` (at the byte after the key);
-  value stopped by ``=``: ``unescaped '=' in value of tag "k" (write it as \\=)``
-  (at the ``=``); empty value: ``empty value for tag "k"`` (at the value start).
-* after the key section: at the end, or only spaces follow: ``missing fields (a
-  point needs at least one field_key=value)`` at the end of the content.
-* fields: ``empty field key``; ``expected '=' after field key "k"``; nothing
-  before ``,``/space/end: ``missing value for field "k"``; ``"`` starts a string,
-  ``unterminated string value for field "k"`` at the opening quote; a byte other
-  than ``,``/space right after the closing quote: ``unexpected text after string
-  value of field "k"``.  Duplicate field keys are allowed: the last value wins,
-  the position of the first is kept.
-* other field values run to ``,``/space/end (no escapes).  A non-printable
-  byte in one: ``non-printable character 0xNN in field value`` at that byte.
-  Else the value is judged as a whole, the message at its first byte (see
-  :func:`_parse_bare`): a first byte other than ``-``, ``.``, a digit must make
-  one of the ten boolean spellings, else ``invalid value for field "k": not a
-  number, boolean or quoted string``.  A numeric start with last byte ``i``:
-  ``-?[0-9]+`` in int64, else ``invalid integer for field "k"`` / ``integer out
-  of range for field "k"``; last byte ``u``: ``[0-9]+`` in uint64, else ``invalid
-  unsigned integer ...`` / ``unsigned integer out of range ...``; otherwise
-  ``-?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?`` else ``invalid float
-  ...``, and an overflow to infinity is ``float out of range ...`` (underflow
-  to 0 is fine).  Leading zeros are allowed everywhere.
-* timestamp: token to the next space/end; a non-printable byte in it:
-  ``non-printable character 0xNN in timestamp`` at that byte; ``-?[0-9]+``:
-  else ``invalid timestamp``; not in int64 after scaling: ``timestamp out of range`` (both at
-  the token start); non-space after it: ``unexpected text after timestamp``.
-  ``auto`` judges ``abs(value)``: < 1e11 s, < 1e14 ms, < 1e17 us, else ns.
-
-Comments are not checked for UTF-8.  A ``str`` input is encoded as UTF-8 (lone
-surrogates become invalid UTF-8 and so line errors).
+rows and errors (line, column, message, text) on every input.  Lines are
+decoded in two tiers that must agree: a fast path for the strict common shape
+of a line (``bytes.split``/``partition``, caches keyed by raw bytes) and the
+precise path (:func:`_frame` + :func:`_parse`), which implements the whole
+grammar and finds the exact error.  The grammar, framing and error rules are
+written down in docs/design/codec.md.
 """
 from __future__ import annotations
 
 import re
-import struct
 import time as _time
 from collections import deque
 from itertools import islice
 from operator import index as _index
-from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
-from . import logparse as _lp
-from . import messages as _messages
-from ._types import LineError, RowBatch
+from . import rows as _rows
+from ._lpspec import I64_MAX, I64_MIN, MESSAGES, NAME_LIMIT, TEXT_LIMIT, U64_MAX
+from ._lpspec import multiplier as _multiplier
+from .rows import LineError, RowBatch
 
-__all__ = ["Point", "LineError", "RowBatch", "decode", "decode_rows", "encode",
-           "group_by_host", "copy_binary", "syslog_chunk", "PRECISIONS",
-           "MESSAGES"]
+__all__ = ["LineError", "Point", "RowBatch", "RowDecoder", "decode", "decode_rows"]
 
 FieldValue = Union[int, float, bool, str]
 Data = Union[bytes, bytearray, memoryview, str]
-
-I64_MIN = -(1 << 63)
-I64_MAX = (1 << 63) - 1
-U64_MAX = (1 << 64) - 1
-#: nanoseconds per unit; 0 means "auto" (judge each timestamp by magnitude)
-PRECISIONS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "auto": 0}
-#: characters after which the text of an error is cut
-TEXT_LIMIT = 200
-#: characters of a key shown in a message
-NAME_LIMIT = 64
-
-#: every error message (``{k}`` is a quoted key, ``{part}`` a part name,
-#: ``{byte}`` two upper-case hex digits)
-MESSAGES = {
-    "nonprintable": "non-printable character 0x{byte} in {part}",
-    "utf8": "invalid UTF-8",
-    "no_measurement": "missing measurement",
-    "empty_tag_key": "empty tag key",
-    "dup_tag": "duplicate tag key {k}",
-    "tag_eq": "expected '=' after tag key {k}",
-    "tag_value_eq": "unescaped '=' in value of tag {k} (write it as \\=)",
-    "empty_tag_value": "empty value for tag {k}",
-    "no_fields": "missing fields (a point needs at least one field_key=value)",
-    "empty_field_key": "empty field key",
-    "field_eq": "expected '=' after field key {k}",
-    "no_value": "missing value for field {k}",
-    "unterminated": "unterminated string value for field {k}",
-    "after_string": "unexpected text after string value of field {k}",
-    "bad_int": "invalid integer for field {k}",
-    "int_range": "integer out of range for field {k}",
-    "bad_uint": "invalid unsigned integer for field {k}",
-    "uint_range": "unsigned integer out of range for field {k}",
-    "bad_float": "invalid float for field {k}",
-    "float_range": "float out of range for field {k}",
-    "bad_value": "invalid value for field {k}: not a number, boolean or quoted string",
-    "bad_time": "invalid timestamp",
-    "time_range": "timestamp out of range",
-    "after_time": "unexpected text after timestamp",
-}
 
 _BOOLS = {b"t": True, b"T": True, b"true": True, b"True": True, b"TRUE": True,
           b"f": False, b"F": False, b"false": False, b"False": False, b"FALSE": False}
@@ -238,14 +122,6 @@ def _as_bytes(data: Data) -> bytes:
     if isinstance(data, (bytearray, memoryview)):
         return bytes(data)
     raise TypeError(f"data must be bytes or str, not {type(data).__name__}")
-
-
-def _multiplier(precision: str) -> int:
-    try:
-        return PRECISIONS[precision]
-    except (KeyError, TypeError):
-        raise ValueError(f"invalid precision {precision!r}: use one of "
-                         + ", ".join(PRECISIONS)) from None
 
 
 def _quote(name: bytes) -> str:
@@ -775,18 +651,18 @@ def decode(data: Data, *, precision: str = "ns", default_time: Optional[int] = N
     return points, _line_errors(buf, errs, 1)
 
 
-_IDENTITY = [tag for tag, _ in _messages.IDENTITY_TAGS]
-_LOG = _messages.KIND_FIELDS["log"]
-_EVENT = _messages.KIND_FIELDS["event"]
+_IDENTITY = [tag for tag, _ in _rows.IDENTITY_TAGS]
+_LOG = _rows.KIND_FIELDS["log"]
+_EVENT = _rows.KIND_FIELDS["event"]
 
 
 def _row_entry(name: str, tags: Dict[str, str]) -> tuple:
     """What a row needs from a key section, computed once per distinct one:
     ``(name, tags, cluster tag, row columns name..othertags, log level, event level)``."""
     get = tags.get
-    return (name, tags, get(_messages.CLUSTER_TAG),
-            (name, *[get(t) for t in _IDENTITY], _messages.othertags_json(tags)),
-            get(_messages.LEVEL_TAG[_LOG]), get(_messages.LEVEL_TAG[_EVENT]))
+    return (name, tags, get(_rows.CLUSTER_TAG),
+            (name, *[get(t) for t in _IDENTITY], _rows.othertags_json(tags)),
+            get(_rows.LEVEL_TAG[_LOG]), get(_rows.LEVEL_TAG[_EVENT]))
 
 
 def _add_row(groups: Dict[Tuple[str, str], List[tuple]], cl: str, kind: str) -> List[tuple]:
@@ -796,333 +672,79 @@ def _add_row(groups: Dict[Tuple[str, str], List[tuple]], cl: str, kind: str) -> 
     return rows
 
 
-#: nanoseconds per day: ``copy_group`` days are ``time // DAY_NS``
-DAY_NS = 86_400_000_000_000
+class RowDecoder:
+    """decode_rows() as a class: a subclass may take rows of its own (those of
+    one group, say) by defining :meth:`take_row`; they are not put in ``groups``."""
 
+    #: ``take_row(cluster, kind, row) -> bool``, or None: whether the row is taken
+    take_row: Optional[Callable[[str, str, tuple], bool]] = None
 
-def _copy_group(spec: Any) -> Tuple[str, str, Optional[int], Optional[int]]:
-    """``decode_rows``'s ``copy_group``, checked."""
-    if not isinstance(spec, (tuple, list)) or len(spec) != 4:
-        raise TypeError("copy_group must be (cluster, kind, day, first_id)")
-    cl, kind, day, first_id = spec
-    if type(cl) is not str or not cl:
-        raise TypeError("copy_group: the cluster must be a non-empty str")
-    if kind not in (_LOG, _EVENT):
-        raise ValueError(f"copy_group: kind must be {_LOG!r} or {_EVENT!r}, not {kind!r}")
-    if day is not None:
-        day = _index(day)
-        if not I64_MIN // DAY_NS <= day <= I64_MAX // DAY_NS:
-            raise OverflowError("copy_group: the day is beyond the int64 range")
-    if first_id is not None:
-        first_id = _index(first_id)
-        if not I64_MIN <= first_id <= I64_MAX:
-            raise OverflowError("ids beyond the int64 range")
-    return cl, (_LOG if kind == _LOG else _EVENT), day, first_id
+    def decode_rows(self, data: Data, *, precision: str = "auto",
+                    default_time: Optional[int] = None, cluster: Optional[str] = None,
+                    final: bool = True, lineno: int = 1) -> RowBatch:
+        """See :func:`decode_rows`."""
+        mult = _multiplier(precision)
+        buf = _as_bytes(data)
+        dt = _default_time(default_time)
+        take = self.take_row
+        errs: List[Tuple[int, str]] = []
+        groups: Dict[Tuple[str, str], List[tuple]] = {}
+        dropped: Dict[str, int] = {}
+        state = [0]
+        kinds = _rows.KIND_FIELDS
+        point_to_row = _rows.point_to_row
+        MessageError = _rows.MessageError
+        LOG, EVENT = _LOG, _EVENT
+        last_cl: Any = None
+        last_kind: Any = None
+        rows: List[tuple] = []
+        for mpos, entry, key, value, fields, t in _scan(buf, mult, dt, final, _row_entry,
+                                                         _ROW_KEYS, errs, state):
+            kind = kinds.get(key)
+            row = None
+            if kind is LOG or kind is EVENT:
+                cl = entry[2] or cluster
+                if cl and type(value) is str:
+                    row = (t, t // 1_000_000_000, *entry[3], value,
+                           entry[4] if kind is LOG else entry[5])
+            elif kind is not None:  # metric, control: the first kind field decides
+                dropped[kind] = dropped.get(kind, 0) + 1
+                continue
+            if row is None:  # not the plain case: the message rules decide
+                try:
+                    cl, kind, row = point_to_row(entry[0], entry[1],
+                                                 {key: value} if fields is None else fields, t,
+                                                 cluster)
+                except MessageError as exc:
+                    errs.append((mpos, str(exc)))
+                    continue
+                if row is None:
+                    dropped[kind] = dropped.get(kind, 0) + 1
+                    continue
+            if take is not None and take(cl, kind, row):
+                continue
+            if cl is not last_cl or kind is not last_kind:
+                rows = _add_row(groups, cl, kind)
+                last_cl, last_kind = cl, kind
+            rows.append(row)
+        consumed = state[0]
+        lines = buf.count(b"\n", 0, consumed)
+        if final and consumed and buf[consumed - 1] != 10:
+            lines += 1
+        return RowBatch(groups, _line_errors(buf, errs, lineno), dropped, consumed, lines)
 
 
 def decode_rows(data: Data, *, precision: str = "auto", default_time: Optional[int] = None,
-                cluster: Optional[str] = None, final: bool = True, lineno: int = 1,
-                copy_group: Optional[Tuple[str, str, Optional[int], Optional[int]]] = None
-                ) -> RowBatch:
+                cluster: Optional[str] = None, final: bool = True, lineno: int = 1) -> RowBatch:
     """Decode line protocol straight into storage rows (see :class:`RowBatch`).
 
     Gives exactly what :func:`decode` followed by
-    :func:`ccstore.messages.point_to_row` gives.  With ``final=False`` the input
+    :func:`ccstore.rows.point_to_row` gives.  With ``final=False`` the input
     is a chunk of a stream: an unterminated last line is left for the next call
     (``consumed``, in bytes of the UTF-8 encoding when ``data`` is str);
     ``lineno`` numbers the first physical line of ``data``.
-
-    ``copy_group=(cluster, kind, day, first_id)``: the rows of that cluster and
-    kind whose time falls on ``day`` (``time // DAY_NS``; any day when None) go
-    into ``copy`` instead of ``groups``, as the tuples of
-    ``copy_binary(rows, first_id, 2)`` (without its signature and trailer).
     """
-    mult = _multiplier(precision)
-    buf = _as_bytes(data)
-    dt = _default_time(default_time)
-    if copy_group is not None:
-        ccl, ckind, cday, cid = _copy_group(copy_group)
-    else:
-        ccl = ckind = cday = cid = None
-    copied: List[tuple] = []
-    errs: List[Tuple[int, str]] = []
-    groups: Dict[Tuple[str, str], List[tuple]] = {}
-    dropped: Dict[str, int] = {}
-    state = [0]
-    kinds = _messages.KIND_FIELDS
-    point_to_row = _messages.point_to_row
-    MessageError = _messages.MessageError
-    LOG, EVENT = _LOG, _EVENT
-    last_cl: Any = None
-    last_kind: Any = None
-    rows: List[tuple] = []
-    for mpos, entry, key, value, fields, t in _scan(buf, mult, dt, final, _row_entry,
-                                                     _ROW_KEYS, errs, state):
-        kind = kinds.get(key)
-        row = None
-        if kind is LOG or kind is EVENT:
-            cl = entry[2] or cluster
-            if cl and type(value) is str:
-                row = (t, t // 1_000_000_000, *entry[3], value,
-                       entry[4] if kind is LOG else entry[5])
-        elif kind is not None:  # metric, control: the first kind field decides
-            dropped[kind] = dropped.get(kind, 0) + 1
-            continue
-        if row is None:  # not the plain case: the message rules decide
-            try:
-                cl, kind, row = point_to_row(entry[0], entry[1],
-                                             {key: value} if fields is None else fields, t,
-                                             cluster)
-            except MessageError as exc:
-                errs.append((mpos, str(exc)))
-                continue
-            if row is None:
-                dropped[kind] = dropped.get(kind, 0) + 1
-                continue
-        if kind == ckind and cl == ccl and (cday is None or row[0] // DAY_NS == cday):
-            copied.append(row)
-            continue
-        if cl is not last_cl or kind is not last_kind:
-            rows = _add_row(groups, cl, kind)
-            last_cl, last_kind = cl, kind
-        rows.append(row)
-    consumed = state[0]
-    lines = buf.count(b"\n", 0, consumed)
-    if final and consumed and buf[consumed - 1] != 10:
-        lines += 1
-    errors = _line_errors(buf, errs, lineno)
-    if not copied:
-        return RowBatch(groups, errors, dropped, consumed, lines)
-    times = [r[0] for r in copied]
-    return RowBatch(groups, errors, dropped, consumed, lines,
-                    copy_binary(copied, cid, 2)[len(_COPY_SIGNATURE):-2], len(copied),
-                    min(times), max(times))
+    return RowDecoder().decode_rows(data, precision=precision, default_time=default_time,
+                                    cluster=cluster, final=final, lineno=lineno)
 
 
-# -------------------------------------------------------------------- encoding
-_ENC_NONPRINT = re.compile("[\x00-\x1f\x7f]")
-
-
-def group_by_host(rows: List[tuple], host_at: int, time_at: int
-                  ) -> Tuple[List[tuple], List[Tuple[Optional[str], int]], Optional[int],
-                             Optional[int]]:
-    """Storage rows grouped by host, for writing: ``(rows, runs, min_time, max_time)``.
-
-    ``rows`` come back with each host's rows together, in arrival order, hosts
-    in order of first appearance; ``runs`` gives ``(host, count)`` for each
-    host in that order; the times are the least and greatest value at
-    ``time_at`` (None for no rows).  ``host_at`` indexes the hostname.
-    """
-    buckets: Dict[Optional[str], List[tuple]] = {}
-    mn = mx = None
-    n = len(rows)
-    for row in rows:
-        host = row[host_at]
-        bucket = buckets.get(host)
-        if bucket is None:
-            buckets[host] = [row]
-        else:
-            bucket.append(row)
-        t = row[time_at]
-        if mn is None or t < mn:
-            mn = t
-        if mx is None or t > mx:
-            mx = t
-    if len(rows) != n or sum(map(len, buckets.values())) != n:
-        raise RuntimeError("rows changed while they were grouped")
-    out: List[tuple] = []
-    for bucket in buckets.values():
-        out.extend(bucket)
-    return out, [(h, len(bucket)) for h, bucket in buckets.items()], mn, mx
-
-
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # flags, extension length
-_I64 = struct.Struct(">iq")
-_NULL = struct.pack(">i", -1)
-
-
-def copy_binary(rows: Iterable[Sequence[Any]], first_id: Optional[int] = None,
-                ints: int = 0) -> bytes:
-    """Rows as PostgreSQL's binary ``COPY ... FROM STDIN`` data, whole: signature,
-    one tuple per row, trailer (what psycopg's ``Copy.write`` takes for a
-    ``FORMAT BINARY`` copy, with no ``set_types``).
-
-    The first ``ints`` values of a row go as ``int8``, the others as ``text``
-    (UTF-8); None is NULL.  With ``first_id``, each tuple starts with an
-    ``int8`` id: ``first_id``, ``first_id + 1``, ...  Every row has as many
-    values as the first.  Raises TypeError for a value of another type,
-    OverflowError for an int beyond int64, ValueError for rows of unequal length.
-    """
-    extra = 0 if first_id is None else 1
-    nid = _index(first_id) if extra else 0
-    if not I64_MIN <= nid <= I64_MAX:
-        raise OverflowError("ids beyond the int64 range")
-    out = [_COPY_SIGNATURE]
-    put = out.append
-    nf = -1
-    for row in rows:
-        n = len(row)
-        if nf < 0:
-            nf = n
-            if nf + extra > 0x7FFF:
-                raise ValueError(f"{nf + extra} columns: more than COPY takes")
-        elif n != nf:
-            raise ValueError(f"rows of {nf} and of {n} values")
-        put((n + extra).to_bytes(2, "big"))
-        if extra:
-            if nid > I64_MAX:
-                raise OverflowError("ids beyond the int64 range")
-            put(_I64.pack(8, nid))
-            nid += 1
-        for k, v in enumerate(row):
-            if k < ints:
-                if v is None:
-                    put(_NULL)
-                    continue
-                if not isinstance(v, int) or isinstance(v, bool):
-                    raise TypeError(f"column {k}: expected int or None, not {type(v).__name__}")
-                if not I64_MIN <= v <= I64_MAX:
-                    raise OverflowError(f"column {k}: {v} is beyond the int64 range")
-                put(_I64.pack(8, v))
-            elif v is None:
-                put(_NULL)
-            elif isinstance(v, str):
-                b = v.encode("utf-8")
-                if len(b) > 0x7FFFFFFF:
-                    raise ValueError(f"column {k}: text too long for COPY")
-                put(len(b).to_bytes(4, "big"))
-                put(b)
-            else:
-                raise TypeError(f"column {k}: expected str or None, not {type(v).__name__}")
-    put(b"\xff\xff")
-    return b"".join(out)
-
-
-def _encode_key(s: str, what: str, specials: str) -> str:
-    """Escape a measurement, key or tag value; reject what cannot round-trip."""
-    if type(s) is not str:
-        raise TypeError(f"{what} must be str, not {type(s).__name__}")
-    if not s:
-        raise ValueError(f"empty {what}")
-    if _ENC_NONPRINT.search(s):
-        raise ValueError(f"non-printable character in {what} {s!r}")
-    if s[-1] == "\\":
-        raise ValueError(f"{what} {s!r} ends with a backslash, which line protocol cannot express")
-    for c in specials:
-        if c in s:
-            s = s.replace(c, "\\" + c)
-    return s
-
-
-def _encode_value(v: Any, key: str) -> str:
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, str):
-        if "\\" in v:
-            v = v.replace("\\", "\\\\")
-        return '"' + v.replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r").replace(
-            "\t", "\\t") + '"'
-    if isinstance(v, int):
-        if I64_MIN <= v <= I64_MAX:
-            return f"{int(v)}i"
-        if 0 <= v <= U64_MAX:
-            return f"{int(v)}u"
-        raise ValueError(f"integer field {key!r} out of the int64/uint64 range: {v}")
-    if isinstance(v, float):
-        if v - v != 0.0:
-            raise ValueError(f"field {key!r}: {v} has no line-protocol form")
-        return repr(float(v))
-    raise TypeError(f"field {key!r}: unsupported value type {type(v).__name__}")
-
-
-def encode(points: Iterable[Point], *, precision: str = "ns") -> bytes:
-    """Line protocol for ``points``, one ``\\n``-terminated line each.
-
-    Timestamps are divided by the precision (floor).  Raises ValueError for
-    what line protocol cannot express (empty names, non-printable characters,
-    a trailing backslash, a measurement starting with ``#``, no fields, NaN/Inf,
-    integers beyond uint64, times beyond int64).
-    """
-    div = _multiplier(precision)
-    if div == 0:
-        raise ValueError("precision 'auto' is for decoding only")
-    out = []
-    for p in points:
-        name = _encode_key(p.name, "measurement", ", ")
-        if name[0] == "#":
-            raise ValueError(f"measurement {p.name!r} starts with '#' (a comment)")
-        parts = [name]
-        for k, v in p.tags.items():
-            parts.append("," + _encode_key(k, "tag key", ",= ") + "="
-                         + _encode_key(v, "tag value", ",= "))
-        if not p.fields:
-            raise ValueError(f"point {p.name!r} has no fields")
-        sep = " "
-        for k, v in p.fields.items():
-            parts.append(sep + _encode_key(k, "field key", ",= ") + "=" + _encode_value(v, k))
-            sep = ","
-        t = _index(p.time)
-        if not I64_MIN <= t <= I64_MAX:
-            raise ValueError(f"time {t} does not fit in signed 64-bit nanoseconds")
-        parts.append(f" {t // div}\n")
-        out.append("".join(parts))
-    return "".join(out).encode("utf-8")
-
-
-# ---------------------------------------------------------------------------
-# syslog chunks: the fast path of ccstore.logparse
-# ---------------------------------------------------------------------------
-def syslog_chunk(data: bytes, name: str, othertags: Mapping[str, str],
-                 bsd: Mapping[str, Optional[int]]) -> Optional[Tuple[List[tuple], bool]]:
-    """Log rows of a chunk that is nothing but single-line RFC 3164 entries.
-
-    ``data``: whole lines (``\\n``-separated, no final newline; CRLF line ends
-    allowed) that must be valid UTF-8 without control characters;
-    ``name``: the measurement of lines without a tag; ``othertags``: loglevel ->
-    othertags JSON; ``bsd``: ``"Mmm dd HH:MM:SS"`` -> epoch seconds, None for an
-    impossible date (:class:`ccstore.logparse.LogParser`'s year-inferring cache).
-
-    Returns ``(rows, last_explicit)``, one row per line (the shape of
-    :data:`ccstore.messages.ROW_COLUMNS`; ``last_explicit``: whether the last
-    line states its level), or None when any line is something else: no RFC
-    3164 header (``_FAST_SYSLOG_RE``), an impossible date, a line that
-    continues an entry (``_CONT_RE``), a blank line, or when the chunk is not
-    clean text.  The line loop of the parser takes over then.
-
-    Levels: the ``<PRI>`` severity, else a level word opening the message
-    (``_LEVEL_START``), else the first upper-case level word or ``level=``
-    within the message's first ``_LEVEL_WINDOW`` characters, else ``info``.
-    """
-    if not isinstance(data, bytes):
-        raise TypeError(f"syslog_chunk: bytes expected, not {type(data).__name__}")
-    text = _lp._clean_text(data)
-    if text is None:
-        return None
-    tuples = _lp._SYSLOG_LINES_RE.findall(text)
-    if len(tuples) != text.count("\n") + 1:
-        return None
-    if any(map(_lp._CONT_GROUP, tuples)):
-        cont_match = _lp._CONT_RE.match
-        if any(cont_match(t[7]) for t in tuples if t[6]):
-            return None
-    secs = [bsd[t[1]] for t in tuples]
-    if None in secs:
-        return None
-    token_level, pri_level = _lp._token_level, _lp._PRI_LEVEL
-    levels: List[Optional[str]] = [
-        pri_level[int(p) & 7] if p else (token_level(w) if w else None)
-        for p, _, _, _, _, w, _, _ in tuples]
-    hits = _lp._level_hits(text)
-    if hits:
-        for i, level in _lp._body_hits(text, hits, [t[7] for t in tuples]).items():
-            if level and levels[i] is None:
-                levels[i] = level
-    last_explicit = levels[-1] is not None
-    levels = [lv or "info" for lv in levels]
-    ns, frac_ns = _lp.NS_PER_S, _lp._frac_ns
-    rows = [(sec * ns + (frac_ns(f) if f else 0), sec, tag or name, host, "node", "0",
-             None, None, othertags[lv], body, lv)
-            for (_, _, f, host, tag, _, _, body), sec, lv in zip(tuples, secs, levels)]
-    return rows, last_explicit

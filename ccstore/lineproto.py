@@ -1,94 +1,62 @@
 """Line-protocol codec: the public module and the choice of implementation.
 
-Two implementations behave identically: the compiled core
+Two implementations of the decoder behave identically: the compiled core
 ``ccstore._lineproto`` (Cython) and the pure-Python twin
-``ccstore._pylineproto`` (the reference semantics).  Which one is used:
-
-- ``CCSTORE_IMPL=python``: the twin;
-- ``CCSTORE_IMPL=cython``: the compiled core, ImportError when it is missing;
-- unset: the compiled core when it imports, else the twin with a RuntimeWarning.
-
-``IMPLEMENTATION`` tells which one was chosen; :func:`get_implementation`
-gives either one explicitly (the tests run everything against both).
+``ccstore._pylineproto`` (the reference semantics).  ``CCSTORE_IMPL`` chooses
+(see :mod:`ccstore._impl`); ``IMPLEMENTATION`` tells which one is in use and
+:func:`get_implementation` gives either one (the tests run everything against
+both).  :func:`encode` has one implementation, for both.
 """
 from __future__ import annotations
 
-import importlib
-import os
 import time
 import types
-import warnings
-from typing import Dict, Iterable, Iterator, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
-from . import _pylineproto
-from ._types import LineError, RowBatch
+from . import _impl, _lpspec
+from ._lpencode import encode
+from .rows import LineError, RowBatch
 
-__all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "RowStream", "Point", "copy_binary",
-           "decode", "decode_rows", "decode_stream", "encode", "get_implementation",
-           "group_by_host", "DAY_NS", "PRECISIONS"]
+__all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "RowStream", "Point", "decode",
+           "decode_rows", "decode_stream", "encode", "get_implementation", "PRECISIONS"]
 
 #: the names every implementation provides
-API = ("Point", "copy_binary", "decode", "decode_rows", "encode", "group_by_host",
-       "syslog_chunk")
-PRECISIONS = tuple(_pylineproto.PRECISIONS)
-DAY_NS = _pylineproto.DAY_NS
+API = ("Point", "decode", "decode_rows")
+PRECISIONS = tuple(_lpspec.PRECISIONS)
+_COMPILED, _PURE, _WHAT = "ccstore._lineproto", "ccstore._pylineproto", "line-protocol core"
 
 _loaded: Dict[str, types.SimpleNamespace] = {}
 
 
-def get_implementation(name: str) -> types.SimpleNamespace:
-    """The implementation ``"python"`` or ``"cython"`` as a namespace with
-    ``Point``, ``copy_binary``, ``decode``, ``decode_rows``, ``encode``,
-    ``group_by_host`` and ``syslog_chunk`` (the RFC 3164 fast path of
-    :class:`ccstore.logparse.LogParser`).
-
-    Raises ImportError when the compiled core is asked for but not built.
-    Names the compiled module does not define come from the twin.
-    """
-    if name in _loaded:
-        return _loaded[name]
-    if name == "python":
-        module = _pylineproto
-    elif name == "cython":
-        try:
-            module = importlib.import_module("ccstore._lineproto")
-        except ImportError as exc:
-            raise ImportError(
-                "the compiled line-protocol core ccstore._lineproto is not built "
-                f"({exc}); build it (pip install -e .) or set CCSTORE_IMPL=python") from exc
-    else:
-        raise ValueError(f"unknown implementation {name!r}: use 'python' or 'cython'")
-    ns = types.SimpleNamespace(
-        name=name, module=module,
-        **{attr: getattr(module, attr, getattr(_pylineproto, attr)) for attr in API})
+def _namespace(name: str, module: types.ModuleType) -> types.SimpleNamespace:
+    ns = types.SimpleNamespace(name=name, module=module, encode=encode,
+                               **{attr: getattr(module, attr) for attr in API})
     _loaded[name] = ns
     return ns
 
 
-def _choose() -> types.SimpleNamespace:
-    wanted = os.environ.get("CCSTORE_IMPL", "").strip().lower()
-    if wanted in ("python", "cython"):
-        return get_implementation(wanted)
-    if wanted:
-        raise ImportError(f"CCSTORE_IMPL={wanted!r}: use 'python' or 'cython'")
-    try:
-        return get_implementation("cython")
-    except ImportError as exc:
-        warnings.warn(f"{exc}; using the pure-Python line-protocol codec (slower)",
-                      RuntimeWarning, stacklevel=3)
-        return get_implementation("python")
+def get_implementation(name: str) -> types.SimpleNamespace:
+    """The implementation ``"python"`` or ``"cython"`` as a namespace with
+    ``Point``, ``decode``, ``decode_rows`` and ``encode`` (the same for both).
+
+    Raises ImportError when the compiled core is asked for but not built.
+    """
+    if name not in _loaded:
+        _namespace(name, _impl.load(name, _COMPILED, _PURE, _WHAT))
+    return _loaded[name]
 
 
-_impl = _choose()
+_impl_name, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
+_chosen = _namespace(_impl_name, _module)
 #: "cython" or "python": the implementation behind the functions below
-IMPLEMENTATION: str = _impl.name
-Point = _impl.Point
-decode = _impl.decode
-decode_rows = _impl.decode_rows
-encode = _impl.encode
-group_by_host = _impl.group_by_host
-copy_binary = _impl.copy_binary
-syslog_chunk = _impl.syslog_chunk
+IMPLEMENTATION: str = _chosen.name
+Point = _chosen.Point
+decode = _chosen.decode
+decode_rows = _chosen.decode_rows
+
+#: what a :class:`RowStream` decodes its pieces with: :func:`decode_rows` or a
+#: function taking the same arguments and giving a :class:`RowBatch`
+DecodeRows = Callable[..., RowBatch]
 
 
 class RowStream:
@@ -100,20 +68,23 @@ class RowStream:
     ``lineno`` counts from the start of the stream, and every line without a
     time gets the same ``default_time`` (now, when not given).
 
-    Its consumer may set ``copy_group`` (see :func:`decode_rows`) before taking
-    the next batch: that batch's rows of the group then come as binary COPY data.
+    ``decode_rows`` (default: :func:`decode_rows`) decodes each piece; its
+    consumer may replace it before taking the next batch, e.g. by a backend's
+    decoder that encodes some rows itself as it decodes them.
     """
 
     def __init__(self, chunks: Iterable[bytes], *, precision: str = "auto",
-                 default_time: Optional[int] = None, cluster: Optional[str] = None) -> None:
+                 default_time: Optional[int] = None, cluster: Optional[str] = None,
+                 decode_rows: Optional[DecodeRows] = None) -> None:
         self._chunks = iter(chunks)
         self._precision = precision
         self._default_time = time.time_ns() if default_time is None else default_time
         self._cluster = cluster
         self._pieces: List[bytes] = []  # read, not decoded yet
         self._lineno = 1
-        #: ``(cluster, kind, day, first_id)`` for the next batch, or None
-        self.copy_group: Optional[tuple] = None
+        #: decodes the next batch
+        self.decode_rows: DecodeRows = (_decode_rows_now() if decode_rows is None
+                                        else decode_rows)
 
     def __iter__(self) -> "RowStream":
         return self
@@ -138,9 +109,13 @@ class RowStream:
         raise StopIteration
 
     def _decode(self, data: bytes, final: bool) -> RowBatch:
-        return decode_rows(data, precision=self._precision, default_time=self._default_time,
-                           cluster=self._cluster, final=final, lineno=self._lineno,
-                           copy_group=self.copy_group)
+        return self.decode_rows(data, precision=self._precision, default_time=self._default_time,
+                                cluster=self._cluster, final=final, lineno=self._lineno)
+
+
+def _decode_rows_now() -> DecodeRows:
+    """This module's decode_rows as it is now (tests may replace it)."""
+    return decode_rows
 
 
 def decode_stream(chunks: Iterable[bytes], *, precision: str = "auto",

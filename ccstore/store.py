@@ -22,12 +22,11 @@ from typing import (Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Map
                     Sequence, Tuple, Union, cast)
 
 from . import lineproto
-from ._types import LineError, RowBatch
 from .backends import open_backend
 from .backends.base import COLUMN_OF, Backend, GroupKey, QuerySpec, TagCond, merge_groups
 from .durations import parse_duration
-from .logparse import LogParser, log_batch
-from .messages import LEVEL_TAG, NS_PER_S, MessageError, point_to_row
+from .logs import LogParser, log_batch
+from .rows import LEVEL_TAG, NS_PER_S, LineError, MessageError, RowBatch, point_to_row
 
 __all__ = ["open", "Store", "WriteResult", "IngestResult", "Record", "TimeLike"]
 
@@ -362,7 +361,7 @@ class Store:
         - ``"lineproto"`` (the default, also ``"lp"``): line protocol, as :meth:`write`
           takes it (``cluster``, ``precision`` and ``default_time`` as there);
         - ``"syslog"``, ``"rfc5424"``, ``"json"``, ``"plain"``: log lines in that
-          format (:class:`ccstore.logparse.LogParser`); ``"log"``: log lines whose
+          format (:class:`ccstore.logs.LogParser`); ``"log"``: log lines whose
           format is recognised line by line;
         - ``"auto"``: line protocol when the first lines are line protocol, else
           ``"log"``.
@@ -620,7 +619,7 @@ class IngestResult(WriteResult):
 
 #: ``format`` values of :meth:`Store.ingest` ("lp" is taken for "lineproto" too)
 _INGEST_FORMATS = ("lineproto", "auto", "log", "syslog", "rfc5424", "json", "plain")
-#: log formats of :meth:`Store.ingest` -> those of :class:`ccstore.logparse.LogParser`
+#: log formats of :meth:`Store.ingest` -> those of :class:`ccstore.logs.LogParser`
 _LOG_FORMATS = {"log": "auto", "syslog": "syslog", "rfc5424": "rfc5424", "json": "json",
                 "plain": "plain"}
 

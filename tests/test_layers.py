@@ -31,9 +31,11 @@ ROOT = Path(ccstore.__file__).resolve().parent
 #: decides its layer.  A module imports from its own component or a lower layer.
 LAYERS: List[Tuple[str, Set[str]]] = [
     # shapes and syntax that everything shares
-    ("base", {"_version", "rows", "_lpspec", "timesyntax", "durations", "hostlist"}),
-    # line protocol: bytes -> rows
-    ("codec", {"_lineproto", "_pylineproto", "lineproto"}),
+    ("base", {"_version", "rows", "_lpspec", "_impl", "timesyntax", "durations", "hostlist"}),
+    # line protocol: bytes -> rows (the compiled core's .pxi files are part of it)
+    ("codec", {"_lineproto", "_pylineproto", "lineproto", "_lpencode", "_lp_cpython",
+               "_lp_scanner", "_lp_parser", "_lp_interning", "_lp_point", "_lp_decoder",
+               "_lp_api"}),
     # log-file formats: bytes -> rows
     ("logs", {"logs"}),
     # the query language: text -> filters (no storage)

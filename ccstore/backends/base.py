@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..lineproto import RowStream
-from ..messages import LEVEL_TAG
+from ..rows import LEVEL_TAG
 
 __all__ = ["QuerySpec", "TagCond", "Backend", "RESULT_COLUMNS", "COLUMN_OF", "GroupKey",
            "merge_groups",
@@ -115,8 +115,8 @@ class Backend:
         ``open_stream()`` gives the write's batches (a
         :class:`~ccstore.lineproto.RowStream`), each decoded when it is taken, so
         that a backend can send one while the next is decoded.  Before taking a
-        batch it may set the stream's ``copy_group``:
-        the batch's rows of that group then come as binary COPY data.  Each call
+        batch it may replace the stream's ``decode_rows`` (by a decoder of its
+        own that encodes some rows as it decodes them).  Each call
         starts the write over (a retry); the last stream opened is taken whole.
         """
         self.write(merge_groups(b.groups for b in open_stream()), state)

@@ -1,7 +1,7 @@
 """Group commit: the storage manager in front of the Store, for every receiver and the API.
 
 Request threads and receivers decode line protocol themselves and :meth:`StorageManager.submit`
-the :class:`~ccstore._types.RowBatch` objects; one committer thread commits everything
+the :class:`~ccstore.rows.RowBatch` objects; one committer thread commits everything
 waiting in one transaction, then wakes each submitter, so many small messages cost few
 transactions and nobody hears "stored" before the commit.  Retention runs in a thread of
 its own.  The design and the Go knobs it keeps: ``docs/design/ingest.md``.
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from .. import lineproto
-from .._types import LineError, RowBatch
+from ..rows import LineError, RowBatch
 from ..store import Store, WriteResult
 
 __all__ = [

@@ -22,7 +22,7 @@ import stat
 import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..logparse import FORMATS, LogParser, log_batch
+from ..logs import FORMATS, LogParser, log_batch
 
 __all__ = ["FileReceiver", "STATE_PREFIX", "FINGERPRINT_BYTES"]
 

@@ -38,10 +38,13 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO / ".github" / "workflows" / "wheels.yml"
 CHECK_INSTALLED = "tests/packaging/check_installed.py"
 
-#: what runs against each installed package (paths inside the sdist): the codec
-#: tests, which cover the compiled core, and a storage smoke test on SQLite
+#: what runs against each installed package (paths inside the sdist): the tests
+#: of the compiled modules (codec, syslog fast path, backends' encoders) and a
+#: storage smoke test on SQLite
 FOCUSED_TESTS = [
-    "tests/codec",
+    "tests/lineproto",
+    "tests/logs/test_syslogscan.py",
+    "tests/backends",
     "tests/store/test_store_lifecycle.py::test_records_carry_every_part[sqlite]",
 ]
 #: what cibuildwheel's test-sources copies beside them (the tests read benchmarks/)
@@ -228,8 +231,10 @@ def test_sdist_carries_sources_tests_and_no_build_output(dists):
 def test_wheel_carries_the_compiled_core_package_data_and_license(dists):
     with zipfile.ZipFile(dists.wheel) as zf:
         names = set(zf.namelist())
-    extensions = [n for n in names if re.fullmatch(r"ccstore/_lineproto\.cpython-\d+-.+\.so", n)]
-    assert extensions, f"no compiled ccstore._lineproto in {dists.wheel.name}"
+    for module in ("_lineproto", "logs/_syslogscan", "backends/_hostruns", "backends/_pgcopy"):
+        pattern = rf"ccstore/{module}\.cpython-\d+-.+\.so"
+        assert [n for n in names if re.fullmatch(pattern, n)], \
+            f"no compiled ccstore/{module} in {dists.wheel.name}"
     expected = set(_git_files("ccstore")) | {"ccstore/py.typed"}
     assert not expected - names, f"missing from the wheel: {sorted(expected - names)}"
     assert f"ccstore-{_version()}.dist-info/licenses/LICENSE" in names
@@ -293,7 +298,7 @@ def test_no_extensions_builds_a_pure_python_wheel(dists, tmp_path):
     (wheel,) = tmp_path.glob("*.whl")
     assert wheel.name == f"ccstore-{_version()}-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as zf:
-        assert not [n for n in zf.namelist() if "_lineproto." in n and not n.endswith(".pyx")]
+        assert not [n for n in zf.namelist() if n.endswith((".so", ".pyd"))]
 
 
 def test_editable_install_builds_the_extension_into_the_source_tree():

@@ -162,8 +162,8 @@ def test_connection_lost_while_streaming(pg_url, monkeypatch):
         got = st.write(mixed(600, T0 + 100, bad_every=50), precision="s")
         stats = be.stats()
         assert killed == [True]
-        assert len(opened) == 2 and opened[0].copy_group is not None
-        assert opened[1].copy_group is None  # decoded whole, as rows
+        assert len(opened) == 2 and opened[0].decode_rows is not decode_rows
+        assert opened[1].decode_rows is decode_rows  # decoded whole, as rows
         assert stats["write_retries"] == 1 and stats["streamed_writes"] == 0
         assert got.written == 588 and len(got.errors) == 12
         recs = st.query("alex", limit=None) + st.query("alex", "event", limit=None)

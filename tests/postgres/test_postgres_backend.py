@@ -14,7 +14,7 @@ psycopg = pytest.importorskip("psycopg")
 import ccstore  # noqa: E402
 from ccstore.backends.base import FULL  # noqa: E402
 from ccstore.backends.postgres import fts_to_sql  # noqa: E402
-from ccstore.lineproto import DAY_NS  # noqa: E402
+from ccstore.backends.pgcopy import DAY_NS  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "benchmarks"))
@@ -198,7 +198,7 @@ def test_copy_round_trips_every_character(pg_url, tmp_path):
 def test_copy_binary_loads_into_postgresql(pg_url, impl):
     """What both implementations of copy_binary make is what PostgreSQL reads back:
     int8 and text columns, NULLs, the int64 limits, non-ASCII text, json as text."""
-    from ccstore.lineproto import get_implementation
+    from ccstore.backends.pgcopy import get_implementation
 
     rows = [(-(1 << 63), None, "ünï 😀", '{"a":"b"}'), ((1 << 63) - 1, 0, "", None),
             (None, 3, None, "{}")]

@@ -14,8 +14,9 @@ import pytest
 
 import ccstore
 from ccstore import lineproto
+from ccstore.backends.hostruns import group_by_host
 from ccstore.backends.sqlite.locks import FairLock
-from ccstore.messages import ROW_COLUMNS
+from ccstore.rows import ROW_COLUMNS
 
 # the Go cc-event-store's CREATE statement, current and older (payload column named
 # after the kind)
@@ -474,7 +475,7 @@ def test_appended_rows_land_in_their_columns(tmp_path):
     text = "".join(
         f'ccb,cluster=c,hostname=h{i % 2},type=socket,type-id={i},stype=core,stype-id=7,'
         f'loglevel=info,other=x{i} log="m{i}" {1740000000123456789 + i}\n' for i in range(6))
-    expected, _, _, _ = lineproto.group_by_host(
+    expected, _, _, _ = group_by_host(
         lineproto.decode_rows(text).groups[("c", "log")],
         ROW_COLUMNS.index("hostname"), ROW_COLUMNS.index("time"))
     with ccstore.open(path) as store:

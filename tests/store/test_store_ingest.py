@@ -7,7 +7,7 @@ import os
 import pytest
 from logutil import line_numbers, numbered, stored
 
-from ccstore.logparse import LogParser
+from ccstore.logs import LogParser
 
 LP = (b"ccb,cluster=alex,hostname=h1,type=node,type-id=0,loglevel=info "
       b'log="archived" 1740027951\n'

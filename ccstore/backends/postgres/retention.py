@@ -11,8 +11,8 @@ from typing import Iterable
 import psycopg
 from psycopg import sql
 
-from ...lineproto import DAY_NS
 from ..base import OPEN, SEALED
+from ..pgcopy import DAY_NS
 from .schema import PLAIN, _ident
 from .seal import WRITE_ID_KEEP_S
 

@@ -16,9 +16,9 @@ from typing import Dict, List, Tuple
 import psycopg
 from psycopg import sql
 
-from ...lineproto import DAY_NS
-from ...messages import LEVEL_TAG, NS_PER_S
+from ...rows import LEVEL_TAG, NS_PER_S
 from ..base import GO_COLUMNS, ID_SHIFT, OPEN, TABLE_SUFFIX
+from ..pgcopy import DAY_NS
 from .writers import _Open, _Writer
 
 SCHEMA_VERSION = 1

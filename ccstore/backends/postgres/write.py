@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import time as _time
 import uuid
+from functools import partial
 from operator import itemgetter
 from typing import Callable, Dict, List, Optional, Tuple
 
 import psycopg
 from psycopg import sql
 
-from ..._types import RowBatch
-from ...lineproto import DAY_NS, RowStream, copy_binary
-from ...messages import ROW_COLUMNS
+from ...lineproto import RowStream
+from ...rows import ROW_COLUMNS, RowBatch
 from ..base import FULL, ID_SHIFT, OPEN, merge_groups
+from ..pgcopy import COPY_TRAILER as _COPY_TRAILER
+from ..pgcopy import DAY_NS, copy_binary
+from ..pgcopy import decode_rows as copy_decode_rows
 from .schema import _ident
 from .writers import STALE_OPEN_S, _conn_broken, _Open, _Writer
 
@@ -41,8 +44,7 @@ UPDATE ccstore_segments s SET rows = s.rows + d.n, next_n = s.next_n + d.n,
     state = CASE WHEN s.rows + d.n >= %s THEN %s ELSE s.state END, updated = now()
 FROM d WHERE s.id = d.seg AND s.state = %s AND s.next_n = d.base
 RETURNING s.id, s.state"""
-#: the end of binary COPY data, and the length of its start (signature and header)
-_COPY_TRAILER = b"\xff\xff"
+#: the start of binary COPY data (signature and header), and its length
 _COPY_START = copy_binary([], None, 0)[:-len(_COPY_TRAILER)]
 _COPY_HEAD = len(_COPY_START)
 _TIME = itemgetter(0)
@@ -307,7 +309,8 @@ class WriteSteps:
                         n += batch.copied
                         if sday is not None:
                             target.widen(batch.copy_min, batch.copy_max)
-                    stream.copy_group = (skey[0], skey[1], sday, target.first_id(n))
+                    stream.decode_rows = partial(copy_decode_rows, copy_group=(
+                        skey[0], skey[1], sday, target.first_id(n)))
                     batch = next(stream, None)
                 cp.write(_COPY_TRAILER)
                 # the held rows are placed and encoded while the server copies the

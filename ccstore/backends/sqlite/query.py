@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import apsw
 
-from ...messages import NS_PER_S
+from ...rows import NS_PER_S
 from ..base import SEALED, GroupKey, QuerySpec, TagCond
 from .fts import _plain_terms
 from .schema import _IX, _NO_TIME, _SEG_FIELDS, _index_tables, _Segment, quote_ident

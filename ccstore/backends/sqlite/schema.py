@@ -12,7 +12,7 @@ import time as _time
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from ...messages import LEVEL_TAG, NS_PER_S
+from ...rows import LEVEL_TAG, NS_PER_S
 from ..base import FULL, GO_COLUMNS, ID_SHIFT, OPEN, TABLE_SUFFIX
 
 SCHEMA_VERSION = 1

@@ -9,9 +9,9 @@ from __future__ import annotations
 import itertools
 from typing import Dict, List, Optional, Tuple
 
-from ...lineproto import group_by_host
-from ...messages import ROW_COLUMNS
+from ...rows import ROW_COLUMNS
 from ..base import FULL, OPEN
+from ..hostruns import group_by_host
 from .schema import _SEG_FIELDS, _Segment, quote_ident
 
 INSERT_COLUMNS = ROW_COLUMNS

@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ccstore import _pylineproto
+from ccstore._lpspec import PRECISIONS
 
 I64_MIN, I64_MAX, U64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 CTRL = "".join(map(chr, range(32))) + "\x7f"
@@ -78,7 +79,7 @@ def test_roundtrip(lp, data):
 def test_roundtrip_precision(lp, data, precision):
     p = data.draw(points(lp.Point))
     decoded, errors = lp.decode(lp.encode([p], precision=precision), precision=precision)
-    mult = _pylineproto.PRECISIONS[precision]
+    mult = PRECISIONS[precision]
     floor = p.time // mult * mult
     if floor < I64_MIN:  # flooring went below the int64 range
         assert [e.message for e in errors] == ["timestamp out of range"]

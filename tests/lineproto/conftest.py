@@ -5,13 +5,12 @@ and so runs against both implementations.
 """
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any, Callable, List, Tuple
 
 import pytest
+from lpinputs import workload
 
-from ccstore import messages
+from ccstore.rows import MessageError, point_to_row
 
 
 def canon_points(points: List[Any]) -> List[Tuple]:
@@ -52,19 +51,15 @@ def one() -> Callable[..., Any]:
     return run
 
 
-@pytest.fixture(scope="session")
-def workload() -> Any:
+@pytest.fixture(scope="session", name="workload")
+def workload_fixture() -> Any:
     """benchmarks/workload.py (the standard workload generator) as a module."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "workload.py"
-    spec = importlib.util.spec_from_file_location("ccstore_bench_workload", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return workload()
 
 
 def check_rows(impl: Any, data: bytes, **kw: Any) -> Any:
     """Assert ``impl.decode_rows(data, **kw)`` equals ``decode()`` followed by
-    ``messages.point_to_row()``; return the batch."""
+    ``point_to_row()``; return the batch."""
     kw.setdefault("default_time", 0)
     cluster = kw.get("cluster")
     points, errors = impl.decode(data, precision=kw.get("precision", "auto"),
@@ -74,8 +69,8 @@ def check_rows(impl: Any, data: bytes, **kw: Any) -> Any:
     problems = []
     for p in points:
         try:
-            cl, kind, row = messages.point_to_row(p.name, p.tags, p.fields, p.time, cluster)
-        except messages.MessageError as exc:
+            cl, kind, row = point_to_row(p.name, p.tags, p.fields, p.time, cluster)
+        except MessageError as exc:
             problems.append(str(exc))
             continue
         if row is None:

@@ -2,7 +2,7 @@
 
 A :class:`LogParser` turns the bytes of a log file (or any stream of log lines)
 into storage rows of kind ``log`` (the tuple shape of
-:data:`ccstore.messages.ROW_COLUMNS`), the same rows the line-protocol decoder
+:data:`ccstore.rows.ROW_COLUMNS`), the same rows the line-protocol decoder
 produces for a line such as::
 
     sshd,hostname=a0001,type=node,type-id=0,loglevel=error,location=/var/log/syslog log="..." <ns>
@@ -39,16 +39,10 @@ timestamp, a Unix epoch in s/ms/us/ns, a BSD timestamp, or none) and ``auto``
 given.  Lines of binary garbage are skipped and counted, never an exception.
 
 Speed: a chunk that is nothing but single-line RFC 3164 entries takes a fast
-path, :func:`ccstore.lineproto.syslog_chunk`: compiled (a hand scanner that
-runs without the GIL, then builds the rows), or its pure-Python twin (one
-``findall`` and list comprehensions).  Anything else goes through the line
-loop.  All three give the same rows (differential tests hold them together).
-``benchmarks/bench_syslog.py -n 500000``, one run on a busy 2-core machine,
-lines/s: parse only 2,092,994 compiled, 152,614 pure Python; parse and store
-by the files receiver 225,303 with the full-text index off, 163,421 with it
-on; references of the same run: reading and splitting the lines 7,640,498,
-the raw append of the parsed rows 261,438, line-protocol ingest (full-text
-on) 115,507.
+path, :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its
+pure-Python twin); anything else goes through the line loop.  All three give
+the same rows (differential tests hold them together); figures are in
+docs/design/logs.md.
 
 >>> p = LogParser("syslog", hostname="me", location="/var/log/syslog", tz="UTC",
 ...               reference_time=1732300000)
@@ -61,14 +55,16 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import json
-import operator
 import os
 import re
 import time as _time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ._types import RowBatch
-from .messages import NS_PER_S, Row, othertags_json
+from ..rows import NS_PER_S, Row, RowBatch, othertags_json
+from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS,
+                       _PRI_LEVEL, LOGLEVELS, _clean_text, _frac_ns, _level_hits,
+                       _token_level)
+from .syslogscan import syslog_chunk
 
 __all__ = [
     "FORMATS",
@@ -82,20 +78,6 @@ __all__ = [
 
 #: accepted ``format`` values
 FORMATS = ("auto", "syslog", "rfc5424", "json", "plain")
-#: the ClusterCockpit loglevel values
-LOGLEVELS = ("debug", "info", "warn", "error")
-
-_LEVELS: Dict[str, str] = {}
-for _lvl, _words in (
-    ("error", "emerg emergency alert crit critical fatal panic severe error err e f"),
-    ("warn", "warn warning w"),
-    ("info", "notice info information informational verbose config i n"),
-    ("debug", "debug debug1 debug2 debug3 debug4 debug5 trace fine finer finest d t"),
-):
-    for _w in _words.split():
-        _LEVELS[_w] = _lvl
-#: syslog severity (PRI & 7) -> loglevel
-_PRI_LEVEL = ("error", "error", "error", "error", "warn", "info", "info", "debug")
 
 
 def normalize_level(value: Any) -> Optional[str]:
@@ -128,55 +110,8 @@ def normalize_level(value: Any) -> Optional[str]:
 _MONTHS = {m: i for i, m in enumerate(
     "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 
-# a level word at the start: "error: ...", "[WARN] ...", "<info> ...", "ERROR:root:..."
-_LEVEL_START = (r"[ \t]*(?:[\[<(][ \t]*[A-Za-z]{3,13}\d?[ \t]*[\]>)]"
-                r"|[A-Za-z]{3,13}\d?[ \t]*:)")
-_LEVEL_START_RE = re.compile(_LEVEL_START)
-#: level words of _LEVEL_START (any case)
-_START_WORDS = {w: lvl for w, lvl in _LEVELS.items() if len(w) >= 3}
-# upper-case level words and logfmt's level=...: a hit counts within the first
-# _LEVEL_WINDOW characters of a message.  One pattern per word family, each
-# starting with a literal (so the regex engine skips ahead fast; one alternation
-# of all words, or a look-behind, is many times slower)
-_HIT_WORDS = (
-    (("ERROR", "ERR"), "error"), (("WARNING", "WARN"), "warn"), (("INFO",), "info"),
-    (("DEBUG",), "debug"), (("CRITICAL", "CRIT"), "error"), (("FATAL",), "error"),
-    (("EMERGENCY", "EMERG"), "error"), (("ALERT",), "error"), (("PANIC",), "error"),
-    (("SEVERE",), "error"), (("NOTICE",), "info"), (("TRACE",), "debug"),
-)
-_HIT_RES = tuple((re.compile("(?:%s)(?![\\w.-])" % "|".join(words)), level)
-                 for words, level in _HIT_WORDS)
-_KV_RE = re.compile(r"l(?:evel|vl)=[\"']?([A-Za-z]+[1-5]?)")
-_LEVEL_WINDOW = 80
-
-# lines that continue the previous entry
-_CONT = (
-    r"[ \t]+at [\w$<]"
-    r"|[ \t]*\.\.\. \d+ (?:more|common frames omitted)"
-    r"|[ \t]*Caused by: "
-    r"|[ \t]*Suppressed: "
-    r"|[ \t]+File \""
-    r"|(?:[a-zA-Z_$][\w$]*\.)+[A-Z][\w$]*(?:Exception|Error|Throwable)(?::|$)"
-    r"|Traceback \(most recent call last\):"
-    r"|During handling of the above exception"
-    r"|The above exception was the direct cause"
-)
-_CONT_RE = re.compile(_CONT)
-# a cheap test that every line _CONT_RE matches passes (and few others)
-_CONT_HINT = (r"[ \t]|\.\.\. |Caused by: |Suppressed: |Traceback \(|During handling"
-              r"|The above exception|[a-zA-Z_$][\w$]*\.[\w$.]*(?:Exception|Error|Throwable)")
 _TRACEBACK = "Traceback (most recent call last):"
 
-# RFC 3164: [<PRI>]Mmm dd HH:MM:SS[.frac] HOST TAG[PID]: MSG, with the level word
-# and continuation checks at the start of MSG folded in (one match per line)
-_FAST_SYSLOG_RE = re.compile(
-    r"(?:<(\d{1,3})>)?([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.(\d{1,9}))? +(\S+)"
-    r"(?: ([^\s\[\]:]+)(?:\[[^\]\s]*\])?:(?= |$))? ?"
-    r"(?:(?=(%s)))?(?:(?=(%s)))?(.*)" % (_LEVEL_START, _CONT_HINT)
-)
-# the same for every line of a chunk at once
-_SYSLOG_LINES_RE = re.compile("^" + _FAST_SYSLOG_RE.pattern + "$", re.M)
-_CONT_GROUP = operator.itemgetter(6)
 # rsyslog's file format: [<PRI>]ISO-8601 HOST TAG[PID]: MSG
 _SYSLOG_ISO_RE = re.compile(
     r"(?:<(\d{1,3})>)?(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?)"
@@ -201,8 +136,6 @@ _PLAIN_RE = re.compile(
 # Go klog/glog: Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg
 _KLOG_RE = re.compile(r"([IWEF])(\d\d)(\d\d) (\d\d:\d\d:\d\d)\.(\d{6}) +\d+ (.*)")
 
-# characters that do not occur in text (tab, LF, CR and ESC are allowed)
-_CTRL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 27), *range(28, 32), 127])
 _CTRL_ONLY_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\ufffd]")
 
@@ -221,10 +154,6 @@ _JSON_EXTRA = ("stack_trace", "stacktrace", "exception", "exc_info", "stack",
 #: continues-the-previous-entry), None where the line does not say; None for
 #: a line that has no header of that format
 _Header = Tuple[Optional[int], Optional[str], Optional[str], Optional[str], str, Optional[bool]]
-
-
-def _frac_ns(frac: Optional[str]) -> int:
-    return int((frac + "00000000")[:9]) if frac else 0
 
 
 def _epoch_ns(digits: str, frac: Optional[str] = None) -> int:
@@ -314,9 +243,6 @@ class LogParser:
         #: whether whole chunks of RFC 3164 lines take the fast path (tests turn it
         #: off to compare it with the line loop)
         self._columnar = format in ("syslog", "auto")
-        # the implementation selected by ccstore.lineproto (imported here: its
-        # pure-Python twin imports this module)
-        from .lineproto import syslog_chunk
         #: makes the fast path's rows (tests set either implementation)
         self._chunk_parser = syslog_chunk
         self._buf = b""
@@ -516,7 +442,7 @@ class LogParser:
     def _syslog_chunk(self, data: bytes, end_offset: int) -> Optional[List[Row]]:
         """Fast path for a chunk that is nothing but single-line RFC 3164 entries.
 
-        :func:`ccstore.lineproto.syslog_chunk` (compiled, or its pure-Python
+        :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its pure-Python
         twin) makes the rows: the same rows as the line loop, which takes over
         (None) when any line is something else (another format, a blank line,
         a continuation of an entry).
@@ -774,11 +700,6 @@ def _start_level(body: str) -> Optional[str]:
     return _token_level(m.group(0)) if m is not None else None
 
 
-def _token_level(token: str) -> Optional[str]:
-    """Level of a _LEVEL_START token (``error:``, ``[ WARN ]``), None for other words."""
-    return _START_WORDS.get(token.strip(" \t[]<>():").lower())
-
-
 def _level_of(body: str) -> Optional[str]:
     """Level named anywhere near the start of ``body`` (slow path of the line loop)."""
     level = _start_level(body)
@@ -786,27 +707,6 @@ def _level_of(body: str) -> Optional[str]:
         for _, level in _level_hits(body[:_LEVEL_WINDOW]):
             break
     return level
-
-
-def _level_hits(text: str) -> List[Tuple[int, str]]:
-    """Sorted ``(position, level)`` of the upper-case level words and ``level=`` in ``text``.
-
-    One scan per chunk instead of one search per line: the line loop then only
-    checks whether the next hit falls within the first characters of a message.
-    """
-    hits = []
-    for rx, level in _HIT_RES:
-        for m in rx.finditer(text):
-            i = m.start()
-            if i and (text[i - 1].isalnum() or text[i - 1] in "_.-"):
-                continue
-            hits.append((i, level))
-    for m in _KV_RE.finditer(text):
-        level = _LEVELS.get(m.group(1).lower())
-        if level is not None:
-            hits.append((m.start(), level))
-    hits.sort()
-    return hits
 
 
 def _traceback_state(body: str, tb: bool) -> bool:
@@ -817,24 +717,6 @@ def _traceback_state(body: str, tb: bool) -> bool:
         # the exception line closes a traceback, unless a chained one follows
         return body.startswith(("During handling", "The above exception"))
     return tb
-
-
-def _clean_text(data: bytes) -> Optional[str]:
-    """The chunk as text when it is valid UTF-8 without control characters, else None.
-
-    CRLF line ends become LF.
-    """
-    if len(data.translate(None, _CTRL_BYTES)) != len(data):
-        return None
-    try:
-        text = data.decode()
-    except UnicodeDecodeError:
-        return None
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-        if text[-1:] == "\r":  # the newline itself was cut off by the caller
-            text = text[:-1]
-    return text
 
 
 def _split_lines(data: bytes, text: Optional[str]) -> Tuple[List[str], str, int]:
@@ -875,28 +757,6 @@ class _BsdCache(dict):
         return v
 
 
-def _body_hits(text: str, hits: List[Tuple[int, str]], bodies: List[str]) -> Dict[int, str]:
-    """Line index -> level of the first hit within the first characters of its body.
-
-    ``bodies`` are suffixes of the lines of ``text``; hits in a line's header
-    (before its body) do not count.
-    """
-    out: Dict[int, str] = {}
-    idx = 0
-    prev = 0
-    n = len(text)
-    for p, level in hits:
-        idx += text.count("\n", prev, p)
-        prev = p
-        if idx in out:
-            continue
-        end = text.find("\n", p)
-        start = (n if end < 0 else end) - len(bodies[idx])
-        if p >= start:
-            out[idx] = level if p < start + _LEVEL_WINDOW else ""
-    return out
-
-
 _GARBAGE = "\x00"
 
 
@@ -931,7 +791,7 @@ def _salvage(raw: bytes) -> Optional[str]:
 
 def row_to_point(row: Row, cluster: Optional[str] = None) -> Any:
     """A stored log row as a :class:`ccstore.Point` (tags include ``cluster`` if given)."""
-    from .lineproto import Point
+    from ..lineproto import Point
 
     t, _, name, host, typ, typeid, _, _, other, text, _ = row
     tags = {"hostname": host, "type": typ, "type-id": typeid}

@@ -8,7 +8,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ccstore.logparse import LogParser
+from ccstore.logs import LogParser
 
 REF = calendar.timegm((2024, 11, 23, 0, 0, 0))
 
@@ -285,13 +285,13 @@ def syslog_text(draw):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(syslog_text(), st.sampled_from(["syslog", "auto"]),
        st.lists(st.integers(0, 3000), max_size=3))
-def test_fast_path_agrees_with_the_line_loop(lp, data, fmt, cuts):
-    """Each implementation of the fast path (``lp.syslog_chunk``) against the line loop."""
+def test_fast_path_agrees_with_the_line_loop(syslog, data, fmt, cuts):
+    """Each implementation of the fast path (``syslog.syslog_chunk``) against the line loop."""
     results = []
     for fast in (True, False):
         p = LogParser(fmt, hostname="me", tz="UTC", reference_time=REF)
         p._columnar = fast
-        p._chunk_parser = lp.syslog_chunk
+        p._chunk_parser = syslog.syslog_chunk
         rows, offsets, prev = [], [], 0
         for c in sorted(min(c, len(data)) for c in cuts) + [len(data)]:
             rows += p.feed(data[prev:c])
@@ -302,9 +302,9 @@ def test_fast_path_agrees_with_the_line_loop(lp, data, fmt, cuts):
     assert results[0] == results[1]
 
 
-def test_fast_path_is_taken_for_plain_syslog(lp):
+def test_fast_path_is_taken_for_plain_syslog(syslog):
     data = "".join(f"Nov 22 08:40:{i:02d} a1 p[1]: line {i}\n" for i in range(50)).encode()
     p = LogParser("syslog", tz="UTC", reference_time=REF)
-    p._chunk_parser = lp.syslog_chunk
+    p._chunk_parser = syslog.syslog_chunk
     rows = p._syslog_chunk(data[:-1], len(data))
     assert rows is not None and len(rows) == 49 and p.safe_offset == data.rindex(b"Nov")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ccstore import LineError
-from ccstore._pylineproto import MESSAGES
+from ccstore._lpspec import MESSAGES
 
 I64_MIN, I64_MAX, U64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
 NO_FIELDS = MESSAGES["no_fields"]
@@ -268,7 +268,8 @@ def test_string_spans_lines(lp):
 
 def test_error_after_multiline_string_counts_physical_lines(lp, errs):
     data = b'm v="a\nb\nc" x\nm v=1\nm v="\n\n" 1 2\n'
-    assert errs(lp, data) == [(3, 4, "invalid timestamp"), (7, 5, "unexpected text after timestamp")]
+    assert errs(lp, data) == [(3, 4, "invalid timestamp"),
+                              (7, 5, "unexpected text after timestamp")]
 
 
 def test_error_before_multiline_string_spoils_whole_line(lp, errs):

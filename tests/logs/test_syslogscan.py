@@ -1,6 +1,6 @@
 """``syslog_chunk``: the RFC 3164 fast path of the log parser, both implementations.
 
-The pure-Python twin (regexes of :mod:`ccstore.logparse`) defines the result;
+The pure-Python twin (regexes of ``ccstore.logs._grammar``) defines the result;
 the compiled scanner must give the same rows, and None, for every input.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ccstore.logparse import LOGLEVELS, LogParser
+from ccstore.logs import LOGLEVELS, LogParser
 
 REF = calendar.timegm((2024, 11, 23, 0, 0, 0))
 T0 = calendar.timegm((2024, 11, 22, 8, 40, 1))
@@ -61,8 +61,8 @@ def row(t: int, name: str, host: str, body: str, level: str) -> tuple:
     (b"Nov 22 08:40:01 a1 app: job failed: java.lang.IllegalStateException",
      row(T0 * NS, "app", "a1", "job failed: java.lang.IllegalStateException", "info")),
 ])
-def test_lines(lp, line, expected):
-    rows, explicit = run(lp, line)
+def test_lines(syslog, line, expected):
+    rows, explicit = run(syslog, line)
     assert rows == [expected]
     assert explicit == (expected[10] != "info")
 
@@ -83,33 +83,33 @@ def test_lines(lp, line, expected):
     b"Nov 22 08:40:01 a1 app: \xff",                        # not UTF-8
     b"Nov 22 08:40:01\ta1 app: x",
 ])
-def test_chunks_for_the_line_loop(lp, data):
-    assert run(lp, b"Nov 22 08:40:01 a1 app: first\n" + data) is None
+def test_chunks_for_the_line_loop(syslog, data):
+    assert run(syslog, b"Nov 22 08:40:01 a1 app: first\n" + data) is None
 
 
-def test_shortest_lines(lp):
-    rows, _ = run(lp, b"Nov 22 08:40:01 a\nNov 22 08:40:01 b\nNov 22 08:40:01 c")
+def test_shortest_lines(syslog):
+    rows, _ = run(syslog, b"Nov 22 08:40:01 a\nNov 22 08:40:01 b\nNov 22 08:40:01 c")
     assert rows == [row(T0 * NS, "prog", h, "", "info") for h in "abc"]
-    assert run(lp, b"Nov 22 08:40:01 a\nNov 22 08:40:01 b\nNov 22 08:40:01 ") is None
+    assert run(syslog, b"Nov 22 08:40:01 a\nNov 22 08:40:01 b\nNov 22 08:40:01 ") is None
 
 
-def test_crlf(lp):
+def test_crlf(syslog):
     data = b"Nov 22 08:40:01 a1 app[1]: one\r\nNov 22 08:40:01 a1 app[2]: two\r\r"
-    rows, explicit = run(lp, data)
+    rows, explicit = run(syslog, data)
     assert [r[9] for r in rows] == ["one", "two\r"] and not explicit
 
 
-def test_the_compiled_rows_share_their_strings(impls):
-    py, cy = impls
+def test_the_compiled_rows_share_their_strings(syslog_impls):
+    py, cy = syslog_impls
     data = b"Nov 22 08:40:01 a1 app[1]: one\nNov 22 08:40:01 a1 app[2]: two"
     rows, _ = run(cy, data)
     assert (rows, False) == run(py, data)
     assert rows[0][3] is rows[1][3] and rows[0][2] is rows[1][2] and rows[0][8] is rows[1][8]
 
 
-def test_bytes_only(lp):
+def test_bytes_only(syslog):
     with pytest.raises(TypeError):
-        run(lp, "Nov 22 08:40:01 a1 app: x")
+        run(syslog, "Nov 22 08:40:01 a1 app: x")
 
 
 # ------------------------------------------------------------------------- differential
@@ -177,8 +177,8 @@ def syslog_chunk_bytes(draw) -> bytes:
 
 @SETTINGS
 @given(syslog_chunk_bytes())
-def test_implementations_agree(impls, data):
-    py, cy = impls
+def test_implementations_agree(syslog_impls, data):
+    py, cy = syslog_impls
     assert run(cy, data) == run(py, data)
 
 
@@ -190,24 +190,24 @@ _ANY = {name: st.sampled_from(pools[0] + pools[1])
 @SETTINGS
 @given(st.lists(st.tuples(_ANY["pri"], _ANY["ts"], _ANY["frac"], _ANY["host"], _ANY["tag"],
                           _BODY), min_size=1, max_size=5))
-def test_implementations_agree_on_headers(impls, parts):
+def test_implementations_agree_on_headers(syslog_impls, parts):
     """Every header part, in lines of the usual shape."""
-    py, cy = impls
+    py, cy = syslog_impls
     data = "\n".join(f"{p}{ts}{f} {h} {t}: {b}" for p, ts, f, h, t, b in parts).encode()
     assert run(cy, data) == run(py, data)
 
 
 @SETTINGS
 @given(st.binary(max_size=200))
-def test_implementations_agree_on_arbitrary_bytes(impls, data):
-    py, cy = impls
+def test_implementations_agree_on_arbitrary_bytes(syslog_impls, data):
+    py, cy = syslog_impls
     assert run(cy, data) == run(py, data)
 
 
 @SETTINGS
 @given(st.lists(_BODY, min_size=1, max_size=8))
-def test_levels_agree(impls, bodies):
-    py, cy = impls
+def test_levels_agree(syslog_impls, bodies):
+    py, cy = syslog_impls
     data = "\n".join(f"Nov 22 08:40:01 a1 app[1]: {b}" for b in bodies).encode()
     expected = run(py, data)
     assume(expected is not None)
@@ -224,12 +224,24 @@ _MUTATION = st.tuples(st.integers(0, 1 << 20), st.integers(0, 2),
 
 @SETTINGS
 @given(st.lists(syslog_line(), min_size=1, max_size=4), st.lists(_MUTATION, max_size=3))
-def test_implementations_agree_on_mutated_lines(impls, lines, mutations):
+def test_implementations_agree_on_mutated_lines(syslog_impls, lines, mutations):
     """Well-formed chunks with a few bytes replaced, inserted or deleted anywhere."""
-    py, cy = impls
+    py, cy = syslog_impls
     data = bytearray(b"\n".join(lines))
     for pos, width, new in mutations:
         pos %= len(data) + 1
         data[pos:pos + width] = new
     data = bytes(data)
     assert run(cy, data) == run(py, data)
+
+
+def test_compiled_fast_path_is_used():
+    """CI must run the compiled fast path unless a pure-Python run was asked for."""
+    from twins import PYTHON_ONLY
+
+    from ccstore.logs import LogParser, syslogscan
+
+    assert syslogscan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
+    assert LogParser()._chunk_parser is syslogscan.syslog_chunk
+    assert syslogscan.syslog_chunk is syslogscan.get_implementation(
+        syslogscan.IMPLEMENTATION).syslog_chunk
