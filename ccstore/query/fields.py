@@ -46,7 +46,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional, Sequence
 
-from ..messages import ROW_COLUMNS
+from ..rows import ROW_COLUMNS
 from ..timesyntax import format_iso
 
 __all__ = ["FIELDS", "DEFAULTS", "from_result", "from_row", "tags_of"]
@@ -113,7 +113,7 @@ def from_result(row: Sequence[Any]) -> Dict[str, Any]:
 
 def from_row(cluster: str, kind: str, row: Sequence[Any],
              row_id: Optional[int] = None) -> Dict[str, Any]:
-    """The output dict of a storage row (:data:`ccstore.messages.ROW_COLUMNS`)."""
+    """The output dict of a storage row (:data:`ccstore.rows.ROW_COLUMNS`)."""
     return _record(cluster, kind, row_id, row[_ROW["time"]], row[_ROW["name"]],
                    row[_ROW["hostname"]:_ROW["stypeid"] + 1], row[_ROW["othertags"]],
                    row[_ROW["field"]])
