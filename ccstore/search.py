@@ -11,7 +11,6 @@ a bound covers its whole unit (``end=1740028021`` takes in that whole second).
 from __future__ import annotations
 
 import heapq
-import itertools
 import operator
 import time
 from dataclasses import dataclass, replace
@@ -32,7 +31,7 @@ __all__ = ["Searcher", "Selection", "Hits", "keyword_spec", "time_bounds", "chec
            "parse_cursor", "count_key", "GROUP_SCAN", "MAX_BUCKETS"]
 
 #: message groups are formed from at most this many records, the newest first
-GROUP_SCAN = 50_000
+GROUP_SCAN = 20_000
 #: a histogram has at most this many buckets
 MAX_BUCKETS = 100_000
 #: the largest page read when records are checked after the backend (a residual)
@@ -330,12 +329,34 @@ class Searcher:
         check_limit(limit)
         if limit == 0:
             return []
-        streams = [self._stream(spec, sel.check, order, after, limit) for spec in sel.specs]
-        if not streams:
-            return []
-        merged: Iterable[tuple] = streams[0] if len(streams) == 1 else heapq.merge(
-            *streams, key=_ORDER_KEY, reverse=order == "desc")
-        return list(merged if limit is None else itertools.islice(merged, limit))
+        desc = order == "desc"
+        if limit is None:
+            streams = [self._stream(spec, sel.check, order, after, None) for spec in sel.specs]
+            if len(streams) == 1:
+                return list(streams[0])
+            return list(heapq.merge(*streams, key=_ORDER_KEY, reverse=desc))
+        # one kind after the other: once a kind gave ``limit`` rows, a record of the next
+        # kind must be at least as new (desc) as the last of them to be among the first
+        # ``limit``, so the next kind is read from that time on only
+        found: List[tuple] = []
+        bound: Optional[int] = None
+        for spec in sel.specs:
+            if bound is not None:
+                if desc:
+                    spec = replace(spec, start=bound if spec.start is None
+                                   else max(spec.start, bound))
+                else:
+                    spec = replace(spec, end=bound if spec.end is None else min(spec.end, bound))
+                if spec.start is not None and spec.end is not None and spec.start > spec.end:
+                    continue
+            rows = list(self._stream(spec, sel.check, order, after, limit))
+            if found:
+                found = list(heapq.merge(found, rows, key=_ORDER_KEY, reverse=desc))[:limit]
+            else:
+                found = rows
+            if len(found) == limit:
+                bound = found[-1][3]
+        return found
 
     def _stream(self, spec: QuerySpec, check: Optional[Callable[[Mapping[str, Any]], bool]],
                 order: str, after: Optional[Tuple[int, int]],
@@ -470,8 +491,26 @@ class Searcher:
             for name, tally in zip(names, tallies):
                 out[name] = _top(tally, limit)
             return out
-        for name in names:
-            out[name] = _top({k[0]: n for k, n in self.counts(sel, name, None).items()}, limit)
+        tallies = [{} for _ in names]
+        for spec in sel.specs:
+            keys: List[GroupKey] = []
+            slots = []  # per name: its key's place in keys (None: the kind)
+            for name in names:
+                gk = count_key(name, spec.kind)
+                if gk is None:
+                    gk = ("cluster", "")  # the kind's total is the sum over clusters
+                if gk not in keys:
+                    keys.append(gk)
+                slots.append(keys.index(gk))
+            found = self.backend.facets(replace(spec, limit=None, after=None), keys)
+            for name, slot, tally in zip(names, slots, tallies):
+                counts = found[slot]
+                if count_key(name, spec.kind) is None:
+                    counts = {spec.kind: sum(counts.values())} if counts else {}
+                for v, n in counts.items():
+                    tally[v] = tally.get(v, 0) + n
+        for name, tally in zip(names, tallies):
+            out[name] = _top(tally, limit)
         return out
 
     def _common_tag_keys(self, sel: Selection) -> List[str]:
@@ -490,8 +529,7 @@ class Searcher:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ValueError("limit must be a non-negative integer")
         rows = self.rows(sel, GROUP_SCAN, "desc")
-        groups = group({"message": r[12], "ts_ns": r[3], "host": r[6]} for r in rows)
-        return groups[:limit]
+        return group(({"message": r[12], "ts_ns": r[3], "host": r[6]} for r in rows), limit)
 
     # -------------------------------------------------------------- jobs
     def job(self, job_id: str, cluster: Optional[str], now_ns: int) -> JobInfo:

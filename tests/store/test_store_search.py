@@ -390,3 +390,47 @@ def test_jobs_from_both_spellings(make_store, spelling):
         store.search("job:9999 OR host:a0001")
     with pytest.raises(ValueError, match="unknown cluster 'fritz'"):
         store.search("job:fritz/4711")
+
+
+# ---------------------------------------------------------------------- facets of segments
+def test_facets_of_whole_and_cut_segments(make_store, backend_name, monkeypatch):
+    """Facets from the counts kept per sealed segment, from rows where a range cuts a
+    segment or a segment is open, and from rows for a tag with too many values."""
+    if backend_name == "sqlite":
+        from ccstore.backends.sqlite import seal
+
+        monkeypatch.setattr(seal, "FACET_TAG_VALUES", 10)
+    store = make_store(seal_rows=50, retention=None)
+    lines = []
+    for i in range(400):
+        kind = "log" if i % 3 else "event"
+        tags = f",loglevel={['info', 'warn', 'error'][i % 3]}" if i % 5 else ""
+        tags += f",req=r{i}" if i % 2 else ",partition=gpu"
+        tags += ",early=yes" if i < 100 else ""  # a tag later segments do not carry
+        lines.append(f"{'ccb' if kind == 'log' else 'job'},cluster={['alex', 'fritz'][i % 2]},"
+                     f"hostname=n{i % 7},type=node{tags} {kind}=\"m{i}\" {(T0 + i) * S}")
+    assert store.write("\n".join(lines[:300])).written == 300
+    store.flush()
+    assert store.write("\n".join(lines[300:])).written == 100
+    stored = [r.as_dict() for k in ("log", "event") for r in store.query(kind=k, limit=None)]
+    fields = ["host", "level", "name", "kind", "cluster", "type", "req", "partition", "early"]
+    for start, end in ((None, None), (T0 + 17, None), (T0 + 50, T0 + 249), (None, T0 + 333),
+                       (None, T0 + 240)):
+        got = store.facets(start=start, end=end, fields=fields, limit=1000)
+        for f in fields:
+            tally: dict = {}
+            for r in model(stored, "", start, end):
+                v = value_of(r, f)
+                if v is not None:
+                    tally[v] = tally.get(v, 0) + 1
+            assert got[f] == sorted(tally.items(), key=lambda x: (-x[1], x[0])), (start, f)
+        for q in ("early:yes", "-early:yes", "early:yes OR partition:gpu"):
+            assert [r.cursor for r in store.search(q, start=start, end=end, limit=None)] == \
+                [r["cursor"] for r in model(stored, q, start, end)]
+        for by in ("early", "level"):
+            h = store.hits(start=start or T0, end=end or T0 + 400, by=by, interval="1m")
+            want: dict = {}
+            for r in model(stored, "", start, end):
+                k = ((r["ts_ns"] - r["ts_ns"] % (60 * S)) // S, value_of(r, by))
+                want[k] = want.get(k, 0) + 1
+            assert {(b, v): n for b, c in h.buckets for v, n in c.items() if n} == want
