@@ -13,6 +13,7 @@ same set of names.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Dict, Iterable, List, Tuple
 
@@ -83,14 +84,23 @@ def _bracket(text: str, body: str) -> List[str]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _numbers(width: int) -> Tuple[str, ...]:
+    """Every number of ``width`` digits, zero padded (width 1 to 4: at most 10,000)."""
+    return tuple(str(v)[1:] for v in range(10 ** width, 2 * 10 ** width))
+
+
 def _padded(a: int, b: int, width: int) -> List[str]:
-    """The numbers ``a..b`` as text, zero padded to ``width`` (hostlists name
-    thousands: one ``str`` per number)."""
+    """The numbers ``a..b`` as text, zero padded to ``width`` (a query's hostlist is
+    expanded each time it is parsed: short widths come from a table)."""
     top = min(b, 10 ** width - 1) if width else a - 1
     out: List[str] = []
-    if a <= top:  # 10**width + v written out is "1" and v padded to width
-        base = 10 ** width
-        out = [str(v)[1:] for v in range(base + a, base + top + 1)]
+    if a <= top:
+        if width <= 4:
+            out = list(_numbers(width)[a:top + 1])
+        else:  # 10**width + v written out is "1" and v padded to width
+            base = 10 ** width
+            out = [str(v)[1:] for v in range(base + a, base + top + 1)]
     if b > top:  # wider than the padding: as they are
         out.extend(map(str, range(max(a, top + 1), b + 1)))
     return out

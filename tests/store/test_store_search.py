@@ -400,6 +400,7 @@ def test_facets_of_whole_and_cut_segments(make_store, backend_name, monkeypatch)
         from ccstore.backends.sqlite import seal
 
         monkeypatch.setattr(seal, "FACET_TAG_VALUES", 10)
+        monkeypatch.setattr(seal, "_TAG_SETS", 20)  # tag sets counted by SQLite too
     store = make_store(seal_rows=50, retention=None)
     lines = []
     for i in range(400):
@@ -413,10 +414,12 @@ def test_facets_of_whole_and_cut_segments(make_store, backend_name, monkeypatch)
     store.flush()
     assert store.write("\n".join(lines[300:])).written == 100
     stored = [r.as_dict() for k in ("log", "event") for r in store.query(kind=k, limit=None)]
-    fields = ["host", "level", "name", "kind", "cluster", "type", "req", "partition", "early"]
+    fields = ["host", "level", "name", "kind", "cluster", "type", "partition", "early", "req"]
     for start, end in ((None, None), (T0 + 17, None), (T0 + 50, T0 + 249), (None, T0 + 333),
                        (None, T0 + 240)):
         got = store.facets(start=start, end=end, fields=fields, limit=1000)
+        # without the tag of too many values, its segments answer from their counts too
+        got.update(store.facets(start=start, end=end, fields=fields[:-1], limit=1000))
         for f in fields:
             tally: dict = {}
             for r in model(stored, "", start, end):

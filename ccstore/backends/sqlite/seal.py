@@ -7,10 +7,11 @@ meanwhile; a short write transaction then marks the segment sealed.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time as _time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apsw
 
@@ -111,29 +112,61 @@ def _summary(conn: apsw.Connection, tbl: str) -> Tuple[List[tuple], List[tuple]]
     ``(field, value, n)`` (:data:`~.schema.FACET_COLUMNS`)."""
     minutes = conn.execute(_summary_sql(tbl), (60,)).fetchall()
     q = quote_ident(tbl)
-    cols = ", ".join(FACET_COLUMNS)
-    group = ", ".join(str(i + 1) for i in range(len(FACET_COLUMNS)))
     tally: Dict[Tuple[str, Any], int] = {}
+    for name, level, _, n in minutes:  # name and level from the minutes
+        tally[("name", name)] = tally.get(("name", name), 0) + n
+        tally[("level", level)] = tally.get(("level", level), 0) + n
+    cols = [c for c in FACET_COLUMNS if c not in ("name", "level")]
     total = 0
-    for row in conn.execute(f"SELECT {cols}, count(*) FROM {q} GROUP BY {group}"):
+    for row in conn.execute(f"SELECT {', '.join(cols)}, count(*) FROM {q} GROUP BY "
+                            f"{', '.join(str(i + 1) for i in range(len(cols)))}"):
         n = row[-1]
         total += n
-        for field, value in zip(FACET_COLUMNS, row):
-            key = (field, value)
-            tally[key] = tally.get(key, 0) + n
+        for field, value in zip(cols, row):
+            tally[(field, value)] = tally.get((field, value), 0) + n
     facets = [("*", None, total)] + [(f, v, n) for (f, v), n in tally.items()]
-    tags: Dict[str, List[Tuple[Any, int]]] = {}
-    for key, value, n in conn.execute(
-            f"SELECT j.key, j.value, count(*) FROM {q} AS t, json_each(t.othertags) AS j "
-            "WHERE json_valid(t.othertags) GROUP BY 1, 2"):
-        tags.setdefault(key, []).append((value, n))
+    tags: Dict[str, Dict[Any, int]] = {}
+    for key, value, n in _tag_counts(conn, q):
+        have = tags.setdefault(key, {})
+        have[value] = have.get(value, 0) + n
     for key, values in tags.items():
-        facets.append(("#", key, sum(n for _, n in values)))
+        facets.append(("#", key, sum(values.values())))
         if len(values) > FACET_TAG_VALUES:
             facets.append(("!", key, len(values)))
         else:
-            facets.extend(("tag:" + key, v, n) for v, n in values)
+            facets.extend(("tag:" + key, v, n) for v, n in values.items())
     return minutes, facets
+
+
+#: distinct tag sets of a segment read in Python at most; more are counted by SQLite
+_TAG_SETS = 2000
+
+
+def _tag_counts(conn: apsw.Connection, q: str) -> Iterator[Tuple[str, Any, int]]:
+    """(tag key, value, rows) of a segment table, a key's values possibly split over
+    several items.  Segments hold few distinct tag sets: each is decoded once."""
+    sets = conn.execute(f"SELECT othertags, count(*) FROM {q} GROUP BY 1 LIMIT ?",
+                        (_TAG_SETS + 1,)).fetchall()
+    if len(sets) <= _TAG_SETS:
+        decoded = []
+        for text, n in sets:
+            try:
+                tags = json.loads(text) if isinstance(text, str) else None
+            except ValueError:
+                continue
+            if not isinstance(tags, dict):
+                continue
+            if not all(isinstance(v, str) for v in tags.values()):
+                break  # a value JSON types: SQLite says what it is
+            decoded.append((tags, n))
+        else:
+            for tags, n in decoded:
+                for key, value in tags.items():
+                    yield key, value, n
+            return
+    yield from conn.execute(
+        f"SELECT j.key, j.value, count(*) FROM {q} AS t, json_each(t.othertags) AS j "
+        "WHERE json_valid(t.othertags) GROUP BY 1, 2")
 
 
 def _floor_expr(col: str) -> str:
