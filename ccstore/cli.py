@@ -91,7 +91,7 @@ def parse_time(text: str) -> float:
 
 def _duration(text: str) -> float:
     """Seconds of a Go duration that may start with days (``2d12h``)."""
-    from .durations import parse_duration
+    from .timesyntax import parse_duration
 
     days, sep, rest = text.partition("d")
     if not sep:

@@ -13,6 +13,7 @@ same set of names.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Dict, Iterable, List, Tuple
 
@@ -23,6 +24,9 @@ MAX_HOSTS = 1_000_000
 
 # characters a name in a hostlist cannot contain (they are its syntax)
 _SPECIAL = re.compile(r"[\[\],\s]")
+_SPACE = re.compile(r"\s")
+# a bracket of a hostlist item, kept by split()
+_BRACKETS = re.compile(r"(\[[^\]]*\])")
 # the last run of ASCII digits in a name
 _LAST_NUMBER = re.compile(r"^(.*?)([0-9]+)([^0-9]*)$", re.S)
 
@@ -76,8 +80,29 @@ def _bracket(text: str, body: str) -> List[str]:
             raise HostlistError(f"invalid hostlist {text!r}: range {elem!r} runs backwards")
         if b - a >= MAX_HOSTS:
             raise HostlistError(f"invalid hostlist {text!r}: more than {MAX_HOSTS} hosts")
-        width = len(lo)
-        out.extend(str(v).zfill(width) for v in range(a, b + 1))
+        out.extend(_padded(a, b, len(lo)))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _numbers(width: int) -> Tuple[str, ...]:
+    """Every number of ``width`` digits, zero padded (width 1 to 4: at most 10,000)."""
+    return tuple(str(v)[1:] for v in range(10 ** width, 2 * 10 ** width))
+
+
+def _padded(a: int, b: int, width: int) -> List[str]:
+    """The numbers ``a..b`` as text, zero padded to ``width`` (a query's hostlist is
+    expanded each time it is parsed: short widths come from a table)."""
+    top = min(b, 10 ** width - 1) if width else a - 1
+    out: List[str] = []
+    if a <= top:
+        if width <= 4:
+            out = list(_numbers(width)[a:top + 1])
+        else:  # 10**width + v written out is "1" and v padded to width
+            base = 10 ** width
+            out = [str(v)[1:] for v in range(base + a, base + top + 1)]
+    if b > top:  # wider than the padding: as they are
+        out.extend(map(str, range(max(a, top + 1), b + 1)))
     return out
 
 
@@ -94,21 +119,20 @@ def expand(hostlist: str) -> List[str]:
         raise HostlistError("invalid hostlist '': expected host names such as node[001-064]")
     seen: Dict[str, None] = {}
     for _, item in _split_top(text):
-        if not item or item != item.strip() or any(c.isspace() for c in item):
+        if not item or _SPACE.search(item) is not None:
             raise HostlistError(f"invalid hostlist {hostlist!r}: expected a host name, "
                                 f"found {item!r}")
         names = [""]
-        for part in re.split(r"(\[[^\]]*\])", item):
+        for part in _BRACKETS.split(item):
             if part.startswith("["):
                 nums = _bracket(hostlist, part[1:-1])
                 if len(names) * len(nums) > MAX_HOSTS:
                     raise HostlistError(f"invalid hostlist {hostlist!r}: more than "
                                         f"{MAX_HOSTS} hosts")
-                names = [n + x for n in names for x in nums]
-            else:
+                names = [x for n in names for x in map(n.__add__, nums)]
+            elif part:
                 names = [n + part for n in names]
-        for n in names:
-            seen[n] = None
+        seen.update(dict.fromkeys(names))
         if len(seen) > MAX_HOSTS:
             raise HostlistError(f"invalid hostlist {hostlist!r}: more than {MAX_HOSTS} hosts")
     return list(seen)

@@ -67,6 +67,7 @@ _INSTANT_EXPECTED = ("an instant: Unix time (s, ms, us or ns), ISO 8601 such as 
                      "or 2026-12-01T10:00:00Z, now, or a relative time such as -1h or now-2d")
 
 _NUMBER_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)")
+_SIMPLE_DURATION_RE = re.compile(r"(\d+)(ns|us|µs|μs|ms|s|m|h|d|w)\Z")
 _UNIX_RE = re.compile(r"(\d+)(?:\.(\d+))?\Z")
 _ISO_RE = re.compile(
     r"(\d{4})-(\d{2})(?:-(\d{2})"
@@ -100,6 +101,9 @@ def duration_ns(value: Union[str, int, float]) -> int:
     if not isinstance(value, str):
         raise ValueError(f"invalid duration {value!r}: expected {_DURATION_EXPECTED}")
     s = value.strip()
+    m = _SIMPLE_DURATION_RE.match(s)
+    if m is not None:  # one whole number and a unit, as most are written
+        return int(m.group(1)) * UNITS[m.group(2)]
     sign = 1
     if s[:1] in ("+", "-"):
         sign = -1 if s[0] == "-" else 1

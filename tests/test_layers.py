@@ -31,7 +31,7 @@ ROOT = Path(ccstore.__file__).resolve().parent
 #: decides its layer.  A module imports from its own component or a lower layer.
 LAYERS: List[Tuple[str, Set[str]]] = [
     # shapes and syntax that everything shares
-    ("base", {"_version", "rows", "_lpspec", "_impl", "timesyntax", "durations", "hostlist"}),
+    ("base", {"_version", "rows", "_lpspec", "_impl", "timesyntax", "hostlist"}),
     # line protocol: bytes -> rows (the compiled core's .pxi files are part of it)
     ("codec", {"_lineproto", "_pylineproto", "lineproto", "_lpencode", "_lp_cpython",
                "_lp_scanner", "_lp_parser", "_lp_interning", "_lp_point", "_lp_decoder",
@@ -43,7 +43,7 @@ LAYERS: List[Tuple[str, Set[str]]] = [
     # storage engines: rows in, records out
     ("backends", {"backends"}),
     # the library: Store and open()
-    ("store", {"store"}),
+    ("store", {"store", "search"}),
     # the Go program's config files -> typed settings
     ("config", {"config"}),
     # group commit, request bodies, receivers (http, nats, files, syslog)

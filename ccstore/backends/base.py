@@ -138,6 +138,16 @@ class Backend:
         """``(group values..., [bucket start ns], count)`` rows, sorted."""
         raise NotImplementedError
 
+    def facets(self, spec: QuerySpec, by: Sequence[GroupKey]) -> List[Dict[object, int]]:
+        """For each key of ``by``, how many rows of ``spec`` have each of its values
+        (``{value: count}``; rows without a value are not counted).
+
+        One :meth:`count` per key; a backend may answer all keys at once."""
+        out: List[Dict[object, int]] = []
+        for key in by:
+            out.append({r[0]: r[1] for r in self.count(spec, [key], None) if r[0] is not None})
+        return out
+
     def expire(self, kind: str, cutoff: int) -> int:
         """Remove rows of ``kind`` with time < cutoff (ns); return how many."""
         raise NotImplementedError

@@ -56,6 +56,15 @@ _KINDS = {"log": "log", "logs": "log", "event": "event", "events": "event"}
 _OPS = (">=", "<=", ">", "<", "=")
 
 
+# where a word at filter level ends (white space, a parenthesis, a quote), and where a
+# field name before ':' may end
+_WORD_END = re.compile(r'[()"\s]')
+_NAME_END = re.compile(r'[()"\s:]')
+# a value written without quotes up to white space, a quote or a parenthesis, when it has
+# no bracket
+_BARE_PLAIN = re.compile(r'[^\s"()\[\]]*')
+
+
 def _ends_word(c: str) -> bool:
     """Whether ``c`` ends a word at filter level (white space, a parenthesis, a quote)."""
     return c in '()"' or c.isspace()
@@ -119,6 +128,8 @@ class _Parser:
     def keyword(self) -> Optional[str]:
         """The keyword at the cursor (after white space), without taking it."""
         self.ws()
+        if self.i >= self.n or self.s[self.i] not in "AON":
+            return None
         for kw in KEYWORDS:
             j = self.i + len(kw)
             if self.s.startswith(kw, self.i) and (j >= self.n or _ends_word(self.s[j])):
@@ -235,15 +246,14 @@ class _Parser:
                 raise self.error("'*' ends a prefix: it cannot begin a word", start)
             return All()
         # a word, or a field name before ':'
-        j = self.i
-        while j < self.n and not _ends_word(self.s[j]) and self.s[j] != ":":
-            j += 1
+        m = _NAME_END.search(self.s, self.i)
+        j = self.n if m is None else m.start()
         if j < self.n and self.s[j] == ":" and NAME_RE.match(self.s[self.i:j]):
             name = self.s[self.i:j]
             self.i = j + 1
             return self.field_value(name, False, start)
-        while j < self.n and not _ends_word(self.s[j]):
-            j += 1
+        m = _WORD_END.search(self.s, j)
+        j = self.n if m is None else m.start()
         word = self.s[self.i:j]
         self.i = j
         if self.cur() == '"':
@@ -349,6 +359,14 @@ class _Parser:
         """A value written without quotes: up to white space or a ')' (or a ``stop``
         character) outside brackets."""
         start = self.i
+        if not stop:  # the common case, no brackets: one match
+            m = _BARE_PLAIN.match(self.s, self.i)
+            if m.end() >= self.n or self.s[m.end()] not in "[]":
+                self.i = m.end()
+                if self.cur() == '"':
+                    raise self.error("a quote inside a value: put the whole value in quotes",
+                                     self.i)
+                return self.s[start:self.i], start
         depth = 0
         while self.i < self.n:
             c = self.s[self.i]

@@ -24,6 +24,12 @@ def test_expand(text, hosts):
     assert expand(text) == hosts
 
 
+@given(st.integers(0, 120_000), st.integers(0, 3000), st.integers(1, 7))
+def test_ranges_are_zero_padded_to_the_first_number(a, n, width):
+    lo = str(a).zfill(width)
+    assert expand(f"x[{lo}-{a + n}]") == [f"x{str(v).zfill(len(lo))}" for v in range(a, a + n + 1)]
+
+
 @pytest.mark.parametrize("text, what", [
     ("", "expected host names"), ("n[1-", "'[' is not closed"), ("n1]", "']' without '['"),
     ("n[[1]]", "nested '['"), ("n[3-1]", "runs backwards"), ("n[a-b]", "expected a number"),

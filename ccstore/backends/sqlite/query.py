@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import operator
 from array import array
-from typing import Dict, List, Optional, Sequence, Tuple
+from dataclasses import replace
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apsw
 
@@ -39,7 +40,30 @@ class QuerySteps:
         if spec.end is not None:
             sql.append("AND min_time <= ?")
             args.append(spec.end)
-        return [_Segment(*r[:3], bool(r[3]), *r[4:]) for r in conn.execute(" ".join(sql), args)]
+        segs = [_Segment(*r[:3], bool(r[3]), *r[4:]) for r in conn.execute(" ".join(sql), args)]
+        needed = {tc.key for tc in spec.tags if not tc.negate}
+        if needed:  # a segment none of whose rows carries a tag asked for has no match
+            absent = self._absent_tags(conn, segs, needed)
+            segs = [s for s in segs if not absent.get(s.id)]
+        return segs
+
+    def _absent_tags(self, conn: apsw.Connection, segs: List[_Segment],
+                     keys: Iterable[str]) -> Dict[int, set]:
+        """For the sealed segments with facet counts: which of the tag ``keys`` none of
+        their rows carries."""
+        ids = [s.id for s in segs if s.state == SEALED]
+        keys = sorted(set(keys))
+        if not ids or not keys:
+            return {}
+        present: Dict[int, set] = {}
+        for seg, field, value in conn.execute(
+                f"SELECT seg, field, value FROM ccstore_facets WHERE seg IN "
+                f"({', '.join('?' * len(ids))}) AND (field = '*' OR (field = '#' AND value IN "
+                f"({', '.join('?' * len(keys))})))", ids + keys):
+            have = present.setdefault(seg, set())
+            if field == "#":
+                have.add(value)
+        return {seg: set(keys) - have for seg, have in present.items()}
 
     def _source(self, seg: _Segment, spec: QuerySpec, counting: bool = False) -> Optional[str]:
         """Which index of sealed ``seg`` in the index file drives the read:
@@ -195,8 +219,10 @@ class QuerySteps:
                interval: Optional[int]) -> List[tuple]:
         totals: Dict[tuple, int] = {}
         summarised: List[int] = []
-        for seg in self._segments(conn, spec):
-            if self._summary_covers(seg, spec, by, interval):
+        segs = self._segments(conn, spec)
+        absent = self._absent_tags(conn, segs, [k for kind, k in by if kind == "tag"])
+        for seg in segs:
+            if self._summary_covers(seg, spec, by, interval, absent.get(seg.id, ())):
                 summarised.append(seg.id)
                 continue
             exprs, eargs = _group_exprs(by, "time", interval, seg.cluster)
@@ -216,16 +242,118 @@ class QuerySteps:
         return sorted((k + (v,) for k, v in totals.items()),
                       key=lambda r: tuple((x is None, x) for x in r[:-1]))
 
+    def facets(self, spec: QuerySpec, by: Sequence[GroupKey]) -> List[Dict[object, int]]:
+        return self._read(self._facets, spec, by)
+
+    def _facets(self, conn: apsw.Connection, spec: QuerySpec,
+                by: Sequence[GroupKey]) -> List[Dict[object, int]]:
+        """Sealed segments answer from their facet counts: those the spec takes whole,
+        and those it cuts on one side that it takes mostly, less the rows of the part
+        it leaves out.  The other segments are read once, grouped by every key."""
+        out: List[Dict[object, int]] = [{} for _ in by]
+        segs = self._segments(conn, spec)
+        done, less = self._facet_summaries(conn, segs, spec, by, out)
+        for seg in segs:
+            if seg.id not in done:
+                self._facet_rows(conn, seg, spec, by, out, 1)
+            elif seg.id in less:
+                self._facet_rows(conn, seg, less[seg.id], by, out, -1)
+        return out
+
+    def _facet_rows(self, conn: apsw.Connection, seg: _Segment, spec: QuerySpec,
+                    by: Sequence[GroupKey], out: List[Dict[object, int]], sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) the counts of the rows of ``seg`` that
+        ``spec`` selects."""
+        exprs, eargs = _group_exprs(by, "time", None, seg.cluster)
+        via = self._source(seg, spec, counting=True)
+        if via == "time":
+            via = None  # grouping much of a segment: a scan beats lookups by row id
+        where, wargs = self._where(conn, seg, spec, with_after=False, via=via)
+        group = ", ".join(str(i + 1) for i in range(len(exprs)))
+        sql = (f"SELECT {', '.join(exprs + ['count(*)'])} FROM {self._from(seg, via)} "
+               f"WHERE {where}" + (f" GROUP BY {group}" if group else ""))
+        for row in self._run(conn, sql, eargs + wargs):
+            n = row[-1] * sign
+            for tally, value in zip(out, row):
+                if value is not None:
+                    tally[value] = tally.get(value, 0) + n
+
+    def _facet_summaries(self, conn: apsw.Connection, segs: List[_Segment], spec: QuerySpec,
+                         by: Sequence[GroupKey], out: List[Dict[object, int]]
+                         ) -> Tuple[set, Dict[int, QuerySpec]]:
+        """Add the facet counts of the sealed segments that ``spec`` takes whole or
+        mostly to ``out``; return their ids, and for those it cuts, the spec of the
+        part it leaves out."""
+        if spec.columns or spec.exclude or spec.levels or spec.tags or spec.text is not None:
+            return set(), {}
+        whole: Dict[int, _Segment] = {}
+        less: Dict[int, QuerySpec] = {}
+        for s in segs:
+            if s.state != SEALED or s.floor is not None or s.min_time is None \
+                    or s.max_time is None:
+                continue
+            lo_cut = spec.start is not None and s.min_time < spec.start
+            hi_cut = spec.end is not None and s.max_time > spec.end
+            if not lo_cut and not hi_cut:
+                whole[s.id] = s
+            elif lo_cut != hi_cut:
+                span = max(s.max_time - s.min_time, 1)
+                if lo_cut and (s.max_time - spec.start) * 2 > span:
+                    less[s.id] = replace(spec, start=None, end=spec.start - 1)
+                elif hi_cut and (spec.end - s.min_time) * 2 > span:
+                    less[s.id] = replace(spec, start=spec.end + 1, end=None)
+                else:
+                    continue
+                whole[s.id] = s
+        if not whole:
+            return set(), {}
+        fields = []
+        for kind, key in by:
+            fields.append(key if kind == "column" else "level" if kind == "level"
+                          else "tag:" + key if kind == "tag" else None)
+        tag_keys = {key for kind, key in by if kind == "tag"}
+        marks = ", ".join("?" * len(whole))
+        usable = set()
+        capped = set()
+        for seg, field, value in conn.execute(
+                f"SELECT seg, field, value FROM ccstore_facets WHERE seg IN ({marks}) "
+                "AND field IN ('*', '!')", list(whole)):
+            if field == "*":
+                usable.add(seg)
+            elif value in tag_keys:
+                capped.add(seg)  # too many values of a tag asked for: counted from rows
+        usable -= capped
+        if not usable:
+            return usable, {}
+        ids = sorted(usable)
+        wanted = sorted({f for f in fields if f is not None})
+        if wanted:
+            slot = {f: [i for i, g in enumerate(fields) if g == f] for f in wanted}
+            for field, value, n in conn.execute(
+                    f"SELECT field, value, sum(n) FROM ccstore_facets WHERE seg IN "
+                    f"({', '.join('?' * len(ids))}) AND field IN "
+                    f"({', '.join('?' * len(wanted))}) GROUP BY 1, 2", ids + wanted):
+                if value is not None:
+                    for i in slot[field]:
+                        out[i][value] = out[i].get(value, 0) + n
+        for i, f in enumerate(fields):
+            if f is None:  # the cluster: every row of its segments
+                for seg_id in ids:
+                    seg = whole[seg_id]
+                    out[i][seg.cluster] = out[i].get(seg.cluster, 0) + seg.rows
+        return usable, {k: v for k, v in less.items() if k in usable}
+
     def _summary_covers(self, seg: _Segment, spec: QuerySpec, by: Sequence[GroupKey],
-                        interval: Optional[int]) -> bool:
-        """Whether the per-minute summary of ``seg`` answers this count exactly."""
+                        interval: Optional[int], absent: Iterable[str] = ()) -> bool:
+        """Whether the per-minute summary of ``seg`` answers this count exactly
+        (a tag in ``absent``, which no row of ``seg`` carries, has no value there)."""
         if (seg.state != SEALED or seg.floor is not None or spec.tags or spec.exclude
                 or spec.text is not None):
             return False
         if set(spec.columns) - {"name"}:
             return False
         if any(k not in (("column", "name"), ("level", spec.level_tag), ("cluster", ""))
-               for k in by):
+               and not (k[0] == "tag" and k[1] in absent) for k in by):
             return False
         if interval is not None and interval % (60 * NS_PER_S):
             return False
@@ -242,6 +370,8 @@ class QuerySteps:
                 exprs.append("(SELECT cluster FROM ccstore_segments s WHERE s.id = c.seg)")
             elif kind == "level":
                 exprs.append("c.level")
+            elif kind == "tag":
+                exprs.append("NULL")  # a tag none of these segments' rows carries
             else:
                 exprs.append("c.name")
         if interval is not None:

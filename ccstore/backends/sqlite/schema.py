@@ -22,6 +22,12 @@ MAX_VIEW_SEGMENTS = 450
 INDEX_SUFFIX = "-index"
 #: its schema name on the connections that attach it
 _IX = "ix"
+#: columns whose value counts a sealed segment keeps in ``ccstore_facets`` (each a field
+#: of its own; besides them: ``*`` the rows, ``#`` rows per tag key, ``tag:<key>`` rows
+#: per value of a tag, ``!`` a tag key with too many values to keep them)
+FACET_COLUMNS = ("hostname", "type", "typeid", "stype", "stypeid", "name", "level")
+#: a tag's values are kept per segment while it has at most this many
+FACET_TAG_VALUES = 1000
 #: a sealed segment's time, for rows without one (sorts where SQLite sorts NULL)
 _NO_TIME = -(1 << 63)
 
@@ -44,6 +50,9 @@ CREATE INDEX IF NOT EXISTS ccstore_segments_open ON ccstore_segments(cluster, ki
 CREATE TABLE IF NOT EXISTS ccstore_counts(
     seg INTEGER NOT NULL, name TEXT, level TEXT, minute INTEGER NOT NULL, n INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ccstore_counts_seg ON ccstore_counts(seg);
+CREATE TABLE IF NOT EXISTS ccstore_facets(
+    seg INTEGER NOT NULL, field TEXT NOT NULL, value TEXT, n INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ccstore_facets_seg ON ccstore_facets(seg, field);
 CREATE TABLE IF NOT EXISTS ccstore_state(key TEXT PRIMARY KEY, value TEXT);
 """
 

@@ -1,20 +1,22 @@
-"""Sealing full SQLite segments: per-minute counts, then their indexes, off the write lock.
+"""Sealing full SQLite segments: their counts, then their indexes, off the write lock.
 
-The sealer thread takes full segments one at a time: it counts rows per minute and
-builds the segment's indexes in the index file, both from read snapshots, so ingest
-goes on meanwhile; a short write transaction then marks the segment sealed.
+The sealer thread takes full segments one at a time: it counts rows per minute (by
+name and level) and the values of the columns and tags (facets), and builds the
+segment's indexes in the index file, all from read snapshots, so ingest goes on
+meanwhile; a short write transaction then marks the segment sealed.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time as _time
-from typing import List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apsw
 
 from ..base import FULL, SEALED
-from .schema import quote_ident
+from .schema import FACET_COLUMNS, FACET_TAG_VALUES, quote_ident
 
 log = logging.getLogger("ccstore.sqlite")
 
@@ -73,11 +75,10 @@ class SealSteps:
         if row is None:
             return None
         seg_id, tbl, rows, min_time = row
-        counts = conn.execute(_summary_sql(tbl), (60,)).fetchall()
-        return seg_id, tbl, (rows, min_time), counts
+        return seg_id, tbl, (rows, min_time), _summary(conn, tbl)
 
     def _seal_txn(self, seg_id: int, tbl: str, shape: tuple,
-                  counts: List[tuple]) -> Optional[bool]:
+                  counts: Tuple[List[tuple], List[tuple]]) -> Optional[bool]:
         """Mark ``seg_id`` sealed: True, False if already sealed, None if it is gone."""
         row = self._w.execute("SELECT state, rows, min_time FROM ccstore_segments WHERE id=?",
                               (seg_id,)).fetchone()
@@ -93,13 +94,79 @@ class SealSteps:
         return True
 
     def _summarise(self, seg_id: int, tbl: str) -> None:
-        self._store_counts(seg_id, self._w.execute(_summary_sql(tbl), (60,)).fetchall())
+        self._store_counts(seg_id, _summary(self._w, tbl))
 
-    def _store_counts(self, seg_id: int, counts: List[tuple]) -> None:
+    def _store_counts(self, seg_id: int, counts: Tuple[List[tuple], List[tuple]]) -> None:
+        minutes, facets = counts
         self._w.execute("DELETE FROM ccstore_counts WHERE seg=?", (seg_id,))
         self._w.executemany(
             "INSERT INTO ccstore_counts(seg, name, level, minute, n) VALUES(?, ?, ?, ?, ?)",
-            [(seg_id,) + c for c in counts])
+            [(seg_id,) + c for c in minutes])
+        self._w.execute("DELETE FROM ccstore_facets WHERE seg=?", (seg_id,))
+        self._w.executemany("INSERT INTO ccstore_facets(seg, field, value, n) VALUES(?, ?, ?, ?)",
+                            [(seg_id,) + f for f in facets])
+
+
+def _summary(conn: apsw.Connection, tbl: str) -> Tuple[List[tuple], List[tuple]]:
+    """A segment's per-minute counts ``(name, level, minute, n)`` and facet counts
+    ``(field, value, n)`` (:data:`~.schema.FACET_COLUMNS`)."""
+    minutes = conn.execute(_summary_sql(tbl), (60,)).fetchall()
+    q = quote_ident(tbl)
+    tally: Dict[Tuple[str, Any], int] = {}
+    for name, level, _, n in minutes:  # name and level from the minutes
+        tally[("name", name)] = tally.get(("name", name), 0) + n
+        tally[("level", level)] = tally.get(("level", level), 0) + n
+    cols = [c for c in FACET_COLUMNS if c not in ("name", "level")]
+    total = 0
+    for row in conn.execute(f"SELECT {', '.join(cols)}, count(*) FROM {q} GROUP BY "
+                            f"{', '.join(str(i + 1) for i in range(len(cols)))}"):
+        n = row[-1]
+        total += n
+        for field, value in zip(cols, row):
+            tally[(field, value)] = tally.get((field, value), 0) + n
+    facets = [("*", None, total)] + [(f, v, n) for (f, v), n in tally.items()]
+    tags: Dict[str, Dict[Any, int]] = {}
+    for key, value, n in _tag_counts(conn, q):
+        have = tags.setdefault(key, {})
+        have[value] = have.get(value, 0) + n
+    for key, values in tags.items():
+        facets.append(("#", key, sum(values.values())))
+        if len(values) > FACET_TAG_VALUES:
+            facets.append(("!", key, len(values)))
+        else:
+            facets.extend(("tag:" + key, v, n) for v, n in values.items())
+    return minutes, facets
+
+
+#: distinct tag sets of a segment read in Python at most; more are counted by SQLite
+_TAG_SETS = 2000
+
+
+def _tag_counts(conn: apsw.Connection, q: str) -> Iterator[Tuple[str, Any, int]]:
+    """(tag key, value, rows) of a segment table, a key's values possibly split over
+    several items.  Segments hold few distinct tag sets: each is decoded once."""
+    sets = conn.execute(f"SELECT othertags, count(*) FROM {q} GROUP BY 1 LIMIT ?",
+                        (_TAG_SETS + 1,)).fetchall()
+    if len(sets) <= _TAG_SETS:
+        decoded = []
+        for text, n in sets:
+            try:
+                tags = json.loads(text) if isinstance(text, str) else None
+            except ValueError:
+                continue
+            if not isinstance(tags, dict):
+                continue
+            if not all(isinstance(v, str) for v in tags.values()):
+                break  # a value JSON types: SQLite says what it is
+            decoded.append((tags, n))
+        else:
+            for tags, n in decoded:
+                for key, value in tags.items():
+                    yield key, value, n
+            return
+    yield from conn.execute(
+        f"SELECT j.key, j.value, count(*) FROM {q} AS t, json_each(t.othertags) AS j "
+        "WHERE json_valid(t.othertags) GROUP BY 1, 2")
 
 
 def _floor_expr(col: str) -> str:
