@@ -47,7 +47,7 @@ def test_ingest_line_protocol_and_query_it_back(tmp_path):
     assert [(r["name"], r["tags"]["loglevel"]) for r in rows] == [("ccb", "info"),
                                                                   ("ccms", "error")]
     ev = run(tmp_path, "query", "--kind", "event", "--format", "jsonl")
-    assert json.loads(text(ev))["value"] == '{"jobId": 69}'
+    assert json.loads(text(ev))["message"] == '{"jobId": 69}'
 
 
 def test_query_output_as_line_protocol_round_trips(tmp_path):
@@ -119,7 +119,7 @@ def test_ingest_log_from_stdin_in_a_given_format(tmp_path):
     p = run(tmp_path, "ingest", "--cluster", "alex", "--format", "json", "-", stdin=data)
     assert p.returncode == 0, p.stderr
     q = run(tmp_path, "query", "--format", "jsonl", "--order", "asc")
-    assert [json.loads(x)["value"] for x in text(q).splitlines()] == ["one", "two"]
+    assert [json.loads(x)["message"] for x in text(q).splitlines()] == ["one", "two"]
 
 
 def test_binary_garbage_in_a_log_file_is_reported(tmp_path):
@@ -213,9 +213,11 @@ def test_relative_times(tmp_path):
                      b'log="m%d" %d\n' % (i, now - i * 3600) for i in range(5))
     run(tmp_path, "ingest", "-", stdin=lines)
     p = run(tmp_path, "query", "--start=-2h30m", "--format", "jsonl")
-    assert sorted(json.loads(x)["value"] for x in text(p).splitlines()) == ["m0", "m1", "m2"]
-    p = run(tmp_path, "query", "--start", "1d", "--format", "jsonl")
+    assert sorted(json.loads(x)["message"] for x in text(p).splitlines()) == ["m0", "m1", "m2"]
+    p = run(tmp_path, "query", "--start", "-1d", "--format", "jsonl")
     assert len(text(p).splitlines()) == 5
+    p = run(tmp_path, "query", "--start", "1d")  # a duration is not an instant
+    assert p.returncode == 2 and b"for 1d ago write -1d" in p.stderr
 
 
 def test_serve_delegates_to_the_server(tmp_path):

@@ -274,3 +274,15 @@ class NatsServer:
         self.run(pub)
 
 
+
+
+def postgres_storage(pg: Any, url: str, **extra: Any) -> Dict[str, Any]:
+    """Storage settings for database ``url`` of the test PostgreSQL server ``pg``."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    backend = {"type": "postgres", "server": pg.host or pg.socket_dir, "port": pg.port,
+               "database_path": urllib.parse.unquote(parts.path.lstrip("/")),
+               "username": urllib.parse.unquote(parts.username or ""),
+               "password": urllib.parse.unquote(parts.password or "")}
+    return {"retention_time": "48h", "flush_time": "1s", "backend": backend, **extra}
