@@ -4,6 +4,11 @@
 
     ccstore ingest events.lp                      # line protocol (detected)
     ccstore ingest --cluster alex /var/log/syslog # log files, parsed
+    ccstore search 'host:a0[000-063] level:>=warn' --since 1h   # the query language
+    ccstore hits 'kind:log' --interval 1h --by level            # counts per bucket
+    ccstore facets 'level:>=error' --field host,name            # commonest values
+    ccstore group 'Xid*' --start -1h                            # dshbak -c of messages
+    ccstore job 4711                                            # hosts and time window
     ccstore query --level error --text NullPointerException --format jsonl
     ccstore count --interval 1h                   # histogram by loglevel
     ccstore tail --cluster alex '/var/log/*.log'  # follow files into the store
@@ -12,6 +17,8 @@
     ccstore serve -config config.json             # = python -m ccstore.server
 
 Every command takes ``--db PATH`` (default ``./ccstore.db``, or ``$CCSTORE_DB``).
+Times are those of :mod:`ccstore.timesyntax`; an option's value may begin with ``-``
+(``--start -1h``).  ``--json`` prints JSON lines with the field names of the REST API.
 
 Exit codes: 0 success; 1 some input lines were rejected (the rest is stored);
 2 usage error (bad arguments, unreadable input, no database); 130 interrupted.

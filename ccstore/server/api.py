@@ -3,7 +3,11 @@
 ``run_query`` answers the Go cc-event-store's ``/api/query/`` request exactly
 (``{"results": [[{"data": [{"Event", "timestamp"}], "from", "to"}]]}``: one list
 per query, one entry per type-id, per subtype-id when given) and adds the
-documented extensions.  ``run_count`` answers ``/api/count/``.
+documented extensions.  ``run_count`` answers ``/api/count/``.  ``run_search``,
+``run_hits``, ``run_facets``, ``run_group`` and ``run_job`` answer the endpoints of
+the query language (query-string parameters, output names of
+:mod:`ccstore.query.fields`).  Every reader is strict: an unknown key or parameter,
+an unknown cluster, a bad time or query is a :class:`RequestError` naming it.
 """
 from __future__ import annotations
 
