@@ -165,10 +165,10 @@ def check_groups(got: Sequence[Mapping[str, Any]], want: Sequence[Mapping[str, A
 
 def check_hits(got: Mapping[str, Any], want: Sequence[Mapping[str, Any]], by: Optional[str],
                start: Any, end: Any) -> None:
-    """``got`` (a hits dict) counts ``want`` per bucket (and value of ``by``); buckets are
-    contiguous, zero-filled and cover ``[start, end)``."""
+    """``got`` (a hits dict) counts ``want`` per bucket (and value of ``by``; a record
+    without one under ``""``); buckets are contiguous and cover ``[start, end)``."""
     step = got["interval_s"] * S
-    starts = [b["ts"] * S for b in got["buckets"]]
+    starts = [b["start"] * S for b in got["buckets"]]
     assert starts == list(range(starts[0], starts[0] + step * len(starts), step))
     lo, hi = start_ns(start), end_ns(end)
     assert starts[0] <= lo < starts[0] + step
@@ -176,7 +176,7 @@ def check_hits(got: Mapping[str, Any], want: Sequence[Mapping[str, Any]], by: Op
     counts: List[Counter] = [Counter() for _ in starts]
     for r in want:
         i = (r["ts_ns"] - starts[0]) // step
-        v = value_of(r, by) if by else None
+        v = value_of(r, by) if by else "*"  # not split: every record under "*"
         counts[i]["" if v is None else str(v)] += 1
     for b, c in zip(got["buckets"], counts):
         assert {k: n for k, n in b["counts"].items() if n} == dict(c), b["time"]

@@ -190,10 +190,12 @@ def _query_language_paths(auth: Any) -> Dict[str, Any]:
         "start": {"type": "integer", "description": "first bucket, Unix seconds"},
         "end": {"type": "integer", "description": "end of the last bucket, Unix seconds"},
         "by": {"type": "string", "nullable": True},
+        "total": {"type": "integer"},
         "buckets": {"type": "array", "items": {"type": "object", "properties": {
             "time": {"type": "string", "description": "bucket start, ISO 8601"},
-            "ts": {"type": "integer", "description": "bucket start, Unix seconds"},
-            "counts": counts}}}}}
+            "start": {"type": "integer", "description": "bucket start, Unix seconds"},
+            "counts": {**counts, "description": "per value of `by` (`\"\"`: records "
+                                                "without one; not split: `*`)"}}}}}}
     facet = {"type": "array", "items": {"type": "object", "properties": {
         "value": {"type": "string"}, "count": {"type": "integer"}}}}
     group = {"type": "object", "properties": {
@@ -207,6 +209,7 @@ def _query_language_paths(auth: Any) -> Dict[str, Any]:
     job = {"type": "object", "properties": {
         "job_id": {"type": "string"}, "cluster": {"type": "string"},
         "hosts": {"type": "string", "description": "Slurm hostlist"},
+        "host_count": {"type": "integer"},
         "start": {"type": "string"}, "end": {"type": "string"},
         "start_ns": {"type": "integer"}, "end_ns": {"type": "integer",
                                                     "description": "exclusive"},
