@@ -31,8 +31,8 @@ UTF8_TAG = ("user", "jörg")
 UTF8_WORD = "Grüße"
 
 
-def _record(cluster: str, kind: str, t_s: int, name: str, host: Optional[str],
-            tags: Mapping[str, str], message: str) -> Dict[str, Any]:
+def make_record(cluster: str, kind: str, t_s: int, name: str, host: Optional[str],
+                tags: Mapping[str, str], message: str) -> Dict[str, Any]:
     row = (t_s * S, t_s, name, host, "node", "0", None, None,
            json.dumps(dict(tags), sort_keys=True, separators=(",", ":")), message,
            tags.get("loglevel" if kind == "log" else "function"))
@@ -49,22 +49,22 @@ def extra_records(now_s: int) -> List[Dict[str, Any]]:
     t0 = 1_796_119_200  # the universe's first second
     out = [
         # finished job, `job` with a function tag
-        _record("alex", "event", t0 + 600, "job", "mngmt02", {"function": "start_job"},
+        make_record("alex", "event", t0 + 600, "job", "mngmt02", {"function": "start_job"},
                 _job(FINISHED_JOB, "alex", t0 + 600, ["a0001", "a0002"])),
-        _record("alex", "event", t0 + 2400, "job", "mngmt02", {"function": "stop_job"},
+        make_record("alex", "event", t0 + 2400, "job", "mngmt02", {"function": "stop_job"},
                 _job(FINISHED_JOB, "alex", t0 + 600, ["a0001", "a0002"], duration=1800)),
         # running job, cc-lib's `start_job` measurement
-        _record("fritz", "event", now_s - RECENT_S[1], "start_job", "mngmt02", {},
+        make_record("fritz", "event", now_s - RECENT_S[1], "start_job", "mngmt02", {},
                 _job(RUNNING_JOB, "fritz", now_s - RECENT_S[1], ["f0101", "f0102"])),
     ]
     for i, ago in enumerate(RECENT_S):
         for host in ("f0101", "f0102", "f0200"):
-            out.append(_record("fritz", "log", now_s - ago, "ccb", host,
+            out.append(make_record("fritz", "log", now_s - ago, "ccb", host,
                                {"loglevel": "warn" if i else "error"},
                                f"recent xid {ago} on {host}"))
-    out.append(_record("alex", "log", t0 + 100, "ccb", UTF8_HOST,
+    out.append(make_record("alex", "log", t0 + 100, "ccb", UTF8_HOST,
                        {"loglevel": "info", UTF8_TAG[0]: UTF8_TAG[1]}, "utf8 host and tag"))
-    out.append(_record("alex", "log", t0 + 101, "ccb", "a0001", {"loglevel": "info"},
+    out.append(make_record("alex", "log", t0 + 101, "ccb", "a0001", {"loglevel": "info"},
                        f"{UTF8_WORD} aus Köln"))
     return out
 

@@ -136,7 +136,7 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @route("/api/write", "POST")
     @protected
     def write() -> Any:
-        q = bottle.request.query
+        q = _query_params(bottle.request.environ)
         problem = write_request(manager, bottle.request.environ, source="api",
                                 cluster=q.get("cluster") or None,
                                 precision=q.get("precision") or "auto", limit=limit)

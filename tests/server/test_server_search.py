@@ -158,6 +158,17 @@ def test_utf8_in_the_query_string(loaded) -> None:
         sc.check_records(search(server, sc.UTF8_WORD)["records"], want)
 
 
+def test_a_utf8_cluster_parameter_of_a_write(loaded) -> None:
+    server, records, _ = loaded
+    rec = sc.make_record("zürich", "log", 1796119200, "ccb", "h1", {"loglevel": "info"},
+                         "grüezi")
+    line = sc.to_lines([rec]).decode().replace(",cluster=zürich", "")
+    r = server.write(line, "cluster=" + urllib.parse.quote("zürich"))
+    assert r.status == 204, r
+    records.append(rec)  # the oracle of the later tests has it too
+    sc.check_records(search(server, "cluster:zürich")["records"], [rec])
+
+
 def test_a_query_string_not_utf8_is_refused(loaded) -> None:
     server = loaded[0]
     r = server.call("GET", "/api/search?q=%FF%FE")
