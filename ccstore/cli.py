@@ -341,7 +341,8 @@ def cmd_count(args: argparse.Namespace) -> int:
     finally:
         store.close()
     keys = list(by or ["loglevel" if args.kind == "log" else "function"])
-    header = keys + (["bucket"] if args.interval else []) + ["count"]
+    # the names of /api/count/'s answer
+    header = keys + (["timestamp"] if args.interval else []) + ["count"]
     if args.format == "jsonl":
         for r in rows:
             d = dict(zip(header, r))
@@ -600,6 +601,8 @@ def _add_query(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .query import DEFAULTS
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
                         help="database file or postgresql:// URL "
@@ -642,7 +645,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("query", parents=[common], allow_abbrev=False,
                        help="print stored logs or events")
     _add_filters(q)
-    q.add_argument("--limit", type=int, default=100, help="at most this many (0: all)")
+    q.add_argument("--limit", type=int, default=DEFAULTS["limit"],
+                   help=f"at most this many (default {DEFAULTS['limit']}; 0: all)")
     q.add_argument("--order", choices=("desc", "asc"), default="desc")
     q.add_argument("--after", metavar="CURSOR", help="continue after this cursor")
     q.add_argument("--format", choices=("table", "jsonl", "lp"), default="table")
@@ -656,8 +660,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--interval", metavar="DURATION", help="time buckets, e.g. 1h")
     c.add_argument("--format", choices=("table", "jsonl"), default="table")
     c.set_defaults(func=cmd_count)
-
-    from .query import DEFAULTS
 
     se = sub.add_parser("search", parents=[common], allow_abbrev=False,
                         help="logs and events matching a query ('level:>=warn host:n[01-64]')")

@@ -148,7 +148,7 @@ def test_count_with_interval(tmp_path):
     run(tmp_path, "ingest", tmp_path / "e.lp")
     p = run(tmp_path, "count", "--interval", "1h", "--format", "jsonl")
     rows = [json.loads(x) for x in text(p).splitlines()]
-    assert sorted((r["loglevel"], r["bucket"], r["count"]) for r in rows) == [
+    assert sorted((r["loglevel"], r["timestamp"], r["count"]) for r in rows) == [
         ("error", 1740027600, 1), ("info", 1740027600, 1)]
     table = run(tmp_path, "count", "--by", "hostname", "--kind", "event")
     assert text(table).split() == ["HOSTNAME", "COUNT", "h2", "1"]
