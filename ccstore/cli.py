@@ -27,7 +27,6 @@ Messages go to stderr, data to stdout.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import signal
@@ -37,6 +36,7 @@ import time
 from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
+from .timesyntax import NS_PER_S, duration_ns, format_iso, parse_instant
 
 __all__ = ["main", "build_parser", "attach_dash_values", "EXIT_OK", "EXIT_REJECTED",
            "EXIT_USAGE"]
@@ -79,17 +79,9 @@ def _open_store(args: argparse.Namespace, *, create: bool, **options: Any) -> An
         raise UsageError(f"cannot open database {path}: {exc}") from exc
 
 
-def _format_ns(ns: int) -> str:
-    dt = _dt.datetime.fromtimestamp(ns // 1_000_000_000, _dt.timezone.utc)
-    ms = (ns // 1_000_000) % 1000
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms:03d}Z"
-
-
 def _instant(text: str, option: str) -> str:
     """``text`` checked as an instant of :mod:`ccstore.timesyntax` (UsageError naming
     the option); the store parses it again."""
-    from .timesyntax import parse_instant
-
     try:
         parse_instant(text)
     except ValueError as exc:
@@ -99,8 +91,6 @@ def _instant(text: str, option: str) -> str:
 
 def _time_range(args: argparse.Namespace) -> Tuple[Any, Any]:
     """``(start, end)`` from ``--start``/``--end``/``--since`` for the Store."""
-    from .timesyntax import duration_ns
-
     since = getattr(args, "since", None)
     if since is not None:
         if args.start:
@@ -319,7 +309,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         multi = len({r.cluster for r in records}) > 1
         header = (["TIME"] + (["CLUSTER"] if multi else [])
                   + ["HOST", "NAME", level_key.upper(), "MESSAGE"])
-        rows = [[_format_ns(r.time)] + ([r.cluster] if multi else [])
+        rows = [[format_iso(r.time, digits=3)] + ([r.cluster] if multi else [])
                 + [r.hostname or "", r.name, r.tags.get(level_key, ""), r.value]
                 for r in records]
         _message_table(rows, header, out)
@@ -352,7 +342,7 @@ def cmd_count(args: argparse.Namespace) -> int:
     for r in rows:
         cells = ["" if v is None else str(v) for v in r[:len(keys)]]
         if args.interval:
-            cells.append(_format_ns(int(r[len(keys)]) * 1_000_000_000)[:-5] + "Z")
+            cells.append(format_iso(int(r[len(keys)]) * NS_PER_S, digits=0))
         cells.append(str(r[-1]))
         table.append(cells)
     _table(table, [h.upper() for h in header], sys.stdout)
@@ -374,12 +364,6 @@ def _json_line(d: Any, out: IO[str]) -> None:
     out.write(json.dumps(d, ensure_ascii=False) + "\n")
 
 
-def _iso(ns: int) -> str:
-    from .timesyntax import format_iso
-
-    return format_iso(ns, digits=3)
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     store = _open_store(args, create=False)
     try:
@@ -396,7 +380,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         multi = len({d["cluster"] for d in dicts}) > 1
         header = ["TIME"] + (["CLUSTER"] if multi else []) + ["HOST", "NAME", "LEVEL",
                                                               "MESSAGE"]
-        rows = [[_iso(d["ts_ns"])] + ([d["cluster"]] if multi else [])
+        rows = [[format_iso(d["ts_ns"], digits=3)] + ([d["cluster"]] if multi else [])
                 + [d["host"] or "", d["name"], d["level"] or "", d["message"]]
                 for d in dicts]
         _message_table(rows, header, out)
