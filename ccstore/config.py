@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
-from .durations import parse_duration
+from .timesyntax import parse_duration
 
 __all__ = [
     "ApiConfig",

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import datetime as _dt
 import itertools
-import json
 import operator
 import os
 import socket
@@ -24,14 +22,15 @@ from typing import (Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Map
 from . import lineproto
 from ._types import LineError, RowBatch
 from .backends import open_backend
-from .backends.base import COLUMN_OF, Backend, GroupKey, QuerySpec, TagCond, merge_groups
-from .durations import parse_duration
+from .backends.base import Backend, merge_groups
 from .logparse import LogParser, log_batch
 from .messages import LEVEL_TAG, NS_PER_S, MessageError, point_to_row
+from .query import Group, JobInfo
+from .query.fields import from_result, tags_of
+from .search import Hits, Searcher, count_key, keyword_spec, parse_cursor, time_bounds
+from .timesyntax import TimeLike, parse_duration, start_ns
 
-__all__ = ["open", "Store", "WriteResult", "IngestResult", "Record", "TimeLike"]
-
-TimeLike = Union[int, float, _dt.datetime, None]
+__all__ = ["open", "Store", "WriteResult", "IngestResult", "Record", "Hits", "TimeLike"]
 
 
 class WriteResult:
@@ -88,18 +87,16 @@ class Record(tuple):
     @property
     def tags(self) -> Dict[str, str]:
         """The other tags (loglevel, function, ...) as a new dict."""
-        raw = self[11]
-        try:
-            tags = json.loads(raw) if raw else {}
-        except ValueError:
-            return {}
-        if not isinstance(tags, dict):
-            return {}
-        return {str(k): str(v) for k, v in tags.items()}
+        return tags_of(self[11])
+
+    @property
+    def level(self) -> Optional[str]:
+        """The ``loglevel`` tag as stored, or None."""
+        return self.tags.get("loglevel")
 
     @property
     def cursor(self) -> str:
-        """Opaque position of this record, for ``query(after=...)``."""
+        """Opaque position of this record, for ``after=`` of a query or search."""
         return f"{self[3]}_{self[2]}"
 
     def all_tags(self) -> Dict[str, str]:
@@ -116,99 +113,13 @@ class Record(tuple):
         return lineproto.Point(self.name, self.all_tags(), {self.kind: self.value}, self.time)
 
     def as_dict(self) -> dict:
-        return {"cluster": self.cluster, "kind": self.kind, "time": self.time,
-                "timestamp": self.timestamp, "name": self.name, "hostname": self.hostname,
-                "type": self.type, "type_id": self.type_id, "stype": self.stype,
-                "stype_id": self.stype_id, "tags": self.tags, "value": self.value,
-                "cursor": self.cursor}
+        """The record with the output field names of every interface
+        (:mod:`ccstore.query.fields`: time, ts_ns, cluster, kind, host, ...)."""
+        return from_result(self)
 
     def __repr__(self) -> str:
         return (f"Record(cluster={self.cluster!r}, kind={self.kind!r}, time={self.time}, "
                 f"name={self.name!r}, hostname={self.hostname!r}, value={self.value!r})")
-
-
-# ---------------------------------------------------------------------- argument parsing
-def _to_ns(value: TimeLike, what: str) -> Optional[int]:
-    """Unix seconds (int/float) or an aware datetime -> nanoseconds."""
-    if value is None:
-        return None
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"{what}: a naive datetime is ambiguous; give it a timezone")
-        delta = value - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-        return (delta.days * 86400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what}: expected Unix seconds or an aware datetime, "
-                        f"not {type(value).__name__}")
-    if isinstance(value, int):
-        return value * NS_PER_S
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError(f"{what}: not a finite time")
-    return int(round(value * NS_PER_S))
-
-
-def _strings(value: Union[str, Iterable[str], None], what: str) -> Optional[Tuple[str, ...]]:
-    """A string or an iterable of strings -> tuple ("any of"); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value,)
-    try:
-        out = tuple(value)
-    except TypeError:
-        raise TypeError(f"{what}: expected a string or a list of strings") from None
-    for v in out:
-        if not isinstance(v, str):
-            raise TypeError(f"{what}: expected strings, got {type(v).__name__}")
-    if not out:
-        raise ValueError(f"{what}: an empty list matches nothing")
-    return out
-
-
-def _kind(kind: str) -> str:
-    k = {"log": "log", "logs": "log", "event": "event", "events": "event"}.get(kind)
-    if k is None:
-        raise ValueError(f"kind must be 'log' or 'event', not {kind!r}")
-    return k
-
-
-def _tag_condition(key: str, cond: Any) -> TagCond:
-    """``"v"`` / ``["a", "b"]`` / ``{"in": [...]}`` / ``{"not": [...]}`` -> TagCond."""
-    if isinstance(cond, Mapping):
-        if len(cond) != 1:
-            raise ValueError(f"tag {key!r}: give exactly one of 'in', 'not'")
-        ((op, values),) = cond.items()
-        if op in ("in", "==", "eq"):
-            return TagCond(key, _strings(values, f"tag {key!r}"), False)
-        if op in ("not", "not in", "!=", "ne"):
-            return TagCond(key, _strings(values, f"tag {key!r}"), True)
-        raise ValueError(f"tag {key!r}: unknown condition {op!r} (use 'in' or 'not')")
-    return TagCond(key, _strings(cond, f"tag {key!r}"), False)
-
-
-_IDENTITY_FILTERS = {"hostname": "hostname", "type": "type", "type-id": "typeid",
-                     "stype": "stype", "stype-id": "stypeid", "name": "name"}
-
-
-def _parse_cursor(after: Optional[str]) -> Optional[Tuple[int, int]]:
-    if after is None:
-        return None
-    try:
-        t, i = str(after).split("_")
-        return int(t), int(i)
-    except ValueError:
-        raise ValueError(f"invalid cursor {after!r}") from None
-
-
-def _group_key(name: str, kind: str) -> GroupKey:
-    if name == "cluster":
-        return ("cluster", "")
-    if name == LEVEL_TAG[kind]:
-        return ("level", name)
-    col = COLUMN_OF.get(name)
-    if col is not None:
-        return ("column", col)
-    return ("tag", name)
 
 
 class Store:
@@ -224,6 +135,7 @@ class Store:
         self.retention = parse_duration(retention)
         self.log_retention = parse_duration(log_retention)
         self.store_logs = bool(store_logs)
+        self._searcher = Searcher(backend)
         self._started = _time.time()
         self._lock = threading.Lock()
         self._counters: Dict[str, Any] = {
@@ -434,60 +346,6 @@ class Store:
         return self.backend.get_state(key)
 
     # -------------------------------------------------------------- reading
-    def _spec(self, cluster: Any, kind: str, start: TimeLike, end: TimeLike,
-              hosts: Any, names: Any, types: Any, type_ids: Any, stypes: Any,
-              stype_ids: Any, tags: Optional[Mapping[str, Any]], text: Optional[str],
-              limit: Optional[int] = None, order: str = "desc",
-              after: Optional[str] = None) -> QuerySpec:
-        k = _kind(kind)
-        spec = QuerySpec(kind=k, clusters=_strings(cluster, "cluster"),
-                         start=_to_ns(start, "start"), end=_to_ns(end, "end"))
-        if spec.start is not None and spec.end is not None and spec.start > spec.end:
-            raise ValueError("start is after end")
-        for col, value, what in (("hostname", hosts, "hosts"), ("name", names, "names"),
-                                 ("type", types, "types"), ("typeid", type_ids, "type_ids"),
-                                 ("stype", stypes, "stypes"),
-                                 ("stypeid", stype_ids, "stype_ids")):
-            values = _strings(value, what)
-            if values is not None:
-                spec.columns[col] = values
-        for key, cond in (tags or {}).items():
-            if not isinstance(key, str) or not key:
-                raise ValueError("tag keys must be non-empty strings")
-            tc = _tag_condition(key, cond)
-            if key == "cluster":
-                if tc.negate:
-                    raise ValueError("tag 'cluster': use the cluster argument")
-                spec.clusters = tc.values if spec.clusters is None else tuple(
-                    c for c in spec.clusters if c in tc.values)
-            elif key == LEVEL_TAG[k]:
-                spec.levels = tc
-            elif key in _IDENTITY_FILTERS:
-                col = _IDENTITY_FILTERS[key]
-                target = spec.exclude if tc.negate else spec.columns
-                have = target.get(col)
-                if have is None:
-                    target[col] = tc.values
-                elif tc.negate:
-                    target[col] = have + tc.values
-                else:
-                    target[col] = tuple(v for v in have if v in tc.values)
-            else:
-                spec.tags.append(tc)
-        if text is not None:
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError("text: expected a non-empty full-text query")
-            spec.text = text
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise ValueError("limit must be a non-negative integer or None")
-        spec.limit = limit
-        if order not in ("desc", "asc"):
-            raise ValueError("order must be 'desc' or 'asc'")
-        spec.order = order
-        spec.after = _parse_cursor(after)
-        return spec
-
     def query(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
               start: TimeLike = None, end: TimeLike = None, hosts: Any = None,
               names: Any = None, types: Any = None, type_ids: Any = None, stypes: Any = None,
@@ -498,13 +356,18 @@ class Store:
 
         List arguments mean "any of"; ``tags`` maps a tag key to a value, a list
         of values, or ``{"not": [...]}``; ``text`` is a full-text query (words,
-        ``"quoted phrases"``, ``prefix*``).  Page with ``after=records[-1].cursor``.
+        ``"quoted phrases"``, ``prefix*``).  ``start`` and ``end`` take every form
+        of :mod:`ccstore.timesyntax` and each covers its unit (``end=1740028021``:
+        that whole second).  Page with ``after=records[-1].cursor``.
         """
-        spec = self._spec(cluster, kind, start, end, hosts, names, types, type_ids, stypes,
-                          stype_ids, tags, text, limit, order, after)
+        lo, hi = time_bounds(start, end, self._searcher.clock())
+        spec = keyword_spec(kind, lo, hi, cluster=cluster, hosts=hosts, names=names,
+                            types=types, type_ids=type_ids, stypes=stypes,
+                            stype_ids=stype_ids, tags=tags, text=text, limit=limit,
+                            order=order, after=after)
         if spec.limit == 0 or (spec.clusters is not None and not spec.clusters):
             return []
-        spec.text = self._fulltext(spec.text)
+        spec.text = self._searcher.fulltext(spec.text)
         return list(map(Record, self.backend.query(spec)))
 
     def count(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
@@ -519,15 +382,17 @@ class Store:
         Rows are ``(group values..., [bucket start in Unix seconds], count)``;
         ``interval`` (``"1h"``, seconds) adds the time bucket: a histogram.
         """
-        spec = self._spec(cluster, kind, start, end, hosts, names, types, type_ids, stypes,
-                          stype_ids, tags, text)
-        spec.limit = None
+        lo, hi = time_bounds(start, end, self._searcher.clock())
+        spec = keyword_spec(kind, lo, hi, cluster=cluster, hosts=hosts, names=names,
+                            types=types, type_ids=type_ids, stypes=stypes,
+                            stype_ids=stype_ids, tags=tags, text=text)
         k = spec.kind
         if by is None:
             by = (LEVEL_TAG[k],)
         elif isinstance(by, str):
             by = (by,)
-        keys = [_group_key(b, k) for b in by]
+        found = [count_key(b, k) for b in by]  # None: the kind itself
+        keys = [g for g in found if g is not None]
         step = None
         if interval is not None:
             seconds = parse_duration(interval)
@@ -536,15 +401,79 @@ class Store:
             step = int(seconds) * NS_PER_S
         if spec.clusters is not None and not spec.clusters:
             return []
-        spec.text = self._fulltext(spec.text)
+        spec.text = self._searcher.fulltext(spec.text)
         rows = self.backend.count(spec, keys, step)
+        if len(keys) < len(found):
+            rows = [_with_kind(r, found, k) for r in rows]
         if step is None:
             return rows
         return [r[:-2] + (r[-2] // NS_PER_S, r[-1]) for r in rows]
 
-    def _fulltext(self, text: Optional[str]) -> Optional[str]:
-        """The full-text query in the backend's form (checked: ValueError if invalid)."""
-        return None if text is None else self.backend.fulltext_query(text)
+    def search(self, q: str = "", *, start: TimeLike = None, end: TimeLike = None,
+               limit: Optional[int] = 1000, order: str = "desc",
+               after: Optional[str] = None) -> List[Record]:
+        """Records (logs and events) matching the query ``q``, newest first by default.
+
+        ``q`` is the query language of :mod:`ccstore.query` (``disk full``,
+        ``host:node[001-064] level:>=warn``, ``_time:1h``, ``job:4711``...); ``start``
+        and ``end`` (every form of :mod:`ccstore.timesyntax`, each covering its
+        unit) narrow it further.  Page with ``after=records[-1].cursor``.  A query
+        that does not parse is a :class:`~ccstore.query.QuerySyntaxError` (a
+        ValueError naming the column); an unknown cluster or job is a ValueError.
+        """
+        now = self._searcher.clock()
+        cursor = parse_cursor(after)
+        sel = self._searcher.select(q, start, end, now)
+        return list(map(Record, self._searcher.rows(sel, limit, order, cursor)))
+
+    def hits(self, q: str = "", *, start: TimeLike = None, end: TimeLike = None,
+             interval: Union[str, float, None] = None, by: Optional[str] = "level",
+             buckets: int = 60) -> Hits:
+        """How many records match ``q`` per time bucket, split by the field or tag ``by``
+        (None: not split), every bucket of the range present.
+
+        The range is ``start``/``end`` and the query's ``_time``; where neither bounds
+        it, the first or last matching record does.  ``interval`` (``"5m"``, seconds)
+        is the bucket width; by default a round width giving at most ``buckets``.
+        Buckets are aligned to multiples of the interval since the epoch.
+        """
+        now = self._searcher.clock()
+        sel = self._searcher.select(q, start, end, now)
+        return self._searcher.hits(sel, interval, by, buckets, now)
+
+    def facets(self, q: str = "", *, start: TimeLike = None, end: TimeLike = None,
+               fields: Optional[Sequence[str]] = None, limit: int = 10
+               ) -> Dict[str, List[Tuple[Optional[str], int]]]:
+        """The most common values of fields among the records matching ``q``.
+
+        ``{field: [(value, count), ...]}``, at most ``limit`` values per field, the
+        biggest count first; counts are over every matching record.  ``fields``:
+        output fields (``host``, ``level``, ``name``...) or tag names; by default
+        host, level, name, type, kind, cluster and the most common tag keys.
+        """
+        sel = self._searcher.select(q, start, end, self._searcher.clock())
+        return self._searcher.facets(sel, fields, limit)
+
+    def group(self, q: str = "", *, start: TimeLike = None, end: TimeLike = None,
+              limit: int = 100) -> List[Group]:
+        """Identical messages across hosts among the records matching ``q``, in the
+        spirit of ``dshbak -c``: numbers, ids and addresses masked, the biggest
+        group first, each with its count, first and last time and its hosts as a
+        Slurm hostlist.  Groups are formed from the newest
+        :data:`~ccstore.search.GROUP_SCAN` matching records.
+        """
+        sel = self._searcher.select(q, start, end, self._searcher.clock())
+        return self._searcher.group(sel, limit)
+
+    def job(self, job_id: Union[str, int], cluster: Optional[str] = None) -> JobInfo:
+        """A job's cluster, hosts and time window from the job events stored (measurement
+        ``job`` with ``function=start_job|stop_job``, or ``start_job`` / ``stop_job``).
+
+        A running job's window ends now.  :class:`~ccstore.query.JobNotFound` (a
+        ValueError) when no event names it; ValueError when it ran on several
+        clusters and none is given, or the cluster is unknown.
+        """
+        return self._searcher.job(str(job_id), cluster, self._searcher.clock())
 
     def clusters(self) -> List[str]:
         """Names of the clusters that have data."""
@@ -554,7 +483,8 @@ class Store:
     def apply_retention(self, now: TimeLike = None) -> int:
         """Remove events older than ``retention`` (and logs older than
         ``log_retention`` when set); return how many rows were removed."""
-        now_ns = _to_ns(now, "now") if now is not None else _time.time_ns()
+        clock = self._searcher.clock()
+        now_ns = clock if now is None else start_ns(now, now_ns=clock)
         removed = 0
         if self.retention is not None:
             removed += self.backend.expire("event", now_ns - int(self.retention * NS_PER_S))
@@ -578,6 +508,13 @@ class Store:
         out["decoder"] = lineproto.IMPLEMENTATION
         out["backend"] = self.backend.stats()
         return out
+
+
+def _with_kind(row: tuple, found: List[Any], kind: str) -> tuple:
+    """A count row with the kind put where ``by`` asked for it (its key is None)."""
+    values = iter(row)
+    out = tuple(kind if key is None else next(values) for key in found)
+    return out + tuple(values)
 
 
 class IngestResult(WriteResult):

@@ -31,7 +31,7 @@ ROOT = Path(ccstore.__file__).resolve().parent
 #: decides its layer.  A module imports from its own component or a lower layer.
 LAYERS: List[Tuple[str, Set[str]]] = [
     # shapes and syntax that everything shares
-    ("base", {"_version", "rows", "_lpspec", "timesyntax", "durations", "hostlist"}),
+    ("base", {"_version", "rows", "_lpspec", "timesyntax", "hostlist"}),
     # line protocol: bytes -> rows
     ("codec", {"_lineproto", "_pylineproto", "lineproto"}),
     # log-file formats: bytes -> rows
@@ -41,7 +41,7 @@ LAYERS: List[Tuple[str, Set[str]]] = [
     # storage engines: rows in, records out
     ("backends", {"backends"}),
     # the library: Store and open()
-    ("store", {"store"}),
+    ("store", {"store", "search"}),
     # the Go program's config files -> typed settings
     ("config", {"config"}),
     # group commit, request bodies, receivers (http, nats, files, syslog)

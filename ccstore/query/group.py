@@ -12,6 +12,7 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional
 
 from .. import hostlist
+from ..timesyntax import format_iso
 
 __all__ = ["mask", "group", "Group"]
 
@@ -39,13 +40,23 @@ def mask(message: Optional[str]) -> str:
 
 
 class Group(NamedTuple):
-    """One template: how many records, first and last time (ns), the hosts as a hostlist."""
+    """One template: how many records, first and last time (ns), the hosts as a
+    hostlist, and one of its messages as it was written."""
 
     template: str
     count: int
     first: int
     last: int
     hosts: str
+    sample: str = ""
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The output form: times as ISO 8601 (``first``, ``last``) and in ns
+        (``first_ns``, ``last_ns``)."""
+        return {"template": self.template, "count": self.count,
+                "first": format_iso(self.first), "last": format_iso(self.last),
+                "first_ns": self.first, "last_ns": self.last, "hosts": self.hosts,
+                "sample": self.sample}
 
 
 def _hosts_text(hosts: Iterable[str]) -> str:
@@ -60,9 +71,10 @@ def _hosts_text(hosts: Iterable[str]) -> str:
 
 def group(records: Iterable[Mapping[str, Any]]) -> List[Group]:
     """Records (output dicts) grouped by :func:`mask` of their message, most frequent
-    first (then by first time)."""
+    first (then by first time); a group's sample is the message of its first record
+    given."""
     templates: Dict[str, str] = {}  # message -> template, for repeated messages
-    acc: Dict[str, list] = {}  # template -> [count, first, last, hosts]
+    acc: Dict[str, list] = {}  # template -> [count, first, last, hosts, sample]
     for r in records:
         msg = r.get("message") or ""
         tpl = templates.get(msg)
@@ -73,7 +85,7 @@ def group(records: Iterable[Mapping[str, Any]]) -> List[Group]:
         t = r["ts_ns"]
         a = acc.get(tpl)
         if a is None:
-            a = acc[tpl] = [0, t, t, {}]
+            a = acc[tpl] = [0, t, t, {}, msg]
         a[0] += 1
         if t < a[1]:
             a[1] = t
@@ -82,6 +94,6 @@ def group(records: Iterable[Mapping[str, Any]]) -> List[Group]:
         host = r.get("host")
         if host is not None:
             a[3][host] = None
-    out = [Group(tpl, a[0], a[1], a[2], _hosts_text(a[3])) for tpl, a in acc.items()]
+    out = [Group(tpl, a[0], a[1], a[2], _hosts_text(a[3]), a[4]) for tpl, a in acc.items()]
     out.sort(key=lambda g: (-g.count, g.first, g.template))
     return out

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .. import hostlist
-from ..timesyntax import NS_PER_S
+from ..timesyntax import NS_PER_S, format_iso
 from .nodes import Eq, Job, Node, Time, and_, transform, walk
 
 __all__ = ["JOB_EVENT_NAMES", "JobError", "JobNotFound", "JobInfo", "job_function",
@@ -53,6 +53,14 @@ class JobInfo:
     def hostlist(self) -> str:
         """The hosts as a Slurm hostlist."""
         return hostlist.compress(self.hosts)
+
+    def as_dict(self) -> Dict[str, Any]:
+        """The output form: hosts as a hostlist, the window ``[start, end)`` as ISO 8601
+        and in ns."""
+        return {"job_id": self.job_id, "cluster": self.cluster, "hosts": self.hostlist,
+                "host_count": len(self.hosts), "start": format_iso(self.start_ns),
+                "end": format_iso(self.end_ns), "start_ns": self.start_ns,
+                "end_ns": self.end_ns, "running": self.running}
 
     def as_node(self) -> Node:
         """The query the job stands for: its cluster, its hosts, its time."""

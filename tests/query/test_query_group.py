@@ -38,11 +38,17 @@ def test_group():
                for i in range(1, 65)]
     records += [rec("node001", 50, "link down"), rec("node002", 300, "link down"),
                 rec(None, 7, "link down"), rec("m1", 5, "ok")]
-    assert group(records) == [
-        Group("Xid <num> on node<num> pid <num>", 64, 101, 164, "node[001-064]"),
-        Group("link down", 3, 7, 300, "node[001-002]"),
-        Group("ok", 1, 5, 5, "m1"),
+    groups = group(records)
+    assert groups == [
+        Group("Xid <num> on node<num> pid <num>", 64, 101, 164, "node[001-064]",
+              "Xid 79 on node001 pid 1001"),
+        Group("link down", 3, 7, 300, "node[001-002]", "link down"),
+        Group("ok", 1, 5, 5, "m1", "ok"),
     ]
+    assert groups[1].as_dict() == {
+        "template": "link down", "count": 3, "first": "1970-01-01T00:00:00.000000007Z",
+        "last": "1970-01-01T00:00:00.000000300Z", "first_ns": 7, "last_ns": 300,
+        "hosts": "node[001-002]", "sample": "link down"}
 
 
 def test_group_lists_hosts_a_hostlist_cannot_hold():

@@ -43,6 +43,10 @@ def test_finished_job(spelling):
     assert info.start_ns == START * S
     assert info.end_ns == (START + 601) * S  # the stopping second included whole
     assert info.hostlist == "a[0001-0002]"
+    assert info.as_dict() == {
+        "job_id": "4711", "cluster": "alex", "hosts": "a[0001-0002]", "host_count": 2,
+        "start": "2026-12-01T10:00:00.000000000Z", "end": "2026-12-01T10:10:01.000000000Z",
+        "start_ns": START * S, "end_ns": (START + 601) * S, "running": False}
 
 
 @pytest.mark.parametrize("spelling", ["function", "measurement"])

@@ -94,8 +94,8 @@ def matches(m: Msg, q: dict) -> bool:
         return False
     if q.get("start") is not None and m.time < q["start"] * NS:
         return False
-    if q.get("end") is not None and m.time > q["end"] * NS:
-        return False
+    if q.get("end") is not None and m.time >= (q["end"] + 1) * NS:
+        return False  # an end in whole seconds takes in that whole second
     for arg, attr in (("hosts", "hostname"), ("names", "name"), ("types", "type"),
                       ("type_ids", "typeid"), ("stypes", "stype"), ("stype_ids", "stypeid")):
         v = q.get(arg)

@@ -50,7 +50,12 @@ def test_records_carry_every_part(store):
     assert r.value == 'quota "hit"'
     assert r.timestamp == 1740027951 and r.time == 1740027951 * NS
     d = r.as_dict()
-    assert d["value"] == 'quota "hit"' and d["tags"]["extra"] == "x y"
+    assert d == {"time": "2025-02-20T05:05:51.000000000Z", "ts_ns": 1740027951 * NS,
+                 "cluster": "alex", "kind": "log", "host": "n1", "type": "socket",
+                 "type_id": "1", "stype": "filesystem", "stype_id": "/home", "name": "ccb",
+                 "level": "warn", "message": 'quota "hit"',
+                 "tags": {"loglevel": "warn", "extra": "x y"}, "cursor": r.cursor}
+    assert r.level == "warn"
     p = r.to_point()
     assert p.tags["cluster"] == "alex" and p.tags["stype-id"] == "/home"
     assert p.fields == {"log": 'quota "hit"'}
