@@ -253,8 +253,8 @@ def check_cluster(store: Store, cluster: Optional[str]) -> None:
     if cluster is not None:
         known = store.clusters()
         if cluster not in known:
-            raise RequestError(f"unknown cluster {cluster!r}; the store has "
-                               + (", ".join(map(repr, known)) or "no data yet"))
+            raise RequestError(f"unknown cluster {cluster!r} (clusters with data: "
+                               f"{', '.join(known) or 'none'})")
 
 
 def run_query(store: Store, req: Any, *, max_limit: int) -> Dict[str, Any]:
