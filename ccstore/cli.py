@@ -4,6 +4,11 @@
 
     ccstore ingest events.lp                      # line protocol (detected)
     ccstore ingest --cluster alex /var/log/syslog # log files, parsed
+    ccstore search 'host:a0[000-063] level:>=warn' --since 1h   # the query language
+    ccstore hits 'kind:log' --interval 1h --by level            # counts per bucket
+    ccstore facets 'level:>=error' --field host,name            # commonest values
+    ccstore group 'Xid*' --start -1h                            # dshbak -c of messages
+    ccstore job 4711                                            # hosts and time window
     ccstore query --level error --text NullPointerException --format jsonl
     ccstore count --interval 1h                   # histogram by loglevel
     ccstore tail --cluster alex '/var/log/*.log'  # follow files into the store
@@ -12,6 +17,8 @@
     ccstore serve -config config.json             # = python -m ccstore.server
 
 Every command takes ``--db PATH`` (default ``./ccstore.db``, or ``$CCSTORE_DB``).
+Times are those of :mod:`ccstore.timesyntax`; an option's value may begin with ``-``
+(``--start -1h``).  ``--json`` prints JSON lines with the field names of the REST API.
 
 Exit codes: 0 success; 1 some input lines were rejected (the rest is stored);
 2 usage error (bad arguments, unreadable input, no database); 130 interrupted.
@@ -20,7 +27,6 @@ Messages go to stderr, data to stdout.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import signal
@@ -30,8 +36,10 @@ import time
 from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
+from .timesyntax import NS_PER_S, duration_ns, format_iso, parse_instant
 
-__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_REJECTED", "EXIT_USAGE"]
+__all__ = ["main", "build_parser", "attach_dash_values", "EXIT_OK", "EXIT_REJECTED",
+           "EXIT_USAGE"]
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -43,6 +51,8 @@ LOG_FORMATS = ("syslog", "rfc5424", "json", "plain", "auto")
 SHOW_ERRORS = 20
 #: rejected lines kept for the summary
 MAX_ERRORS = 1000
+TIME_HELP = ("Unix seconds (ms, us, ns), ISO 8601 (UTC unless a zone is given), 'now', "
+             "or relative: -1h, now-2d")
 
 
 class UsageError(Exception):
@@ -69,50 +79,33 @@ def _open_store(args: argparse.Namespace, *, create: bool, **options: Any) -> An
         raise UsageError(f"cannot open database {path}: {exc}") from exc
 
 
-def parse_time(text: str) -> float:
-    """Unix seconds from ``1732264801``, ISO 8601 (local time without a zone),
-    ``now``, or a duration before now: ``1h30m``, ``-1h`` (Go syntax, plus ``d``)."""
-    s = text.strip()
-    if s == "now":
-        return time.time()
-    if _is_number(s):
-        return float(s)
+def _instant(text: str, option: str) -> str:
+    """``text`` checked as an instant of :mod:`ccstore.timesyntax` (UsageError naming
+    the option); the store parses it again."""
     try:
-        return time.time() - _duration(s[1:] if s.startswith("-") else s)
-    except ValueError:
-        pass
-    try:
-        dt = _dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"invalid time {text!r}: expected Unix seconds, ISO 8601, 'now' "
-                         "or a duration before now such as 1h") from None
-    return dt.timestamp()
+        parse_instant(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    return text
 
 
-def _duration(text: str) -> float:
-    """Seconds of a Go duration that may start with days (``2d12h``)."""
-    from .timesyntax import parse_duration
-
-    days, sep, rest = text.partition("d")
-    if not sep:
-        return float(parse_duration(text) or 0.0)
-    if not days or not _is_number(days):
-        raise ValueError(text)
-    return float(days) * 86400 + (float(parse_duration(rest) or 0.0) if rest else 0.0)
-
-
-def _is_number(s: str) -> bool:
-    try:
-        float(s)
-    except ValueError:
-        return False
-    return True
-
-
-def _format_ns(ns: int) -> str:
-    dt = _dt.datetime.fromtimestamp(ns // 1_000_000_000, _dt.timezone.utc)
-    ms = (ns // 1_000_000) % 1000
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms:03d}Z"
+def _time_range(args: argparse.Namespace) -> Tuple[Any, Any]:
+    """``(start, end)`` from ``--start``/``--end``/``--since`` for the Store."""
+    since = getattr(args, "since", None)
+    if since is not None:
+        if args.start:
+            raise UsageError("give --since or --start, not both")
+        try:
+            d = duration_ns(since)
+        except ValueError as exc:
+            raise UsageError(f"--since: {exc}") from None
+        if d <= 0:
+            raise UsageError(f"--since {since}: expected a positive duration")
+        start: Any = time.time_ns() - d  # nanoseconds: the store judges Unix times by size
+    else:
+        start = _instant(args.start, "--start") if args.start else None
+    end = _instant(args.end, "--end") if args.end else None
+    return start, end
 
 
 class _Progress:
@@ -257,11 +250,7 @@ def _filters(args: argparse.Namespace) -> Dict[str, Any]:
         if isinstance(tags[key], dict):
             raise UsageError(f"--level and --not-tag {key}=... together")
         tags[key].extend(args.level)
-    try:
-        start = parse_time(args.start) if args.start else None
-        end = parse_time(args.end) if args.end else None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    start, end = _time_range(args)
     return {"cluster": args.cluster or None, "kind": args.kind, "start": start, "end": end,
             "hosts": args.host or None, "names": args.name or None,
             "types": args.type or None, "type_ids": args.type_id or None,
@@ -279,6 +268,21 @@ def _table(rows: List[Sequence[str]], header: Sequence[str], out: IO[str],
     for r in [header] + list(rows):
         cells = [v.ljust(widths[i]) for i, v in enumerate(r[:-1])] + [r[-1]]
         out.write("  ".join(cells).rstrip() + "\n")
+
+
+def _message_table(rows: List[List[str]], header: Sequence[str], out: IO[str]) -> None:
+    """A table whose last column is a message: one line each, cut to a terminal's width."""
+    for x in rows:
+        x[-1] = x[-1].replace("\n", " \u23ce ")
+    width = os.get_terminal_size().columns if out.isatty() else None
+    if width:
+        fixed = sum(max([len(h)] + [len(x[i]) for x in rows]) + 2
+                    for i, h in enumerate(header[:-1]))
+        room = max(20, width - fixed)
+        for x in rows:
+            if len(x[-1]) > room:
+                x[-1] = x[-1][:room - 1] + "\u2026"
+    _table(rows, header, out, last_wide=True)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -305,20 +309,10 @@ def cmd_query(args: argparse.Namespace) -> int:
         multi = len({r.cluster for r in records}) > 1
         header = (["TIME"] + (["CLUSTER"] if multi else [])
                   + ["HOST", "NAME", level_key.upper(), "MESSAGE"])
-        width = os.get_terminal_size().columns if out.isatty() else None
-        rows = []
-        for r in records:
-            msg = r.value.replace("\n", " \u23ce ")
-            rows.append([_format_ns(r.time)] + ([r.cluster] if multi else [])
-                        + [r.hostname or "", r.name, r.tags.get(level_key, ""), msg])
-        if width:
-            fixed = sum(max([len(h)] + [len(x[i]) for x in rows]) + 2
-                        for i, h in enumerate(header[:-1]))
-            room = max(20, width - fixed)
-            for x in rows:
-                if len(x[-1]) > room:
-                    x[-1] = x[-1][:room - 1] + "\u2026"
-        _table(rows, header, out, last_wide=True)
+        rows = [[format_iso(r.time, digits=3)] + ([r.cluster] if multi else [])
+                + [r.hostname or "", r.name, r.tags.get(level_key, ""), r.value]
+                for r in records]
+        _message_table(rows, header, out)
     if limit is not None and len(records) == limit:
         print(f"(limit {limit} reached; next page: --after {records[-1].cursor})",
               file=sys.stderr)
@@ -337,7 +331,8 @@ def cmd_count(args: argparse.Namespace) -> int:
     finally:
         store.close()
     keys = list(by or ["loglevel" if args.kind == "log" else "function"])
-    header = keys + (["bucket"] if args.interval else []) + ["count"]
+    # the names of /api/count/'s answer
+    header = keys + (["timestamp"] if args.interval else []) + ["count"]
     if args.format == "jsonl":
         for r in rows:
             d = dict(zip(header, r))
@@ -347,10 +342,132 @@ def cmd_count(args: argparse.Namespace) -> int:
     for r in rows:
         cells = ["" if v is None else str(v) for v in r[:len(keys)]]
         if args.interval:
-            cells.append(_format_ns(int(r[len(keys)]) * 1_000_000_000)[:-5] + "Z")
+            cells.append(format_iso(int(r[len(keys)]) * NS_PER_S, digits=0))
         cells.append(str(r[-1]))
         table.append(cells)
     _table(table, [h.upper() for h in header], sys.stdout)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- search & co
+def _ask(store: Any, method: str, args: argparse.Namespace, **kw: Any) -> Any:
+    """``store.<method>(args.query, start, end, **kw)``; the store's ValueErrors (a query
+    syntax error, an unknown cluster or job...) are usage errors."""
+    start, end = _time_range(args)
+    try:
+        return getattr(store, method)(args.query, start=start, end=end, **kw)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _json_line(d: Any, out: IO[str]) -> None:
+    out.write(json.dumps(d, ensure_ascii=False) + "\n")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    store = _open_store(args, create=False)
+    try:
+        records = _ask(store, "search", args, limit=args.limit, order=args.order,
+                       after=args.after)
+    finally:
+        store.close()
+    dicts = [r.as_dict() for r in records]
+    out = sys.stdout
+    if args.json:
+        for d in dicts:
+            _json_line(d, out)
+    else:
+        multi = len({d["cluster"] for d in dicts}) > 1
+        header = ["TIME"] + (["CLUSTER"] if multi else []) + ["HOST", "NAME", "LEVEL",
+                                                              "MESSAGE"]
+        rows = [[format_iso(d["ts_ns"], digits=3)] + ([d["cluster"]] if multi else [])
+                + [d["host"] or "", d["name"], d["level"] or "", d["message"]]
+                for d in dicts]
+        _message_table(rows, header, out)
+    if records and len(records) == args.limit:
+        print(f"(limit {args.limit} reached; next page: --after {records[-1].cursor})",
+              file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_hits(args: argparse.Namespace) -> int:
+    store = _open_store(args, create=False)
+    try:
+        hits = _ask(store, "hits", args, interval=args.interval, by=args.by or None,
+                    buckets=args.buckets)
+    finally:
+        store.close()
+    d = hits.as_dict()
+    if args.json:
+        for b in d["buckets"]:
+            _json_line(b, sys.stdout)
+        return EXIT_OK
+    values = sorted({v for b in d["buckets"] for v in b["counts"]}, key=str)
+    header = ["TIME"] + [str(v) for v in values] + ["TOTAL"]
+    rows = [[b["time"]] + [str(b["counts"].get(v, 0)) for v in values]
+            + [str(sum(b["counts"].values()))] for b in d["buckets"]]
+    _table(rows, header, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_facets(args: argparse.Namespace) -> int:
+    fields = [f.strip() for spec in args.field for f in spec.split(",") if f.strip()]
+    store = _open_store(args, create=False)
+    try:
+        facets = _ask(store, "facets", args, fields=fields or None, limit=args.limit)
+    finally:
+        store.close()
+    out = sys.stdout
+    for field, values in facets.items():
+        if args.json:
+            for value, n in values:
+                _json_line({"field": field, "value": value, "count": n}, out)
+            continue
+        out.write(f"{field}\n")
+        width = max([len(str(v)) for v, _ in values] + [0])
+        for value, n in values:
+            out.write(f"  {str(value).ljust(width)}  {n:>8}\n")
+    return EXIT_OK
+
+
+def cmd_group(args: argparse.Namespace) -> int:
+    store = _open_store(args, create=False)
+    try:
+        groups = _ask(store, "group", args, limit=args.limit)
+    finally:
+        store.close()
+    out = sys.stdout
+    for g in groups:
+        d = g.as_dict()
+        if args.json:
+            _json_line(d, out)
+            continue
+        # dshbak -c: the host set as a hostlist over a rule, then the (masked) message
+        times = d["first"] if d["first"] == d["last"] else f"{d['first']} .. {d['last']}"
+        out.write("-" * 16 + "\n")
+        out.write(f"{d['hosts'] or '(no host)'}  ({d['count']} lines, {times})\n")
+        out.write("-" * 16 + "\n")
+        out.write(f" {d['template']}\n")
+    return EXIT_OK
+
+
+def cmd_job(args: argparse.Namespace) -> int:
+    store = _open_store(args, create=False)
+    try:
+        try:
+            job = store.job(args.job_id, cluster=args.cluster)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    finally:
+        store.close()
+    d = job.as_dict()
+    if args.json:
+        _json_line(d, sys.stdout)
+        return EXIT_OK
+    for key, value in (("job", d["job_id"]), ("cluster", d["cluster"]), ("hosts", d["hosts"]),
+                       ("start", d["start"]),
+                       ("end", d["end"] + ("  (running)" if d["running"] else ""))):
+        sys.stdout.write(f"{key:<8} {value}\n")
     return EXIT_OK
 
 
@@ -403,14 +520,14 @@ def _report_poll(counts: Dict[str, int], always: bool = False) -> None:
 
 # ---------------------------------------------------------------------------- others
 def cmd_retention(args: argparse.Namespace) -> int:
-    try:
-        now = parse_time(args.now) if args.now else None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    now = _instant(args.now, "--now") if args.now else None
     store = _open_store(args, create=False, retention=args.retention,
                         log_retention=args.log_retention)
     try:
-        removed = store.apply_retention(now)
+        try:
+            removed = store.apply_retention(now)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     finally:
         store.close()
     print(f"removed {removed} rows")
@@ -440,8 +557,7 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cluster", action="append", default=[], metavar="NAME")
     g.add_argument("--kind", choices=("log", "event"), default="log",
                    help="logs (default) or events")
-    g.add_argument("--start", metavar="TIME",
-                   help="Unix seconds, ISO 8601, 'now' or a duration before now (-1h)")
+    g.add_argument("--start", metavar="TIME", help=TIME_HELP)
     g.add_argument("--end", metavar="TIME")
     g.add_argument("--host", action="append", default=[], metavar="HOST")
     g.add_argument("--name", action="append", default=[], metavar="NAME",
@@ -458,7 +574,19 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--text", metavar="QUERY", help="full-text query over the message")
 
 
+def _add_query(p: argparse.ArgumentParser) -> None:
+    p.add_argument("query", nargs="?", default="", metavar="QUERY",
+                   help="the query (docs/design/query.md); default: everything")
+    p.add_argument("--start", metavar="TIME", help=TIME_HELP)
+    p.add_argument("--end", metavar="TIME", help="end (the whole unit of TIME is included)")
+    p.add_argument("--since", metavar="DURATION", help="the last DURATION (1h, 2d, 90m)")
+    p.add_argument("--json", action="store_true",
+                   help="JSON lines, with the field names of the REST API")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from .query import DEFAULTS
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS,
                         help="database file or postgresql:// URL "
@@ -467,8 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ccstore", allow_abbrev=False,
         description="Store and query ClusterCockpit events and logs.",
         epilog="Exit codes: 0 ok, 1 some lines rejected, 2 usage error. "
-               "Times: Unix seconds, ISO 8601, 'now', or a duration before now "
-               "('1h', '--start=-2d').")
+               "Times: Unix seconds (ms, us, ns), ISO 8601 (UTC unless a zone is given), "
+               "'now', or relative ('-1h', 'now-2d').")
     p.add_argument("--db", metavar="PATH", default=os.environ.get("CCSTORE_DB") or "./ccstore.db",
                    help="database file or postgresql:// URL "
                         "(default: $CCSTORE_DB or ./ccstore.db)")
@@ -501,7 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("query", parents=[common], allow_abbrev=False,
                        help="print stored logs or events")
     _add_filters(q)
-    q.add_argument("--limit", type=int, default=100, help="at most this many (0: all)")
+    q.add_argument("--limit", type=int, default=DEFAULTS["limit"],
+                   help=f"at most this many (default {DEFAULTS['limit']}; 0: all)")
     q.add_argument("--order", choices=("desc", "asc"), default="desc")
     q.add_argument("--after", metavar="CURSOR", help="continue after this cursor")
     q.add_argument("--format", choices=("table", "jsonl", "lp"), default="table")
@@ -515,6 +644,51 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--interval", metavar="DURATION", help="time buckets, e.g. 1h")
     c.add_argument("--format", choices=("table", "jsonl"), default="table")
     c.set_defaults(func=cmd_count)
+
+    se = sub.add_parser("search", parents=[common], allow_abbrev=False,
+                        help="logs and events matching a query ('level:>=warn host:n[01-64]')")
+    _add_query(se)
+    se.add_argument("--limit", type=int, default=DEFAULTS["limit"],
+                    help=f"at most this many records (default {DEFAULTS['limit']})")
+    se.add_argument("--order", choices=("desc", "asc"), default=DEFAULTS["order"],
+                    help="newest first (default) or oldest first")
+    se.add_argument("--after", metavar="CURSOR", help="continue after this cursor")
+    se.set_defaults(func=cmd_search)
+
+    h = sub.add_parser("hits", parents=[common], allow_abbrev=False,
+                       help="counts of matching records per time bucket")
+    _add_query(h)
+    h.add_argument("--interval", metavar="DURATION",
+                   help="bucket width (default: the range in --buckets buckets)")
+    h.add_argument("--by", default="level", metavar="FIELD",
+                   help="split the counts by this field or tag (default level; '' not split)")
+    h.add_argument("--buckets", type=int, default=DEFAULTS["hits_buckets"],
+                   help=f"buckets without --interval (default {DEFAULTS['hits_buckets']})")
+    h.set_defaults(func=cmd_hits)
+
+    f = sub.add_parser("facets", parents=[common], allow_abbrev=False,
+                       help="the most common values of fields among matching records")
+    _add_query(f)
+    f.add_argument("--field", action="append", default=[], metavar="FIELD",
+                   help="fields or tags, repeatable or comma-separated (default: host, "
+                        "level, name, type, kind, cluster and the commonest tags)")
+    f.add_argument("--limit", type=int, default=DEFAULTS["facet_top"],
+                   help=f"values per field (default {DEFAULTS['facet_top']})")
+    f.set_defaults(func=cmd_facets)
+
+    g = sub.add_parser("group", parents=[common], allow_abbrev=False,
+                       help="identical messages across hosts, as dshbak -c shows them")
+    _add_query(g)
+    g.add_argument("--limit", type=int, default=DEFAULTS["group_limit"],
+                   help=f"groups, biggest first (default {DEFAULTS['group_limit']})")
+    g.set_defaults(func=cmd_group)
+
+    j = sub.add_parser("job", parents=[common], allow_abbrev=False,
+                       help="a job's cluster, hosts and time window, from its events")
+    j.add_argument("job_id", metavar="ID")
+    j.add_argument("--cluster", help="the job's cluster (needed when ids repeat)")
+    j.add_argument("--json", action="store_true", help="print JSON")
+    j.set_defaults(func=cmd_job)
 
     t = sub.add_parser("tail", parents=[common], allow_abbrev=False,
                        help="follow log files (globs) into the store, as the files receiver")
@@ -544,13 +718,55 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _options(parser: argparse.ArgumentParser) -> Tuple[set, set]:
+    """(every option string, those taking one value) of a parser and its subcommands."""
+    every: set = set()
+    valued: set = set()
+    for action in parser._actions:
+        every.update(action.option_strings)
+        if action.option_strings and action.nargs is None:
+            valued.update(action.option_strings)
+        if isinstance(action.choices, dict):  # the subcommands
+            for sub in action.choices.values():
+                if isinstance(sub, argparse.ArgumentParser):
+                    e, v = _options(sub)
+                    every |= e
+                    valued |= v
+    return every, valued
+
+
+def attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> List[str]:
+    """``--start -1h`` -> ``--start=-1h`` for every option that takes a value.
+
+    argparse reads a word beginning with ``-`` as an option (unless it is a negative
+    number), so a relative time after a space would be "expected one argument".
+    """
+    every, valued = _options(parser)
+    out: List[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        if arg in valued and nxt is not None and nxt.startswith("-") and len(nxt) > 1 \
+                and nxt != "--" and nxt not in every:
+            out.append(f"{arg}={nxt}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "serve":
         return cmd_serve(args_list[1:])
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args = parser.parse_args(attach_dash_values(parser, args_list))
     if args.command == "serve":
         _err("serve takes the server's flags only (its config names the database): "
              "ccstore serve -config FILE")

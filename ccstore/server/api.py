@@ -3,7 +3,11 @@
 ``run_query`` answers the Go cc-event-store's ``/api/query/`` request exactly
 (``{"results": [[{"data": [{"Event", "timestamp"}], "from", "to"}]]}``: one list
 per query, one entry per type-id, per subtype-id when given) and adds the
-documented extensions.  ``run_count`` answers ``/api/count/``.
+documented extensions.  ``run_count`` answers ``/api/count/``.  ``run_search``,
+``run_hits``, ``run_facets``, ``run_group`` and ``run_job`` answer the endpoints of
+the query language (query-string parameters, output names of
+:mod:`ccstore.query.fields`).  Every reader is strict: an unknown key or parameter,
+an unknown cluster, a bad time or query is a :class:`RequestError` naming it.
 """
 from __future__ import annotations
 
@@ -11,13 +15,24 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from .. import timesyntax
+from ..ingest.body import ApiError
+from ..query import DEFAULTS, JobNotFound, QuerySyntaxError
 from ..store import Record, Store
 
-__all__ = ["RequestError", "merge_conditions", "parse_condition", "run_count", "run_query"]
+__all__ = ["RequestError", "check_cluster", "facets_dict", "merge_conditions", "parse_condition",
+           "run_count", "run_facets", "run_group", "run_hits", "run_job", "run_query",
+           "run_search"]
 
 
-class RequestError(ValueError):
-    """The request is malformed; the message tells the client what to fix."""
+class RequestError(ApiError, ValueError):
+    """The request is malformed; the message tells the client what to fix.
+
+    ``status`` is 400 unless given; ``extra`` keys join the error answer (``column``
+    of a query syntax error)."""
+
+    def __init__(self, message: str, *, status: int = 400, **extra: Any) -> None:
+        super().__init__(status, message, extra)
 
 
 # ----------------------------------------------------------------------- small readers
@@ -49,18 +64,34 @@ def _str_list(v: Any, what: str) -> Optional[List[str]]:
     raise RequestError(f"{what}: expected a string or a list of strings")
 
 
-def _time(d: Mapping[str, Any], key: str, *, zero_is_open: bool) -> Optional[float]:
+def _time(d: Mapping[str, Any], key: str, *, zero_is_open: bool) -> Any:
+    """A time bound in the one time syntax (:mod:`ccstore.timesyntax`), checked here so
+    that the error names ``key``; None when absent (or 0 where 0 means "open")."""
     v = d.get(key)
-    if v is None:
+    if v is None or v == "":
         return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        if isinstance(v, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", v):
-            v = float(v) if "." in v else int(v)
-        else:
-            raise RequestError(f"{key}: expected Unix seconds (a number)")
-    if zero_is_open and v == 0:
+    if zero_is_open and not isinstance(v, bool) and v in (0, "0"):
         return None
+    try:
+        timesyntax.parse_instant(v)
+    except ValueError as exc:
+        raise RequestError(f"{key}: {exc}") from None
     return v
+
+
+def _check_range(start: Any, end: Any, what: str) -> None:
+    if start is not None and end is not None and \
+            timesyntax.start_ns(start) >= timesyntax.end_ns(end):
+        raise RequestError(what)
+
+
+def _unknown_keys(d: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+    """RequestError naming the first key of ``d`` not in ``allowed``."""
+    known = set(allowed)
+    for k in d:
+        if k not in known:
+            raise RequestError(f"{where}unknown key {k!r}; expected one of "
+                               f"{', '.join(sorted(known))}")
 
 
 def _limit(v: Any, cap: int, what: str = "limit") -> int:
@@ -193,52 +224,84 @@ def _datum(r: Record, full: bool) -> Dict[str, Any]:
     return d
 
 
-#: keys of one query that may also stand at the top level of a request without "queries"
+#: filters of one query; at the top level they are the defaults of every query (and
+#: the one query of a request without "queries")
 _QUERY_KEYS = ("event", "host", "hosts", "type", "type-ids", "subtype", "subtype-ids", "cursor")
+#: options of one query that may also stand at the top level as defaults
+_OPTION_KEYS = ("kind", "conditions", "text", "limit", "order", "full")
+_REQUEST_KEYS = ("cluster", "from", "to", "queries", "for-all-nodes") + _QUERY_KEYS + _OPTION_KEYS
+
+
+def _one_host_key(q: Mapping[str, Any], where: str) -> Dict[str, Any]:
+    """``q`` with ``hosts`` spelled ``host`` (the two are one key)."""
+    out = dict(q)
+    if "hosts" in out:
+        if "host" in out:
+            raise RequestError(f"{where}give host or hosts, not both")
+        out["host"] = out.pop("hosts")
+    return out
+
+
+def _bool(v: Any, what: str) -> bool:
+    if not isinstance(v, bool):
+        raise RequestError(f"{what}: expected true or false")
+    return v
+
+
+def check_cluster(store: Store, cluster: Optional[str]) -> None:
+    """RequestError when ``cluster`` is given and the store holds nothing of it."""
+    if cluster is not None:
+        known = store.clusters()
+        if cluster not in known:
+            raise RequestError(f"unknown cluster {cluster!r} (clusters with data: "
+                               f"{', '.join(known) or 'none'})")
 
 
 def run_query(store: Store, req: Any, *, max_limit: int) -> Dict[str, Any]:
     """Answer one ``/api/query/`` request body (already JSON-decoded)."""
     if not isinstance(req, dict):
         raise RequestError("the request body must be a JSON object")
+    _unknown_keys(req, _REQUEST_KEYS, "")
     cluster = _opt_str(req, "cluster", "")
     start = _time(req, "from", zero_is_open=False)
     end = _time(req, "to", zero_is_open=True)
-    if start is not None and end is not None and start > end:
-        raise RequestError("from is after to")
+    _check_range(start, end, "from is after to")
     kind = _kind(req.get("kind"), "event")
+    check_cluster(store, cluster)
+    top = _one_host_key({k: req[k] for k in _QUERY_KEYS if k in req}, "")
+    fan = _str_list(req.get("for-all-nodes"), "for-all-nodes")
     queries = req.get("queries")
     if queries is None:
         # no "queries": the request itself is the one query (its top-level filters)
-        queries = [] if req.get("for-all-nodes") else [
-            {k: req[k] for k in _QUERY_KEYS if k in req}]
+        queries = [] if fan else [{}]
     if not isinstance(queries, list) or not all(isinstance(q, dict) for q in queries):
         raise RequestError("queries: expected a list of objects")
     defaults = {
         "limit": _limit(req.get("limit"), max_limit),
         "order": _order(req.get("order")),
-        "full": bool(req.get("full", False)),
+        "full": _bool(req.get("full", False), "full"),
         "text": _opt_str(req, "text", ""),
         "conditions": _conditions(req.get("conditions"), "conditions"),
     }
     all_queries = list(queries)
     expanded: List[Dict[str, Any]] = []
-    fan = _str_list(req.get("for-all-nodes"), "for-all-nodes")
     if fan:
         expanded = _for_all_nodes(store, cluster, kind, start, end, fan)
         all_queries += expanded
     results = []
     for i, q in enumerate(all_queries):
-        results.append(_run_one(store, q, f"queries[{i}].", cluster, kind, start, end,
-                                req, defaults, max_limit))
+        where = f"queries[{i}]."
+        _unknown_keys(q, _QUERY_KEYS + _OPTION_KEYS, where)
+        results.append(_run_one(store, {**top, **_one_host_key(q, where)}, where, cluster,
+                                kind, start, end, req, defaults, max_limit))
     answer: Dict[str, Any] = {"results": results}
     if fan:
         answer["queries"] = list(queries) + expanded
     return answer
 
 
-def _for_all_nodes(store: Store, cluster: Optional[str], kind: str, start: Optional[float],
-                   end: Optional[float], names: List[str]) -> List[Dict[str, Any]]:
+def _for_all_nodes(store: Store, cluster: Optional[str], kind: str, start: Any, end: Any,
+                   names: List[str]) -> List[Dict[str, Any]]:
     """One query per (host, event name) for every host that has any of the names in
     the time range, hosts sorted, like cc-metric-store's ``for-all-nodes``."""
     rows = store.count(cluster, kind, start=start, end=end, by=("hostname",), names=names)
@@ -247,11 +310,10 @@ def _for_all_nodes(store: Store, cluster: Optional[str], kind: str, start: Optio
 
 
 def _run_one(store: Store, q: Dict[str, Any], where: str, cluster: Optional[str],
-             kind: str, start: Optional[float], end: Optional[float], req: Mapping[str, Any],
+             kind: str, start: Any, end: Any, req: Mapping[str, Any],
              defaults: Dict[str, Any], max_limit: int) -> List[Dict[str, Any]]:
     names = _str_list(q.get("event"), where + "event")
-    hosts = _str_list(q.get("host"), where + "host") or _str_list(q.get("hosts"),
-                                                                   where + "hosts")
+    hosts = _str_list(q.get("host"), where + "host")
     qtype = _opt_str(q, "type", where)
     stype = _opt_str(q, "subtype", where)
     type_ids: List[Optional[str]] = list(_str_list(q.get("type-ids"), where + "type-ids")
@@ -261,7 +323,7 @@ def _run_one(store: Store, q: Dict[str, Any], where: str, cluster: Optional[str]
     qkind = _kind(q.get("kind"), kind)
     limit = _limit(q["limit"], max_limit, where + "limit") if "limit" in q else defaults["limit"]
     order = _order(q["order"]) if "order" in q else defaults["order"]
-    full = bool(q.get("full", defaults["full"]))
+    full = _bool(q["full"], where + "full") if "full" in q else defaults["full"]
     text = _opt_str(q, "text", where) or defaults["text"]
     cursor = _opt_str(q, "cursor", where)
     tags = merge_conditions(defaults["conditions"] + _conditions(q.get("conditions"),
@@ -289,21 +351,35 @@ def _run_one(store: Store, q: Dict[str, Any], where: str, cluster: Optional[str]
 # ----------------------------------------------------------------------- /api/count/
 
 
+#: keys of an ``/api/count/`` request
+COUNT_KEYS = ("cluster", "kind", "from", "to", "by", "interval", "host", "hosts", "event",
+              "events", "type", "type-id", "type-ids", "subtype", "subtype-id", "subtype-ids",
+              "condition", "conditions", "text")
+
+
 def run_count(store: Store, req: Mapping[str, Any]) -> Dict[str, Any]:
     """Answer one ``/api/count/`` request (query-string or JSON keys)."""
+    _unknown_keys(req, COUNT_KEYS, "")
     cluster = _opt_str(req, "cluster", "")
     kind = _kind(req.get("kind"), "log")
     start = _time(req, "from", zero_is_open=False)
     end = _time(req, "to", zero_is_open=True)
+    _check_range(start, end, "from is after to")
+    check_cluster(store, cluster)
     by_raw = req.get("by")
     if isinstance(by_raw, str):
         by_raw = [b.strip() for b in by_raw.split(",") if b.strip()]
     by = _str_list(by_raw, "by")
     interval = req.get("interval")
-    if interval is not None and (isinstance(interval, bool)
-                                 or not isinstance(interval, (str, int, float))):
-        raise RequestError("interval: expected a Go duration (\"1h\") or seconds")
-    if interval == "":
+    seconds = None
+    if interval is not None and interval != "":
+        if isinstance(interval, bool) or not isinstance(interval, (str, int, float)):
+            raise RequestError("interval: expected a duration (\"1h\") or seconds")
+        try:
+            seconds = timesyntax.parse_duration(interval)
+        except ValueError as exc:
+            raise RequestError(f"interval: {exc}") from None
+    else:
         interval = None
     hosts = _str_list(req.get("host"), "host") or _str_list(req.get("hosts"), "hosts")
     names = _str_list(req.get("event"), "event") or _str_list(req.get("events"), "events")
@@ -317,7 +393,7 @@ def run_count(store: Store, req: Mapping[str, Any]) -> Dict[str, Any]:
     else:
         try:
             rows = store.count(
-                cluster, kind, start=start, end=end, by=by, interval=interval, hosts=hosts,
+                cluster, kind, start=start, end=end, by=by, interval=seconds, hosts=hosts,
                 names=names, types=_str_list(req.get("type"), "type"),
                 type_ids=_str_list(req.get("type-ids", req.get("type-id")), "type-ids"),
                 stypes=_str_list(req.get("subtype"), "subtype"),
@@ -337,3 +413,121 @@ def run_count(store: Store, req: Mapping[str, Any]) -> Dict[str, Any]:
         total += r[-1]
         counts.append(item)
     return {"kind": kind, "by": keys, "interval": interval, "total": total, "counts": counts}
+
+
+# ----------------------------------------------------------------------- the query language
+# GET /api/search, /api/hits, /api/facets, /api/group, /api/job/<id>: query-string
+# parameters (``params`` maps each name to the list of its values), the query string of
+# ccstore.query in ``q``, times in the one time syntax, answers with the field names of
+# ccstore.query.fields.
+
+#: parameters of each endpoint
+SEARCH_PARAMS = ("q", "start", "end", "limit", "after", "order")
+HITS_PARAMS = ("q", "start", "end", "interval", "by", "buckets")
+FACETS_PARAMS = ("q", "start", "end", "fields", "limit")
+GROUP_PARAMS = ("q", "start", "end", "limit")
+JOB_PARAMS = ("cluster",)
+
+
+def _single(params: Mapping[str, Sequence[str]], allowed: Sequence[str],
+            endpoint: str) -> Dict[str, str]:
+    """One value per parameter; RequestError naming an unknown or repeated one."""
+    out: Dict[str, str] = {}
+    for key, values in params.items():
+        if key not in allowed:
+            raise RequestError(f"unknown parameter {key!r}; {endpoint} takes "
+                               f"{', '.join(allowed)}")
+        if len(values) != 1:
+            raise RequestError(f"parameter {key!r} given {len(values)} times")
+        out[key] = values[0]
+    return out
+
+
+def _int(p: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    v = p.get(key, "")
+    if v == "":
+        return default
+    try:
+        n = int(v)
+    except ValueError:
+        raise RequestError(f"{key}: expected an integer, not {v!r}") from None
+    if not lo <= n <= hi:
+        raise RequestError(f"{key}: expected {lo} to {hi}, not {n}")
+    return n
+
+
+def _opt(p: Mapping[str, str], key: str) -> Optional[str]:
+    """A parameter's value; absent or empty -> None."""
+    return p.get(key) or None
+
+
+def _ask(fn: Any, *args: Any, **kw: Any) -> Any:
+    """A Store call; its ValueErrors (a query syntax error with its column) -> 400."""
+    try:
+        return fn(*args, **kw)
+    except QuerySyntaxError as exc:
+        raise RequestError(f"q: {exc}", column=exc.column) from None
+    except (ValueError, TypeError) as exc:
+        raise RequestError(str(exc)) from None
+
+
+def run_search(store: Store, params: Mapping[str, Sequence[str]], *,
+               max_limit: int) -> Dict[str, Any]:
+    """``/api/search``: matching records, ``next`` is the ``after`` of the next page
+    (null when this page is the last)."""
+    p = _single(params, SEARCH_PARAMS, "/api/search")
+    limit = _int(p, "limit", min(DEFAULTS["limit"], max_limit), 0, max_limit)
+    order = p.get("order") or DEFAULTS["order"]
+    if order not in ("asc", "desc"):
+        raise RequestError(f"order: expected asc or desc, not {order!r}")
+    records = _ask(store.search, p.get("q", ""), start=_opt(p, "start"), end=_opt(p, "end"),
+                   limit=limit, order=order, after=_opt(p, "after"))
+    return {"records": [r.as_dict() for r in records],
+            "next": records[-1].cursor if records and len(records) == limit else None}
+
+
+def run_hits(store: Store, params: Mapping[str, Sequence[str]]) -> Dict[str, Any]:
+    """``/api/hits``: counts per time bucket, split by a field (``by=`` empty: not split)."""
+    p = _single(params, HITS_PARAMS, "/api/hits")
+    by = p["by"] if "by" in p else "level"
+    buckets = _int(p, "buckets", DEFAULTS["hits_buckets"], 1, 10_000)
+    hits = _ask(store.hits, p.get("q", ""), start=_opt(p, "start"), end=_opt(p, "end"),
+                interval=_opt(p, "interval"), by=by or None, buckets=buckets)
+    return hits.as_dict()
+
+
+def facets_dict(facets: Mapping[str, Sequence[Tuple[Any, int]]]) -> Dict[str, Any]:
+    """The JSON form of :meth:`Store.facets`: each field's values with their counts."""
+    return {"facets": {f: [{"value": v, "count": n} for v, n in values]
+                       for f, values in facets.items()}}
+
+
+def run_facets(store: Store, params: Mapping[str, Sequence[str]]) -> Dict[str, Any]:
+    """``/api/facets``: the most common values of fields (``fields=host,level``)."""
+    p = _single(params, FACETS_PARAMS, "/api/facets")
+    fields = [f.strip() for f in p["fields"].split(",") if f.strip()] \
+        if p.get("fields") else None
+    limit = _int(p, "limit", DEFAULTS["facet_top"], 1, 10_000)
+    return facets_dict(_ask(store.facets, p.get("q", ""), start=_opt(p, "start"),
+                            end=_opt(p, "end"), fields=fields, limit=limit))
+
+
+def run_group(store: Store, params: Mapping[str, Sequence[str]]) -> Dict[str, Any]:
+    """``/api/group``: identical messages across hosts, biggest group first."""
+    p = _single(params, GROUP_PARAMS, "/api/group")
+    limit = _int(p, "limit", DEFAULTS["group_limit"], 1, 100_000)
+    groups = _ask(store.group, p.get("q", ""), start=_opt(p, "start"), end=_opt(p, "end"),
+                  limit=limit)
+    return {"groups": [g.as_dict() for g in groups]}
+
+
+def run_job(store: Store, job_id: str, params: Mapping[str, Sequence[str]]) -> Dict[str, Any]:
+    """``/api/job/<id>``: the job's cluster, hosts and time window (404 when unknown)."""
+    p = _single(params, JOB_PARAMS, "/api/job/<id>")
+    try:
+        job = store.job(job_id, cluster=_opt(p, "cluster"))
+    except JobNotFound as exc:
+        raise RequestError(str(exc), status=404) from None
+    except ValueError as exc:
+        raise RequestError(str(exc)) from None
+    return job.as_dict()

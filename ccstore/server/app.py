@@ -1,8 +1,9 @@
 """The Bottle application: thin handlers over the storage manager and the Store.
 
 All under ``/api/``, with and without a trailing slash: ``write``, ``query``,
-``count``, ``stats``, ``health``, ``openapi.json``; Swagger UI at ``/swagger/``
-when enabled.  Errors are JSON ``{"status": ..., "error": ...}``.
+``count``, ``search``, ``hits``, ``facets``, ``group``, ``job/<id>``, ``stats``,
+``health``, ``openapi.json``; Swagger UI at ``/swagger/`` when enabled.  Errors are
+JSON ``{"status": ..., "error": ...}``.
 """
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import logging
 import mimetypes
 import os
 import time
+import urllib.parse
 from collections.abc import Mapping
 from http.client import responses as _REASONS
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import bottle
 
@@ -23,7 +25,16 @@ from ..config import ApiConfig
 from ..ingest.body import ApiError, error_body, read_body, write_request
 from ..ingest.commit import StorageManager
 from ..store import Store
-from .api import RequestError, run_count, run_query
+from .api import (
+    RequestError,
+    run_count,
+    run_facets,
+    run_group,
+    run_hits,
+    run_job,
+    run_query,
+    run_search,
+)
 from .auth import Authenticator, AuthError
 from .openapi import openapi_document
 
@@ -52,23 +63,31 @@ def _json_body(environ: Mapping[str, Any], limit: int) -> Any:
         raise ApiError(400, f"failed to parse API request: {exc}") from None
 
 
-def _query_params(query: bottle.FormsDict) -> Dict[str, Any]:
-    """Query-string parameters; repeatable ones as lists."""
-    out: Dict[str, Any] = {}
-    for key in query.keys():
-        values = query.getall(key)
-        if key in ("host", "hosts", "event", "events", "type-id", "type-ids", "subtype-id",
-                   "subtype-ids", "condition", "conditions"):
-            out[key] = values
-        else:
-            out[key] = values[-1]
-    for key in ("from", "to"):
-        if key in out:
-            try:
-                out[key] = float(out[key]) if "." in out[key] else int(out[key])
-            except ValueError:
-                raise ApiError(400, f"{key}: expected Unix seconds") from None
+def query_string(environ: Mapping[str, Any]) -> Dict[str, List[str]]:
+    """The query-string parameters, each with the list of its values, decoded as UTF-8
+    (percent escapes and raw bytes alike); ApiError 400 when they are not UTF-8."""
+    raw = environ.get("QUERY_STRING", "")
+    try:
+        text = raw.encode("latin-1").decode("utf-8")  # PEP 3333: bytes as latin-1
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, encoding="utf-8",
+                                       errors="strict")
+    except UnicodeError:
+        raise ApiError(400, "the query string is not UTF-8") from None
+    out: Dict[str, List[str]] = {}
+    for key, value in pairs:
+        out.setdefault(key, []).append(value)
     return out
+
+
+#: /api/count/ parameters that may be repeated (the others: the last value counts)
+_REPEATABLE = ("host", "hosts", "event", "events", "type-id", "type-ids", "subtype-id",
+               "subtype-ids", "condition", "conditions")
+
+
+def _query_params(environ: Mapping[str, Any]) -> Dict[str, Any]:
+    """Query-string parameters; repeatable ones as lists."""
+    return {key: values if key in _REPEATABLE else values[-1]
+            for key, values in query_string(environ).items()}
 
 
 def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
@@ -117,7 +136,7 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @route("/api/write", "POST")
     @protected
     def write() -> Any:
-        q = bottle.request.query
+        q = _query_params(bottle.request.environ)
         problem = write_request(manager, bottle.request.environ, source="api",
                                 cluster=q.get("cluster") or None,
                                 precision=q.get("precision") or "auto", limit=limit)
@@ -140,13 +159,40 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @route("/api/count", ["GET", "POST"])
     @protected
     def count() -> Any:
-        params = _query_params(bottle.request.query)
+        params = _query_params(bottle.request.environ)
         body = _json_body(bottle.request.environ, limit)
         if body is not None:
             if not isinstance(body, dict):
                 raise ApiError(400, "the request body must be a JSON object")
             params.update(body)
         return json_response(200, run_count(store, params))
+
+    # ------------------------------------------------------------------ the query language
+    @route("/api/search")
+    @protected
+    def search() -> Any:
+        params = query_string(bottle.request.environ)
+        return json_response(200, run_search(store, params, max_limit=api_config.query_limit))
+
+    @route("/api/hits")
+    @protected
+    def hits() -> Any:
+        return json_response(200, run_hits(store, query_string(bottle.request.environ)))
+
+    @route("/api/facets")
+    @protected
+    def facets() -> Any:
+        return json_response(200, run_facets(store, query_string(bottle.request.environ)))
+
+    @route("/api/group")
+    @protected
+    def group() -> Any:
+        return json_response(200, run_group(store, query_string(bottle.request.environ)))
+
+    @route("/api/job/<job_id>")
+    @protected
+    def job(job_id: str) -> Any:
+        return json_response(200, run_job(store, job_id, query_string(bottle.request.environ)))
 
     # ------------------------------------------------------------------ stats
     @route("/api/stats")

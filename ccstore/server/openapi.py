@@ -1,9 +1,11 @@
-"""The OpenAPI 3 document of the REST API (served at ``/api/openapi.json``)."""
+"""The OpenAPI 3 document of the REST API (served at ``/api/openapi.json``, and shown by
+the Swagger page)."""
 from __future__ import annotations
 
 from typing import Any, Dict
 
 from .._version import __version__
+from ..query import DEFAULTS
 
 __all__ = ["openapi_document"]
 
@@ -21,6 +23,12 @@ def _errors(*codes: int) -> Dict[str, Any]:
             500: "Internal Server Error", 503: "Shutting down or storage unavailable"}
     return {str(c): _json(_ERROR, text[c]) for c in codes}
 
+
+_TIME_TEXT = ("Unix time (s, ms, us or ns, judged by size), ISO 8601 (`2026-12-01`, "
+              "`2026-12-01T10:00Z`; UTC without a zone), `now`, or relative (`-1h`, "
+              "`now-2d`). A bound covers its whole unit: an end of `2026-12-01` includes "
+              "that day.")
+_TIME = {"oneOf": [{"type": "integer"}, {"type": "number"}, {"type": "string"}]}
 
 _STR_OR_LIST = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 
@@ -68,8 +76,9 @@ _QUERY_REQUEST = {
     "type": "object",
     "properties": {
         "cluster": {"type": "string"},
-        "from": {"type": "integer", "description": "Unix seconds, inclusive"},
-        "to": {"type": "integer", "description": "Unix seconds, inclusive; 0 or absent = now"},
+        "from": {**_TIME, "description": "Start, inclusive: " + _TIME_TEXT},
+        "to": {**_TIME, "description": "End, inclusive (its whole second, day...); 0 or "
+                                       "absent = now. " + _TIME_TEXT},
         "queries": {"type": "array", "items": _QUERY},
         "for-all-nodes": {"type": "array", "items": {"type": "string"},
                           "description": "Event names to query for every host that has them "
@@ -123,6 +132,147 @@ _WRITE_ERRORS = {
 }
 
 
+# ---------------------------------------------------------------- the query language
+
+_RECORD = {
+    "type": "object",
+    "description": "One log line or event; the same names in the CLI's JSON lines and "
+                   "Python's `Record.as_dict()`.",
+    "properties": {
+        "time": {"type": "string", "description": "ISO 8601 UTC, nine fractional digits"},
+        "ts_ns": {"type": "integer", "description": "nanoseconds since the epoch"},
+        "cluster": {"type": "string"},
+        "kind": {"type": "string", "enum": ["log", "event"]},
+        "host": {"type": "string", "nullable": True},
+        "type": {"type": "string", "nullable": True},
+        "type_id": {"type": "string", "nullable": True},
+        "stype": {"type": "string", "nullable": True},
+        "stype_id": {"type": "string", "nullable": True},
+        "name": {"type": "string", "description": "measurement: event class or log source"},
+        "level": {"type": "string", "nullable": True,
+                  "description": "the loglevel tag as stored"},
+        "message": {"type": "string", "description": "the log line or the event"},
+        "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        "cursor": {"type": "string", "description": "position, for `after=`"},
+    },
+}
+
+
+def _param(name: str, description: str, schema: Any = None, **extra: Any) -> Dict[str, Any]:
+    return {"name": name, "in": "query", "description": description,
+            "schema": schema or {"type": "string"}, **extra}
+
+
+_Q = _param("q", "The query: `disk full`, `\"a phrase\"`, `Xid*`, `~\"re\"`, "
+                 "`host:node[001-064]`, `level:>=warn`, `function:start_job`, `kind:log`, "
+                 "`_time:1h`, `job:4711`, with `AND` (or a space), `OR`, `NOT`/`-` and "
+                 "parentheses. Empty: everything.",
+            example="level:>=warn host:a0[000-063]")
+_START = _param("start", "Start, inclusive. " + _TIME_TEXT, example="-1h")
+_END = _param("end", "End, inclusive of its whole unit. " + _TIME_TEXT)
+_BAD = "Bad Request: an unknown parameter, a query syntax error (with `column`), an " \
+       "unknown cluster or job, a bad time"
+
+
+def _get(summary: str, description: str, params: Any, schema: Dict[str, Any],
+         auth: Any) -> Dict[str, Any]:
+    return {"get": {"summary": summary, "description": description, "security": auth,
+                    "parameters": params,
+                    "responses": {"200": _json(schema, summary),
+                                  "400": _json(_ERROR, _BAD), **_errors(401, 500)}}}
+
+
+def _query_language_paths(auth: Any) -> Dict[str, Any]:
+    """``/search``, ``/hits``, ``/facets``, ``/group``, ``/job/{id}``."""
+    counts = {"type": "object", "additionalProperties": {"type": "integer"}}
+    hits = {"type": "object", "properties": {
+        "interval_s": {"type": "integer", "description": "bucket width, seconds"},
+        "start": {"type": "integer", "description": "first bucket, Unix seconds"},
+        "end": {"type": "integer", "description": "end of the last bucket, Unix seconds"},
+        "by": {"type": "string", "nullable": True},
+        "total": {"type": "integer"},
+        "buckets": {"type": "array", "items": {"type": "object", "properties": {
+            "time": {"type": "string", "description": "bucket start, ISO 8601"},
+            "start": {"type": "integer", "description": "bucket start, Unix seconds"},
+            "counts": {**counts, "description": "per value of `by` (`\"\"`: records "
+                                                "without one; not split: `*`)"}}}}}}
+    facet = {"type": "array", "items": {"type": "object", "properties": {
+        "value": {"type": "string"}, "count": {"type": "integer"}}}}
+    group = {"type": "object", "properties": {
+        "template": {"type": "string", "description": "the message, numbers and ids masked"},
+        "count": {"type": "integer"},
+        "first": {"type": "string", "description": "ISO 8601"},
+        "last": {"type": "string", "description": "ISO 8601"},
+        "first_ns": {"type": "integer"}, "last_ns": {"type": "integer"},
+        "hosts": {"type": "string", "description": "Slurm hostlist (`node[001-064]`)"},
+        "sample": {"type": "string", "description": "one of the messages"}}}
+    job = {"type": "object", "properties": {
+        "job_id": {"type": "string"}, "cluster": {"type": "string"},
+        "hosts": {"type": "string", "description": "Slurm hostlist"},
+        "host_count": {"type": "integer"},
+        "start": {"type": "string"}, "end": {"type": "string"},
+        "start_ns": {"type": "integer"}, "end_ns": {"type": "integer",
+                                                    "description": "exclusive"},
+        "running": {"type": "boolean"}}}
+    integer = {"type": "integer"}
+    return {
+        "/search": _get(
+            "Logs and events matching a query",
+            "Newest first unless `order=asc`. `next`, when not null, is the `after` of the "
+            "next page.",
+            [_Q, _START, _END,
+             _param("limit", "Records per answer (0 to the server's query_limit)",
+                    {"type": "integer", "default": DEFAULTS["limit"]}),
+             _param("order", "", {"type": "string", "enum": ["desc", "asc"],
+                                  "default": DEFAULTS["order"]}),
+             _param("after", "`next` of the previous page (or a record's `cursor`)")],
+            {"type": "object", "properties": {
+                "records": {"type": "array", "items": _RECORD},
+                "next": {"type": "string", "nullable": True}}}, auth),
+        "/hits": _get(
+            "Counts per time bucket",
+            "Zero-filled buckets over [start, end), split by a field or tag.",
+            [_Q, _START, _END,
+             _param("interval", "Bucket width (`5m`, `1h`, seconds); default: the range "
+                                "in `buckets` buckets"),
+             _param("by", "Split by this field or tag; empty: one count per bucket",
+                    {"type": "string", "default": "level"}),
+             _param("buckets", "Buckets when no interval is given",
+                    {"type": "integer", "default": DEFAULTS["hits_buckets"]})],
+            hits, auth),
+        "/facets": _get(
+            "Top values of fields",
+            "Counts over every matching record, not a sample.",
+            [_Q, _START, _END,
+             _param("fields", "Comma-separated fields or tags; default host, level, name, "
+                              "type, kind, cluster and the commonest tags"),
+             _param("limit", "Values per field", {**integer,
+                                                  "default": DEFAULTS["facet_top"]})],
+            {"type": "object", "properties": {
+                "facets": {"type": "object", "additionalProperties": facet}}}, auth),
+        "/group": _get(
+            "Identical messages across hosts (dshbak -c)",
+            "Messages with numbers, ids and addresses masked, each with its count, first "
+            "and last time and its hosts as a hostlist; biggest first.",
+            [_Q, _START, _END,
+             _param("limit", "Groups", {**integer, "default": DEFAULTS["group_limit"]})],
+            {"type": "object", "properties": {"groups": {"type": "array", "items": group}}},
+            auth),
+        "/job/{id}": {"get": {
+            "summary": "A job's cluster, hosts and time window",
+            "description": "From the job's start_job / stop_job events; a running job "
+                           "ends now.",
+            "security": auth,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": {"type": "string"}},
+                           _param("cluster", "The job's cluster, when ids repeat across "
+                                             "clusters")],
+            "responses": {"200": _json(job, "The job"), "400": _json(_ERROR, _BAD),
+                          "404": _json(_ERROR, "No event names the job"),
+                          **_errors(401, 500)}}},
+    }
+
+
 def openapi_document() -> Dict[str, Any]:
     """The OpenAPI 3.0 description of ``/api/``."""
     auth = [{"BearerAuth": []}, {"ApiKeyAuth": []}]
@@ -167,12 +317,12 @@ def openapi_document() -> Dict[str, Any]:
         {"name": n, "in": "query", "schema": s, "description": d} for n, s, d in (
             ("cluster", {"type": "string"}, ""),
             ("kind", {"type": "string", "enum": ["log", "event"], "default": "log"}, ""),
-            ("from", {"type": "integer"}, "Unix seconds"),
-            ("to", {"type": "integer"}, "Unix seconds"),
+            ("from", {"type": "string"}, _TIME_TEXT),
+            ("to", {"type": "string"}, _TIME_TEXT),
             ("by", {"type": "string"}, "Comma-separated tags or hostname/type/name/cluster; "
                                        "default loglevel (logs) or function (events)"),
-            ("interval", {"type": "string"}, "Histogram bucket, Go duration (`1h`) or "
-                                             "seconds"),
+            ("interval", {"type": "string"}, "Histogram bucket: a duration (`1h`, `90m`, "
+                                             "`1d`) or seconds (`3600`)"),
             ("host", {"type": "string"}, "Repeatable"),
             ("event", {"type": "string"}, "Repeatable"),
             ("type", {"type": "string"}, ""),
@@ -204,6 +354,7 @@ def openapi_document() -> Dict[str, Any]:
             "/write/": {"post": write},
             "/query/": {"get": query, "post": dict(query, summary="Query events (POST)")},
             "/count/": {"get": count, "post": dict(count, summary="Counts (POST)")},
+            **_query_language_paths(auth),
             "/stats/": {"get": {"summary": "Counters of receivers, storage and retention",
                                 "security": auth,
                                 "responses": {"200": _json({"type": "object"}, "Statistics"),

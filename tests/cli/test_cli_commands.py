@@ -148,7 +148,7 @@ def test_count_with_interval(tmp_path):
     run(tmp_path, "ingest", tmp_path / "e.lp")
     p = run(tmp_path, "count", "--interval", "1h", "--format", "jsonl")
     rows = [json.loads(x) for x in text(p).splitlines()]
-    assert sorted((r["loglevel"], r["bucket"], r["count"]) for r in rows) == [
+    assert sorted((r["loglevel"], r["timestamp"], r["count"]) for r in rows) == [
         ("error", 1740027600, 1), ("info", 1740027600, 1)]
     table = run(tmp_path, "count", "--by", "hostname", "--kind", "event")
     assert text(table).split() == ["HOSTNAME", "COUNT", "h2", "1"]
@@ -214,8 +214,10 @@ def test_relative_times(tmp_path):
     run(tmp_path, "ingest", "-", stdin=lines)
     p = run(tmp_path, "query", "--start=-2h30m", "--format", "jsonl")
     assert sorted(json.loads(x)["message"] for x in text(p).splitlines()) == ["m0", "m1", "m2"]
-    p = run(tmp_path, "query", "--start", "1d", "--format", "jsonl")
+    p = run(tmp_path, "query", "--start", "-1d", "--format", "jsonl")
     assert len(text(p).splitlines()) == 5
+    p = run(tmp_path, "query", "--start", "1d")  # a duration is not an instant
+    assert p.returncode == 2 and b"for 1d ago write -1d" in p.stderr
 
 
 def test_serve_delegates_to_the_server(tmp_path):

@@ -99,7 +99,7 @@ def test_rejected_write_stores_nothing(server, keys: Keys) -> None:
     assert r.status == 401
     ok = {"Authorization": f"Bearer {keys.token()}"}
     r = server.call("GET", "/api/count/?cluster=authreject&kind=event", headers=ok, auth=False)
-    assert r.status == 200 and r.json()["total"] == 0
+    assert r.status == 400 and "unknown cluster 'authreject'" in r.json()["error"]
 
 
 def test_cache_never_outlives_exp(keys: Keys) -> None:

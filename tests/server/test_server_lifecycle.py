@@ -66,7 +66,7 @@ class Writers:
 
 
 def stored_bodies(server: ServerProcess, cluster: str) -> dict:
-    j = server.count(f"cluster={cluster}&kind=event&by=hostname")
+    j = server.count(f"cluster={cluster}&kind=event&by=hostname", missing_ok=True)
     return {c["hostname"]: c["count"] for c in j["counts"]}
 
 
