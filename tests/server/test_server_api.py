@@ -306,6 +306,10 @@ def test_counts(server: ServerProcess, logs: None) -> None:
 
 
 def test_stats_health_openapi_swagger(server: ServerProcess) -> None:
+    # its own writes: a stored line, a rejected one and a metric (dropped)
+    r = server.write("\n".join([ev("st", "h1", 1700000000, "kept"), "not line protocol",
+                                 "cpu,cluster=st,hostname=h1 value=1 1700000001"]))
+    assert r.status == 400 and r.json()["written"] == 1, r
     stats = server.stats()
     assert {"manager", "backend", "receivers", "retention", "uptime"} <= set(stats)
     api = stats["receivers"]["api"]
