@@ -2,7 +2,7 @@
 
 ``python -m ccstore.server -config ./config.json`` (see :mod:`ccstore.server.__main__`).
 :class:`Server` wires the pieces: the Store <- the group commit
-(:mod:`ccstore.ingest.commit`) <- the REST API (Bottle on cheroot) and the
+(:mod:`ccstore.ingest.commit`) <- the REST API (Bottle on :mod:`ccstore.ingest.httpserver`) and the
 receivers of :mod:`ccstore.ingest` (nats, http, files).
 """
 from __future__ import annotations
@@ -53,9 +53,7 @@ class Server:
             self.manager.register_source("api")
             app = make_app(self.store, self.manager, cfg.api, extra_stats=self._extra_stats)
             a = cfg.api
-            self.api = ServerThread(app, a.address, a.port, threads=a.threads,
-                                    idle_timeout=a.idle_timeout,
-                                    keep_alives=a.keep_alives_enabled, name="api")
+            self.api = ServerThread(app, a.address, a.port, name="api", **a.server_options())
             for rc in cfg.receivers:
                 if isinstance(rc, HttpReceiverConfig):
                     r = HttpReceiver(rc, self.manager)
