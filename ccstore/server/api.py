@@ -7,10 +7,12 @@ documented extensions.  ``run_count`` answers ``/api/count/``.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ..durations import parse_duration
 from ..store import Record, Store
 
 __all__ = ["RequestError", "merge_conditions", "parse_condition", "run_count", "run_query"]
@@ -18,6 +20,10 @@ __all__ = ["RequestError", "merge_conditions", "parse_condition", "run_count", "
 
 class RequestError(ValueError):
     """The request is malformed; the message tells the client what to fix."""
+
+
+#: the largest time (and interval) in Unix seconds whose nanoseconds fit in 64 bits
+MAX_SECONDS = (2**63 - 1) // 10**9
 
 
 # ----------------------------------------------------------------------- small readers
@@ -54,13 +60,41 @@ def _time(d: Mapping[str, Any], key: str, *, zero_is_open: bool) -> Optional[flo
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        if isinstance(v, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", v):
+        if isinstance(v, str) and re.fullmatch(r"\s*-?\d{1,30}(\.\d{1,30})?\s*", v):
             v = float(v) if "." in v else int(v)
         else:
             raise RequestError(f"{key}: expected Unix seconds (a number)")
+    if not math.isfinite(v) or abs(v) > MAX_SECONDS:
+        raise RequestError(f"{key}: {v!r} is out of range (Unix seconds, at most "
+                           f"{MAX_SECONDS})")
     if zero_is_open and v == 0:
         return None
     return v
+
+
+def _echo(v: Optional[float]) -> int:
+    """``from``/``to`` as the answer repeats them: whole seconds, 0 when open."""
+    return 0 if v is None else math.floor(v)
+
+
+def _interval(v: Any) -> Optional[int]:
+    """Histogram bucket width in whole seconds: a Go duration (``"1h"``) or seconds."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise RequestError("interval: expected a Go duration (\"1h\") or seconds")
+    if isinstance(v, str) and re.fullmatch(r"\s*\d{1,30}\s*", v):
+        v = int(v)  # seconds, as a query string spells them
+    try:
+        seconds = parse_duration(v)
+    except (ValueError, OverflowError):
+        raise RequestError(f"interval: {v!r} is not a Go duration (\"1h\") or seconds"
+                           ) from None
+    if (seconds is None or not math.isfinite(seconds) or seconds < 1
+            or seconds != int(seconds) or seconds > MAX_SECONDS):
+        raise RequestError(f"interval: {v!r} must be a whole number of seconds from 1 to "
+                           f"{MAX_SECONDS}")
+    return int(seconds)
 
 
 def _limit(v: Any, cap: int, what: str = "limit") -> int:
@@ -266,7 +300,7 @@ def _run_one(store: Store, q: Dict[str, Any], where: str, cluster: Optional[str]
     cursor = _opt_str(q, "cursor", where)
     tags = merge_conditions(defaults["conditions"] + _conditions(q.get("conditions"),
                                                                  where + "conditions"))
-    base = {"from": req.get("from", 0), "to": req.get("to", 0)}
+    base = {"from": _echo(start), "to": _echo(end)}
     entries = []
     for tid in type_ids:
         for sid in stype_ids:
@@ -299,12 +333,7 @@ def run_count(store: Store, req: Mapping[str, Any]) -> Dict[str, Any]:
     if isinstance(by_raw, str):
         by_raw = [b.strip() for b in by_raw.split(",") if b.strip()]
     by = _str_list(by_raw, "by")
-    interval = req.get("interval")
-    if interval is not None and (isinstance(interval, bool)
-                                 or not isinstance(interval, (str, int, float))):
-        raise RequestError("interval: expected a Go duration (\"1h\") or seconds")
-    if interval == "":
-        interval = None
+    interval = _interval(req.get("interval"))
     hosts = _str_list(req.get("host"), "host") or _str_list(req.get("hosts"), "hosts")
     names = _str_list(req.get("event"), "event") or _str_list(req.get("events"), "events")
     tags = merge_conditions(_conditions(req.get("conditions", req.get("condition")),
@@ -332,8 +361,8 @@ def run_count(store: Store, req: Mapping[str, Any]) -> Dict[str, Any]:
     for r in rows:
         item = dict(zip(keys, r[:len(keys)]))
         if interval is not None:
-            item["timestamp"] = r[len(keys)]
-        item["count"] = r[-1]
-        total += r[-1]
+            item["timestamp"] = int(r[len(keys)])
+        item["count"] = int(r[-1])
+        total += item["count"]
         counts.append(item)
     return {"kind": kind, "by": keys, "interval": interval, "total": total, "counts": counts}

@@ -22,6 +22,7 @@ from .._version import __version__
 from ..config import ApiConfig
 from ..ingest.body import ApiError, error_body, read_body, write_request
 from ..ingest.commit import StorageManager
+from ..ingest.httpserver import query_params
 from ..store import Store
 from .api import RequestError, run_count, run_query
 from .auth import Authenticator, AuthError
@@ -42,32 +43,74 @@ def json_response(status: int, body: Any, headers: Optional[Mapping[str, str]] =
     return resp
 
 
+#: JSON requests nested deeper than this are refused (a real one needs 5 levels)
+MAX_JSON_DEPTH = 32
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _json_body(environ: Mapping[str, Any], limit: int) -> Any:
     raw = read_body(environ, limit)
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise ApiError(400, "failed to parse API request: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"failed to parse API request: {exc}") from None
+    _check_json(value)
+    return value
 
 
-def _query_params(query: bottle.FormsDict) -> Dict[str, Any]:
-    """Query-string parameters; repeatable ones as lists."""
+def _check_json(value: Any) -> None:
+    """Refuse what parses as JSON but is no request: nesting deeper than MAX_JSON_DEPTH,
+    strings that are not text (lone surrogates) or hold NUL characters."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, f"failed to parse API request: JSON nested deeper than "
+                                f"{MAX_JSON_DEPTH} levels")
+        if isinstance(v, dict):
+            for k, x in v.items():
+                _check_text(k)
+                stack.append((x, depth + 1))
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, str):
+            _check_text(v)
+
+
+def _check_text(s: str) -> None:
+    if "\0" in s:
+        raise ApiError(400, f"{s[:40]!r}: NUL characters are not allowed in requests")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, f"{s[:40]!r}: not text (a lone UTF-16 surrogate)") from None
+
+
+#: query-string parameters that may repeat (all their values count)
+_REPEATABLE = ("host", "hosts", "event", "events", "type-id", "type-ids", "subtype-id",
+               "subtype-ids", "condition", "conditions")
+
+
+def _query_params(environ: Mapping[str, Any]) -> Dict[str, Any]:
+    """Query-string parameters decoded as UTF-8; repeatable ones as lists."""
+    try:
+        pairs = query_params(dict(environ))
+    except ValueError as e:
+        raise ApiError(400, str(e)) from None
     out: Dict[str, Any] = {}
-    for key in query.keys():
-        values = query.getall(key)
-        if key in ("host", "hosts", "event", "events", "type-id", "type-ids", "subtype-id",
-                   "subtype-ids", "condition", "conditions"):
-            out[key] = values
+    for key, value in pairs:
+        _check_text(value)
+        if key in _REPEATABLE:
+            out.setdefault(key, []).append(value)
         else:
-            out[key] = values[-1]
-    for key in ("from", "to"):
-        if key in out:
-            try:
-                out[key] = float(out[key]) if "." in out[key] else int(out[key])
-            except ValueError:
-                raise ApiError(400, f"{key}: expected Unix seconds") from None
+            out[key] = value
     return out
 
 
@@ -117,7 +160,7 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @route("/api/write", "POST")
     @protected
     def write() -> Any:
-        q = bottle.request.query
+        q = _query_params(bottle.request.environ)
         problem = write_request(manager, bottle.request.environ, source="api",
                                 cluster=q.get("cluster") or None,
                                 precision=q.get("precision") or "auto", limit=limit)
@@ -140,7 +183,7 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @route("/api/count", ["GET", "POST"])
     @protected
     def count() -> Any:
-        params = _query_params(bottle.request.query)
+        params = _query_params(bottle.request.environ)
         body = _json_body(bottle.request.environ, limit)
         if body is not None:
             if not isinstance(body, dict):
