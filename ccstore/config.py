@@ -21,10 +21,10 @@ Extensions (all optional; a Go config never needs them): in the storage file
 ``log_retention_time``, ``retention_interval``, ``fulltext``; in the api file
 ``max_body_size``, ``threads``, ``query_limit`` and the connection limits
 ``header_timeout``, ``body_timeout``, ``max_connections``; in a nats receiver
-``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http receiver
-``cluster``, ``max_body_size`` and the connection limits; and receivers of type ``files`` (``paths``,
-``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``, ``interval``),
-see :mod:`ccstore.ingest.files`.
+``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http
+receiver ``cluster``, ``max_body_size`` and the connection limits; and receivers of type
+``files`` (``paths``, ``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``,
+``interval``), see :mod:`ccstore.ingest.files`.
 """
 from __future__ import annotations
 

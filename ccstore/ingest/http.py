@@ -44,6 +44,11 @@ class HttpReceiver:
         assert self._server is not None
         return self._server.bound
 
+    @property
+    def server(self) -> Optional[ServerThread]:
+        """The HTTP server (None before :meth:`start` and after :meth:`close`)."""
+        return self._server
+
     def start(self) -> None:
         c = self.config
         self._server = ServerThread(self.app, c.address, c.port, name=f"http-{c.name}",

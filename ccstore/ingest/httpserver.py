@@ -460,6 +460,11 @@ class ServerThread:
         addr = self._sockets[0].getsockname()
         return addr[0], addr[1]
 
+    @property
+    def alive(self) -> bool:
+        """Serving (started and its thread not ended)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stats(self) -> Dict[str, int]:
         """Open connections, requests in flight, connections refused past the cap."""
         s = self._server

@@ -26,6 +26,7 @@ from ..ingest.httpserver import query_params
 from ..store import Store
 from .api import RequestError, run_count, run_query
 from .auth import Authenticator, AuthError
+from .monitor import Monitor
 from .openapi import openapi_document
 
 __all__ = ["make_app"]
@@ -115,10 +116,15 @@ def _query_params(environ: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
-             extra_stats: Optional[Callable[[], Dict[str, Any]]] = None) -> bottle.Bottle:
-    """The WSGI application of the REST API."""
+             extra_stats: Optional[Callable[[], Dict[str, Any]]] = None,
+             monitor: Optional[Monitor] = None) -> bottle.Bottle:
+    """The WSGI application of the REST API (``monitor``: what health and metrics
+    watch; by default the store and the group commit alone)."""
     app = bottle.Bottle(catchall=True, autojson=False)
     auth = Authenticator(api_config.jwt_public_key) if api_config.jwt_public_key else None
+    if monitor is None:
+        monitor = Monitor(store, manager)
+    monitor.auth = auth
     started = time.time()
     limit = api_config.max_body_size
 
@@ -221,11 +227,19 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @route("/api/health")
     @guarded
     def health() -> Any:
-        problem = manager.healthy
-        if problem:
-            return json_response(503, error_body(503, problem))
+        problems = monitor.problems()
+        if problems:
+            return json_response(503, error_body(503, "; ".join(problems), problems=problems))
         return json_response(200, {"status": "ok", "version": __version__,
                                    "uptime": time.time() - started})
+
+    # ------------------------------------------------------------------ metrics
+    @app.route("/metrics")
+    @protected
+    def metrics() -> Any:
+        resp = bottle.HTTPResponse(monitor.metrics())
+        resp.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        return resp
 
     # ------------------------------------------------------------------ documentation
     doc = json.dumps(openapi_document())

@@ -201,8 +201,11 @@ def test_embedded_default() -> None:
 def test_go_sample_config_runs(tmp_path: Path, start_server) -> None:
     """The Go repository's sample files, only the API port changed to a free one."""
     config = go_sample(tmp_path / "etc", **{"api.json": dict(GO_API, port="0")})
-    s = start_server(config)
+    # its nats receivers find no nats-server here: the API works, health says why not ok
+    s = start_server(config, healthy=False)
     assert s.write("ev,cluster=c1,hostname=h event=\"x\" 1700000000").status == 204
+    health = s.call("GET", "/api/health")
+    assert health.status == 503 and "receiver meggienats is" in health.json()["error"], health
     stats = s.stats()
     assert {"testclusternats", "meggienats"} <= set(stats["receivers"])
     assert stats["receivers"]["meggienats"]["subject"] == "meggie"
