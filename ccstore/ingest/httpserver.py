@@ -21,6 +21,7 @@ import copy
 import io
 import json
 import logging
+import queue
 import socket
 import sys
 import tempfile
@@ -92,6 +93,44 @@ class _ClientGone(Exception):
     """The connection closed (or stopped reading) before the answer was sent."""
 
 
+class _Workers:
+    """Threads that run the application: ``put((fn, future))`` runs ``fn()``, then
+    resolves the asyncio ``future`` (if any) on its loop."""
+
+    def __init__(self, n: int, name: str) -> None:
+        self.queue: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+                        for i in range(n)]
+        for t in self.threads:
+            t.start()
+
+    def put(self, item: Tuple[Callable[[], None], Optional["asyncio.Future[None]"]]) -> None:
+        self.queue.put(item)
+
+    def _work(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            fn, done = item
+            try:
+                fn()
+            except Exception:  # _Request._run answers its own errors; this is a last guard
+                log.exception("worker failed")
+            finally:
+                if done is not None:
+                    done.get_loop().call_soon_threadsafe(_resolve, done)
+
+    def stop(self) -> None:
+        for _ in self.threads:
+            self.queue.put(None)
+
+
+def _resolve(fut: "asyncio.Future[None]") -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class _Request(httputil.HTTPMessageDelegate):
     """One request: its body gathered on the event loop, the application run in a
     worker thread, the answer handed back to the loop piece by piece."""
@@ -116,6 +155,7 @@ class _Request(httputil.HTTPMessageDelegate):
         self.pending: List[bytes] = []
         self.pending_size = 0
         self.last_write: Optional[concurrent.futures.Future] = None
+        self.final_sent = False
 
     # ------------------------------------------------------------------ event loop side
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
@@ -131,7 +171,11 @@ class _Request(httputil.HTTPMessageDelegate):
         if declared is not None and declared > srv.max_body_size:
             self.discard = True
             if declared > srv.max_body_size + DRAIN_LIMIT:
-                return self._dispatch()  # answer from the head alone, then close
+                # answer from the head alone, then close
+                self.dispatched = True
+                done = asyncio.get_running_loop().create_future()
+                srv.workers.put((self._run, done))
+                return done
         return None
 
     def data_received(self, chunk: bytes) -> None:
@@ -143,28 +187,27 @@ class _Request(httputil.HTTPMessageDelegate):
             self.discard = True
         self.received += len(chunk)
         try:
-            if self.body is None:
-                self.body = tempfile.SpooledTemporaryFile(SPOOL_SIZE)
+            if self.body is None:  # most bodies are small: in memory until SPOOL_SIZE
+                self.body = io.BytesIO() if self.received <= SPOOL_SIZE else \
+                    tempfile.TemporaryFile()
+            elif self.received > SPOOL_SIZE and isinstance(self.body, io.BytesIO):
+                spill = tempfile.TemporaryFile()
+                spill.write(self.body.getvalue())
+                self.body = spill
             self.body.write(chunk)
         except OSError as e:
             self.buffer_error = f"cannot buffer the request body: {e.strerror or e}"
             self.discard = True
 
     def finish(self) -> None:
-        self._dispatch()
+        self.dispatched = True
+        self.server.workers.put((self._run, None))
 
     def on_connection_close(self) -> None:
         self.gone = True
         if not self.dispatched:
             self._close_body()
             self._uncount()
-
-    def _dispatch(self) -> "asyncio.Future[None]":
-        self.dispatched = True
-        loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self.server.executor, self._run)
-        fut.add_done_callback(lambda _f: self._uncount())
-        return fut
 
     def _uncount(self) -> None:
         if self.counted:
@@ -173,7 +216,10 @@ class _Request(httputil.HTTPMessageDelegate):
 
     def _write(self, head: Optional[Tuple[Any, httputil.HTTPHeaders]], data: bytes,
                final: bool, done: concurrent.futures.Future) -> None:
-        """On the loop: send the head and/or data; ``done`` when the kernel has it."""
+        """On the loop: send the head and/or data; ``done`` when the kernel has it.
+        The final piece ends the request's count as in flight."""
+        if final:
+            self._uncount()
         if self.gone or self.server_conn.stream.closed():
             done.set_exception(_ClientGone())
             return
@@ -235,6 +281,8 @@ class _Request(httputil.HTTPMessageDelegate):
                 except Exception:
                     log.exception("%s: closing the answer failed", self.server.name)
             self._close_body()
+            if not self.final_sent:  # client gone, or aborted: no final piece did it
+                self.server.loop.call_soon_threadsafe(self._uncount)
 
     def _start_response(self, status: str, headers: List[Tuple[str, str]],
                         exc_info: Any = None) -> Callable[[bytes], None]:
@@ -280,6 +328,7 @@ class _Request(httputil.HTTPMessageDelegate):
         done: concurrent.futures.Future = concurrent.futures.Future()
         self.server.loop.call_soon_threadsafe(self._write, head, data, final, done)
         self.last_write = None if final else done
+        self.final_sent = final
 
     def _wait(self, fut: concurrent.futures.Future) -> None:
         try:
@@ -324,7 +373,7 @@ class _Server(TCPServer, httputil.HTTPServerConnectionDelegate):
         self.name = owner.name
         self.host, self.port = owner.bound
         self.loop = loop
-        self.executor = owner.executor
+        self.workers = owner.workers
         self.idle_timeout = owner.idle_timeout
         self.max_body_size = owner.max_body_size
         self.max_connections = owner.max_connections
@@ -446,8 +495,7 @@ class ServerThread:
             log.warning("%s: max_connections is %d but this process may open only %d files",
                         name, self.max_connections, files)
         self._sockets = bind_sockets(int(port), address or "0.0.0.0", backlog=1024)
-        self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix=f"ccstore-{name}")
+        self.workers = _Workers(threads, f"ccstore-{name}")
         self._server: Optional[_Server] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop: Optional[asyncio.Event] = None
@@ -516,4 +564,4 @@ class ServerThread:
         elif self._server is None:  # never served: free the port
             for s in self._sockets:
                 s.close()
-        self.executor.shutdown(wait=False)
+        self.workers.stop()
