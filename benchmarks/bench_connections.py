@@ -15,6 +15,9 @@ A connection the server closes is opened again, so the attack lasts the whole
 round.  The attacker runs in a process of its own.  The verdict for each loaded
 round: p99 of health and of the query under 2x their unloaded p99.
 
+The candidates are measured when installed (``pip install cheroot waitress``;
+Tornado comes with ccstore).
+
     python benchmarks/bench_connections.py                     # ccstore + candidates
     python benchmarks/bench_connections.py --servers ccstore -n 1000 --probes 300
 """

@@ -17,7 +17,10 @@ pytest.importorskip("schemathesis")
 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance")
-EXAMPLES = 15
+EXAMPLES = 10
+#: one worker: with two, schemathesis itself now and then fails on CPython 3.11
+#: ("AST constructor recursion depth mismatch" while it builds its generators)
+WORKERS = 1
 SEED = 20240521
 
 
@@ -25,7 +28,7 @@ def run_schemathesis(server: ServerProcess, workdir: Path, headers: List[str]) -
     args = [sys.executable, "-m", "schemathesis.cli", "run",
             f"http://{server.host}:{server.port}/api/openapi.json",
             "--checks", CHECKS, "--max-examples", str(EXAMPLES), "--seed", str(SEED),
-            "--phases", "examples,coverage,fuzzing", "--workers", "2", "--no-shrink",
+            "--phases", "examples,coverage,fuzzing", "--workers", str(WORKERS), "--no-shrink",
             "--request-timeout", "30", "--suppress-health-check", "all",
             "--output-truncate", "true"]
     for h in headers:
