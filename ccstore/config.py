@@ -19,11 +19,12 @@ used, so an existing Go database is found either way.
 
 Extensions (all optional; a Go config never needs them): in the storage file
 ``log_retention_time``, ``retention_interval``, ``fulltext``; in the api file
-``max_body_size``, ``threads``, ``query_limit``; in a nats receiver ``queue``,
-``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http receiver
-``cluster`` and ``max_body_size``; and receivers of type ``files`` (``paths``,
-``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``, ``interval``),
-see :mod:`ccstore.ingest.files`.
+``max_body_size``, ``threads``, ``query_limit`` and the connection limits
+``header_timeout``, ``body_timeout``, ``max_connections``; in a nats receiver
+``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http
+receiver ``cluster``, ``max_body_size`` and the connection limits; and receivers of type
+``files`` (``paths``, ``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``,
+``interval``), see :mod:`ccstore.ingest.files`.
 """
 from __future__ import annotations
 
@@ -53,11 +54,16 @@ __all__ = [
     "load_config",
     "parse_size",
     "postgres_url",
+    "server_options",
 ]
 
 log = logging.getLogger("ccstore.config")
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+#: connection limits of the HTTP servers (the API and http receivers), see server_options
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 120.0
+DEFAULT_MAX_CONNECTIONS = 4096
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -91,7 +97,14 @@ class ApiConfig:
     threads: int = 16
     #: results per query entry unless the request asks for another limit
     query_limit: int = 100_000
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     source: str = "<default>"
+
+    def server_options(self) -> Dict[str, Any]:
+        """Keyword arguments of :class:`ccstore.ingest.httpserver.ServerThread`."""
+        return dict(server_options(self), threads=self.threads)
 
 
 @dataclass
@@ -180,7 +193,21 @@ class HttpReceiverConfig:
     password: str = ""
     cluster: Optional[str] = None
     max_body_size: int = DEFAULT_MAX_BODY
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     type: str = "http"
+
+    def server_options(self) -> Dict[str, Any]:
+        """Keyword arguments of :class:`ccstore.ingest.httpserver.ServerThread`."""
+        return dict(server_options(self), threads=8)
+
+
+def server_options(cfg: Union[ApiConfig, HttpReceiverConfig]) -> Dict[str, Any]:
+    """The connection settings an API or http receiver config gives its HTTP server."""
+    return {"idle_timeout": cfg.idle_timeout, "keep_alives": cfg.keep_alives_enabled,
+            "header_timeout": cfg.header_timeout, "body_timeout": cfg.body_timeout,
+            "max_connections": cfg.max_connections, "max_body_size": cfg.max_body_size}
 
 
 @dataclass
@@ -470,10 +497,24 @@ def parse_api(data: Any, file: str) -> ApiConfig:
     a.max_body_size = s.size("max_body_size", a.max_body_size)
     a.threads = s.integer("threads", a.threads, minimum=1, maximum=1024)
     a.query_limit = s.integer("query_limit", a.query_limit, minimum=1)
+    _connection_limits(s, a)
     s.warn_unknown({"address", "addr", "port", "idle_timeout", "keep_alives_enabled",
                     "jwt_public_key", "enable_swagger_ui", "max_body_size", "threads",
-                    "query_limit"})
+                    "query_limit", *_CONNECTION_KEYS})
     return a
+
+
+_CONNECTION_KEYS = ("header_timeout", "body_timeout", "max_connections")
+
+
+def _connection_limits(s: _Section, cfg: Union[ApiConfig, HttpReceiverConfig]) -> None:
+    """``header_timeout``, ``body_timeout``, ``max_connections`` of an HTTP server."""
+    for key in ("header_timeout", "body_timeout"):
+        v = s.duration(key, getattr(cfg, key))
+        if not v:
+            raise s.error(key, "must be positive")
+        setattr(cfg, key, v)
+    cfg.max_connections = s.integer("max_connections", cfg.max_connections, minimum=1)
 
 
 def decode_public_key(text: str, file: Optional[str] = None, key: Optional[str] = None) -> bytes:
@@ -758,8 +799,10 @@ def _http_receiver(name: str, s: _Section) -> HttpReceiverConfig:
         raise s.error("password", "basic authentication requires password")
     r.cluster = s.string("cluster", None) or None
     r.max_body_size = s.size("max_body_size", r.max_body_size)
+    _connection_limits(s, r)
     s.warn_unknown({"type", "address", "port", "path", "idle_timeout", "keep_alives_enabled",
-                    "username", "password", "cluster", "max_body_size", "process_messages"})
+                    "username", "password", "cluster", "max_body_size", "process_messages",
+                    *_CONNECTION_KEYS})
     return r
 
 

@@ -30,7 +30,7 @@ StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
 
 
 class HttpReceiver:
-    """Serves one configured http receiver in its own cheroot server."""
+    """Serves one configured http receiver on an HTTP server of its own."""
 
     def __init__(self, config: HttpReceiverConfig, manager: StorageManager) -> None:
         self.config = config
@@ -44,11 +44,15 @@ class HttpReceiver:
         assert self._server is not None
         return self._server.bound
 
+    @property
+    def server(self) -> Optional[ServerThread]:
+        """The HTTP server (None before :meth:`start` and after :meth:`close`)."""
+        return self._server
+
     def start(self) -> None:
         c = self.config
-        self._server = ServerThread(self.app, c.address, c.port, threads=8,
-                                    idle_timeout=c.idle_timeout,
-                                    keep_alives=c.keep_alives_enabled, name=f"http-{c.name}")
+        self._server = ServerThread(self.app, c.address, c.port, name=f"http-{c.name}",
+                                    **c.server_options())
         self._server.start()
         host, port = self._server.bound
         log.info("http receiver %s listening on http://%s:%d%s", c.name, host, port, c.path)

@@ -2,7 +2,7 @@
 
 ``python -m ccstore.server -config ./config.json`` (see :mod:`ccstore.server.__main__`).
 :class:`Server` wires the pieces: the Store <- the group commit
-(:mod:`ccstore.ingest.commit`) <- the REST API (Bottle on cheroot) and the
+(:mod:`ccstore.ingest.commit`) <- the REST API (Bottle on :mod:`ccstore.ingest.httpserver`) and the
 receivers of :mod:`ccstore.ingest` (nats, http, files).
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Server:
         self.config = config
         self.store: Any = None
         self.manager: Optional[StorageManager] = None
+        self.monitor: Any = None
         self.api: Any = None
         self.http_receivers: List[Any] = []
         self.nats: Any = None
@@ -41,21 +42,25 @@ class Server:
         from ..ingest.nats import NatsReceivers
         from ..store import open as open_store
         from .app import make_app
+        from .monitor import CommitWatch, Monitor
 
         cfg = self.config
         st = cfg.storage
         self.store = open_store(st.backend.target, **st.store_options())
         try:
+            # the group commit writes through the watch: commit latency and failures
+            watch = CommitWatch(self.store)
             self.manager = StorageManager(
-                self.store, flush_time=st.flush_time, batch_size=st.batch_size,
+                watch, flush_time=st.flush_time, batch_size=st.batch_size,  # type: ignore[arg-type]
                 max_process=st.max_process, store_logs=st.store_logs,
                 retention_interval=st.retention_interval).start()
             self.manager.register_source("api")
-            app = make_app(self.store, self.manager, cfg.api, extra_stats=self._extra_stats)
+            self.monitor = Monitor(self.store, self.manager, watch,
+                                   receivers=self.receiver_info, servers=self.http_servers)
+            app = make_app(self.store, self.manager, cfg.api, extra_stats=self._extra_stats,
+                           monitor=self.monitor)
             a = cfg.api
-            self.api = ServerThread(app, a.address, a.port, threads=a.threads,
-                                    idle_timeout=a.idle_timeout,
-                                    keep_alives=a.keep_alives_enabled, name="api")
+            self.api = ServerThread(app, a.address, a.port, name="api", **a.server_options())
             for rc in cfg.receivers:
                 if isinstance(rc, HttpReceiverConfig):
                     r = HttpReceiver(rc, self.manager)
@@ -86,19 +91,32 @@ class Server:
         self.files.append((r, t))
         log.debug("files receiver %s following %s", rc.name, ", ".join(rc.paths))
 
-    def _extra_stats(self) -> Dict[str, Any]:
+    def receiver_info(self) -> Dict[str, Dict[str, Any]]:
+        """Each receiver's type, state and counters (for statistics and health)."""
         receivers: Dict[str, Any] = {}
         if self.nats is not None:
             receivers.update(self.nats.info())
         for r in self.http_receivers:
             host, port = r.bound
-            receivers[r.source] = {"type": "http", "state": "listening",
+            up = r.server is not None and r.server.alive
+            receivers[r.source] = {"type": "http", "state": "listening" if up else "down",
                                    "url": f"http://{host}:{port}{r.config.path}"}
-        for r, _t in self.files:
-            receivers[r.name] = r.info()
+        for r, t in self.files:
+            receivers[r.name] = dict(r.info(), state="following" if t.is_alive() else "down")
+        return receivers
+
+    def http_servers(self) -> Dict[str, Any]:
+        """The HTTP servers by name: the API and each http receiver."""
+        out = {"api": self.api} if self.api is not None else {}
+        for r in self.http_receivers:
+            if r.server is not None:
+                out[r.source] = r.server
+        return out
+
+    def _extra_stats(self) -> Dict[str, Any]:
         info = dict(describe(self.config))
         info.pop("receivers", None)
-        return {"receivers": receivers, "info": info}
+        return {"receivers": self.receiver_info(), "info": info}
 
     def stop(self) -> None:
         """Stop accepting, finish requests in flight, commit what was accepted, close."""

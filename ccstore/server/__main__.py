@@ -51,8 +51,10 @@ def setup_logging(level: str, with_date: bool) -> None:
     if with_date:
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=LEVELS[level], format=fmt, stream=sys.stderr)
-    # the HTTP server's own per-connection chatter stays at debug
-    logging.getLogger("cheroot").setLevel(max(LEVELS[level], logging.WARNING))
+    # the HTTP layer's own per-connection chatter (timeouts, malformed requests, 4xx
+    # access lines) stays quiet unless asked for
+    for name in ("tornado.access", "tornado.general"):
+        logging.getLogger(name).setLevel(max(LEVELS[level], logging.ERROR))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -11,6 +11,7 @@ an unknown cluster, a bad time or query is a :class:`RequestError` naming it.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -33,6 +34,10 @@ class RequestError(ApiError, ValueError):
 
     def __init__(self, message: str, *, status: int = 400, **extra: Any) -> None:
         super().__init__(status, message, extra)
+
+
+#: the largest time (and interval) in Unix seconds whose nanoseconds fit in 64 bits
+MAX_SECONDS = (2**63 - 1) // 10**9
 
 
 # ----------------------------------------------------------------------- small readers
@@ -73,9 +78,12 @@ def _time(d: Mapping[str, Any], key: str, *, zero_is_open: bool) -> Any:
     if zero_is_open and not isinstance(v, bool) and v in (0, "0"):
         return None
     try:
-        timesyntax.parse_instant(v)
-    except ValueError as exc:
+        span = timesyntax.parse_instant(v)
+    except (ValueError, OverflowError) as exc:
         raise RequestError(f"{key}: {exc}") from None
+    if span.hi > MAX_SECONDS * timesyntax.NS_PER_S:
+        raise RequestError(f"{key}: {v!r} is out of range (at most {MAX_SECONDS} Unix "
+                           f"seconds)")
     return v
 
 
@@ -92,6 +100,30 @@ def _unknown_keys(d: Mapping[str, Any], allowed: Iterable[str], where: str) -> N
         if k not in known:
             raise RequestError(f"{where}unknown key {k!r}; expected one of "
                                f"{', '.join(sorted(known))}")
+
+
+def _echo(v: Any) -> int:
+    """``from``/``to`` as the answer repeats them: whole Unix seconds, 0 when open."""
+    return 0 if v is None else timesyntax.start_ns(v) // timesyntax.NS_PER_S
+
+
+def _interval(v: Any) -> Optional[int]:
+    """Histogram bucket width in whole seconds: a duration (``"1h"``) or seconds."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise RequestError("interval: expected a duration (\"1h\") or seconds")
+    if isinstance(v, str) and re.fullmatch(r"\s*\d{1,30}\s*", v):
+        v = int(v)  # seconds, as a query string spells them
+    try:
+        seconds = timesyntax.parse_duration(v)
+    except (ValueError, OverflowError) as exc:
+        raise RequestError(f"interval: {exc}") from None
+    if (seconds is None or not math.isfinite(seconds) or seconds < 1
+            or seconds != int(seconds) or seconds > MAX_SECONDS):
+        raise RequestError(f"interval: {v!r} must be a whole number of seconds from 1 to "
+                           f"{MAX_SECONDS}")
+    return int(seconds)
 
 
 def _limit(v: Any, cap: int, what: str = "limit") -> int:
@@ -328,7 +360,7 @@ def _run_one(store: Store, q: Dict[str, Any], where: str, cluster: Optional[str]
     cursor = _opt_str(q, "cursor", where)
     tags = merge_conditions(defaults["conditions"] + _conditions(q.get("conditions"),
                                                                  where + "conditions"))
-    base = {"from": req.get("from", 0), "to": req.get("to", 0)}
+    base = {"from": _echo(start), "to": _echo(end)}
     entries = []
     for tid in type_ids:
         for sid in stype_ids:
@@ -370,17 +402,7 @@ def run_count(store: Store, req: Mapping[str, Any]) -> Dict[str, Any]:
     if isinstance(by_raw, str):
         by_raw = [b.strip() for b in by_raw.split(",") if b.strip()]
     by = _str_list(by_raw, "by")
-    interval = req.get("interval")
-    seconds = None
-    if interval is not None and interval != "":
-        if isinstance(interval, bool) or not isinstance(interval, (str, int, float)):
-            raise RequestError("interval: expected a duration (\"1h\") or seconds")
-        try:
-            seconds = timesyntax.parse_duration(interval)
-        except ValueError as exc:
-            raise RequestError(f"interval: {exc}") from None
-    else:
-        interval = None
+    interval = _interval(req.get("interval"))
     hosts = _str_list(req.get("host"), "host") or _str_list(req.get("hosts"), "hosts")
     names = _str_list(req.get("event"), "event") or _str_list(req.get("events"), "events")
     tags = merge_conditions(_conditions(req.get("conditions", req.get("condition")),
@@ -393,7 +415,7 @@ def run_count(store: Store, req: Mapping[str, Any]) -> Dict[str, Any]:
     else:
         try:
             rows = store.count(
-                cluster, kind, start=start, end=end, by=by, interval=seconds, hosts=hosts,
+                cluster, kind, start=start, end=end, by=by, interval=interval, hosts=hosts,
                 names=names, types=_str_list(req.get("type"), "type"),
                 type_ids=_str_list(req.get("type-ids", req.get("type-id")), "type-ids"),
                 stypes=_str_list(req.get("subtype"), "subtype"),
@@ -408,9 +430,9 @@ def run_count(store: Store, req: Mapping[str, Any]) -> Dict[str, Any]:
     for r in rows:
         item = dict(zip(keys, r[:len(keys)]))
         if interval is not None:
-            item["timestamp"] = r[len(keys)]
-        item["count"] = r[-1]
-        total += r[-1]
+            item["timestamp"] = int(r[len(keys)])
+        item["count"] = int(r[-1])
+        total += item["count"]
         counts.append(item)
     return {"kind": kind, "by": keys, "interval": interval, "total": total, "counts": counts}
 

@@ -13,7 +13,6 @@ import logging
 import mimetypes
 import os
 import time
-import urllib.parse
 from collections.abc import Mapping
 from http.client import responses as _REASONS
 from typing import Any, Callable, Dict, List, Optional
@@ -24,6 +23,7 @@ from .._version import __version__
 from ..config import ApiConfig
 from ..ingest.body import ApiError, error_body, read_body, write_request
 from ..ingest.commit import StorageManager
+from ..ingest.httpserver import query_params
 from ..store import Store
 from .api import (
     RequestError,
@@ -36,6 +36,7 @@ from .api import (
     run_search,
 )
 from .auth import Authenticator, AuthError
+from .monitor import Monitor
 from .openapi import openapi_document
 
 __all__ = ["make_app"]
@@ -53,28 +54,68 @@ def json_response(status: int, body: Any, headers: Optional[Mapping[str, str]] =
     return resp
 
 
+#: JSON requests nested deeper than this are refused (a real one needs 5 levels)
+MAX_JSON_DEPTH = 32
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _json_body(environ: Mapping[str, Any], limit: int) -> Any:
     raw = read_body(environ, limit)
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise ApiError(400, "failed to parse API request: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"failed to parse API request: {exc}") from None
+    _check_json(value)
+    return value
+
+
+def _check_json(value: Any) -> None:
+    """Refuse what parses as JSON but is no request: nesting deeper than MAX_JSON_DEPTH,
+    strings that are not text (lone surrogates) or hold NUL characters."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(400, f"failed to parse API request: JSON nested deeper than "
+                                f"{MAX_JSON_DEPTH} levels")
+        if isinstance(v, dict):
+            for k, x in v.items():
+                _check_text(k)
+                stack.append((x, depth + 1))
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+        elif isinstance(v, str):
+            _check_text(v)
+
+
+def _check_text(s: str) -> None:
+    if "\0" in s:
+        raise ApiError(400, f"{s[:40]!r}: NUL characters are not allowed in requests")
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, f"{s[:40]!r}: not text (a lone UTF-16 surrogate)") from None
 
 
 def query_string(environ: Mapping[str, Any]) -> Dict[str, List[str]]:
     """The query-string parameters, each with the list of its values, decoded as UTF-8
-    (percent escapes and raw bytes alike); ApiError 400 when they are not UTF-8."""
-    raw = environ.get("QUERY_STRING", "")
+    (percent escapes and raw bytes alike); ApiError 400 when they are not UTF-8 or hold
+    NUL characters."""
     try:
-        text = raw.encode("latin-1").decode("utf-8")  # PEP 3333: bytes as latin-1
-        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, encoding="utf-8",
-                                       errors="strict")
-    except UnicodeError:
-        raise ApiError(400, "the query string is not UTF-8") from None
+        pairs = query_params(dict(environ))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
     out: Dict[str, List[str]] = {}
     for key, value in pairs:
+        _check_text(key)
+        _check_text(value)
         out.setdefault(key, []).append(value)
     return out
 
@@ -91,10 +132,15 @@ def _query_params(environ: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
-             extra_stats: Optional[Callable[[], Dict[str, Any]]] = None) -> bottle.Bottle:
-    """The WSGI application of the REST API."""
+             extra_stats: Optional[Callable[[], Dict[str, Any]]] = None,
+             monitor: Optional[Monitor] = None) -> bottle.Bottle:
+    """The WSGI application of the REST API (``monitor``: what health and metrics
+    watch; by default the store and the group commit alone)."""
     app = bottle.Bottle(catchall=True, autojson=False)
     auth = Authenticator(api_config.jwt_public_key) if api_config.jwt_public_key else None
+    if monitor is None:
+        monitor = Monitor(store, manager)
+    monitor.auth = auth
     started = time.time()
     limit = api_config.max_body_size
 
@@ -224,11 +270,19 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @route("/api/health")
     @guarded
     def health() -> Any:
-        problem = manager.healthy
-        if problem:
-            return json_response(503, error_body(503, problem))
+        problems = monitor.problems()
+        if problems:
+            return json_response(503, error_body(503, "; ".join(problems), problems=problems))
         return json_response(200, {"status": "ok", "version": __version__,
                                    "uptime": time.time() - started})
+
+    # ------------------------------------------------------------------ metrics
+    @app.route("/metrics")
+    @protected
+    def metrics() -> Any:
+        resp = bottle.HTTPResponse(monitor.metrics())
+        resp.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        return resp
 
     # ------------------------------------------------------------------ documentation
     doc = json.dumps(openapi_document())

@@ -8,6 +8,7 @@ cached (bounded in size); an entry never outlives its token's ``exp``.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -101,10 +102,11 @@ class Authenticator:
             raise AuthError(f"invalid token: {exc}") from None
         if not isinstance(claims, dict):
             raise AuthError("invalid token: the payload is not a JSON object")
-        for name in ("exp", "nbf"):
+        for name in ("exp", "nbf", "iat"):
             v = claims.get(name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise AuthError(f"invalid token: {name} must be a number")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                                  or not math.isfinite(v)):
+                raise AuthError(f"invalid token: {name} must be a finite number")
         exp = claims.get("exp")
         if exp is not None and now >= exp + self._leeway:
             raise AuthError("token expired")

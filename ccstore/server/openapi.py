@@ -17,8 +17,8 @@ def _json(schema: Dict[str, Any], description: str) -> Dict[str, Any]:
 
 
 def _errors(*codes: int) -> Dict[str, Any]:
-    text = {400: "Bad Request", 401: "Unauthorized (missing, malformed, expired or "
-                                      "not EdDSA-signed token)",
+    text = {400: "Bad Request: the message names what is wrong",
+            401: "Unauthorized (missing, malformed, expired or not EdDSA-signed token)",
             413: "Request body larger than max_body_size", 415: "Unsupported Content-Encoding",
             500: "Internal Server Error", 503: "Shutting down or storage unavailable"}
     return {str(c): _json(_ERROR, text[c]) for c in codes}
@@ -117,6 +117,12 @@ _QUERY_RESPONSE = {
                                                  "it back as `cursor` for the next page"},
                                       "error": {"type": "string"}}}}},
     },
+}
+
+_HEALTH = {
+    "type": "object", "required": ["status"],
+    "properties": {"status": {"type": "string", "enum": ["ok"]},
+                   "version": {"type": "string"}, "uptime": {"type": "number"}},
 }
 
 _WRITE_ERRORS = {
@@ -311,7 +317,7 @@ def openapi_document() -> Dict[str, Any]:
         "requestBody": {"required": True,
                         "content": {"application/json": {"schema": _QUERY_REQUEST}}},
         "responses": {"200": _json(_QUERY_RESPONSE, "One list of entries per query"),
-                      **_errors(400, 401, 500)},
+                      **_errors(400, 401, 413, 415, 500)},
     }
     count_params = [
         {"name": n, "in": "query", "schema": s, "description": d} for n, s, d in (
@@ -337,11 +343,15 @@ def openapi_document() -> Dict[str, Any]:
         "security": auth,
         "parameters": count_params,
         "responses": {"200": _json({"type": "object", "properties": {
+            "kind": {"type": "string", "enum": ["log", "event"]},
             "by": {"type": "array", "items": {"type": "string"}},
-            "interval": {"type": "integer", "nullable": True},
+            "interval": {"type": "integer", "nullable": True,
+                         "description": "Bucket width in seconds; null without buckets"},
             "total": {"type": "integer"},
-            "counts": {"type": "array", "items": {"type": "object"}}}}, "Counts"),
-            **_errors(400, 401, 500)},
+            "counts": {"type": "array", "items": {"type": "object", "properties": {
+                "timestamp": {"type": "integer", "description": "Bucket start, Unix seconds"},
+                "count": {"type": "integer"}}}}}}, "Counts"),
+            **_errors(400, 401, 413, 415, 500)},
     }
     return {
         "openapi": "3.0.3",
@@ -359,8 +369,11 @@ def openapi_document() -> Dict[str, Any]:
                                 "security": auth,
                                 "responses": {"200": _json({"type": "object"}, "Statistics"),
                                               **_errors(401)}}},
-            "/health": {"get": {"summary": "Liveness (no authentication)",
-                                "responses": {"200": _json({"type": "object"}, "Healthy"),
+            "/health": {"get": {"summary": "Health (no authentication)",
+                                "description": "200 when ingest works and storage can write; "
+                                               "else 503 naming why (storage cannot write, "
+                                               "a receiver is down, shutting down).",
+                                "responses": {"200": _json(_HEALTH, "Healthy"),
                                               **_errors(503)}}},
         },
         "components": {

@@ -1,5 +1,6 @@
 """A PostgreSQL outage under a running ``python -m ccstore.server``: the server stays up,
-``/api/stats/`` reports the outage, the write pending meanwhile is stored once afterwards."""
+``/api/stats/`` and ``/api/health`` report the outage, the write pending meanwhile is
+stored once afterwards."""
 from __future__ import annotations
 
 import sys
@@ -92,7 +93,10 @@ def test_server_survives_an_outage_and_reports_it(tmp_path, own_postgres):
                             "/api/stats/ to report the outage", 20)
             assert st["connected"] is False and st["outages"] == 1, st
             assert st["write_retries"] >= 1 and st["last_error"], st
-            assert s.call("GET", "/api/health", auth=False).status == 200
+            # the server answers, and says honestly that storage cannot write
+            h = wait_until(lambda: (lambda r: r if r.status == 503 else None)(
+                s.call("GET", "/api/health", auth=False)), "health to report the outage", 20)
+            assert "storage unavailable" in h.json()["error"], h
             assert s.proc.poll() is None
             assert "response" not in pending and "error" not in pending, pending
         finally:

@@ -16,13 +16,13 @@ def start_server(tmp_path: Path) -> Iterable[Callable[..., ServerProcess]]:
 
     def start(config: Optional[Path] = None, *, token: Optional[str] = None,
               args: Optional[List[str]] = None, workdir: Optional[Path] = None,
-              expect_ready: bool = True) -> ServerProcess:
+              expect_ready: bool = True, healthy: bool = True) -> ServerProcess:
         a = list(args or [])
         if config is not None:
             a = ["-config", str(config)] + a
         s = ServerProcess(workdir or tmp_path, a, token)
         started.append(s)
-        return s.start(expect_ready=expect_ready)
+        return s.start(expect_ready=expect_ready, healthy=healthy)
 
     yield start
     for s in started:

@@ -69,6 +69,9 @@ def bad_tokens(keys: Keys) -> dict:
         "expired": {"Authorization": "Bearer " + keys.token(exp=now - 10)},
         "not yet valid": {"Authorization": "Bearer " + keys.token(nbf=now + 3600)},
         "exp not a number": {"Authorization": "Bearer " + keys.token(exp="tomorrow")},
+        "exp NaN": {"Authorization": "Bearer " + keys.token(exp=float("nan"))},
+        "exp Infinity": {"Authorization": "Bearer " + keys.token(exp=float("inf"))},
+        "nbf -Infinity": {"Authorization": "Bearer " + keys.token(nbf=float("-inf"))},
         "tampered payload": {"Authorization": "Bearer " + _tamper(keys.token())},
     }
 

@@ -195,6 +195,32 @@ def test_a_lost_index_file_is_built_again(tmp_path):
         assert store.stats()["backend"]["kinds"]["log"]["sealed_segments"] == 4
 
 
+@pytest.mark.parametrize("damage", ["garbage header", "truncated", "first page"])
+def test_a_damaged_index_file_is_set_aside_and_built_again(tmp_path, damage):
+    """The index file is documented as rebuildable: damage to it must not stop the
+    store from opening."""
+    path = str(tmp_path / "d.db")
+    with ccstore.open(path, seal_rows=10) as store:
+        store.write(hostile_lines(45))
+        store.flush()
+        before = answers(store)
+    size = os.path.getsize(path + "-index")
+    with open(path + "-index", "r+b") as f:
+        if damage == "garbage header":
+            f.write(b"not a database at all" * 4)
+        elif damage == "truncated":
+            f.truncate(size // 3)
+        else:
+            f.seek(100)
+            f.write(b"\xa5" * 2000)
+    with ccstore.open(path, seal_rows=10) as store:
+        assert os.path.exists(path + "-index.damaged")
+        assert {f"ccx_{s}_{k}" for s in (1, 2, 3, 4) for k in ("host", "time")} <= \
+            index_tables(path)
+        assert answers(store) == before
+        assert store.stats()["backend"]["kinds"]["log"]["sealed_segments"] == 4
+
+
 def test_retention_drops_index_tables_with_their_segments(tmp_path):
     path = str(tmp_path / "r.db")
     with ccstore.open(path, seal_rows=10, log_retention=25) as store:

@@ -17,11 +17,11 @@ from .checkpoint import _WAL_BACKSTOP_PAGES, Checkpointer
 from .connections import Connections
 from .fts import FullText
 from .head import HeadIndex, _Head
-from .indexfile import _IX_BUILD_CACHE_KIB, IndexFile
+from .indexfile import IndexFile
 from .locks import FairLock
 from .query import QuerySteps
 from .retention import RetentionSteps
-from .schema import _IX, INDEX_SUFFIX, SchemaSteps
+from .schema import INDEX_SUFFIX, SchemaSteps
 from .seal import SealSteps
 from .write import WriteSteps
 
@@ -73,14 +73,7 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
         self._w.execute(f"PRAGMA page_size={int(page_size)}")
         self._w.execute("PRAGMA journal_mode=WAL")
         self._size_caches(self._w, ("main",), self._cache_kib)  # now at its page size
-        self._ix = self._connect(attach=True)  # builds and drops the indexes there
-        self._ix.execute(f"PRAGMA {_IX}.page_size={int(page_size)}")
-        self._ix.execute(f"PRAGMA {_IX}.journal_mode=WAL")
-        # it reads each full segment once: a small cache, not one that grows with them
-        self._size_caches(self._ix, ("main", _IX), _IX_BUILD_CACHE_KIB)
-        self._ix.execute(f"PRAGMA {_IX}.synchronous={self._sync}")
-        self._ix.execute(f"CREATE TABLE IF NOT EXISTS {_IX}.ccstore_ix(key TEXT PRIMARY KEY, "
-                         "value TEXT)")
+        self._ix = self._open_index_file(page_size)  # builds and drops the indexes there
         self._setup()
         self._drop_orphan_indexes()
         if background_seal:

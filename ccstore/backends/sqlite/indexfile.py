@@ -2,11 +2,14 @@
 
 Per sealed segment, two ``WITHOUT ROWID`` tables keyed by the indexed columns and
 the row id.  In a file of their own, index builds take only that file's write lock,
-so they run beside ingest; the file can be rebuilt from the database.
+so they run beside ingest; the file can be rebuilt from the database, and is: a
+damaged one is set aside at open and its segments are sealed again.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import time as _time
 from typing import Iterable, Iterator
 
@@ -17,9 +20,43 @@ from .schema import _IX, _NO_TIME, _index_tables, quote_ident
 #: page cache (KiB) of the connection that builds indexes from full segments
 _IX_BUILD_CACHE_KIB = 4096
 
+log = logging.getLogger("ccstore.sqlite")
+
 
 class IndexFile:
-    """Building and dropping the sealed segments' index tables."""
+    """Opening the index file; building and dropping the sealed segments' index tables."""
+
+    def _open_index_file(self, page_size: int) -> apsw.Connection:
+        """The connection that builds and drops indexes, the index file attached.
+
+        A file SQLite cannot read (not a database, a damaged header or schema) is
+        renamed to ``<index>.damaged`` and a new one started: the segments whose
+        indexes are then missing are sealed again from the database."""
+        for attempt in (1, 2):
+            conn = None
+            try:
+                conn = self._connect(attach=True)
+                conn.execute(f"PRAGMA {_IX}.page_size={int(page_size)}")
+                conn.execute(f"PRAGMA {_IX}.journal_mode=WAL")
+                # it reads each full segment once: a small cache, not one that grows
+                self._size_caches(conn, ("main", _IX), _IX_BUILD_CACHE_KIB)
+                conn.execute(f"PRAGMA {_IX}.synchronous={self._sync}")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {_IX}.ccstore_ix(key TEXT PRIMARY KEY, "
+                             "value TEXT)")
+                conn.execute(f"SELECT name FROM {_IX}.sqlite_schema").fetchall()
+                return conn
+            except (apsw.CorruptError, apsw.NotADBError) as exc:
+                if conn is not None:
+                    conn.close()
+                if attempt == 2:
+                    raise
+                log.warning("%s: the index file is damaged (%s); set aside as %s.damaged and "
+                            "rebuilt from the database", self.index_path, exc, self.index_path)
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(self.index_path + suffix)
+                os.replace(self.index_path, self.index_path + ".damaged")
+        raise AssertionError("unreachable")
 
     def _build_indexes(self, seg_id: int, tbl: str) -> bool:
         """Build the indexes of full segment ``seg_id`` in the index file, from a
