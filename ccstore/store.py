@@ -269,13 +269,30 @@ class Store:
     def _write_stream(self, data: Union[bytes, bytearray, memoryview], piece: int,
                       cluster: Optional[str], precision: str, default_time: Optional[int],
                       state: Optional[Dict[str, str]]) -> WriteResult:
-        """One write decoded piece by piece, each piece taken by the backend (which
-        sends it on) before the next is decoded; committed as one transaction.
-
-        The backend may decode the write more than once (a retry starts over): the
-        result is that of the last decoding, which the backend took whole.
-        """
+        """One large write decoded piece by piece (:meth:`write_stream`)."""
         view = memoryview(data).cast("B")
+        return self.write_stream(
+            lambda: (bytes(view[i:i + piece]) for i in range(0, len(view), piece)),
+            cluster=cluster, precision=precision, default_time=default_time, state=state)
+
+    def write_stream(self, open_chunks: Callable[[], Iterable[bytes]], *,
+                     cluster: Optional[str] = None, precision: str = "auto",
+                     default_time: Optional[int] = None,
+                     state: Optional[Dict[str, str]] = None,
+                     progress: Optional[Callable[[int, int], None]] = None) -> WriteResult:
+        """Decode line protocol from a stream of byte chunks and commit it whole, in
+        one transaction: stored entirely or not at all.
+
+        ``open_chunks()`` gives the chunks (lines may be split between them).  It
+        may be called more than once (a retry after a lost connection starts over)
+        and must give the same bytes each time.  Memory is bounded by the chunks,
+        not by the write: each batch is taken by the backend before the next is
+        decoded.  An exception raised by the chunks aborts the write (nothing of it
+        is stored) and propagates.  ``progress(lines, rows)`` is called as each
+        batch is taken, with the totals of the decoding so far (a retry counts
+        from 0 again).  Arguments as for :meth:`write`.
+        """
+        piece = self.backend.stream_piece_bytes
         if default_time is None:
             default_time = _time.time_ns()  # the same in every decoding
         results: List[WriteResult] = []
@@ -283,11 +300,14 @@ class Store:
         def open_stream() -> lineproto.RowStream:
             result = WriteResult()
             results.append(result)
-            return _KeptStream((bytes(view[i:i + piece]) for i in range(0, len(view), piece)),
-                               self, result, precision=precision, default_time=default_time,
+            chunks = open_chunks()
+            return _KeptStream(_resliced(chunks, piece) if piece else chunks, self, result,
+                               progress, precision=precision, default_time=default_time,
                                cluster=cluster)
 
         self.backend.write_stream(open_stream, state)
+        if not results:  # the backend took nothing (it never does)
+            results.append(WriteResult())
         self._count(results[-1])
         return results[-1]
 
@@ -676,18 +696,34 @@ def _modified(fh: Any) -> Optional[float]:
 class _KeptStream(lineproto.RowStream):
     """The batches of one streamed write as the store keeps them: what it does
     not keep (logs, when it keeps none) is taken out of ``groups``; rows, drops
-    and errors are counted in ``result``."""
+    and errors are counted in ``result``, and reported to ``progress``."""
 
     def __init__(self, chunks: Iterable[bytes], store: Store, result: WriteResult,
-                 **options: Any) -> None:
+                 progress: Optional[Callable[[int, int], None]], **options: Any) -> None:
         super().__init__(chunks, **options)
         self._store = store
         self._result = result
+        self._progress = progress
+        self._lines = 0
 
     def __next__(self) -> RowBatch:
         batch = super().__next__()
         batch.groups = self._store._tally(batch, self._result)
+        if self._progress is not None:
+            self._lines += batch.lines
+            self._progress(self._lines, self._result.written)
         return batch
+
+
+def _resliced(chunks: Iterable[bytes], piece: int) -> Iterator[bytes]:
+    """``chunks`` in pieces of at most ``piece`` bytes."""
+    for chunk in chunks:
+        if len(chunk) <= piece:
+            yield chunk
+            continue
+        view = memoryview(chunk)
+        for i in range(0, len(view), piece):
+            yield bytes(view[i:i + piece])
 
 
 _OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",

@@ -49,7 +49,8 @@ class Server:
             self.manager = StorageManager(
                 self.store, flush_time=st.flush_time, batch_size=st.batch_size,
                 max_process=st.max_process, store_logs=st.store_logs,
-                retention_interval=st.retention_interval).start()
+                retention_interval=st.retention_interval,
+                body_budget=st.body_budget).start()
             self.manager.register_source("api")
             app = make_app(self.store, self.manager, cfg.api, extra_stats=self._extra_stats)
             a = cfg.api

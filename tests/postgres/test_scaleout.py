@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "server"))
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
 
-from srvutil import NatsServer, ServerProcess, wait_until, write_config  # noqa: E402
+from srvutil import (NatsServer, ServerProcess, postgres_storage, wait_until,  # noqa: E402
+                     write_config)
 from workload import iter_lines  # noqa: E402
 
 LINES = 100_000
@@ -40,13 +41,7 @@ def payloads(cluster: str) -> List[bytes]:
 
 
 def storage_config(postgres_dsn, pg_url: str) -> Dict[str, Any]:
-    info = psycopg.conninfo.conninfo_to_dict(pg_url)
-    host = postgres_dsn.host or info.get("host") or "localhost"
-    backend = {"type": "postgres", "server": host, "port": postgres_dsn.port or 5432,
-               "database_path": info["dbname"], "username": info.get("user") or "",
-               "password": info.get("password") or "", "connection_timeout": 5}
-    return {"retention_time": "48h", "flush_time": "1s", "batch_size": 20, "max_process": 10,
-            "backend": backend}
+    return postgres_storage(postgres_dsn, pg_url, batch_size=20, max_process=10)
 
 
 def start_instances(tmp: Path, name: str, storage: Dict[str, Any],

@@ -99,6 +99,19 @@ def sqlite_storage(db: Path, **extra: Any) -> Dict[str, Any]:
                         "flags": ["_journal=WAL", "_timeout=5000"]}, **extra}
 
 
+def postgres_storage(server: Any, url: str, **extra: Any) -> Dict[str, Any]:
+    """The storage file of a server writing to database ``url`` of the test
+    PostgreSQL ``server`` (``tests/pg_server.py``)."""
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    host = server.host or info.get("host") or "localhost"
+    backend = {"type": "postgres", "server": host, "port": server.port or 5432,
+               "database_path": info["dbname"], "username": info.get("user") or "",
+               "password": info.get("password") or "", "connection_timeout": 5}
+    return {"retention_time": "48h", "flush_time": "1s", "backend": backend, **extra}
+
+
 class ServerProcess:
     """``python -m ccstore.server`` as a child process."""
 
