@@ -200,6 +200,22 @@ def _parse_cursor(after: Optional[str]) -> Optional[Tuple[int, int]]:
         raise ValueError(f"invalid cursor {after!r}") from None
 
 
+def _refuse_nul(spec: QuerySpec) -> None:
+    """ValueError for a filter with a NUL character, which a store that cannot hold
+    one (PostgreSQL) cannot compare either."""
+    named: List[Tuple[str, Sequence[str]]] = [("cluster", spec.clusters or ())]
+    named += list(spec.columns.items()) + list(spec.exclude.items())
+    if spec.levels is not None:
+        named.append((spec.level_tag, spec.levels.values))
+    named += [(f"tag {tc.key!r}", (tc.key,) + tc.values) for tc in spec.tags]
+    if spec.text is not None:
+        named.append(("text", (spec.text,)))
+    for what, values in named:
+        if any("\x00" in v for v in values):
+            raise ValueError(f"{what}: a NUL character (0x00) is in no value of this store "
+                             "(PostgreSQL cannot hold it)")
+
+
 def _group_key(name: str, kind: str) -> GroupKey:
     if name == "cluster":
         return ("cluster", "")
@@ -262,9 +278,18 @@ class Store:
         piece = self.backend.stream_piece_bytes
         if piece and not isinstance(data, str) and len(data) > 2 * piece:
             return self._write_stream(data, piece, cluster, precision, default_time, state)
-        batch = lineproto.decode_rows(data, precision=precision, default_time=default_time,
-                                      cluster=cluster)
+        batch = self.decode_rows(data, precision=precision, default_time=default_time,
+                                 cluster=cluster)
         return self.write_batches([batch], state=state)
+
+    def decode_rows(self, data: Union[bytes, bytearray, memoryview, str], *,
+                    precision: str = "auto", default_time: Optional[int] = None,
+                    cluster: Optional[str] = None) -> RowBatch:
+        """:func:`ccstore.lineproto.decode_rows` for this store: a line this store
+        cannot hold (on PostgreSQL a NUL character in a string) is rejected alone,
+        with its line and column, like a line that does not parse."""
+        return _decode_rows(data, not self.backend.stores_nul, precision=precision,
+                            default_time=default_time, cluster=cluster)
 
     def _write_stream(self, data: Union[bytes, bytearray, memoryview], piece: int,
                       cluster: Optional[str], precision: str, default_time: Optional[int],
@@ -302,7 +327,8 @@ class Store:
             results.append(result)
             chunks = open_chunks()
             return _KeptStream(_resliced(chunks, piece) if piece else chunks, self, result,
-                               progress, precision=precision, default_time=default_time,
+                               progress, refuse_nul=not self.backend.stores_nul,
+                               precision=precision, default_time=default_time,
                                cluster=cluster)
 
         self.backend.write_stream(open_stream, state)
@@ -318,9 +344,13 @@ class Store:
         groups: Dict[Tuple[str, str], List[tuple]] = {}
         dropped: Dict[str, int] = {}
         errors: List[LineError] = []
+        refuse_nul = not self.backend.stores_nul
         for i, p in enumerate(points, 1):
             try:
                 cl, kind, row = point_to_row(p.name, p.tags, p.fields, p.time, cluster)
+                if refuse_nul and row is not None and any(
+                        isinstance(v, str) and "\x00" in v for v in (cl,) + row):
+                    raise MessageError(NUL_MESSAGE)
             except MessageError as exc:
                 errors.append(LineError(i, 1, str(exc), p.name[:200]))
                 continue
@@ -425,8 +455,9 @@ class Store:
             result = IngestResult(max_errors)
             parser = None
             if format == "lineproto":
-                batches: Iterable[RowBatch] = lineproto.decode_stream(
-                    chunks, precision=precision, default_time=default_time, cluster=cluster)
+                batches: Iterable[RowBatch] = _StoreStream(
+                    chunks, refuse_nul=not self.backend.stores_nul, precision=precision,
+                    default_time=default_time, cluster=cluster)
             else:
                 parser = LogParser(_LOG_FORMATS[format],
                                    hostname=hostname or socket.gethostname(),
@@ -506,6 +537,8 @@ class Store:
             raise ValueError("order must be 'desc' or 'asc'")
         spec.order = order
         spec.after = _parse_cursor(after)
+        if not self.backend.stores_nul:
+            _refuse_nul(spec)
         return spec
 
     def query(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
@@ -693,7 +726,63 @@ def _modified(fh: Any) -> Optional[float]:
     return st.st_mtime if stat.S_ISREG(st.st_mode) else None
 
 
-class _KeptStream(lineproto.RowStream):
+#: why a line is rejected by a store that cannot hold a NUL character (PostgreSQL)
+NUL_MESSAGE = "NUL character (0x00) in a string: this store (PostgreSQL) cannot hold it"
+
+
+def _decode_rows(data: Union[bytes, bytearray, memoryview, str], refuse_nul: bool, *,
+                 lineno: int = 1, final: bool = True, **options: Any) -> RowBatch:
+    """:func:`lineproto.decode_rows`; with ``refuse_nul``, a complete line whose
+    rows would hold a NUL character is rejected alone (NUL_MESSAGE, at the column
+    of its first NUL) and decoded as a comment, so that the others are stored.
+
+    A NUL can only reach a row through a string field (the decoder rejects it in
+    names, tags and keys); the few lines that have one are decoded alone to see."""
+    if not refuse_nul or isinstance(data, str) or b"\x00" not in data:
+        return lineproto.decode_rows(data, lineno=lineno, final=final, **options)
+    data = bytes(data)
+    buf = bytearray(data)
+    refused: List[LineError] = []
+    alone_opts = dict(options, copy_group=None)
+    pos = data.find(b"\x00")
+    while pos >= 0:
+        start = data.rfind(b"\n", 0, pos) + 1
+        end = data.find(b"\n", pos)
+        if end < 0:
+            if not final:
+                break  # an unterminated last line: decoded once it is whole
+            end = len(data)
+        n = lineno + data.count(b"\n", 0, start)
+        line = data[start:end]
+        alone = lineproto.decode_rows(line, lineno=n, **alone_opts)
+        if any("\x00" in v for rows in alone.groups.values() for row in rows
+               for v in row if isinstance(v, str)):
+            refused.append(LineError(n, pos - start + 1, NUL_MESSAGE,
+                                     line[:200].decode("utf-8", "replace")))
+            buf[start:end] = b"#" + b" " * (end - start - 1)
+        pos = data.find(b"\x00", end)
+    batch = lineproto.decode_rows(bytes(buf), lineno=lineno, final=final, **options)
+    if refused:
+        batch.errors = sorted(batch.errors + refused, key=operator.attrgetter("lineno"))
+    return batch
+
+
+class _StoreStream(lineproto.RowStream):
+    """:class:`lineproto.RowStream` decoding as :meth:`Store.decode_rows` does."""
+
+    def __init__(self, chunks: Iterable[bytes], *, refuse_nul: bool, **options: Any) -> None:
+        super().__init__(chunks, **options)
+        self._refuse_nul = refuse_nul
+
+    def _decode(self, data: bytes, final: bool) -> RowBatch:
+        if not self._refuse_nul:
+            return super()._decode(data, final)
+        return _decode_rows(data, True, precision=self._precision,
+                            default_time=self._default_time, cluster=self._cluster,
+                            final=final, lineno=self._lineno, copy_group=self.copy_group)
+
+
+class _KeptStream(_StoreStream):
     """The batches of one streamed write as the store keeps them: what it does
     not keep (logs, when it keeps none) is taken out of ``groups``; rows, drops
     and errors are counted in ``result``, and reported to ``progress``."""

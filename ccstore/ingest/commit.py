@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
-from .. import lineproto
 from .._types import LineError, RowBatch
 from ..store import Store, WriteResult
 
@@ -373,9 +372,9 @@ class StorageManager:
         """A body decoded at once, through the group commit."""
         if not data:
             return WriteResult()
-        ticket = self.submit([lineproto.decode_rows(data, precision=precision,
-                                                    default_time=default_time,
-                                                    cluster=cluster)], source)
+        ticket = self.submit([self.store.decode_rows(data, precision=precision,
+                                                     default_time=default_time,
+                                                     cluster=cluster)], source)
         ticket.wait()
         if isinstance(ticket.error, ManagerClosed):
             raise ticket.error

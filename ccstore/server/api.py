@@ -225,7 +225,10 @@ def run_query(store: Store, req: Any, *, max_limit: int) -> Dict[str, Any]:
     expanded: List[Dict[str, Any]] = []
     fan = _str_list(req.get("for-all-nodes"), "for-all-nodes")
     if fan:
-        expanded = _for_all_nodes(store, cluster, kind, start, end, fan)
+        try:
+            expanded = _for_all_nodes(store, cluster, kind, start, end, fan)
+        except (ValueError, TypeError) as exc:
+            raise RequestError(f"for-all-nodes: {exc}") from None
         all_queries += expanded
     results = []
     for i, q in enumerate(all_queries):

@@ -112,6 +112,18 @@ def postgres_storage(server: Any, url: str, **extra: Any) -> Dict[str, Any]:
     return {"retention_time": "48h", "flush_time": "1s", "backend": backend, **extra}
 
 
+def storage_for(backend: str, request: Any, sqlite_path: Path) -> Dict[str, Any]:
+    """``{"file": <storage file>, "target": <what ccstore.open takes>}`` for
+    ``backend`` (``"sqlite"`` at ``sqlite_path``, or ``"postgres"``: a fresh database
+    of the session's server, dropped at the end of the test ``request``)."""
+    if backend == "sqlite":
+        return {"file": sqlite_storage(sqlite_path), "target": str(sqlite_path)}
+    pg = request.getfixturevalue("postgres_dsn")
+    url = pg.fresh_database()
+    request.addfinalizer(lambda: pg.drop_database(url))
+    return {"file": postgres_storage(pg, url), "target": url}
+
+
 class ServerProcess:
     """``python -m ccstore.server`` as a child process."""
 

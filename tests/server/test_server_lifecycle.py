@@ -7,10 +7,10 @@ import signal
 import time
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Set
+from typing import Any, List, Set
 
 import pytest
-from srvutil import (ServerProcess, http_call, postgres_storage, sqlite_storage, wait_until,
+from srvutil import (ServerProcess, http_call, sqlite_storage, storage_for, wait_until,
                      write_config)
 
 import ccstore
@@ -112,25 +112,13 @@ def large_body() -> bytes:
     return gzip.compress("\n".join(lines).encode(), 1)
 
 
-def storage_for(backend: str, request: pytest.FixtureRequest, tmp_path: Path
-                ) -> Dict[str, Any]:
-    """The storage file for ``backend``, and the target ccstore.open takes."""
-    if backend == "sqlite":
-        target = str(tmp_path / "large.db")
-        return {"file": sqlite_storage(Path(target)), "target": target}
-    pg = request.getfixturevalue("postgres_dsn")
-    url = pg.fresh_database()
-    request.addfinalizer(lambda: pg.drop_database(url))
-    return {"file": postgres_storage(pg, url), "target": url}
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_kill_9_in_a_large_request_and_its_retry_store_each_line_once(
         tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
     """The server is killed while it stores a large request (a quarter of its lines
     taken by the backend, none of it answered); the client sends it again: every
     line is stored exactly once."""
-    storage = storage_for(backend, request, tmp_path)
+    storage = storage_for(backend, request, tmp_path / "large.db")
     config = write_config(tmp_path, storage=storage["file"])
     body = large_body()
     headers = {"Content-Encoding": "gzip"}

@@ -114,6 +114,8 @@ class WriteSteps:
     #: buffers always hold data the server has not copied yet while the next piece
     #: is decoded (larger pieces left the server idle: docs/design/postgres.md)
     stream_piece_bytes = 32 << 10
+    #: PostgreSQL's text holds no NUL character
+    stores_nul = False
 
     def write(self, groups: Dict[Tuple[str, str], List[tuple]],
               state: Optional[Dict[str, str]] = None) -> None:
@@ -180,6 +182,11 @@ class WriteSteps:
             except _Whole:
                 self._bump("streams_written_whole")
                 continue
+            except psycopg.DataError as exc:
+                # a value PostgreSQL cannot hold (a NUL character from write_batches):
+                # said without the statement's context, which names internal tables
+                raise ValueError(f"a value of this write cannot be stored: "
+                                 f"{exc.diag.message_primary or type(exc).__name__}") from None
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 if not _conn_broken(w.conn) and not isinstance(exc, psycopg.InterfaceError):
                     raise
