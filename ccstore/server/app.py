@@ -23,7 +23,7 @@ from ..config import ApiConfig
 from ..ingest.body import ApiError, error_body, read_body, write_request
 from ..ingest.commit import StorageManager
 from ..store import Store
-from .api import RequestError, run_count, run_query
+from .api import RequestError, json_chunks, run_count, run_query
 from .auth import Authenticator, AuthError
 from .openapi import openapi_document
 
@@ -134,7 +134,9 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
             raise ApiError(400, "failed to parse API request: empty body (send the query "
                                 "as JSON)")
         answer = run_query(store, req, max_limit=api_config.query_limit)
-        return json_response(200, answer)
+        resp = bottle.HTTPResponse(json_chunks(answer))  # written as the records come
+        resp.content_type = "application/json"
+        return resp
 
     # ------------------------------------------------------------------ count
     @route("/api/count", ["GET", "POST"])
