@@ -288,8 +288,11 @@ class Store:
         """:func:`ccstore.lineproto.decode_rows` for this store: a line this store
         cannot hold (on PostgreSQL a NUL character in a string) is rejected alone,
         with its line and column, like a line that does not parse."""
-        return _decode_rows(data, not self.backend.stores_nul, precision=precision,
-                            default_time=default_time, cluster=cluster)
+        if self.backend.stores_nul:  # the common case, once per small message: direct
+            return lineproto.decode_rows(data, precision=precision, default_time=default_time,
+                                         cluster=cluster)
+        return _decode_rows(data, True, precision=precision, default_time=default_time,
+                            cluster=cluster)
 
     def _write_stream(self, data: Union[bytes, bytearray, memoryview], piece: int,
                       cluster: Optional[str], precision: str, default_time: Optional[int],
