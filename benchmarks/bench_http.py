@@ -53,14 +53,22 @@ def wait_until(pred: Callable[[], Any], what: str, timeout: float = 600) -> Any:
 
 
 class Server:
+    """``python -m ccstore.server`` in ``workdir`` (SQLite ``srv.db`` there unless
+    ``backend`` says otherwise); ``source``: the source tree to run it from (default:
+    the ccstore this Python imports)."""
+
     def __init__(self, workdir: str, receivers: Optional[Dict[str, Any]] = None,
-                 storage_extra: Optional[Dict[str, Any]] = None) -> None:
+                 storage_extra: Optional[Dict[str, Any]] = None,
+                 api_extra: Optional[Dict[str, Any]] = None,
+                 backend: Optional[Dict[str, Any]] = None,
+                 source: Optional[str] = None) -> None:
         files = {
             "storage.json": {"retention_time": "87600h",
-                             "backend": {"type": "sqlite",
-                                         "database_path": os.path.join(workdir, "srv.db")},
+                             "backend": backend or {
+                                 "type": "sqlite",
+                                 "database_path": os.path.join(workdir, "srv.db")},
                              **(storage_extra or {})},
-            "api.json": {"address": "127.0.0.1", "port": "0"},
+            "api.json": {"address": "127.0.0.1", "port": "0", **(api_extra or {})},
             "receivers.json": receivers or {},
         }
         for name, data in files.items():
@@ -72,8 +80,13 @@ class Server:
                        "receivers-file": "receivers.json"}, f)
         self.log = os.path.join(workdir, "server.log")
         self._logf = open(self.log, "wb")
+        env = dict(os.environ)
+        if source:
+            env["PYTHONPATH"] = os.pathsep.join([source] + [p for p in [env.get("PYTHONPATH")]
+                                                          if p])
         self.proc = subprocess.Popen([sys.executable, "-m", "ccstore.server", "-config",
-                                      central], stdout=self._logf, stderr=subprocess.STDOUT)
+                                      central], stdout=self._logf, stderr=subprocess.STDOUT,
+                                     env=env, cwd=source or None)
 
         def listening() -> Any:
             if self.proc.poll() is not None:

@@ -18,8 +18,8 @@ relative to the working directory (where the Go program looked), that one is
 used, so an existing Go database is found either way.
 
 Extensions (all optional; a Go config never needs them): in the storage file
-``log_retention_time``, ``retention_interval``, ``fulltext``; in the api file
-``max_body_size``, ``threads``, ``query_limit`` and the connection limits
+``log_retention_time``, ``retention_interval``, ``fulltext``, ``body_budget``; in the
+api file ``max_body_size``, ``threads``, ``query_limit`` and the connection limits
 ``header_timeout``, ``body_timeout``, ``max_connections``; in a nats receiver
 ``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http
 receiver ``cluster``, ``max_body_size`` and the connection limits; and receivers of type
@@ -130,6 +130,8 @@ class StorageConfig:
     fulltext: bool = True
     #: extra retention runs every so many seconds (besides daily at 03:00)
     retention_interval: Optional[float] = None
+    #: bytes of request bodies (as sent) held at once; past it a request gets 503
+    body_budget: int = 128 << 20
     backend: BackendConfig = field(default_factory=BackendConfig)
     source: str = "<default>"
 
@@ -559,11 +561,13 @@ def parse_storage(data: Any, file: str, base_dir: str) -> StorageConfig:
     c.retention_interval = s.duration("retention_interval", None)
     if c.retention_interval == 0:
         c.retention_interval = None
+    c.body_budget = s.size("body_budget", c.body_budget)
     if not s.has("backend"):
         raise s.error("backend", "missing: the storage backend is required")
     c.backend = parse_backend(s.section("backend"), base_dir)
     s.warn_unknown({"retention_time", "log_retention_time", "flush_time", "batch_size",
-                    "max_process", "store_logs", "fulltext", "retention_interval", "backend"})
+                    "max_process", "store_logs", "fulltext", "retention_interval",
+                    "body_budget", "backend"})
     return c
 
 

@@ -193,6 +193,22 @@ def keyword_spec(kind: str, start_ns: Optional[int], end_ns: Optional[int], *,
     return spec
 
 
+def refuse_nul(spec: QuerySpec) -> None:
+    """ValueError for a filter with a NUL character, which a store that cannot hold
+    one (PostgreSQL) cannot compare either."""
+    named: List[Tuple[str, Sequence[str]]] = [("cluster", spec.clusters or ())]
+    named += list(spec.columns.items()) + list(spec.exclude.items())
+    if spec.levels is not None:
+        named.append((spec.level_tag, spec.levels.values))
+    named += [(f"tag {tc.key!r}", (tc.key,) + tc.values) for tc in spec.tags]
+    if spec.text is not None:
+        named.append(("text", (spec.text,)))
+    for what, values in named:
+        if any("\x00" in v for v in values):
+            raise ValueError(f"{what}: a NUL character (0x00) is in no value of this store "
+                             "(PostgreSQL cannot hold it)")
+
+
 def count_key(name: str, kind: str) -> Optional[GroupKey]:
     """The backend's group key of a field or tag name for ``kind`` (None: the kind
     itself, the same for every record of one spec)."""
@@ -285,6 +301,14 @@ class Searcher:
         """A full-text query in the backend's form (checked: ValueError if invalid)."""
         return None if text is None else self.backend.fulltext_query(text)
 
+    def ready(self, spec: QuerySpec) -> QuerySpec:
+        """``spec`` made ready for the backend: a NUL character refused in a filter
+        where the backend cannot hold one, the full-text query in its form."""
+        if not self.backend.stores_nul:
+            refuse_nul(spec)
+        spec.text = self.fulltext(spec.text)
+        return spec
+
     def check_clusters(self, names: Iterable[str]) -> None:
         """ValueError for a cluster the store has no data of."""
         names = set(names)
@@ -315,8 +339,7 @@ class Searcher:
         if not (lo is not None and hi is not None and lo >= hi):
             filters = push.store_filters()
             for kind in push.kind_list():
-                spec = keyword_spec(kind, lo, hi, **filters)
-                spec.text = self.fulltext(spec.text)
+                spec = self.ready(keyword_spec(kind, lo, hi, **filters))
                 if spec.clusters is None or spec.clusters:
                     specs.append(spec)
         return Selection(specs, check, lo, hi)

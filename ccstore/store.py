@@ -173,20 +173,49 @@ class Store:
         piece = self.backend.stream_piece_bytes
         if piece and not isinstance(data, str) and len(data) > 2 * piece:
             return self._write_stream(data, piece, cluster, precision, default_time, state)
-        batch = lineproto.decode_rows(data, precision=precision, default_time=default_time,
-                                      cluster=cluster)
+        batch = self.decode_rows(data, precision=precision, default_time=default_time,
+                                 cluster=cluster)
         return self.write_batches([batch], state=state)
+
+    def decode_rows(self, data: Union[bytes, bytearray, memoryview, str], *,
+                    precision: str = "auto", default_time: Optional[int] = None,
+                    cluster: Optional[str] = None) -> RowBatch:
+        """:func:`ccstore.lineproto.decode_rows` for this store: a line this store
+        cannot hold (on PostgreSQL a NUL character in a string) is rejected alone,
+        with its line and column, like a line that does not parse."""
+        if self.backend.stores_nul:  # the common case, once per small message: direct
+            return lineproto.decode_rows(data, precision=precision, default_time=default_time,
+                                         cluster=cluster)
+        return _decode_rows(data, True, precision=precision, default_time=default_time,
+                            cluster=cluster)
 
     def _write_stream(self, data: Union[bytes, bytearray, memoryview], piece: int,
                       cluster: Optional[str], precision: str, default_time: Optional[int],
                       state: Optional[Dict[str, str]]) -> WriteResult:
-        """One write decoded piece by piece, each piece taken by the backend (which
-        sends it on) before the next is decoded; committed as one transaction.
-
-        The backend may decode the write more than once (a retry starts over): the
-        result is that of the last decoding, which the backend took whole.
-        """
+        """One large write decoded piece by piece (:meth:`write_stream`)."""
         view = memoryview(data).cast("B")
+        return self.write_stream(
+            lambda: (bytes(view[i:i + piece]) for i in range(0, len(view), piece)),
+            cluster=cluster, precision=precision, default_time=default_time, state=state)
+
+    def write_stream(self, open_chunks: Callable[[], Iterable[bytes]], *,
+                     cluster: Optional[str] = None, precision: str = "auto",
+                     default_time: Optional[int] = None,
+                     state: Optional[Dict[str, str]] = None,
+                     progress: Optional[Callable[[int, int], None]] = None) -> WriteResult:
+        """Decode line protocol from a stream of byte chunks and commit it whole, in
+        one transaction: stored entirely or not at all.
+
+        ``open_chunks()`` gives the chunks (lines may be split between them).  It
+        may be called more than once (a retry after a lost connection starts over)
+        and must give the same bytes each time.  Memory is bounded by the chunks,
+        not by the write: each batch is taken by the backend before the next is
+        decoded.  An exception raised by the chunks aborts the write (nothing of it
+        is stored) and propagates.  ``progress(lines, rows)`` is called as each
+        batch is taken, with the totals of the decoding so far (a retry counts
+        from 0 again).  Arguments as for :meth:`write`.
+        """
+        piece = self.backend.stream_piece_bytes
         if default_time is None:
             default_time = _time.time_ns()  # the same in every decoding
         results: List[WriteResult] = []
@@ -194,11 +223,15 @@ class Store:
         def open_stream() -> lineproto.RowStream:
             result = WriteResult()
             results.append(result)
-            return _KeptStream((bytes(view[i:i + piece]) for i in range(0, len(view), piece)),
-                               self, result, precision=precision, default_time=default_time,
+            chunks = open_chunks()
+            return _KeptStream(_resliced(chunks, piece) if piece else chunks, self, result,
+                               progress, refuse_nul=not self.backend.stores_nul,
+                               precision=precision, default_time=default_time,
                                cluster=cluster)
 
         self.backend.write_stream(open_stream, state)
+        if not results:  # the backend took nothing (it never does)
+            results.append(WriteResult())
         self._count(results[-1])
         return results[-1]
 
@@ -209,9 +242,13 @@ class Store:
         groups: Dict[Tuple[str, str], List[tuple]] = {}
         dropped: Dict[str, int] = {}
         errors: List[LineError] = []
+        refuse_nul = not self.backend.stores_nul
         for i, p in enumerate(points, 1):
             try:
                 cl, kind, row = point_to_row(p.name, p.tags, p.fields, p.time, cluster)
+                if refuse_nul and row is not None and any(
+                        isinstance(v, str) and "\x00" in v for v in (cl,) + row):
+                    raise MessageError(NUL_MESSAGE)
             except MessageError as exc:
                 errors.append(LineError(i, 1, str(exc), p.name[:200]))
                 continue
@@ -316,8 +353,9 @@ class Store:
             result = IngestResult(max_errors)
             parser = None
             if format == "lineproto":
-                batches: Iterable[RowBatch] = lineproto.decode_stream(
-                    chunks, precision=precision, default_time=default_time, cluster=cluster)
+                batches: Iterable[RowBatch] = _StoreStream(
+                    chunks, refuse_nul=not self.backend.stores_nul, precision=precision,
+                    default_time=default_time, cluster=cluster)
             else:
                 parser = LogParser(_LOG_FORMATS[format],
                                    hostname=hostname or socket.gethostname(),
@@ -366,7 +404,7 @@ class Store:
                             order=order, after=after)
         if spec.limit == 0 or (spec.clusters is not None and not spec.clusters):
             return []
-        spec.text = self._searcher.fulltext(spec.text)
+        self._searcher.ready(spec)
         return list(map(Record, self.backend.query(spec)))
 
     def count(self, cluster: Union[str, Sequence[str], None] = None, kind: str = "log", *,
@@ -400,7 +438,7 @@ class Store:
             step = int(seconds) * NS_PER_S
         if spec.clusters is not None and not spec.clusters:
             return []
-        spec.text = self._searcher.fulltext(spec.text)
+        self._searcher.ready(spec)
         rows = self.backend.count(spec, keys, step)
         if len(keys) < len(found):
             rows = [_with_kind(r, found, k) for r in rows]
@@ -609,21 +647,96 @@ def _modified(fh: Any) -> Optional[float]:
     return st.st_mtime if stat.S_ISREG(st.st_mode) else None
 
 
-class _KeptStream(lineproto.RowStream):
+#: why a line is rejected by a store that cannot hold a NUL character (PostgreSQL)
+NUL_MESSAGE = "NUL character (0x00) in a string: this store (PostgreSQL) cannot hold it"
+
+
+def _decode_rows(data: Union[bytes, bytearray, memoryview, str], refuse_nul: bool, *,
+                 decode: Optional[Callable[..., RowBatch]] = None, lineno: int = 1,
+                 final: bool = True, **options: Any) -> RowBatch:
+    """``decode`` (:func:`lineproto.decode_rows` or a backend's decoder of the same
+    signature) of ``data``; with ``refuse_nul``, a complete line whose
+    rows would hold a NUL character is rejected alone (NUL_MESSAGE, at the column
+    of its first NUL) and decoded as a comment, so that the others are stored.
+
+    A NUL can only reach a row through a string field (the decoder rejects it in
+    names, tags and keys); the few lines that have one are decoded alone to see."""
+    if decode is None:
+        decode = lineproto.decode_rows
+    if not refuse_nul or isinstance(data, str) or b"\x00" not in data:
+        return decode(data, lineno=lineno, final=final, **options)
+    data = bytes(data)
+    buf = bytearray(data)
+    refused: List[LineError] = []
+    pos = data.find(b"\x00")
+    while pos >= 0:
+        start = data.rfind(b"\n", 0, pos) + 1
+        end = data.find(b"\n", pos)
+        if end < 0:
+            if not final:
+                break  # an unterminated last line: decoded once it is whole
+            end = len(data)
+        n = lineno + data.count(b"\n", 0, start)
+        line = data[start:end]
+        alone = lineproto.decode_rows(line, lineno=n, **options)
+        if any("\x00" in v for rows in alone.groups.values() for row in rows
+               for v in row if isinstance(v, str)):
+            refused.append(LineError(n, pos - start + 1, NUL_MESSAGE,
+                                     line[:200].decode("utf-8", "replace")))
+            buf[start:end] = b"#" + b" " * (end - start - 1)
+        pos = data.find(b"\x00", end)
+    batch = decode(bytes(buf), lineno=lineno, final=final, **options)
+    if refused:
+        batch.errors = sorted(batch.errors + refused, key=operator.attrgetter("lineno"))
+    return batch
+
+
+class _StoreStream(lineproto.RowStream):
+    """:class:`lineproto.RowStream` decoding as :meth:`Store.decode_rows` does."""
+
+    def __init__(self, chunks: Iterable[bytes], *, refuse_nul: bool, **options: Any) -> None:
+        super().__init__(chunks, **options)
+        self._refuse_nul = refuse_nul
+
+    def _decode(self, data: bytes, final: bool) -> RowBatch:
+        if not self._refuse_nul:
+            return super()._decode(data, final)
+        return _decode_rows(data, True, decode=self.decode_rows, precision=self._precision,
+                            default_time=self._default_time, cluster=self._cluster,
+                            final=final, lineno=self._lineno)
+
+
+class _KeptStream(_StoreStream):
     """The batches of one streamed write as the store keeps them: what it does
     not keep (logs, when it keeps none) is taken out of ``groups``; rows, drops
-    and errors are counted in ``result``."""
+    and errors are counted in ``result``, and reported to ``progress``."""
 
     def __init__(self, chunks: Iterable[bytes], store: Store, result: WriteResult,
-                 **options: Any) -> None:
+                 progress: Optional[Callable[[int, int], None]], **options: Any) -> None:
         super().__init__(chunks, **options)
         self._store = store
         self._result = result
+        self._progress = progress
+        self._lines = 0
 
     def __next__(self) -> RowBatch:
         batch = super().__next__()
         batch.groups = self._store._tally(batch, self._result)
+        if self._progress is not None:
+            self._lines += batch.lines
+            self._progress(self._lines, self._result.written)
         return batch
+
+
+def _resliced(chunks: Iterable[bytes], piece: int) -> Iterator[bytes]:
+    """``chunks`` in pieces of at most ``piece`` bytes."""
+    for chunk in chunks:
+        if len(chunk) <= piece:
+            yield chunk
+            continue
+        view = memoryview(chunk)
+        for i in range(0, len(view), piece):
+            yield bytes(view[i:i + piece])
 
 
 _OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",

@@ -104,6 +104,10 @@ class Backend:
         """Commit all rows of ``groups`` (and ``state``) in one transaction."""
         raise NotImplementedError
 
+    #: whether strings may hold a NUL character (False: the store rejects the lines
+    #: that have one, and refuses filters with one)
+    stores_nul = True
+
     #: bytes of line protocol per piece that :meth:`write_stream` wants (0: it
     #: gains nothing from pieces, so :meth:`ccstore.Store.write` decodes a write whole)
     stream_piece_bytes = 0

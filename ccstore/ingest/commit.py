@@ -3,8 +3,10 @@
 Request threads and receivers decode line protocol themselves and :meth:`StorageManager.submit`
 the :class:`~ccstore.rows.RowBatch` objects; one committer thread commits everything
 waiting in one transaction, then wakes each submitter, so many small messages cost few
-transactions and nobody hears "stored" before the commit.  Retention runs in a thread of
-its own.  The design and the Go knobs it keeps: ``docs/design/ingest.md``.
+transactions and nobody hears "stored" before the commit.  A body larger than one piece
+is streamed into a transaction of its own instead (stored whole or not at all, in bounded
+memory).  :class:`Budget` bounds the bytes of request bodies held at once.  Retention runs
+in a thread of its own.  The design and the Go knobs it keeps: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
 
@@ -13,14 +15,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
-from .. import lineproto
 from ..rows import LineError, RowBatch
 from ..store import Store, WriteResult
 
 __all__ = [
+    "Budget",
     "CHUNK_SIZE",
     "CommitError",
     "ManagerClosed",
@@ -31,8 +33,43 @@ __all__ = [
 
 log = logging.getLogger("ccstore.manager")
 
-#: decode request bodies in chunks of this size (bounded memory, pipelined commits)
-CHUNK_SIZE = 4 << 20
+#: a body of at most this many bytes is decoded at once and committed with others; a
+#: larger one is decoded in pieces of this size, streamed into a transaction of its own
+CHUNK_SIZE = 1 << 20
+#: default of :class:`Budget`: bytes of request bodies held at once
+BODY_BUDGET = 128 << 20
+
+
+class Budget:
+    """Bytes held at once by requests in flight (their bodies as sent), up to ``limit``.
+
+    :meth:`take` refuses what would go past the limit, unless nothing is held: a
+    request as large as the limit or larger still goes through on its own.
+    """
+
+    def __init__(self, limit: int = BODY_BUDGET) -> None:
+        self.limit = int(limit)
+        self.used = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> bool:
+        """Hold ``n`` more bytes; False (nothing held) when that goes past the limit."""
+        with self._lock:
+            if self.used and self.used + n > self.limit:
+                self.refused += 1
+                return False
+            self.used += n
+            return True
+
+    def give(self, n: int) -> None:
+        """Release ``n`` bytes taken before."""
+        with self._lock:
+            self.used -= n
+
+    def as_dict(self) -> dict:
+        with self._lock:
+            return {"limit": self.limit, "used": self.used, "refused": self.refused}
 
 
 class ManagerClosed(RuntimeError):
@@ -169,8 +206,11 @@ class StorageManager:
     def __init__(self, store: Store, *, flush_time: float = 1.0, batch_size: int = 20,
                  max_process: int = 10, store_logs: bool = True,
                  retention_interval: Optional[float] = None,
-                 retention_daily: Optional[Tuple[int, int]] = (3, 0)) -> None:
+                 retention_daily: Optional[Tuple[int, int]] = (3, 0),
+                 body_budget: int = BODY_BUDGET) -> None:
         self.store = store
+        #: bytes of request bodies held at once (:func:`ccstore.ingest.body.write_request`)
+        self.bodies = Budget(body_budget)
         self.flush_time = float(flush_time)
         self.batch_size = max(1, int(batch_size))
         self.max_process = max(1, int(max_process))
@@ -179,6 +219,8 @@ class StorageManager:
         self.retention_daily = retention_daily
         self._cond = threading.Condition()
         self._queue: Deque[Ticket] = deque()
+        #: streamed writes in progress: [lines, rows] decoded and taken so far
+        self._streams: List[List[int]] = []
         self._closing = False
         self._closed = False
         self._committer: Optional[threading.Thread] = None
@@ -189,6 +231,7 @@ class StorageManager:
         self._counters: Dict[str, Any] = {
             "submissions": 0, "transactions": 0, "rows_written": 0, "largest_transaction": 0,
             "commit_seconds": 0.0, "late_commits": 0, "commit_failures": 0,
+            "streamed_writes": 0,
         }
         self._retention: Dict[str, Any] = {
             "runs": 0, "rows_removed": 0, "last_run": None, "last_seconds": None,
@@ -219,6 +262,13 @@ class StorageManager:
             self._committer.join(timeout)
         if self._retention_thread is not None:
             self._retention_thread.join(timeout)
+        with self._cond:  # streamed writes in progress finish first
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while self._streams:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
         # nothing can be left: the committer drains the queue before it exits
         with self._cond:
             left = list(self._queue)
@@ -279,42 +329,120 @@ class StorageManager:
               chunk_size: int = CHUNK_SIZE) -> WriteResult:
         """Decode, submit and wait for the commit of one request body.
 
-        A body larger than ``chunk_size`` is decoded in pieces of about that size
-        (:func:`ccstore.lineproto.decode_stream`): bounded memory, and each piece
-        is committed while the next is decoded.
+        A body of at most ``chunk_size`` bytes is decoded at once and committed
+        with others; a larger one is streamed, piece by piece, into a transaction
+        of its own (:meth:`write_chunks`).  Stored whole or not at all.
 
-        Raises :class:`CommitError` when the backend failed (nothing of the
-        failed part is stored) and :class:`ManagerClosed` during shutdown.
+        Raises :class:`CommitError` when the backend failed (nothing of the body
+        is stored) and :class:`ManagerClosed` during shutdown.
+        """
+        if len(data) <= chunk_size:
+            return self._write_one(data, source, cluster, precision, time.time_ns())
+        view = memoryview(data).cast("B")
+        return self.write_chunks(
+            lambda: (bytes(view[i:i + chunk_size]) for i in range(0, len(view), chunk_size)),
+            source, cluster=cluster, precision=precision)
+
+    def write_chunks(self, open_chunks: Callable[[], Iterable[bytes]], source: str, *,
+                     cluster: Optional[str] = None, precision: str = "auto") -> WriteResult:
+        """Like :meth:`write`, for a body given as chunks: ``open_chunks()`` gives
+        them, the same bytes each time it is called.
+
+        One chunk: decoded at once and committed with others.  More: a transaction
+        of its own, decoded as the backend takes it (:meth:`ccstore.Store.write_stream`),
+        so that memory holds a piece, never the whole body.  An exception raised by
+        the chunks propagates as it is, and nothing of the body is stored.
         """
         default_time = time.time_ns()
-        batches: Iterable[RowBatch] = ()
-        if len(data) > chunk_size:
-            view = memoryview(data).cast("B")
-            batches = lineproto.decode_stream(
-                (bytes(view[i:i + chunk_size]) for i in range(0, len(view), chunk_size)),
-                precision=precision, default_time=default_time, cluster=cluster)
-        elif data:
-            batches = [lineproto.decode_rows(data, precision=precision,
-                                             default_time=default_time, cluster=cluster)]
-        tickets = [self.submit([batch], source, messages=1 if i == 0 else 0)
-                   for i, batch in enumerate(batches)]
-        total = WriteResult()
-        failure: Optional[BaseException] = None
-        for t in tickets:
-            t.wait()
-            if t.error is not None:
-                failure = failure or t.error
-                continue
-            total.written += t.written
-            total.errors.extend(t.errors)
-            for k, n in t.dropped.items():
-                total.dropped[k] = total.dropped.get(k, 0) + n
-        if failure is not None:
-            if isinstance(failure, ManagerClosed):
-                raise failure
-            raise CommitError(f"{failure}; {total.written} rows of this request were stored "
-                              "before the failure") from failure
-        return total
+        chunks = iter(open_chunks())
+        try:
+            first = next(chunks, b"")
+            more = next(chunks, None)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        if more is None:
+            return self._write_one(first, source, cluster, precision, default_time)
+        del first, more
+        return self._write_streamed(open_chunks, source, cluster, precision, default_time)
+
+    def _write_one(self, data: Union[bytes, bytearray, memoryview], source: str,
+                   cluster: Optional[str], precision: str, default_time: int) -> WriteResult:
+        """A body decoded at once, through the group commit."""
+        if not data:
+            return WriteResult()
+        ticket = self.submit([self.store.decode_rows(data, precision=precision,
+                                                     default_time=default_time,
+                                                     cluster=cluster)], source)
+        ticket.wait()
+        if isinstance(ticket.error, ManagerClosed):
+            raise ticket.error
+        return ticket.result()
+
+    def _write_streamed(self, open_chunks: Callable[[], Iterable[bytes]], source: str,
+                        cluster: Optional[str], precision: str,
+                        default_time: int) -> WriteResult:
+        """A body in pieces, streamed into one transaction of its own."""
+        failure: List[BaseException] = []
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from open_chunks()
+            except BaseException as exc:  # the body's own failure, not the store's
+                failure.append(exc)
+                raise
+
+        progress = [0, 0]
+
+        def report(lines: int, rows: int) -> None:
+            progress[0] = lines
+            progress[1] = rows
+
+        with self._cond:
+            if self._closing:
+                raise ManagerClosed("the server is shutting down")
+            self._streams.append(progress)
+            self._counters["submissions"] += 1
+        start = time.monotonic()
+        try:
+            result = self.store.write_stream(chunks, cluster=cluster, precision=precision,
+                                             default_time=default_time, progress=report)
+        except Exception as exc:
+            if failure:
+                with self._stats_lock:
+                    self._source(source).messages += 1
+                raise failure[-1] from None
+            log.error("streamed write from %s failed: %s", source, exc)
+            with self._stats_lock:
+                self._counters["commit_failures"] += 1
+                st = self._source(source)
+                st.messages += 1
+                st.lines += progress[0]
+                st.errors["commit"] = st.errors.get("commit", 0) + progress[1]
+            raise CommitError(str(exc)) from exc
+        finally:
+            with self._cond:
+                self._streams.remove(progress)
+                self._cond.notify_all()
+        seconds = time.monotonic() - start
+        with self._stats_lock:
+            st = self._source(source)
+            st.messages += 1
+            st.lines += progress[0]
+            st.written += result.written
+            for k, n in result.dropped.items():
+                st.dropped[k] = st.dropped.get(k, 0) + n
+            for e in result.errors:
+                r = error_reason(e)
+                st.errors[r] = st.errors.get(r, 0) + 1
+            c = self._counters
+            c["transactions"] += 1
+            c["streamed_writes"] += 1
+            c["rows_written"] += result.written
+            c["commit_seconds"] += seconds
+            c["largest_transaction"] = max(c["largest_transaction"], result.written)
+        return result
 
     # ------------------------------------------------------------------ committer
     def _take(self) -> List[Ticket]:
@@ -399,6 +527,10 @@ class StorageManager:
             retention = dict(self._retention)
         with self._cond:
             manager["queued"] = len(self._queue)
+            manager["streaming"] = {"writes": len(self._streams),
+                                    "lines": sum(p[0] for p in self._streams),
+                                    "rows": sum(p[1] for p in self._streams)}
+        manager["bodies"] = self.bodies.as_dict()
         manager["flush_time"] = self.flush_time
         manager["batch_size"] = self.batch_size
         manager["max_process"] = self.max_process

@@ -97,7 +97,8 @@ class HttpReceiver:
                 cluster=(query.get("cluster") or [c.cluster or ""])[-1] or None,
                 precision=(query.get("precision") or ["auto"])[-1], limit=c.max_body_size)
         except ApiError as e:
-            return _send(start_response, e.status, error_body(e.status, e.message))
+            return _send(start_response, e.status, error_body(e.status, e.message),
+                         list(e.headers.items()))
         except Exception:
             log.exception("http receiver %s failed", c.name)
             return _send(start_response, 500, error_body(500, "internal error"))

@@ -18,7 +18,6 @@ from typing import Any, Dict, List, Optional
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
 
-from .. import lineproto
 from ..config import NatsReceiverConfig
 from .commit import ManagerClosed, StorageManager, Ticket
 
@@ -229,8 +228,8 @@ class NatsReceiver:
         """Decode each message, submit them together, ack (JetStream) after the commit."""
         now = time.time_ns()
         cluster = self.config.cluster
-        batches = [lineproto.decode_rows(m.data, cluster=cluster, default_time=now)
-                   for m in msgs]
+        decode = self.manager.store.decode_rows
+        batches = [decode(m.data, cluster=cluster, default_time=now) for m in msgs]
         self.messages += len(msgs)
         bad = sum(len(b.errors) for b in batches)
         if bad:

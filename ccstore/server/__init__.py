@@ -53,7 +53,8 @@ class Server:
             self.manager = StorageManager(
                 watch, flush_time=st.flush_time, batch_size=st.batch_size,  # type: ignore[arg-type]
                 max_process=st.max_process, store_logs=st.store_logs,
-                retention_interval=st.retention_interval).start()
+                retention_interval=st.retention_interval,
+                body_budget=st.body_budget).start()
             self.manager.register_source("api")
             self.monitor = Monitor(self.store, self.manager, watch,
                                    receivers=self.receiver_info, servers=self.http_servers)

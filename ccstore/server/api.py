@@ -3,7 +3,9 @@
 ``run_query`` answers the Go cc-event-store's ``/api/query/`` request exactly
 (``{"results": [[{"data": [{"Event", "timestamp"}], "from", "to"}]]}``: one list
 per query, one entry per type-id, per subtype-id when given) and adds the
-documented extensions.  ``run_count`` answers ``/api/count/``.  ``run_search``,
+documented extensions.  An entry's ``data`` is read page by page as it is
+written (:class:`Pages`, :func:`json_chunks`), so an answer of many records is
+never held whole.  ``run_count`` answers ``/api/count/``.  ``run_search``,
 ``run_hits``, ``run_facets``, ``run_group`` and ``run_job`` answer the endpoints of
 the query language (query-string parameters, output names of
 :mod:`ccstore.query.fields`).  Every reader is strict: an unknown key or parameter,
@@ -11,19 +13,23 @@ an unknown cluster, a bad time or query is a :class:`RequestError` naming it.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Dict, List, Optional, Set, Tuple
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .. import timesyntax
 from ..ingest.body import ApiError
 from ..query import DEFAULTS, JobNotFound, QuerySyntaxError
 from ..store import Record, Store
 
-__all__ = ["RequestError", "check_cluster", "facets_dict", "merge_conditions", "parse_condition",
-           "run_count", "run_facets", "run_group", "run_hits", "run_job", "run_query",
-           "run_search"]
+__all__ = ["PAGE", "Pages", "RequestError", "check_cluster", "facets_dict", "json_chunks",
+           "merge_conditions", "parse_condition", "run_count", "run_facets", "run_group",
+           "run_hits", "run_job", "run_query", "run_search"]
+
+#: records of an answer read from the store at a time
+PAGE = 2000
 
 
 class RequestError(ApiError, ValueError):
@@ -318,7 +324,10 @@ def run_query(store: Store, req: Any, *, max_limit: int) -> Dict[str, Any]:
     all_queries = list(queries)
     expanded: List[Dict[str, Any]] = []
     if fan:
-        expanded = _for_all_nodes(store, cluster, kind, start, end, fan)
+        try:
+            expanded = _for_all_nodes(store, cluster, kind, start, end, fan)
+        except (ValueError, TypeError) as exc:
+            raise RequestError(f"for-all-nodes: {exc}") from None
         all_queries += expanded
     results = []
     for i, q in enumerate(all_queries):
@@ -366,18 +375,97 @@ def _run_one(store: Store, q: Dict[str, Any], where: str, cluster: Optional[str]
         for sid in stype_ids:
             entry: Dict[str, Any] = {"data": [], **base}
             if tags is not None and limit > 0:
-                try:
-                    records = store.query(
+                def fetch(n: int, after: Optional[str], tid: Optional[str] = tid,
+                          sid: Optional[str] = sid) -> List[Record]:
+                    return store.query(
                         cluster, qkind, start=start, end=end, hosts=hosts, names=names,
                         types=qtype, type_ids=tid, stypes=stype, stype_ids=sid, tags=tags,
-                        text=text, limit=limit, order=order, after=cursor)
+                        text=text, limit=n, order=order, after=after)
+                try:
+                    entry["data"] = Pages(fetch, limit, cursor, full)
                 except (ValueError, TypeError) as exc:
                     raise RequestError(f"{where[:-1]}: {exc}") from None
-                entry["data"] = [_datum(r, full) for r in records]
-                if len(records) == limit:
-                    entry["cursor"] = records[-1].cursor
             entries.append(entry)
     return entries
+
+
+class Pages:
+    """The records of one entry, as datums, read ``PAGE`` at a time: the first page
+    at once (a bad argument fails before anything is answered), the next ones as
+    the answer is written, each after the last record of the one before.  Once
+    they are read, ``cursor`` is the last record's when ``limit`` were found."""
+
+    def __init__(self, fetch: Callable[[int, Optional[str]], List[Record]], limit: int,
+                 after: Optional[str], full: bool, page: Optional[int] = None) -> None:
+        self._fetch = fetch
+        self._limit = limit
+        self._full = full
+        self._page = page or PAGE
+        self._asked = min(limit, self._page)
+        self._first: Optional[List[Record]] = fetch(self._asked, after)
+        self.cursor: Optional[str] = None
+
+    def __iter__(self) -> Iterator[List[Dict[str, Any]]]:
+        records, self._first = self._first, None
+        if records is None:
+            raise RuntimeError("the pages of an answer are read once")
+        asked, got = self._asked, 0
+        while records:
+            got += len(records)
+            last = records[-1].cursor
+            yield [_datum(r, self._full) for r in records]
+            if len(records) < asked or got >= self._limit:
+                break
+            asked = min(self._limit - got, self._page)
+            records = self._fetch(asked, last)
+        else:
+            return
+        if got == self._limit:
+            self.cursor = last
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_chunks(answer: Any) -> Iterator[bytes]:
+    """``answer`` as compact JSON (UTF-8), in pieces: the :class:`Pages` in it are
+    read and written a page at a time.  The text is that of ``json.dumps`` of the
+    answer with the pages' datums in place."""
+    if isinstance(answer, Pages):
+        yield b"["
+        sep = b""
+        for page in answer:
+            if page:
+                yield sep + _dumps(page)[1:-1].encode()
+                sep = b","
+        yield b"]"
+    elif isinstance(answer, dict):
+        if not any(isinstance(v, (dict, list, Pages)) for v in answer.values()):
+            yield _dumps(answer).encode()
+            return
+        yield b"{"
+        sep = b""
+        pages = None
+        for k, v in answer.items():
+            yield sep + _dumps(k).encode() + b":"
+            sep = b","
+            yield from json_chunks(v)
+            if isinstance(v, Pages):
+                pages = v
+        if pages is not None and pages.cursor is not None:  # known once they are read
+            yield b',"cursor":' + _dumps(pages.cursor).encode()
+        yield b"}"
+    elif isinstance(answer, list) and any(isinstance(v, (dict, list, Pages)) for v in answer):
+        yield b"["
+        sep = b""
+        for v in answer:
+            yield sep
+            sep = b","
+            yield from json_chunks(v)
+        yield b"]"
+    else:
+        yield _dumps(answer).encode()
 
 
 # ----------------------------------------------------------------------- /api/count/

@@ -27,6 +27,7 @@ from ..ingest.httpserver import query_params
 from ..store import Store
 from .api import (
     RequestError,
+    json_chunks,
     run_count,
     run_facets,
     run_group,
@@ -199,7 +200,9 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
             raise ApiError(400, "failed to parse API request: empty body (send the query "
                                 "as JSON)")
         answer = run_query(store, req, max_limit=api_config.query_limit)
-        return json_response(200, answer)
+        resp = bottle.HTTPResponse(json_chunks(answer))  # written as the records come
+        resp.content_type = "application/json"
+        return resp
 
     # ------------------------------------------------------------------ count
     @route("/api/count", ["GET", "POST"])

@@ -81,6 +81,51 @@ def test_query_filters_and_table(tmp_path):
     assert [json.loads(x)["name"] for x in text(p).splitlines()] == ["ccms"]
 
 
+HOSTS_LP = (
+    b'ccb,cluster=alex,hostname=h1,loglevel=info,partition=gpu log="one" 1740027951\n'
+    b'ccb,cluster=alex,hostname=h2,loglevel=info,partition=main log="two" 1740027952\n'
+    b'ccms,cluster=alex,hostname=h2,loglevel=warn log="three" 1740027953\n'
+    b'job,cluster=alex,hostname=h1,function=start_job event="four" 1740027954\n'
+)
+
+
+def values(proc) -> list:
+    assert proc.returncode == 0, proc.stderr
+    return sorted(json.loads(x)["value"] for x in text(proc).splitlines())
+
+
+def counted(proc) -> int:
+    assert proc.returncode == 0, proc.stderr
+    return sum(json.loads(x)["count"] for x in text(proc).splitlines())
+
+
+def test_query_and_count_by_host_and_tag(tmp_path):
+    (tmp_path / "h.lp").write_bytes(HOSTS_LP)
+    assert run(tmp_path, "ingest", tmp_path / "h.lp").returncode == 0
+    for cmd, result in (("query", values), ("count", counted)):
+        def ask(*args):
+            return result(run(tmp_path, cmd, "--format", "jsonl", *args))
+
+        assert ask("--host", "h2") == (["three", "two"] if cmd == "query" else 2)
+        assert ask("--host", "h1", "--host", "h2") == (["one", "three", "two"]
+                                                       if cmd == "query" else 3)
+        assert ask("--tag", "partition=gpu") == (["one"] if cmd == "query" else 1)
+        assert ask("--tag", "partition=main", "--host", "h1") == ([] if cmd == "query" else 0)
+        assert ask("--not-tag", "partition=gpu") == (["three", "two"] if cmd == "query" else 2)
+        assert ask("--kind", "event", "--host", "h2") == ([] if cmd == "query" else 0)
+
+
+def test_retention_of_logs_apart(tmp_path):
+    (tmp_path / "h.lp").write_bytes(HOSTS_LP)
+    assert run(tmp_path, "ingest", tmp_path / "h.lp").returncode == 0
+    p = run(tmp_path, "retention", "--retention", "100000h")
+    assert p.returncode == 0 and text(p).strip() == "removed 0 rows"  # logs are kept
+    p = run(tmp_path, "retention", "--retention", "100000h", "--log-retention", "1h")
+    assert p.returncode == 0 and text(p).strip() == "removed 3 rows"
+    assert values(run(tmp_path, "query", "--format", "jsonl")) == []
+    assert values(run(tmp_path, "query", "--kind", "event", "--format", "jsonl")) == ["four"]
+
+
 def test_query_pages_with_the_cursor(tmp_path):
     (tmp_path / "e.lp").write_bytes(LP)
     run(tmp_path, "ingest", tmp_path / "e.lp")

@@ -38,7 +38,8 @@ def test_a_body_in_pieces_is_stored_as_one_written_whole(store, tmp_path, manage
     assert st["errors"] == {"syntax": 1}
 
 
-def test_a_small_body_is_one_submission(store, manager, monkeypatch):
+def test_a_small_body_is_one_submission_a_large_one_a_transaction_of_its_own(
+        store, manager, monkeypatch):
     submitted = []
     real = manager.submit
 
@@ -49,9 +50,55 @@ def test_a_small_body_is_one_submission(store, manager, monkeypatch):
     monkeypatch.setattr(manager, "submit", submit)
     res = manager.write(b"".join(line(i) for i in range(10))[:-1], "api")
     assert res.written == 10 and submitted == [1]
+    before = store.stats()["backend"]["transactions"]
     res = manager.write(b"".join(line(i) for i in range(10, 20)), "api", chunk_size=100)
-    assert res.written == 10 and len(submitted) > 2
+    assert res.written == 10 and submitted == [1]  # not through the group commit
+    assert store.stats()["backend"]["transactions"] == before + 1
     assert len(values(store)) == 20
+    m = manager.stats()["manager"]
+    assert m["streamed_writes"] == 1 and m["streaming"] == {"writes": 0, "lines": 0, "rows": 0}
+    assert manager.stats()["sources"]["api"]["received"] == 20
+
+
+class Broken(Exception):
+    pass
+
+
+def test_a_body_that_fails_midway_stores_nothing(store, manager):
+    """The chunks fail after the first pieces were taken: nothing of the body is
+    stored, the body's own exception comes out, nothing counts as a commit failure."""
+    pieces = [b"".join(line(i) for i in range(k, k + 50)) for k in range(0, 500, 50)]
+    seen = []
+
+    def chunks():
+        for k, p in enumerate(pieces):
+            if k == 6:
+                seen.append(manager.stats()["manager"]["streaming"])
+                raise Broken("the client went away")
+            yield p
+
+    with pytest.raises(Broken):
+        manager.write_chunks(chunks, "api")
+    assert seen[0]["writes"] == 1 and seen[0]["rows"] >= 200  # pieces were taken
+    assert values(store) == []
+    assert manager.stats()["manager"]["commit_failures"] == 0
+    res = manager.write_chunks(lambda: iter(pieces), "api")  # the retry: each line once
+    assert res.written == 500 and len(values(store)) == 500
+
+
+def test_a_failed_streamed_commit_is_a_commit_error(store, manager, monkeypatch):
+    from ccstore.ingest.commit import CommitError
+
+    def fail(open_stream, state):
+        for _batch in open_stream():
+            pass
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.backend, "write_stream", fail)
+    with pytest.raises(CommitError):
+        manager.write(b"".join(line(i) for i in range(20)), "api", chunk_size=100)
+    assert manager.stats()["manager"]["commit_failures"] == 1
+    assert manager.stats()["sources"]["api"]["errors"] == {"commit": 20}
 
 
 def test_dropped_and_rejected_lines_are_counted_per_source(manager):

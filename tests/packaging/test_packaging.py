@@ -28,6 +28,8 @@ if sys.version_info >= (3, 11):
 
 pytestmark = [
     pytest.mark.packaging,
+    # a test may run several tools, each bounded by TIMEOUT
+    pytest.mark.timeout(1800),
     pytest.mark.skipif(
         not sys.platform.startswith("linux") or sys.version_info < (3, 11),
         reason="the packaging tools of the test extra are installed on Linux, Python 3.11+",

@@ -110,6 +110,34 @@ def test_streamed_write_across_midnight(pg_url, tmp_path):
     assert_gapless(pg_url)
 
 
+@pytest.mark.parametrize("hold", [1, 37, 10_000])
+def test_held_rows_are_copied_as_they_pile_up(pg_url, tmp_path, monkeypatch, hold):
+    """Rows held back (the events, those after midnight) are copied each time
+    ``hold`` of them pile up, the COPY going on after them: one transaction, the
+    answers of a whole write, ids without a gap."""
+    monkeypatch.setattr(pgb, "HOLD_ROWS", hold)
+    before = mixed(10, DAY_END + 5)  # the next day's segments exist
+    data = mixed(900, DAY_END - 400, bad_every=101)
+    copies = []
+    with streaming(pg_url) as pg, ccstore.open(str(tmp_path / "s.db")) as sq:
+        for st in (pg, sq):
+            st.write(before, precision="s")
+        real = pg.backend._copy_sql
+        monkeypatch.setattr(pg.backend, "_copy_sql", lambda *a, **k: copies.append(a[0])
+                            or real(*a, **k))
+        got = pg.write(data, precision="s")
+        want = sq.write(data, precision="s")
+        stats = pg.backend.stats()
+        assert stats["streamed_writes"] == 1 and stats["streams_written_whole"] == 0
+        assert (got.written, got.errors) == (want.written, want.errors)
+        assert records(pg) == records(sq) and len(records(pg)) == 910 - 8
+        if hold == 1:
+            assert len(copies) > 40  # held rows copied batch after batch
+        elif hold == 10_000:
+            assert len(copies) <= 4  # the stream, then each held segment once
+    assert_gapless(pg_url)
+
+
 def test_stream_needing_a_new_segment_is_written_whole(pg_url, tmp_path):
     """A group whose table or segment does not exist yet shows up after the first
     piece: the streamed attempt rolls back, the write goes in whole, once."""

@@ -7,9 +7,8 @@ instance is stopped midway (JetStream keeps what it had not acknowledged).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -20,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "server"))
 sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
 
-from srvutil import NatsServer, ServerProcess, wait_until, write_config  # noqa: E402
+from srvutil import (NatsServer, ServerProcess, postgres_storage, wait_until,  # noqa: E402
+                     write_config)
 from workload import iter_lines  # noqa: E402
 
 LINES = 100_000
@@ -40,13 +40,7 @@ def payloads(cluster: str) -> List[bytes]:
 
 
 def storage_config(postgres_dsn, pg_url: str) -> Dict[str, Any]:
-    info = psycopg.conninfo.conninfo_to_dict(pg_url)
-    host = postgres_dsn.host or info.get("host") or "localhost"
-    backend = {"type": "postgres", "server": host, "port": postgres_dsn.port or 5432,
-               "database_path": info["dbname"], "username": info.get("user") or "",
-               "password": info.get("password") or "", "connection_timeout": 5}
-    return {"retention_time": "48h", "flush_time": "1s", "batch_size": 20, "max_process": 10,
-            "backend": backend}
+    return postgres_storage(postgres_dsn, pg_url, batch_size=20, max_process=10)
 
 
 def start_instances(tmp: Path, name: str, storage: Dict[str, Any],
@@ -85,6 +79,25 @@ def _exists(url: str, table: str) -> bool:
                                  (table,)).fetchone())
 
 
+def settled(servers: List[ServerProcess], messages: Optional[int] = None) -> bool:
+    """Whether the instances hold nothing they took and have not committed (and took
+    ``messages`` messages together, when given)."""
+    stats = [s.stats() for s in servers]
+    if any(st["receivers"]["nats"]["in_flight"] or st["manager"]["status"]["queued"]
+           for st in stats):
+        return False
+    return messages is None or sum(st["receivers"]["nats"]["messages"]
+                                   for st in stats) == messages
+
+
+def consumer(nats: NatsServer, stream: str, durable: str) -> Tuple[int, int]:
+    """(messages not delivered yet, messages delivered and not acknowledged)."""
+    async def info(nc: Any) -> Tuple[int, int]:
+        ci = await nc.jetstream().consumer_info(stream, durable)
+        return ci.num_pending, ci.num_ack_pending
+    return nats.run(info)
+
+
 def check_exactly_once(url: str, cluster: str) -> None:
     logs, logs_distinct = stored(url, f"{cluster}_logs")
     events, events_distinct = stored(url, f"{cluster}_events")
@@ -99,7 +112,8 @@ def test_queue_group_shares_the_stream(tmp_path, nats_js, postgres_dsn, pg_url):
     try:
         nats_js.publish("scale.log", payloads("scaleq"))
         wait_until(lambda: total(pg_url, "scaleq") >= LINES, f"{LINES} stored lines", 120)
-        time.sleep(0.5)
+        # every message handed over, and nothing in flight: nothing more will land
+        wait_until(lambda: settled(servers, LINES // PER_MESSAGE), "both instances idle")
         check_exactly_once(pg_url, "scaleq")
         got = [s.stats()["receivers"]["nats"]["messages"] for s in servers]
         assert sum(got) == LINES // PER_MESSAGE and min(got) > 0, got
@@ -124,7 +138,9 @@ def test_jetstream_instance_stopped_midway(tmp_path, nats_js, postgres_dsn, pg_u
         wait_until(lambda: total(pg_url, "scalejs") >= LINES // 4, "a quarter stored", 120)
         assert servers[0].stop() == 0  # midway: the other instance takes the rest
         wait_until(lambda: total(pg_url, "scalejs") >= LINES, f"{LINES} stored lines", 120)
-        time.sleep(1.0)
+        # every message acknowledged (none will be delivered again), nothing in flight
+        wait_until(lambda: consumer(nats_js, "SCALE", "ccstore") == (0, 0)
+                   and settled(servers[1:]), "the stream consumed and acknowledged")
         check_exactly_once(pg_url, "scalejs")
         assert servers[1].stop() == 0
     finally:

@@ -99,6 +99,31 @@ def sqlite_storage(db: Path, **extra: Any) -> Dict[str, Any]:
                         "flags": ["_journal=WAL", "_timeout=5000"]}, **extra}
 
 
+def postgres_storage(server: Any, url: str, **extra: Any) -> Dict[str, Any]:
+    """The storage file of a server writing to database ``url`` of the test
+    PostgreSQL ``server`` (``tests/pg_server.py``)."""
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    host = server.host or info.get("host") or "localhost"
+    backend = {"type": "postgres", "server": host, "port": server.port or 5432,
+               "database_path": info["dbname"], "username": info.get("user") or "",
+               "password": info.get("password") or "", "connection_timeout": 5}
+    return {"retention_time": "48h", "flush_time": "1s", "backend": backend, **extra}
+
+
+def storage_for(backend: str, request: Any, sqlite_path: Path) -> Dict[str, Any]:
+    """``{"file": <storage file>, "target": <what ccstore.open takes>}`` for
+    ``backend`` (``"sqlite"`` at ``sqlite_path``, or ``"postgres"``: a fresh database
+    of the session's server, dropped at the end of the test ``request``)."""
+    if backend == "sqlite":
+        return {"file": sqlite_storage(sqlite_path), "target": str(sqlite_path)}
+    pg = request.getfixturevalue("postgres_dsn")
+    url = pg.fresh_database()
+    request.addfinalizer(lambda: pg.drop_database(url))
+    return {"file": postgres_storage(pg, url), "target": url}
+
+
 class ServerProcess:
     """``python -m ccstore.server`` as a child process."""
 
@@ -279,17 +304,3 @@ class NatsServer:
             await nc.flush()
 
         self.run(pub)
-
-
-
-
-def postgres_storage(pg: Any, url: str, **extra: Any) -> Dict[str, Any]:
-    """Storage settings for database ``url`` of the test PostgreSQL server ``pg``."""
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(url)
-    backend = {"type": "postgres", "server": pg.host or pg.socket_dir, "port": pg.port,
-               "database_path": urllib.parse.unquote(parts.path.lstrip("/")),
-               "username": urllib.parse.unquote(parts.username or ""),
-               "password": urllib.parse.unquote(parts.password or "")}
-    return {"retention_time": "48h", "flush_time": "1s", "backend": backend, **extra}

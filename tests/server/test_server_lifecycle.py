@@ -2,13 +2,18 @@
 every line the server acknowledged is in the database."""
 from __future__ import annotations
 
+import gzip
 import signal
 import time
 import threading
 from pathlib import Path
-from typing import List, Set
+from typing import Any, List, Set
 
-from srvutil import ServerProcess, http_call, sqlite_storage, wait_until, write_config
+import pytest
+from srvutil import (ServerProcess, http_call, sqlite_storage, storage_for, wait_until,
+                     write_config)
+
+import ccstore
 
 LINES_PER_BODY = 200
 
@@ -89,6 +94,63 @@ def test_kill_9_loses_no_acknowledged_line(tmp_path: Path) -> None:
             assert all(n == LINES_PER_BODY for n in stored.values())
     finally:
         server.kill()
+
+
+LARGE = 300_000
+
+
+def large_body() -> bytes:
+    """LARGE unique lines (logs and events), gzipped: some 30 MiB as lines."""
+    lines = []
+    for i in range(LARGE):
+        if i % 5:
+            lines.append(f"ccb,cluster=big,hostname=a{i % 800:04d},type=node,type-id=0,"
+                         f'loglevel=info log="line {i} of the large request" {1700000000 + i}')
+        else:
+            lines.append(f"job,cluster=big,hostname=a{i % 800:04d},function=start_job "
+                         f'event="line {i} of the large request" {1700000000 + i}')
+    return gzip.compress("\n".join(lines).encode(), 1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_kill_9_in_a_large_request_and_its_retry_store_each_line_once(
+        tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    """The server is killed while it stores a large request (a quarter of its lines
+    taken by the backend, none of it answered); the client sends it again: every
+    line is stored exactly once."""
+    storage = storage_for(backend, request, tmp_path / "large.db")
+    config = write_config(tmp_path, storage=storage["file"])
+    body = large_body()
+    headers = {"Content-Encoding": "gzip"}
+    server = ServerProcess(tmp_path, ["-config", str(config)]).start()
+    answers: List[Any] = []
+
+    def send() -> None:
+        try:
+            answers.append(http_call(server.host, server.port, "POST", "/api/write/", body,
+                                     headers, timeout=120))
+        except OSError as exc:
+            answers.append(exc)
+
+    try:
+        client = threading.Thread(target=send)
+        client.start()
+        wait_until(lambda: server.stats()["manager"]["status"]["streaming"]["rows"]
+                   >= LARGE // 4, "a quarter of the request taken by the backend", 120)
+        server.kill()
+        client.join(60)
+        assert len(answers) == 1 and isinstance(answers[0], OSError), answers
+        server = ServerProcess(tmp_path, ["-config", str(config)]).start()
+        r = server.call("POST", "/api/write/", body, headers)
+        assert r.status == 204, r
+        assert server.stop() == 0
+    finally:
+        server.kill()
+    with ccstore.open(storage["target"]) as store:
+        got = [r.value for kind in ("log", "event") for r in store.query("big", kind,
+                                                                         limit=None)]
+    assert len(got) == LARGE
+    assert sorted(got) == sorted(f"line {i} of the large request" for i in range(LARGE))
 
 
 def test_sigterm_finishes_in_flight_and_exits_0(tmp_path: Path) -> None:

@@ -85,6 +85,11 @@ def to_lines(msgs: List[Msg]) -> bytes:
     return ("\n".join(m.line() for m in msgs) + "\n").encode()
 
 
+#: tag keys that name a column of their own (and the query's ``name``) -> Msg attribute
+IDENTITY_ATTRS = {"hostname": "hostname", "type": "type", "type-id": "typeid",
+                  "stype": "stype", "stype-id": "stypeid", "name": "name"}
+
+
 def matches(m: Msg, q: dict) -> bool:
     """Whether message ``m`` satisfies the query keyword arguments ``q``."""
     if m.kind != q.get("kind", "log"):
@@ -102,7 +107,7 @@ def matches(m: Msg, q: dict) -> bool:
         if v is not None and getattr(m, attr) not in ([v] if isinstance(v, str) else v):
             return False
     for key, cond in (q.get("tags") or {}).items():
-        have = m.tags.get(key)
+        have = getattr(m, IDENTITY_ATTRS[key]) if key in IDENTITY_ATTRS else m.tags.get(key)
         if isinstance(cond, dict):
             if "not" in cond:
                 if have in cond["not"]:

@@ -216,6 +216,8 @@ class QuerySteps:
                     totals[k] = totals.get(k, 0) + row[-1]
         if summarised:
             for row in self._count_summaries(conn, summarised, spec, by, interval, lo, hi):
+                if row[-1] is None:  # no count matched (the sum of none is NULL)
+                    continue
                 k = tuple(row[:-1])
                 totals[k] = totals.get(k, 0) + int(row[-1])
         return sorted((k + (v,) for k, v in totals.items()),

@@ -109,6 +109,44 @@ class _Target:
         self.mx = hi if self.mx is None else max(self.mx, hi)
 
 
+#: rows a streamed write holds back (groups other than the one its COPY takes)
+#: before it copies them, to keep its memory bounded
+HOLD_ROWS = 20_000
+
+
+class _Held:
+    """The targets of the rows a streamed write held back and copied, one per
+    segment (their counts add up over the copies) plus those of plain tables."""
+
+    def __init__(self) -> None:
+        self.targets: List[_Target] = []
+        self._by_key: Dict[Tuple[str, str, int], _Target] = {}
+
+    def place(self, steps: "WriteSteps", w: _Writer, conn: psycopg.Connection,
+              held: Dict[Tuple[str, str], List[tuple]]) -> List[Tuple[sql.Composed, bytes]]:
+        """The COPY statements and data of ``held``; raises :class:`_Whole` when a
+        table or segment would have to be made."""
+        if not held:
+            return []
+        if any(key not in steps._tables for key in held):
+            raise _Whole()  # a new table: made outside this transaction
+        out = []
+        for t in steps._targets(w, conn, steps._plan(conn, held), create=False):
+            have = self._by_key.get(t.key) if t.key is not None else None
+            if have is None:
+                data = copy_binary(t.rows, t.first_id(0), COPY_INTS)
+                if t.key is not None:
+                    self._by_key[t.key] = t
+                self.targets.append(t)
+            else:
+                data = copy_binary(t.rows, have.first_id(have.count), COPY_INTS)
+                have.count += t.count
+                have.widen(t.mn, t.mx)
+            t.rows = []
+            out.append((steps._copy_sql(t.table, plain=t.seg is None), data))
+        return out
+
+
 class WriteSteps:
     """Writes: planned per segment, copied, booked, retried."""
 
@@ -116,6 +154,8 @@ class WriteSteps:
     #: buffers always hold data the server has not copied yet while the next piece
     #: is decoded (larger pieces left the server idle: docs/design/postgres.md)
     stream_piece_bytes = 32 << 10
+    #: PostgreSQL's text holds no NUL character
+    stores_nul = False
 
     def write(self, groups: Dict[Tuple[str, str], List[tuple]],
               state: Optional[Dict[str, str]] = None) -> None:
@@ -182,6 +222,11 @@ class WriteSteps:
             except _Whole:
                 self._bump("streams_written_whole")
                 continue
+            except psycopg.DataError as exc:
+                # a value PostgreSQL cannot hold (a NUL character from write_batches):
+                # said without the statement's context, which names internal tables
+                raise ValueError(f"a value of this write cannot be stored: "
+                                 f"{exc.diag.message_primary or type(exc).__name__}") from None
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 if not _conn_broken(w.conn) and not isinstance(exc, psycopg.InterfaceError):
                     raise
@@ -260,10 +305,13 @@ class WriteSteps:
     def _write_streamed(self, w: _Writer, conn: psycopg.Connection, wid: uuid.UUID,
                         stream: RowStream, state: Optional[Dict[str, str]]) -> bool:
         """A write whose batches are decoded while it is sent: the largest group of
-        the first batch goes into one COPY, fed batch by batch as they are taken
+        the first batch goes into a COPY, fed batch by batch as they are taken
         (after the first, the stream encodes that group's rows of the day as COPY
         data itself, ids included); the rest (other groups, rows of another day)
-        is held back and copied whole after it, in the same transaction.
+        is held back and copied after it, in the same transaction.  Once
+        ``HOLD_ROWS`` rows are held, the COPY is ended, the held rows copied, and
+        a new COPY goes on where the first stopped: memory holds a few batches,
+        never the write.
 
         Segments are made before the transaction begins; when a later batch needs
         one that does not exist yet, :class:`_Whole` rolls back and the caller
@@ -284,55 +332,60 @@ class WriteSteps:
         else:
             sday = None
             target = _Target(None, table, None, [], 0, 0)
+        copy_sql = self._copy_sql(target.table, plain=target.seg is None)
         held: Dict[Tuple[str, str], List[tuple]] = {}
+        kept = _Held()  # the targets of the held rows copied so far
         n = 0
+        batch: Optional[RowBatch] = first
         with conn.transaction(), conn.cursor() as cur:
-            with cur.copy(self._copy_sql(target.table, plain=target.seg is None)) as cp:
-                cp.write(_COPY_START)
-                batch: Optional[RowBatch] = first
-                while batch is not None:
-                    for key, rows in batch.groups.items():
-                        if not rows:
-                            continue
-                        if key != skey:
-                            held.setdefault(key, []).extend(rows)
-                            continue
-                        if sday is not None:
-                            rows = target.take(rows, sday, held)
+            while batch is not None:
+                held_rows = 0
+                with cur.copy(copy_sql) as cp:
+                    cp.write(_COPY_START)
+                    while batch is not None and held_rows < HOLD_ROWS:
+                        for key, rows in batch.groups.items():
                             if not rows:
                                 continue
-                        data = copy_binary(rows, target.first_id(n), COPY_INTS)
-                        cp.write(memoryview(data)[_COPY_HEAD:-len(_COPY_TRAILER)])
-                        n += len(rows)
-                    if batch.copied:
-                        cp.write(batch.copy)
-                        n += batch.copied
-                        if sday is not None:
-                            target.widen(batch.copy_min, batch.copy_max)
-                    stream.decode_rows = partial(copy_decode_rows, copy_group=(
-                        skey[0], skey[1], sday, target.first_id(n)))
-                    batch = next(stream, None)
-                cp.write(_COPY_TRAILER)
-                # the held rows are placed and encoded while the server copies the
-                # last batches
-                if any(key not in self._tables for key in held):
-                    raise _Whole()  # a new table: made outside this transaction
-                targets = self._targets(w, conn, self._plan(conn, held), create=False)
-                encoded = [copy_binary(t.rows, t.first_id(0), COPY_INTS) for t in targets]
+                            if key != skey:
+                                held.setdefault(key, []).extend(rows)
+                                held_rows += len(rows)
+                                continue
+                            if sday is not None:
+                                before = sum(map(len, held.values()))
+                                rows = target.take(rows, sday, held)
+                                held_rows += sum(map(len, held.values())) - before
+                                if not rows:
+                                    continue
+                            data = copy_binary(rows, target.first_id(n), COPY_INTS)
+                            cp.write(memoryview(data)[_COPY_HEAD:-len(_COPY_TRAILER)])
+                            n += len(rows)
+                        if batch.copied:
+                            cp.write(batch.copy)
+                            n += batch.copied
+                            if sday is not None:
+                                target.widen(batch.copy_min, batch.copy_max)
+                        stream.decode_rows = partial(copy_decode_rows, copy_group=(
+                            skey[0], skey[1], sday, target.first_id(n)))
+                        batch = next(stream, None)
+                    cp.write(_COPY_TRAILER)
+                    # the held rows are placed and encoded while the server copies the
+                    # last batches
+                    encoded = kept.place(self, w, conn, held)
+                    held = {}
+                for data in encoded:
+                    with cur.copy(data[0]) as hp:
+                        hp.write(data[1])
             target.count = n
-            self._copy_whole(cur, targets, encoded)
-            targets.append(target)
+            targets = kept.targets + [target]
             filled = self._book(cur, wid, targets, state)
         self._bump("streamed_writes")
         return self._committed(w, targets, filled)
 
-    def _copy_whole(self, cur: psycopg.Cursor, targets: List[_Target],
-                    encoded: Optional[List[bytes]] = None) -> None:
-        """Each target's rows by one binary COPY (its data ``encoded[i]`` when given)."""
-        for i, t in enumerate(targets):
+    def _copy_whole(self, cur: psycopg.Cursor, targets: List[_Target]) -> None:
+        """Each target's rows by one binary COPY."""
+        for t in targets:
             with cur.copy(self._copy_sql(t.table, plain=t.seg is None)) as cp:
-                cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS) if encoded is None
-                         else encoded[i])
+                cp.write(copy_binary(t.rows, t.first_id(0), COPY_INTS))
 
     def _book(self, cur: psycopg.Cursor, wid: uuid.UUID, targets: List[_Target],
               state: Optional[Dict[str, str]]) -> List[Tuple[str, str, int]]:

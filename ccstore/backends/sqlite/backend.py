@@ -67,6 +67,7 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
         # few commits; it checkpoints itself only when the WAL outgrows
         # _WAL_BACKSTOP_PAGES, i.e. when the thread falls behind.
         self._checkpoint_wanted = threading.Event()
+        self._checkpoint_pause = threading.Event()  # set on close: no more pauses
         self._checkpointer: Optional[threading.Thread] = None
         self._w = self._connect()
         # a new file only: the page size of an existing database stays
@@ -93,6 +94,7 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
             self._sealer.join()
             self._sealer = None
         if self._checkpointer is not None:
+            self._checkpoint_pause.set()
             self._checkpoint_wanted.set()
             self._checkpointer.join()
             self._checkpointer = None

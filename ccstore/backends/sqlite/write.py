@@ -2,13 +2,15 @@
 
 A write appends each (cluster, kind)'s rows to its open segment, host by host,
 feeds the segment's full-text index, and marks the segment full once it holds
-``seal_rows`` rows, for the sealer.
+``seal_rows`` rows, for the sealer.  A streamed write appends its batches as they
+are decoded, all in one transaction.
 """
 from __future__ import annotations
 
 import itertools
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ...lineproto import RowStream
 from ...rows import ROW_COLUMNS
 from ..base import FULL, OPEN
 from ..hostruns import group_by_host
@@ -38,8 +40,19 @@ class WriteSteps:
               state: Optional[Dict[str, str]] = None) -> None:
         if not groups and not state:
             return
+        self._write(self._write_txn, groups, state)
+
+    def write_stream(self, open_stream: Callable[[], RowStream],
+                     state: Optional[Dict[str, str]] = None) -> None:
+        """The batches of one write appended as they are decoded, in one transaction:
+        memory holds one batch, and the write is stored whole or not at all."""
+        self._write(self._write_stream_txn, open_stream, state)
+
+    def _write(self, txn: Callable[..., bool], *args: Any) -> None:
+        """Run the write transaction ``txn(*args)``; wake the sealer when it filled
+        a segment."""
         try:
-            full = self._txn(self._write_txn, groups, state)
+            full = self._txn(txn, *args)
         except BaseException:
             with self._heads_lock:  # may name rows that were rolled back: rebuilt on use
                 self._heads.clear()
@@ -49,6 +62,16 @@ class WriteSteps:
                 self._seal_wanted.set()
             else:
                 self.seal_full()
+
+    def _write_stream_txn(self, open_stream: Callable[[], RowStream],
+                          state: Optional[Dict[str, str]]) -> bool:
+        full = False
+        for batch in open_stream():
+            if batch.groups:
+                full = self._write_txn(batch.groups, None) or full
+        if state:
+            full = self._write_txn({}, state) or full
+        return full
 
     def _write_txn(self, groups: Dict[Tuple[str, str], List[tuple]],
                    state: Optional[Dict[str, str]]) -> bool:
