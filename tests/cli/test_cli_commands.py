@@ -91,7 +91,7 @@ HOSTS_LP = (
 
 def values(proc) -> list:
     assert proc.returncode == 0, proc.stderr
-    return sorted(json.loads(x)["value"] for x in text(proc).splitlines())
+    return sorted(json.loads(x)["message"] for x in text(proc).splitlines())
 
 
 def counted(proc) -> int:
