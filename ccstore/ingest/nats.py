@@ -8,20 +8,23 @@ lines are committed.  Configuration: ``docs/server.md``; design: ``docs/design/i
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any, Dict, List, Optional
+from collections.abc import Callable, Sequence
+from typing import Any, Dict, List, Optional, Tuple
 
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ..config import NatsReceiverConfig
+from ..rows import LineError, RowBatch
 from .commit import ManagerClosed, StorageManager, Ticket
 
-__all__ = ["NatsReceiver", "NatsReceivers"]
+__all__ = ["NatsReceiver", "NatsReceivers", "decode_messages"]
 
 log = logging.getLogger("ccstore.receivers.nats")
 
@@ -225,15 +228,12 @@ class NatsReceiver:
 
     # ------------------------------------------------------------------ hand-over
     def _hand_over(self, msgs: Sequence[Any], *, ack: bool, use_slot: bool = True) -> None:
-        """Decode each message, submit them together, ack (JetStream) after the commit."""
-        now = time.time_ns()
-        cluster = self.config.cluster
-        decode = self.manager.store.decode_rows
-        batches = [decode(m.data, cluster=cluster, default_time=now) for m in msgs]
+        """Decode the messages, submit them together, ack (JetStream) after the commit."""
+        batches, bad = decode_messages(self.manager.store.decode_rows, [m.data for m in msgs],
+                                       cluster=self.config.cluster, default_time=time.time_ns())
         self.messages += len(msgs)
-        bad = sum(len(b.errors) for b in batches)
         if bad:
-            self._warn_bad(msgs, batches)
+            self._warn_bad(msgs, bad)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._inflight.add(fut)
@@ -274,16 +274,16 @@ class NatsReceiver:
             if use_slot and self._slots is not None:
                 self._slots.release()
 
-    def _warn_bad(self, msgs: Sequence[Any], batches: Sequence[Any]) -> None:
+    def _warn_bad(self, msgs: Sequence[Any], bad: Sequence[Tuple[int, LineError]]) -> None:
+        """Log the first rejected line of a hand-over (at most every 10 s): the
+        message (subject; stream sequence with JetStream), its line and column."""
         now = time.monotonic()
         if now - self._last_warning < 10.0:
             return
         self._last_warning = now
-        for m, b in zip(msgs, batches):
-            if b.errors:
-                log.warning("nats receiver %s: rejected line in a message on %s: %s",
-                            self.source, m.subject, b.errors[0])
-                return
+        i, err = bad[0]
+        log.warning("nats receiver %s: rejected line in %s: %s (%d rejected lines in %d "
+                    "messages)", self.source, _describe(msgs[i]), err, len(bad), len(msgs))
 
     def info(self) -> Dict[str, Any]:
         c = self.config
@@ -298,6 +298,62 @@ class NatsReceiver:
         if self.last_error:
             out["last_error"] = self.last_error
         return out
+
+
+def decode_messages(decode: Callable[..., RowBatch], payloads: Sequence[bytes], *,
+                    cluster: Optional[str] = None, default_time: Optional[int] = None,
+                    ) -> Tuple[List[RowBatch], List[Tuple[int, LineError]]]:
+    """Decode the payloads of several messages as if each were decoded alone.
+
+    ``decode``: :func:`ccstore.lineproto.decode_rows` or one taking the same
+    arguments (:meth:`ccstore.Store.decode_rows`).  Returns the batches (one for all
+    the messages, or one per message) and the rejected lines as ``(index of the
+    message, error)``, the error's line counted within its message.
+
+    The payloads are decoded in one call, joined by newlines, when that gives what
+    decoding them one by one gives: when every physical line of the joined text was
+    a logical line of its own (it gave one row, one rejection or one dropped line),
+    no line ran over into the next message (a quoted string open at the end of a
+    message would run on to the end of the text) and no line was blank or a comment.
+    Otherwise each payload is decoded on its own.
+    """
+    if len(payloads) > 1:
+        parts = [p[:-1] if p[-1:] == b"\n" else p for p in payloads]
+        if all(parts):
+            batch = decode(b"\n".join(parts), cluster=cluster, default_time=default_time)
+            if batch.rows + len(batch.errors) + sum(batch.dropped.values()) == batch.lines:
+                return [batch], _message_errors(batch, parts)
+    batches = [decode(p, cluster=cluster, default_time=default_time) for p in payloads]
+    return batches, [(i, e) for i, b in enumerate(batches) for e in b.errors]
+
+
+def _message_errors(batch: RowBatch, parts: Sequence[bytes]) -> List[Tuple[int, LineError]]:
+    """The rejected lines of ``batch``, decoded from ``parts`` joined by newlines, each
+    renumbered within its part (in place) and paired with the part's index."""
+    if not batch.errors:
+        return []
+    if batch.lines == len(parts):  # one line each
+        firsts = None
+    else:
+        firsts = list(itertools.accumulate((p.count(b"\n") + 1 for p in parts), initial=1))
+    out: List[Tuple[int, LineError]] = []
+    for e in batch.errors:
+        i = e.lineno - 1 if firsts is None else bisect.bisect_right(firsts, e.lineno) - 1
+        first = i + 1 if firsts is None else firsts[i]
+        out.append((i, LineError(e.lineno - first + 1, e.column, e.message, e.text)))
+    batch.errors = [e for _, e in out]
+    return out
+
+
+def _describe(msg: Any) -> str:
+    """Which message: its subject, and its stream sequence for a JetStream message."""
+    what = f"a message on {msg.subject}"
+    if msg.reply and msg.reply.startswith("$JS.ACK."):
+        try:
+            what += f" (stream sequence {msg.metadata.sequence.stream})"
+        except Exception:
+            pass
+    return what
 
 
 def _set_result(fut: asyncio.Future, value: Any) -> None:
