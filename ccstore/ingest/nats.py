@@ -48,7 +48,7 @@ class NatsReceiver:
         self._nc: Any = None
         self._sub: Any = None
         self._stopping = False
-        self._pending: List[Any] = []
+        self._get_task: Optional[asyncio.Future] = None
         self._wake: Optional[asyncio.Event] = None
         self._slots: Optional[asyncio.Semaphore] = None
         self._inflight: set = set()
@@ -129,12 +129,18 @@ class NatsReceiver:
             self._wake.set()
         if self._fetch_task is not None:
             self._fetch_task.cancel()  # an unanswered fetch loses nothing (redelivered)
+        if self._get_task is not None:
+            self._get_task.cancel()  # a message it took is handed over by _run_plain
         if self._sub is not None and self.config.jetstream is None:
             try:
                 await self._sub.unsubscribe()
             except Exception:
                 pass
-            self._flush_pending()
+            while True:  # what was received is committed
+                take = self._take_waiting()
+                if not take:
+                    break
+                self._hand_over(take, ack=False, use_slot=False)
         while self._inflight:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
         if self._nc is not None:
@@ -151,34 +157,44 @@ class NatsReceiver:
     # ------------------------------------------------------------------ plain subscription
     async def _run_plain(self) -> None:
         c = self.config
-        self._sub = await self._nc.subscribe(c.subject, queue=c.queue or "", cb=self._on_msg)
+        # no callback: nats-py keeps the messages in the subscription's queue (within its
+        # pending limits), and each hand-over takes all that wait there at once
+        self._sub = await self._nc.subscribe(c.subject, queue=c.queue or "")
         await self._nc.flush()
         self.state = "subscribed"
         log.info("nats receiver %s: subscribed to %s at %s%s", self.source, c.subject, c.url,
                  f" (queue group {c.queue})" if c.queue else "")
-        assert self._wake is not None and self._slots is not None
+        assert self._slots is not None
+        queue = self._sub._pending_queue
         while not self._stopping:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending and not self._stopping:
-                await self._slots.acquire()
-                take = self._pending[:self.manager.max_process]
-                del self._pending[:len(take)]
-                if not take:
-                    self._slots.release()
+            await self._slots.acquire()
+            if self._stopping:
+                self._slots.release()
+                break
+            self._get_task = asyncio.ensure_future(queue.get())
+            try:
+                first = await self._get_task
+            except asyncio.CancelledError:
+                self._slots.release()
+                if self._stopping:
                     break
-                self._hand_over(take, ack=False)
+                raise
+            finally:
+                self._get_task = None
+            self._hand_over(self._take_waiting(first), ack=False)
 
-    async def _on_msg(self, msg: Any) -> None:
-        self._pending.append(msg)
-        assert self._wake is not None
-        self._wake.set()
-
-    def _flush_pending(self) -> None:
-        while self._pending:
-            take = self._pending[:self.manager.max_process]
-            del self._pending[:len(take)]
-            self._hand_over(take, ack=False, use_slot=False)
+    def _take_waiting(self, first: Any = None) -> List[Any]:
+        """``first`` and the messages waiting in the subscription's queue, up to
+        ``max_process`` in all, taken as nats-py's ``Subscription.next_msg`` takes one."""
+        sub = self._sub
+        queue = sub._pending_queue
+        take = [] if first is None else [first]
+        for _ in range(min(queue.qsize(), self.manager.max_process - len(take))):
+            take.append(queue.get_nowait())
+        for _ in take:
+            queue.task_done()
+        sub._pending_size -= sum(len(m.data) for m in take)
+        return take
 
     # ------------------------------------------------------------------ jetstream
     async def _run_jetstream(self) -> None:
