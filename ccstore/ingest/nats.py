@@ -1,9 +1,10 @@
 """The ``nats`` receivers (nats-py): line protocol from NATS subjects into the group commit.
 
-Each message is decoded on its own (a broken message cannot spill into the next); up to
-``max_process`` messages are handed over together, several hand-overs in flight, so
-transactions fill up under load.  With JetStream a message is acknowledged only after its
-lines are committed.  Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
+Each hand-over takes the messages that wait (up to ``max_process``), decodes them in one
+call as if each were decoded alone (a broken message cannot spill into the next) and
+submits them together; several hand-overs are in flight, so transactions fill up under
+load.  With JetStream a message is acknowledged only after its lines are committed.
+Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
 
