@@ -1,27 +1,31 @@
 """The ``nats`` receivers (nats-py): line protocol from NATS subjects into the group commit.
 
-Each message is decoded on its own (a broken message cannot spill into the next); up to
-``max_process`` messages are handed over together, several hand-overs in flight, so
-transactions fill up under load.  With JetStream a message is acknowledged only after its
-lines are committed.  Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
+Each hand-over takes the messages that wait (up to ``max_process``), decodes them in one
+call as if each were decoded alone (a broken message cannot spill into the next) and
+submits them together; several hand-overs are in flight, so transactions fill up under
+load.  With JetStream a message is acknowledged only after its lines are committed.
+Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any, Dict, List, Optional
+from collections.abc import Callable, Sequence
+from typing import Any, Dict, List, Optional, Tuple
 
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ..config import NatsReceiverConfig
+from ..rows import LineError, RowBatch
 from .commit import ManagerClosed, StorageManager, Ticket
 
-__all__ = ["NatsReceiver", "NatsReceivers"]
+__all__ = ["NatsReceiver", "NatsReceivers", "decode_messages"]
 
 log = logging.getLogger("ccstore.receivers.nats")
 
@@ -45,7 +49,7 @@ class NatsReceiver:
         self._nc: Any = None
         self._sub: Any = None
         self._stopping = False
-        self._pending: List[Any] = []
+        self._get_task: Optional[asyncio.Future] = None
         self._wake: Optional[asyncio.Event] = None
         self._slots: Optional[asyncio.Semaphore] = None
         self._inflight: set = set()
@@ -126,12 +130,18 @@ class NatsReceiver:
             self._wake.set()
         if self._fetch_task is not None:
             self._fetch_task.cancel()  # an unanswered fetch loses nothing (redelivered)
+        if self._get_task is not None:
+            self._get_task.cancel()  # a message it took is handed over by _run_plain
         if self._sub is not None and self.config.jetstream is None:
             try:
                 await self._sub.unsubscribe()
             except Exception:
                 pass
-            self._flush_pending()
+            while True:  # what was received is committed
+                take = self._take_waiting()
+                if not take:
+                    break
+                self._hand_over(take, ack=False, use_slot=False)
         while self._inflight:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
         if self._nc is not None:
@@ -148,34 +158,44 @@ class NatsReceiver:
     # ------------------------------------------------------------------ plain subscription
     async def _run_plain(self) -> None:
         c = self.config
-        self._sub = await self._nc.subscribe(c.subject, queue=c.queue or "", cb=self._on_msg)
+        # no callback: nats-py keeps the messages in the subscription's queue (within its
+        # pending limits), and each hand-over takes all that wait there at once
+        self._sub = await self._nc.subscribe(c.subject, queue=c.queue or "")
         await self._nc.flush()
         self.state = "subscribed"
         log.info("nats receiver %s: subscribed to %s at %s%s", self.source, c.subject, c.url,
                  f" (queue group {c.queue})" if c.queue else "")
-        assert self._wake is not None and self._slots is not None
+        assert self._slots is not None
+        queue = self._sub._pending_queue
         while not self._stopping:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending and not self._stopping:
-                await self._slots.acquire()
-                take = self._pending[:self.manager.max_process]
-                del self._pending[:len(take)]
-                if not take:
-                    self._slots.release()
+            await self._slots.acquire()
+            if self._stopping:
+                self._slots.release()
+                break
+            self._get_task = asyncio.ensure_future(queue.get())
+            try:
+                first = await self._get_task
+            except asyncio.CancelledError:
+                self._slots.release()
+                if self._stopping:
                     break
-                self._hand_over(take, ack=False)
+                raise
+            finally:
+                self._get_task = None
+            self._hand_over(self._take_waiting(first), ack=False)
 
-    async def _on_msg(self, msg: Any) -> None:
-        self._pending.append(msg)
-        assert self._wake is not None
-        self._wake.set()
-
-    def _flush_pending(self) -> None:
-        while self._pending:
-            take = self._pending[:self.manager.max_process]
-            del self._pending[:len(take)]
-            self._hand_over(take, ack=False, use_slot=False)
+    def _take_waiting(self, first: Any = None) -> List[Any]:
+        """``first`` and the messages waiting in the subscription's queue, up to
+        ``max_process`` in all, taken as nats-py's ``Subscription.next_msg`` takes one."""
+        sub = self._sub
+        queue = sub._pending_queue
+        take = [] if first is None else [first]
+        for _ in range(min(queue.qsize(), self.manager.max_process - len(take))):
+            take.append(queue.get_nowait())
+        for _ in take:
+            queue.task_done()
+        sub._pending_size -= sum(len(m.data) for m in take)
+        return take
 
     # ------------------------------------------------------------------ jetstream
     async def _run_jetstream(self) -> None:
@@ -225,15 +245,12 @@ class NatsReceiver:
 
     # ------------------------------------------------------------------ hand-over
     def _hand_over(self, msgs: Sequence[Any], *, ack: bool, use_slot: bool = True) -> None:
-        """Decode each message, submit them together, ack (JetStream) after the commit."""
-        now = time.time_ns()
-        cluster = self.config.cluster
-        decode = self.manager.store.decode_rows
-        batches = [decode(m.data, cluster=cluster, default_time=now) for m in msgs]
+        """Decode the messages, submit them together, ack (JetStream) after the commit."""
+        batches, bad = decode_messages(self.manager.store.decode_rows, [m.data for m in msgs],
+                                       cluster=self.config.cluster, default_time=time.time_ns())
         self.messages += len(msgs)
-        bad = sum(len(b.errors) for b in batches)
         if bad:
-            self._warn_bad(msgs, batches)
+            self._warn_bad(msgs, bad)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         self._inflight.add(fut)
@@ -274,16 +291,16 @@ class NatsReceiver:
             if use_slot and self._slots is not None:
                 self._slots.release()
 
-    def _warn_bad(self, msgs: Sequence[Any], batches: Sequence[Any]) -> None:
+    def _warn_bad(self, msgs: Sequence[Any], bad: Sequence[Tuple[int, LineError]]) -> None:
+        """Log the first rejected line of a hand-over (at most every 10 s): the
+        message (subject; stream sequence with JetStream), its line and column."""
         now = time.monotonic()
         if now - self._last_warning < 10.0:
             return
         self._last_warning = now
-        for m, b in zip(msgs, batches):
-            if b.errors:
-                log.warning("nats receiver %s: rejected line in a message on %s: %s",
-                            self.source, m.subject, b.errors[0])
-                return
+        i, err = bad[0]
+        log.warning("nats receiver %s: rejected line in %s: %s (%d rejected lines in %d "
+                    "messages)", self.source, _describe(msgs[i]), err, len(bad), len(msgs))
 
     def info(self) -> Dict[str, Any]:
         c = self.config
@@ -298,6 +315,62 @@ class NatsReceiver:
         if self.last_error:
             out["last_error"] = self.last_error
         return out
+
+
+def decode_messages(decode: Callable[..., RowBatch], payloads: Sequence[bytes], *,
+                    cluster: Optional[str] = None, default_time: Optional[int] = None,
+                    ) -> Tuple[List[RowBatch], List[Tuple[int, LineError]]]:
+    """Decode the payloads of several messages as if each were decoded alone.
+
+    ``decode``: :func:`ccstore.lineproto.decode_rows` or one taking the same
+    arguments (:meth:`ccstore.Store.decode_rows`).  Returns the batches (one for all
+    the messages, or one per message) and the rejected lines as ``(index of the
+    message, error)``, the error's line counted within its message.
+
+    The payloads are decoded in one call, joined by newlines, when that gives what
+    decoding them one by one gives: when every physical line of the joined text was
+    a logical line of its own (it gave one row, one rejection or one dropped line),
+    no line ran over into the next message (a quoted string open at the end of a
+    message would run on to the end of the text) and no line was blank or a comment.
+    Otherwise each payload is decoded on its own.
+    """
+    if len(payloads) > 1:
+        parts = [p[:-1] if p[-1:] == b"\n" else p for p in payloads]
+        if all(parts):
+            batch = decode(b"\n".join(parts), cluster=cluster, default_time=default_time)
+            if batch.rows + len(batch.errors) + sum(batch.dropped.values()) == batch.lines:
+                return [batch], _message_errors(batch, parts)
+    batches = [decode(p, cluster=cluster, default_time=default_time) for p in payloads]
+    return batches, [(i, e) for i, b in enumerate(batches) for e in b.errors]
+
+
+def _message_errors(batch: RowBatch, parts: Sequence[bytes]) -> List[Tuple[int, LineError]]:
+    """The rejected lines of ``batch``, decoded from ``parts`` joined by newlines, each
+    renumbered within its part (in place) and paired with the part's index."""
+    if not batch.errors:
+        return []
+    if batch.lines == len(parts):  # one line each
+        firsts = None
+    else:
+        firsts = list(itertools.accumulate((p.count(b"\n") + 1 for p in parts), initial=1))
+    out: List[Tuple[int, LineError]] = []
+    for e in batch.errors:
+        i = e.lineno - 1 if firsts is None else bisect.bisect_right(firsts, e.lineno) - 1
+        first = i + 1 if firsts is None else firsts[i]
+        out.append((i, LineError(e.lineno - first + 1, e.column, e.message, e.text)))
+    batch.errors = [e for _, e in out]
+    return out
+
+
+def _describe(msg: Any) -> str:
+    """Which message: its subject, and its stream sequence for a JetStream message."""
+    what = f"a message on {msg.subject}"
+    if msg.reply and msg.reply.startswith("$JS.ACK."):
+        try:
+            what += f" (stream sequence {msg.metadata.sequence.stream})"
+        except Exception:
+            pass
+    return what
 
 
 def _set_result(fut: asyncio.Future, value: Any) -> None:

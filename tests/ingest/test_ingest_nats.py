@@ -1,0 +1,199 @@
+"""The nats receivers: the messages of a hand-over decoded together as if one by one
+(against both decoders), a burst of single-line messages with bad ones among them, and
+JetStream acknowledging only after the commit, against a real nats-server."""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+from lpinputs import arbitrary, cc_messages, mutated
+
+from ccstore.backends.base import merge_groups
+from ccstore.config import JetStreamConfig, NatsReceiverConfig
+from ccstore.ingest.commit import StorageManager
+from ccstore.ingest.nats import NatsReceivers, decode_messages
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+from srvutil import NatsServer, wait_until  # noqa: E402
+
+NOW = 1740027951000000000
+
+
+# ------------------------------------------------------------------ decode_messages
+def one_by_one(lp: Any, payloads: List[bytes]) -> Any:
+    batches = [lp.decode_rows(p, default_time=NOW, cluster="dc") for p in payloads]
+    return canon(batches, [(i, e) for i, b in enumerate(batches) for e in b.errors])
+
+
+def together(lp: Any, payloads: List[bytes]) -> Any:
+    batches, bad = decode_messages(lp.decode_rows, payloads, default_time=NOW, cluster="dc")
+    # the batches' own errors are the rejected lines, renumbered within their message
+    assert [e for b in batches for e in b.errors] == [e for _, e in bad]
+    return canon(batches, bad)
+
+
+def canon(batches: List[Any], bad: List[Any]) -> Any:
+    dropped: Dict[str, int] = {}
+    for b in batches:
+        for k, n in b.dropped.items():
+            dropped[k] = dropped.get(k, 0) + n
+    return (list(merge_groups(b.groups for b in batches).items()), sorted(dropped.items()),
+            [(i, e.lineno, e.column, e.message, e.text) for i, e in bad])
+
+
+payload = st.one_of(
+    cc_messages(), cc_messages(), mutated(), arbitrary,
+    st.sampled_from([b"", b"\n", b"# comment", b'ccb,cluster=a log="open', b'more" 1',
+                     b"ccb,cluster=a log=\"x\" 1\n\n", b'job event="a\nb" 1740027951\n']),
+    cc_messages().map(lambda m: m + b"\n"))
+
+
+@given(st.lists(payload, min_size=1, max_size=12))
+@example([b'ccb,cluster=a log="open', b'more" 1740027951', b'ccb log="x"'])
+@example([b'ccb log="a"', b'ccb log="b', b'ccb log="c"', b'ccb log="d"'])
+@example([b'ccb log="a"\n', b"ccb log=\"b\"\r\n", b"ccb log=\\", b'ccb log="c"'])
+def test_a_hand_over_decodes_as_its_messages_one_by_one(impls: Any,
+                                                        payloads: List[bytes]) -> None:
+    for lp in impls:
+        assert together(lp, payloads) == one_by_one(lp, payloads), lp.name
+
+
+def test_single_line_messages_are_decoded_in_one_call(lp: Any) -> None:
+    calls: List[int] = []  # the lines of each call
+
+    def decode(data: bytes, **kw: Any) -> Any:
+        calls.append(len(data.splitlines()))
+        return lp.decode_rows(data, **kw)
+
+    payloads = [b'ccb,hostname=h%d log="m %d" %d' % (i, i, 1740027951 + i) for i in range(50)]
+    payloads[20] = b"ccb,hostname=h20 log=broken 1740027971"
+    payloads[30] = b'ccb,hostname=h30 log="m 30" 1740027981\n'
+    batches, bad = decode_messages(decode, payloads, cluster="dc")
+    assert calls == [50] and len(batches) == 1 and batches[0].rows == 49
+    assert [(i, e.lineno, e.column) for i, e in bad] == [(20, 1, 22)]
+    # a message whose quoted string stays open: each message is decoded on its own
+    payloads[40] = b'ccb,hostname=h40 log="open 1740027991'
+    calls.clear()
+    batches, bad = decode_messages(decode, payloads, cluster="dc")
+    assert calls == [50] + [1] * 50 and sum(b.rows for b in batches) == 48
+    assert [(i, e.lineno) for i, e in bad] == [(20, 1), (40, 1)]
+
+
+# ------------------------------------------------------------------ against nats-server
+@pytest.fixture(scope="module")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    with NatsServer.running(tmp_path_factory.mktemp("nats-ingest")) as server:
+        yield server
+
+
+def event(i: int) -> bytes:
+    return (f"ccb,cluster=burst,hostname=n{i % 7},type=node,type-id=0,loglevel=info "
+            f'log="message {i}" {1740000000 + i}').encode()
+
+
+def stored(store: Any, cluster: str) -> List[str]:
+    return sorted(r.value for r in store.query(cluster, limit=None))
+
+
+class Gate:
+    """Holds the store's commits until :attr:`go` is set; the first ``fail`` of them
+    then fail."""
+
+    def __init__(self, store: Any, fail: int = 0) -> None:
+        self.entered = threading.Event()
+        self.go = threading.Event()
+        self.fail = fail
+        real = store.write_batches
+
+        def write_batches(batches: Any, **kw: Any) -> Any:
+            self.entered.set()
+            assert self.go.wait(60), "the test never let the commit through"
+            if self.fail:
+                self.fail -= 1
+                raise RuntimeError("commit refused by the test")
+            return real(batches, **kw)
+
+        store.write_batches = write_batches
+
+
+def test_a_burst_of_single_line_messages_with_bad_ones(store: Any, nats_server: NatsServer,
+                                                       caplog: Any) -> None:
+    n = 400
+    payloads = [event(i) for i in range(n)]
+    payloads[150] = b"ccb,cluster=burst,hostname=n1 log=unquoted 1740000150"
+    payloads[250] = b'ccb,cluster=burst,hostname=n2 log="never closed 1740000250'
+    cfg = NatsReceiverConfig(name="in", subject="burst.>", address="127.0.0.1",
+                             port=nats_server.port)
+    caplog.set_level(logging.WARNING, logger="ccstore.receivers.nats")
+    with StorageManager(store, batch_size=1000, max_process=100,
+                        retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            wait_until(lambda: receivers.info()["in"]["state"] == "subscribed",
+                       "the subscription")
+            nats_server.publish("burst.log", payloads)
+            wait_until(lambda: manager.stats()["sources"]["in"]["messages"] == n,
+                       f"{n} messages taken")
+        finally:
+            receivers.close()
+        st = manager.stats()["sources"]["in"]
+    assert (st["received"], st["written"], st["errors"]) == (n, n - 2, {"syntax": 2})
+    assert stored(store, "burst") == sorted(f"message {i}" for i in range(n)
+                                            if i not in (150, 250))
+    warned = [r.getMessage() for r in caplog.records if "rejected line" in r.getMessage()]
+    assert warned and "a message on burst.log: line 1, column " in warned[0]
+
+
+def test_jetstream_acks_only_after_the_commit(store: Any, nats_server: NatsServer) -> None:
+    """The commit is held: nothing is acknowledged; it fails: every message of it is
+    negatively acknowledged, none acknowledged; delivered again, they are stored once
+    and acknowledged."""
+    n = 60
+    stream, durable = "IJS", "ccstore"
+
+    async def setup(nc: Any) -> None:
+        await nc.jetstream().add_stream(name=stream, subjects=["ijs.>"])
+        for i in range(n):
+            await nc.jetstream().publish("ijs.log", event(i).replace(b"=burst", b"=ijs"))
+
+    async def consumer(nc: Any) -> Dict[str, int]:
+        ci = await nc.jetstream().consumer_info(stream, durable)
+        return {"ack_floor": ci.ack_floor.consumer_seq, "ack_pending": ci.num_ack_pending,
+                "waiting": ci.num_waiting, "pending": ci.num_pending}
+
+    nats_server.run(setup)  # all waiting before the consumer's first fetch
+    gate = Gate(store, fail=1)
+    cfg = NatsReceiverConfig(name="js", subject="ijs.>", address="127.0.0.1",
+                             port=nats_server.port,
+                             jetstream=JetStreamConfig(stream=stream, durable=durable,
+                                                       ack_wait=1.0))
+    with StorageManager(store, batch_size=1000, max_process=100,
+                        retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            assert gate.entered.wait(60), "no commit began"
+            # the receiver fetches again while the commit is held: what it would
+            # have acknowledged before that fetch has reached the server
+            held = wait_until(lambda: (lambda c: c if c["waiting"] else None)(
+                nats_server.run(consumer)), "the next fetch")
+            info = receivers.info()["js"]
+            assert (info["acked"], info["nacked"]) == (0, 0)
+            assert held["ack_floor"] == 0 and held["ack_pending"] == n, held
+            gate.go.set()  # the first commit fails, the next ones succeed
+            wait_until(lambda: receivers.info()["js"]["acked"] == n, "every message acked")
+            info = receivers.info()["js"]
+            assert info["nacked"] == n
+            wait_until(lambda: nats_server.run(consumer)["ack_pending"] == 0,
+                       "the server to count every acknowledgement")
+        finally:
+            gate.go.set()
+            receivers.close()
+    assert stored(store, "ijs") == sorted(f"message {i}" for i in range(n))
