@@ -85,7 +85,8 @@ class Server:
 
         r = FileReceiver(self.store, rc.paths, cluster=rc.cluster, hostname=rc.hostname,
                          format=rc.format, timezone=rc.timezone, start_at=rc.start_at,
-                         name=rc.name)
+                         name=rc.name, pattern=rc.pattern, regex=rc.regex, levels=rc.levels,
+                         time_format=rc.time_format)
         t = threading.Thread(target=r.run, args=(self._files_stop, rc.interval),
                              name=f"ccstore-files-{rc.name}", daemon=True)
         t.start()

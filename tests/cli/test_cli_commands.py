@@ -324,7 +324,8 @@ def test_ingest_is_a_call_of_store_ingest(tmp_path, monkeypatch, capsys):
             for src, kw in calls] == [(str(tmp_path / "e.lp"), "auto", "alex", "me", "UTC"),
                                       (str(log), "auto", "alex", "me", "UTC")]
     assert json.loads(capsys.readouterr().out) == {
-        "lines": 9, "stored": 8, "dropped": {"metric": 1}, "rejected": 0, "errors": []}
+        "lines": 9, "stored": 8, "dropped": {"metric": 1}, "rejected": 0, "errors": [],
+        "formats": {str(log): "auto"}, "unparsed": 0, "no_host": 0}
     calls.clear()
     assert cli.main(["ingest", "--db", str(tmp_path / "t.db"), "--format", "auto",
                      "--cluster", "alex", "-q", str(log)]) == 0
