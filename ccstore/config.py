@@ -239,7 +239,31 @@ class FilesReceiverConfig:
     type: str = "files"
 
 
-ReceiverConfig = Union[NatsReceiverConfig, HttpReceiverConfig, FilesReceiverConfig]
+@dataclass
+class TlsConfig:
+    """A certificate and its key (PEM files) that a TCP receiver serves TLS with."""
+
+    cert: str
+    key: str
+
+
+@dataclass
+class SyslogReceiverConfig:
+    """A ``syslog`` receiver (ccstore's own): RFC 5424 and RFC 3164 over UDP or TCP."""
+
+    name: str
+    cluster: str
+    address: str = ""
+    port: int = 514
+    #: "udp" or "tcp"
+    protocol: str = "udp"
+    #: TCP only: serve TLS (RFC 5425) with this certificate
+    tls: Optional[TlsConfig] = None
+    type: str = "syslog"
+
+
+ReceiverConfig = Union[NatsReceiverConfig, HttpReceiverConfig, FilesReceiverConfig,
+                       SyslogReceiverConfig]
 
 
 @dataclass
@@ -751,10 +775,13 @@ def parse_receivers(data: Any, file: str, base_dir: str
             out.append(_http_receiver(name, s))
         elif rtype == "files":
             out.append(_files_receiver(name, s, base_dir))
+        elif rtype == "syslog":
+            out.append(_syslog_receiver(name, s, base_dir))
         else:
             reason = (f"unknown receiver type {rtype!r}" if rtype
                       else "no receiver type given")
-            log.warning("%s: %s: %s, receiver skipped (ccstore has nats, http, files)", file,
+            log.warning("%s: %s: %s, receiver skipped (ccstore has nats, http, files, "
+                        "syslog)", file,
                         s.key("type"), reason)
             skipped[name] = reason
             continue
@@ -890,6 +917,36 @@ def _user_format(s: _Section, r: FilesReceiverConfig) -> None:
         if str(exc).startswith("time format"):
             key = "time_format"
         raise s.error(key, f"does not compile: {exc}") from None
+
+
+def _syslog_receiver(name: str, s: _Section, base_dir: str) -> SyslogReceiverConfig:
+    cluster = s.string("cluster", "")
+    if not cluster:
+        raise s.error("cluster", "missing: the cluster of the messages (syslog names none)")
+    r = SyslogReceiverConfig(name=name, cluster=cluster)
+    r.address = s.string("address", "") or ""
+    r.port = s.port("port", r.port)
+    r.protocol = (s.string("protocol", "udp") or "udp").lower()
+    if r.protocol not in ("udp", "tcp"):
+        raise s.error("protocol", "expected \"udp\" or \"tcp\"")
+    if s.get("tls") is not None:
+        if r.protocol != "tcp":
+            raise s.error("tls", "TLS needs \"protocol\": \"tcp\"")
+        t = s.section("tls")
+        files = {}
+        for key in ("cert", "key"):
+            path = t.string(key, "")
+            if not path:
+                raise t.error(key, "missing: a PEM file")
+            path = _resolve(path, base_dir)
+            if not os.path.exists(path):
+                raise t.error(key, f"{path} does not exist")
+            files[key] = path
+        r.tls = TlsConfig(cert=files["cert"], key=files["key"])
+        t.warn_unknown({"cert", "key"})
+    s.warn_unknown({"type", "address", "port", "protocol", "cluster", "tls",
+                    "process_messages"})
+    return r
 
 
 def describe(cfg: Config) -> Mapping[str, Any]:

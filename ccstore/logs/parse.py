@@ -163,7 +163,7 @@ class LogParser:
                  max_line: int = 1 << 20, max_entry_lines: int = 1000,
                  pattern: Optional[str] = None, regex: Optional[str] = None,
                  levels: Optional[Mapping[str, str]] = None,
-                 time_format: Optional[str] = None) -> None:
+                 time_format: Optional[str] = None, sniff: bool = True) -> None:
         if format not in FORMATS and format != "pattern":
             raise ValueError(f"unknown log format {format!r}: expected one of {', '.join(FORMATS)}")
         self.hostname = hostname or ""
@@ -199,7 +199,7 @@ class LogParser:
         self._journal: Optional[JournalExportReader] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
-        self._sniffing = format == "auto"
+        self._sniffing = format == "auto" and sniff
         self._buf = b""
         #: end of the lines consumed so far
         self.offset = offset
@@ -293,6 +293,31 @@ class LogParser:
         if len(self._buf) > self.max_line:
             buf, self._buf = self._buf, b""
             out.extend(self._parse(buf, self.offset + len(buf)))
+        return out
+
+    def messages(self, msgs: List[bytes]) -> List[Row]:
+        """Rows of whole messages, as a syslog receiver frames them: each is an entry
+        (a line break inside one stays in its text), none is left pending."""
+        if not any(b"\n" in m for m in msgs):
+            return self.feed(b"\n".join(msgs) + b"\n") + self.flush()
+        out: List[Row] = []
+        run: List[bytes] = []
+        for m in msgs:
+            if b"\n" not in m:
+                run.append(m)
+                continue
+            if run:
+                out.extend(self.feed(b"\n".join(run) + b"\n") + self.flush())
+                run = []
+            first, _, rest = m.partition(b"\n")
+            rows = self.feed(first + b"\n") + self.flush()
+            if rows:
+                more = rest.decode("utf-8", "replace").replace("\x00", "").rstrip("\r\n")
+                last = rows[-1]
+                rows[-1] = last[:9] + (last[9] + "\n" + more,) + last[10:]
+            out.extend(rows)
+        if run:
+            out.extend(self.feed(b"\n".join(run) + b"\n") + self.flush())
         return out
 
     def flush(self) -> List[Row]:
