@@ -540,6 +540,10 @@ class Store:
         """Names of the clusters that have data."""
         return self.backend.clusters()
 
+    def check_clusters(self, names: Iterable[str]) -> None:
+        """ValueError naming the first of ``names`` the store has no data of."""
+        self._searcher.check_clusters(names)
+
     # -------------------------------------------------------------- retention
     def apply_retention(self, now: TimeLike = None) -> int:
         """Remove events older than ``retention`` (and logs older than

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
-from query.querygen import random_records
+from query.querygen import random_records, to_point
 
 from ccstore import lineproto
 from ccstore.query import find_job, group, match, parse, resolve
@@ -87,16 +87,7 @@ def dataset(backend: str, now_s: Optional[int] = None) -> List[Dict[str, Any]]:
 
 def to_lines(records: Iterable[Mapping[str, Any]]) -> bytes:
     """The records as line protocol (nanosecond timestamps)."""
-    points = []
-    for r in records:
-        tags = {"cluster": r["cluster"]}
-        for key, f in (("hostname", "host"), ("type", "type"), ("type-id", "type_id"),
-                       ("stype", "stype"), ("stype-id", "stype_id")):
-            if r[f] is not None:
-                tags[key] = r[f]
-        tags.update(r["tags"])
-        points.append(lineproto.Point(r["name"], tags, {r["kind"]: r["message"]}, r["ts_ns"]))
-    return lineproto.encode(points)
+    return lineproto.encode(to_point(r) for r in records)
 
 
 # ---------------------------------------------------------------------- the oracle

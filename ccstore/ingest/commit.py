@@ -389,6 +389,8 @@ class StorageManager:
         def chunks() -> Iterator[bytes]:
             try:
                 yield from open_chunks()
+            except GeneratorExit:  # the store stopped reading: its failure, not the body's
+                raise
             except BaseException as exc:  # the body's own failure, not the store's
                 failure.append(exc)
                 raise

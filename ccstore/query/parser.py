@@ -307,15 +307,19 @@ class _Parser:
         if field == "_time" and not tag:
             return self.time_value()
         if self.cur() == "(":
-            open_pos = self.i
-            self.i += 1
-            self.ws()
-            if self.cur() == ")":
-                raise self.error("empty parentheses: expected a value", self.i)
-            node = self.v_or(field, tag)
-            self.closing(open_pos)
-            return node
+            return self.v_group(field, tag)
         return self.leaf(field, tag)
+
+    def v_group(self, field: str, tag: bool) -> Node:
+        """Values of one field in parentheses: ``host:(a OR b)``."""
+        open_pos = self.i
+        self.i += 1
+        self.ws()
+        if self.cur() == ")":
+            raise self.error("empty parentheses: expected a value", self.i)
+        node = self.v_or(field, tag)
+        self.closing(open_pos)
+        return node
 
     def v_or(self, field: str, tag: bool) -> Node:
         items = [self.v_and(field, tag)]
@@ -343,14 +347,7 @@ class _Parser:
         if kw is not None or self.at_end():
             raise self.expected("a value")
         if self.cur() == "(":
-            open_pos = self.i
-            self.i += 1
-            self.ws()
-            if self.cur() == ")":
-                raise self.error("empty parentheses: expected a value", self.i)
-            node = self.v_or(field, tag)
-            self.closing(open_pos)
-            return node
+            return self.v_group(field, tag)
         if self.cur() == ")":
             raise self.expected("a value")
         return self.leaf(field, tag)

@@ -289,10 +289,10 @@ def _bool(v: Any, what: str) -> bool:
 def check_cluster(store: Store, cluster: Optional[str]) -> None:
     """RequestError when ``cluster`` is given and the store holds nothing of it."""
     if cluster is not None:
-        known = store.clusters()
-        if cluster not in known:
-            raise RequestError(f"unknown cluster {cluster!r} (clusters with data: "
-                               f"{', '.join(known) or 'none'})")
+        try:
+            store.check_clusters([cluster])
+        except ValueError as exc:
+            raise RequestError(str(exc)) from None
 
 
 def run_query(store: Store, req: Any, *, max_limit: int) -> Dict[str, Any]:

@@ -137,7 +137,8 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
              monitor: Optional[Monitor] = None) -> bottle.Bottle:
     """The WSGI application of the REST API (``monitor``: what health and metrics
     watch; by default the store and the group commit alone)."""
-    app = bottle.Bottle(catchall=True, autojson=False)
+    app = bottle.Bottle(catchall=True)
+    app.config["json.enable"] = False  # every answer is encoded here
     auth = Authenticator(api_config.jwt_public_key) if api_config.jwt_public_key else None
     if monitor is None:
         monitor = Monitor(store, manager)

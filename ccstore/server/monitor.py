@@ -61,8 +61,9 @@ class Histogram:
 
 
 class CommitWatch:
-    """The store as the group commit sees it: every ``write_batches`` (one transaction)
-    is timed, and its outcome kept; everything else passes through."""
+    """The store as the group commit sees it: every ``write_batches`` and
+    ``write_stream`` (one transaction each) is timed, and its outcome kept; everything
+    else passes through."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -71,10 +72,16 @@ class CommitWatch:
         self.failed_at: Optional[float] = None
         self.succeeded_at: Optional[float] = None
 
-    def write_batches(self, batches: Any, *args: Any, **kwargs: Any) -> Any:
+    def write_batches(self, *args: Any, **kwargs: Any) -> Any:
+        return self._watched(self._store.write_batches, args, kwargs)
+
+    def write_stream(self, *args: Any, **kwargs: Any) -> Any:
+        return self._watched(self._store.write_stream, args, kwargs)
+
+    def _watched(self, write: Callable[..., Any], args: Any, kwargs: Any) -> Any:
         t0 = time.perf_counter()
         try:
-            result = self._store.write_batches(batches, *args, **kwargs)
+            result = write(*args, **kwargs)
         except Exception as exc:
             self.latency.observe(time.perf_counter() - t0)
             self.last_error = _describe(exc)

@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from hypothesis import strategies as st
 
+from ccstore import lineproto
 from ccstore.query.fields import from_row
 from ccstore.timesyntax import NS_PER_S, format_iso
 
@@ -25,6 +26,17 @@ CLUSTERS = ["alex", "fritz"]
 
 # ---------------------------------------------------------------------- records
 SEPARATORS = [" ", ".", ": ", "-", "_", "/"]
+
+
+def to_point(r: Dict[str, Any]) -> lineproto.Point:
+    """A record (output field names) as the line-protocol point that stores it."""
+    tags = {"cluster": r["cluster"]}
+    for key, f in (("hostname", "host"), ("type", "type"), ("type-id", "type_id"),
+                   ("stype", "stype"), ("stype-id", "stype_id")):
+        if r[f] is not None:
+            tags[key] = r[f]
+    tags.update(r["tags"])
+    return lineproto.Point(r["name"], tags, {r["kind"]: r["message"]}, r["ts_ns"])
 
 
 def build_record(pick: Callable[[Sequence[Any]], Any], chance: Callable[[float], bool],

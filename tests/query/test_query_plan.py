@@ -9,10 +9,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from querygen import NOW, S, queries, random_records, records
+from querygen import NOW, S, queries, random_records, records, to_point
 
 import ccstore
-from ccstore import lineproto
 from ccstore.query import from_result, match, parse, plan
 from ccstore.query.levels import RANKS
 from ccstore.query.nodes import And, Job, Not, Or, Text, transform
@@ -126,16 +125,6 @@ def test_jobs_must_be_resolved_first():
 
 
 # ---------------------------------------------------------------------- real stores
-def _to_point(r) -> "lineproto.Point":
-    tags = {"cluster": r["cluster"]}
-    for key, f in (("hostname", "host"), ("type", "type"), ("type-id", "type_id"),
-                   ("stype", "stype"), ("stype-id", "stype_id")):
-        if r[f] is not None:
-            tags[key] = r[f]
-    tags.update(r["tags"])
-    return lineproto.Point(r["name"], tags, {r["kind"]: r["message"]}, r["ts_ns"])
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def loaded(request, tmp_path_factory):
     recs = random_records(400, seed=3)
@@ -146,9 +135,9 @@ def loaded(request, tmp_path_factory):
     else:
         target = str(tmp_path_factory.mktemp("query") / "store.db")
     store = ccstore.open(target, seal_rows=128, retention=None)
-    result = store.write_points(_to_point(r) for r in recs[: len(recs) // 2])
+    result = store.write_points(to_point(r) for r in recs[: len(recs) // 2])
     store.flush()  # some rows in sealed segments, some in open ones
-    result2 = store.write_points(_to_point(r) for r in recs[len(recs) // 2:])
+    result2 = store.write_points(to_point(r) for r in recs[len(recs) // 2:])
     assert result.ok and result2.ok
     stored = [from_result(x) for k in KINDS for x in store.query(kind=k, limit=None)]
     assert len(stored) == len(recs)

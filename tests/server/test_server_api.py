@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from srvutil import ServerProcess, sqlite_storage, write_config
+from twins import PYTHON_ONLY
 
 LIMIT = 256 * 1024
 
@@ -392,6 +393,9 @@ def test_stats_health_openapi_swagger(server: ServerProcess) -> None:
     assert api["dropped"]["metric"] >= 1
     assert stats["manager"]["status"]["transactions"] >= 1
     assert set(stats["manager"]) == {"status", "errors"}
+    # the server process decodes with the compiled decoder (unless a pure-Python build
+    # is what is tested)
+    assert stats["backend"]["status"]["decoder"] == ("python" if PYTHON_ONLY else "cython")
     health = server.call("GET", "/api/health")
     assert health.status == 200 and health.json()["status"] == "ok"
     assert health.headers.get("connection", "").lower() != "close"  # keep-alive by default

@@ -1,6 +1,6 @@
 """A NUL character over HTTP: on PostgreSQL the line with one is rejected alone (400
-naming its line and column, the other lines stored), a filter with one is a 400; no
-answer names an internal table. SQLite stores and compares it."""
+naming its line and column, the other lines stored), SQLite stores it in the message; a
+filter with one is a 400 on both; no answer names an internal table."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,12 +40,11 @@ def test_nul_over_http(tmp_path: Path, backend: str, request: pytest.FixtureRequ
                 ("/api/query/", {"cluster": "nul", "for-all-nodes": ["j\x00b"]}),
                 ("/api/count/", {"cluster": "nul", "host": "h\x00"}),
                 ("/api/count/?cluster=nul&host=h%00", None)):
+            # no host, tag or key holds a NUL on either backend (the decoder rejects it
+            # there): a filter with one is a mistake, named as such
             r = s.call("POST" if body is not None else "GET", path, body)
-            if backend == "sqlite":
-                assert r.status == 200, (path, body, r)
-            else:
-                assert r.status == 400, (path, body, r)
-                assert "NUL" in r.json()["error"] and "ccs_" not in r.json()["error"]
+            assert r.status == 400, (path, body, r)
+            assert "NUL" in r.json()["error"] and "ccs_" not in r.json()["error"]
         assert s.stop() == 0
     finally:
         s.kill()

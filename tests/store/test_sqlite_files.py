@@ -514,3 +514,23 @@ def test_appended_rows_land_in_their_columns(tmp_path):
     stored = conn.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM ccs_1 ORDER BY id").fetchall()
     conn.close()
     assert stored == expected
+
+
+def test_a_full_disk_is_the_error_a_write_raises(tmp_path):
+    """SQLite rolls a transaction back itself when the disk is full: the write
+    raises that error, not a failed second ROLLBACK, and the store writes again
+    once there is room."""
+    store = ccstore.open(str(tmp_path / "full.db"), retention=None)
+    try:
+        store.write(b'ccb,cluster=a,hostname=h log="x" 1740000000\n')
+        w = store.backend._w
+        w.execute(f"PRAGMA max_page_count={w.execute('PRAGMA page_count').fetchone()[0]}")
+        body = b"".join(b'ccb,cluster=a,hostname=h%d log="%s" %d\n'
+                        % (i, b"y" * 200, 1740000001 + i) for i in range(20000))
+        with pytest.raises(apsw.FullError):
+            store.write(body)
+        w.execute("PRAGMA max_page_count=1073741823")
+        assert store.write(b'ccb,cluster=a,hostname=h log="z" 1740000002\n').ok
+        assert sorted(r.value for r in store.query("a", limit=None)) == ["x", "z"]
+    finally:
+        store.close()

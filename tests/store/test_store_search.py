@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from query.querygen import NOW, S, T0, queries, random_records
+from query.querygen import NOW, S, T0, queries, random_records, to_point
 
 import ccstore
 from ccstore import lineproto, timesyntax
@@ -22,16 +22,6 @@ from ccstore.search import GROUP_SCAN
 
 SOME = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 FEW = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-def to_point(r) -> "lineproto.Point":
-    tags = {"cluster": r["cluster"]}
-    for key, f in (("hostname", "host"), ("type", "type"), ("type-id", "type_id"),
-                   ("stype", "stype"), ("stype-id", "stype_id")):
-        if r[f] is not None:
-            tags[key] = r[f]
-    tags.update(r["tags"])
-    return lineproto.Point(r["name"], tags, {r["kind"]: r["message"]}, r["ts_ns"])
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -103,10 +103,13 @@ class Connections:
             self._begin()
             try:
                 result = fn(*args)
+                self._w.execute("COMMIT")
             except BaseException:
-                self._w.execute("ROLLBACK")
+                # SQLite may have rolled back already (a full disk, an I/O error): a
+                # second ROLLBACK would hide the error that ended the transaction
+                if not self._w.getautocommit():
+                    self._w.execute("ROLLBACK")
                 raise
-            self._w.execute("COMMIT")
             self._stats["transactions"] += 1
             self._checkpoint_wanted.set()
             return result

@@ -422,7 +422,7 @@ def _in_cond(col: str, n: int, negate: bool = False) -> str:
 
 def _json_path(key: str) -> Optional[str]:
     """A JSON path naming one object key, or None when SQLite's path syntax can't."""
-    if '"' in key or "\\" in key:
+    if '"' in key or "\\" in key or "\x00" in key:
         return None
     return f'$."{key}"'
 
