@@ -194,6 +194,9 @@ class LogParser:
         for lvl in LOGLEVELS:
             self._othertags[lvl] = othertags_json({**self._base_tags, "loglevel": lvl})
         self._tagged_cache: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], str] = {}
+        # the same for the tags objects that formats share between lines: (level, id)
+        # -> (tags, JSON); holding the object keeps its id from being reused
+        self._shared_cache: Dict[Tuple[str, int], Tuple[Mapping[str, str], str]] = {}
         #: makes the fast path's rows (tests set either implementation)
         self._chunk_parser = syslog_chunk
         self._journal: Optional[JournalExportReader] = None
@@ -362,10 +365,10 @@ class LogParser:
                 return out
         out = []
         lines, text, skipped = _split_lines(data, _clean_text(data))
-        hits = _level_hits(text)
-        nhits = len(hits)
-        hi = 0
-        hpos = hits[0][0] if nhits else _FAR
+        # the level words of the chunk, found in one scan when a line first needs them
+        # (formats that state every line's level never do)
+        hits: Optional[List[Tuple[int, str]]] = None
+        nhits = hi = hpos = 0
         header = self._header
         cont_match = _CONT_RE.match
         start_match = _LEVEL_START_RE.match
@@ -441,6 +444,10 @@ class LogParser:
             if level is None:
                 bpos = cpos - 1 - len(body)
                 if bpos >= lpos and line.endswith(body):
+                    if hits is None:
+                        hits = _level_hits(text)
+                        nhits = len(hits)
+                        hpos = hits[0][0] if nhits else _FAR
                     while hpos < bpos:
                         hi += 1
                         hpos = hits[hi][0] if hi < nhits else _FAR
@@ -508,6 +515,9 @@ class LogParser:
 
     def _tagged(self, level: str, tags: Mapping[str, str]) -> str:
         """The othertags JSON of an entry with the tags of its format."""
+        hit = self._shared_cache.get((level, id(tags)))
+        if hit is not None and hit[0] is tags:
+            return hit[1]
         key = (level, tuple(tags.items()))
         v = self._tagged_cache.get(key)
         if v is None:
@@ -515,6 +525,10 @@ class LogParser:
                 self._tagged_cache.clear()
             v = self._tagged_cache[key] = othertags_json(
                 {**self._base_tags, **tags, "loglevel": level})
+        if hit is None:  # seen once: may be a shared object, worth remembering
+            if len(self._shared_cache) > 4096:
+                self._shared_cache.clear()
+            self._shared_cache[(level, id(tags))] = (tags, v)
         return v
 
     def _journal_rows(self, headers: List[_Header]) -> List[Row]:

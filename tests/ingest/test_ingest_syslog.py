@@ -210,9 +210,9 @@ def test_tcp_stops_reading_while_the_store_is_behind(store, receiver):
 
         t = threading.Thread(target=send, daemon=True)
         t.start()
+        wait_for("a commit to block", slow.waiting.is_set)
         wait_for("the connection to pause", lambda: r.counters["paused"] > 0)
         # not read further while nothing commits: the rest waits in the sockets
-        assert slow.waiting.is_set()
         assert r.counters["messages"] < n
         slow.gate.set()
         t.join(60)
