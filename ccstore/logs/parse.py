@@ -34,9 +34,16 @@ lines read in January land in the previous year; also rsyslog's ISO variant),
 object per line: ``time``/``timestamp``/``ts``/``@timestamp``, ``level``/
 ``severity``, ``msg``/``message``, ``host``, ``logger``/``program``, journald's
 keys; stack-trace keys appended), ``plain`` (a leading ISO 8601
-timestamp, a Unix epoch in s/ms/us/ns, a BSD timestamp, or none) and ``auto``
-(decided per line).  Timestamps without a zone are local time unless ``tz`` is
-given.  Lines of binary garbage are skipped and counted, never an exception.
+timestamp, a Unix epoch in s/ms/us/ns, a BSD timestamp, or none); the formats
+of HPC sites (:mod:`ccstore.logs.formats`: ``syslog_export``, ``bgl``, ``lanl``,
+``journal_json``, ``journal_export``, ``slurm``), whose tags go into othertags; a
+format of the user's (``pattern=`` or ``regex=``, :mod:`ccstore.logs.patterns`);
+and ``auto``: the file's format from its first lines when they are in one of the
+HPC formats, else decided per line.  Timestamps without a zone are local time
+unless ``tz`` is given.  Lines of binary garbage are skipped and counted, never
+an exception; a line that fits no format is an entry of its own, tagged
+``parse=unparsed`` and counted (:attr:`LogParser.unparsed`), as are the entries
+that name no host (:attr:`LogParser.no_host`).
 
 Speed: a chunk that is nothing but single-line RFC 3164 entries takes a fast
 path, :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its
