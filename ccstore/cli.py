@@ -36,6 +36,7 @@ import time
 from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 from . import __version__
+from .logs.parse import FORMATS as _PARSER_FORMATS
 from .timesyntax import NS_PER_S, duration_ns, format_iso, parse_instant
 
 __all__ = ["main", "build_parser", "attach_dash_values", "EXIT_OK", "EXIT_REJECTED",
@@ -46,7 +47,8 @@ EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-LOG_FORMATS = ("syslog", "rfc5424", "json", "plain", "auto")
+#: the log formats of ``--format`` ("auto": detected per file, else per line)
+LOG_FORMATS = tuple(f for f in _PARSER_FORMATS if f != "auto") + ("auto",)
 #: rejected lines printed before "... and N more"
 SHOW_ERRORS = 20
 #: rejected lines kept for the summary
@@ -147,10 +149,21 @@ class _Totals:
         self.dropped: Dict[str, int] = {}
         self.rejected = 0
         self.errors: List[str] = []
+        #: log entries that fit no format, and that named no host of their own
+        self.unparsed = 0
+        self.no_host = 0
+        self.log_files = 0
+        #: label -> the log format read
+        self.formats: Dict[str, str] = {}
 
     def add(self, result: Any, label: str) -> None:
         """Count the :class:`~ccstore.store.IngestResult` of one input."""
         self.lines += result.lines
+        if result.format not in (None, "lineproto"):
+            self.log_files += 1
+            self.formats[label] = result.format
+            self.unparsed += result.unparsed
+            self.no_host += result.no_host
         self.stored += result.written
         for k, n in result.dropped.items():
             self.dropped[k] = self.dropped.get(k, 0) + n
@@ -162,14 +175,26 @@ class _Totals:
             self.errors.append(f"{label}: {result.skipped} line(s) of binary garbage skipped")
 
     def as_dict(self) -> dict:
-        return {"lines": self.lines, "stored": self.stored, "dropped": dict(self.dropped),
-                "rejected": self.rejected, "errors": self.errors[:100]}
+        out = {"lines": self.lines, "stored": self.stored, "dropped": dict(self.dropped),
+               "rejected": self.rejected, "errors": self.errors[:100]}
+        if self.log_files:
+            out.update(formats=dict(self.formats), unparsed=self.unparsed,
+                       no_host=self.no_host)
+        return out
 
 
 # ---------------------------------------------------------------------------- ingest
 def cmd_ingest(args: argparse.Namespace) -> int:
-    if args.format in LOG_FORMATS and not args.cluster:
+    user = args.pattern is not None or args.regex is not None
+    if (args.format in LOG_FORMATS or user) and not args.cluster:
         raise UsageError("--cluster is required for log files (log lines name no cluster)")
+    if user and args.format not in (None, "auto"):
+        raise UsageError("--format and --pattern/--regex: give one of them")
+    if args.pattern is not None and args.regex is not None:
+        raise UsageError("--pattern or --regex, not both")
+    levels = _level_map(args.level_map)
+    if (levels or args.time_format) and not user:
+        raise UsageError("--level-map and --time-format belong to --pattern or --regex")
     inputs: List[Tuple[str, Optional[str]]] = []
     for name in args.files:
         if name == "-":
@@ -182,6 +207,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         inputs.append((name, os.path.abspath(name)))
     # the CLI's names -> Store.ingest's: detection by default, "auto" = log lines
     fmt = {None: "auto", "lp": "lineproto", "auto": "log"}.get(args.format, args.format)
+    user_format: Dict[str, Any] = {}
+    if user:
+        fmt = "pattern"
+        user_format = {"pattern": args.pattern, "regex": args.regex, "levels": levels or None,
+                       "time_format": args.time_format}
+        try:  # a pattern that does not compile: before the store is opened
+            from .logs import LogParser
+            LogParser("pattern", **user_format)
+        except ValueError as exc:
+            raise UsageError(f"--{'pattern' if args.pattern is not None else 'regex'}: "
+                             f"{exc}") from None
     totals = _Totals()
     progress = _Progress(not args.quiet)
     store = _open_store(args, create=True)
@@ -199,7 +235,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                                       format=fmt, cluster=args.cluster,
                                       hostname=args.hostname, timezone=args.timezone,
                                       precision=args.precision, max_errors=MAX_ERRORS,
-                                      progress=show)
+                                      progress=show, **user_format)
             except ValueError as exc:
                 raise UsageError(f"{label}: {exc}") from None
             finally:
@@ -225,6 +261,29 @@ def _report_ingest(totals: _Totals, args: argparse.Namespace) -> None:
     print(f"{totals.lines:,} lines: {totals.stored:,} stored, {dropped:,} dropped"
           + (f" ({detail})" if detail else "") + f", {totals.rejected:,} rejected",
           file=sys.stderr)
+    if totals.log_files:
+        fmts = sorted(set(totals.formats.values()))
+        host = args.hostname or _this_host()
+        print(f"log format: {', '.join(fmts)}; {totals.unparsed:,} entries fit no format "
+              f"(stored, tagged parse=unparsed); {totals.no_host:,} named no host of their "
+              f"own (stored as host {host})", file=sys.stderr)
+
+
+def _this_host() -> str:
+    import socket
+    return socket.gethostname()
+
+
+def _level_map(specs: Optional[List[str]]) -> Dict[str, str]:
+    """``--level-map E=error`` (repeated, or comma-separated) as a dict."""
+    out: Dict[str, str] = {}
+    for spec in specs or []:
+        for item in spec.split(","):
+            key, sep, value = item.partition("=")
+            if not sep or not key or not value:
+                raise UsageError(f"--level-map {item!r}: expected VALUE=LEVEL (E=error)")
+            out[key] = value
+    return out
 
 
 # ---------------------------------------------------------------------------- query / count
@@ -621,6 +680,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="zone of log timestamps without one (default: local time)")
     s.add_argument("--precision", default="auto", choices=("auto", "ns", "us", "ms", "s"),
                    help="line-protocol timestamp precision (default: auto)")
+    s.add_argument("--pattern", help="log lines in a format of your own: named fields such as "
+                                     "'<_> <time:epoch> <host> <msg>' (time, host, level, name, "
+                                     "msg; other names are tags; <_> skips)")
+    s.add_argument("--regex", help="log lines matched by a regular expression with named "
+                                   "groups, such as (?P<host>\\S+) (?P<msg>.*)")
+    s.add_argument("--level-map", action="append", metavar="VALUE=LEVEL", dest="level_map",
+                   help="with --pattern/--regex: a value of the level field and its "
+                        "loglevel (E=error), repeated or comma-separated")
+    s.add_argument("--time-format", dest="time_format",
+                   help="with --regex: how the time group reads (epoch, epoch_ms, iso, bsd, "
+                        "auto or a strftime format)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary "
                                                               "unless lines were rejected")

@@ -24,7 +24,8 @@ api file ``max_body_size``, ``threads``, ``query_limit`` and the connection limi
 ``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http
 receiver ``cluster``, ``max_body_size`` and the connection limits; and receivers of type
 ``files`` (``paths``, ``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``,
-``interval``), see :mod:`ccstore.ingest.files`.
+``interval``, and a format of the user's: ``pattern`` or ``regex``, ``levels``,
+``time_format``), see :mod:`ccstore.ingest.files`.
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
+from .logs.parse import FORMATS as LOG_FORMATS
+from .logs.parse import LOGLEVELS, normalize_level
+from .logs.patterns import PatternError, compile_pattern, compile_regex
 from .timesyntax import parse_duration
 
 __all__ = [
@@ -225,10 +229,41 @@ class FilesReceiverConfig:
     start_at: str = "beginning"
     #: seconds between polls of the files
     interval: float = 1.0
+    #: a format of the user's: a pattern (``<_> <time:epoch> <host> <msg>``) or a regex
+    #: with named groups, the loglevels of its level field's values, how a regex's time
+    #: group reads
+    pattern: Optional[str] = None
+    regex: Optional[str] = None
+    levels: Optional[Dict[str, str]] = None
+    time_format: Optional[str] = None
     type: str = "files"
 
 
-ReceiverConfig = Union[NatsReceiverConfig, HttpReceiverConfig, FilesReceiverConfig]
+@dataclass
+class TlsConfig:
+    """A certificate and its key (PEM files) that a TCP receiver serves TLS with."""
+
+    cert: str
+    key: str
+
+
+@dataclass
+class SyslogReceiverConfig:
+    """A ``syslog`` receiver (ccstore's own): RFC 5424 and RFC 3164 over UDP or TCP."""
+
+    name: str
+    cluster: str
+    address: str = ""
+    port: int = 514
+    #: "udp" or "tcp"
+    protocol: str = "udp"
+    #: TCP only: serve TLS (RFC 5425) with this certificate
+    tls: Optional[TlsConfig] = None
+    type: str = "syslog"
+
+
+ReceiverConfig = Union[NatsReceiverConfig, HttpReceiverConfig, FilesReceiverConfig,
+                       SyslogReceiverConfig]
 
 
 @dataclass
@@ -740,10 +775,13 @@ def parse_receivers(data: Any, file: str, base_dir: str
             out.append(_http_receiver(name, s))
         elif rtype == "files":
             out.append(_files_receiver(name, s, base_dir))
+        elif rtype == "syslog":
+            out.append(_syslog_receiver(name, s, base_dir))
         else:
             reason = (f"unknown receiver type {rtype!r}" if rtype
                       else "no receiver type given")
-            log.warning("%s: %s: %s, receiver skipped (ccstore has nats, http, files)", file,
+            log.warning("%s: %s: %s, receiver skipped (ccstore has nats, http, files, "
+                        "syslog)", file,
                         s.key("type"), reason)
             skipped[name] = reason
             continue
@@ -824,6 +862,10 @@ def _files_receiver(name: str, s: _Section, base_dir: str) -> FilesReceiverConfi
     r = FilesReceiverConfig(name=name, paths=paths, cluster=cluster)
     r.hostname = s.string("hostname", None) or None
     r.format = s.string("format", "auto") or "auto"
+    if r.format not in LOG_FORMATS:
+        raise s.error("format", f"unknown log format {r.format!r}: expected one of "
+                                f"{', '.join(LOG_FORMATS)}")
+    _user_format(s, r)
     r.timezone = s.string("timezone", None) or None
     r.start_at = s.string("start_at", "beginning") or "beginning"
     if r.start_at not in ("beginning", "end"):
@@ -833,7 +875,77 @@ def _files_receiver(name: str, s: _Section, base_dir: str) -> FilesReceiverConfi
         raise s.error("interval", "must be positive")
     r.interval = interval
     s.warn_unknown({"type", "paths", "path", "cluster", "hostname", "format", "timezone",
-                    "start_at", "interval", "process_messages"})
+                    "start_at", "interval", "process_messages", "pattern", "regex", "levels",
+                    "time_format"})
+    return r
+
+
+def _user_format(s: _Section, r: FilesReceiverConfig) -> None:
+    """``pattern`` / ``regex`` / ``levels`` / ``time_format`` of a files receiver, compiled
+    once here so that a mistake is an error naming the file and the key."""
+    r.pattern = s.string("pattern", None) or None
+    r.regex = s.string("regex", None) or None
+    r.time_format = s.string("time_format", None) or None
+    levels = s.get("levels")
+    if levels is not None:
+        if not isinstance(levels, dict) or not all(isinstance(v, str) for v in levels.values()):
+            raise s.error("levels", "expected an object of field values and loglevels, such "
+                                    "as {\"E\": \"error\", \"W\": \"warn\"}")
+        for value, level in levels.items():
+            if normalize_level(level) is None:
+                raise s.error("levels", f"{value!r}: {level!r} is no loglevel: expected one "
+                                        f"of {', '.join(LOGLEVELS)}")
+        r.levels = dict(levels)
+    if r.pattern is not None and r.regex is not None:
+        raise s.error("regex", "a pattern or a regex, not both")
+    key = "pattern" if r.pattern is not None else "regex"
+    if r.pattern is None and r.regex is None:
+        for other in ("levels", "time_format"):
+            if s.has(other):
+                raise s.error(other, "belongs to a pattern or a regex: give one")
+        return
+    if r.format != "auto":
+        raise s.error("format", f"{r.format!r} and a {key}: give one of them")
+    if r.time_format is not None and r.pattern is not None:
+        raise s.error("time_format", "belongs to a regex (a pattern names it: <time:TYPE>)")
+    try:
+        if r.pattern is not None:
+            compile_pattern(r.pattern, levels=r.levels)
+        else:
+            compile_regex(r.regex or "", time_format=r.time_format, levels=r.levels)
+    except PatternError as exc:
+        if str(exc).startswith("time format"):
+            key = "time_format"
+        raise s.error(key, f"does not compile: {exc}") from None
+
+
+def _syslog_receiver(name: str, s: _Section, base_dir: str) -> SyslogReceiverConfig:
+    cluster = s.string("cluster", "")
+    if not cluster:
+        raise s.error("cluster", "missing: the cluster of the messages (syslog names none)")
+    r = SyslogReceiverConfig(name=name, cluster=cluster)
+    r.address = s.string("address", "") or ""
+    r.port = s.port("port", r.port)
+    r.protocol = (s.string("protocol", "udp") or "udp").lower()
+    if r.protocol not in ("udp", "tcp"):
+        raise s.error("protocol", "expected \"udp\" or \"tcp\"")
+    if s.get("tls") is not None:
+        if r.protocol != "tcp":
+            raise s.error("tls", "TLS needs \"protocol\": \"tcp\"")
+        t = s.section("tls")
+        files = {}
+        for key in ("cert", "key"):
+            path = t.string(key, "")
+            if not path:
+                raise t.error(key, "missing: a PEM file")
+            path = _resolve(path, base_dir)
+            if not os.path.exists(path):
+                raise t.error(key, f"{path} does not exist")
+            files[key] = path
+        r.tls = TlsConfig(cert=files["cert"], key=files["key"])
+        t.warn_unknown({"cert", "key"})
+    s.warn_unknown({"type", "address", "port", "protocol", "cluster", "tls",
+                    "process_messages"})
     return r
 
 

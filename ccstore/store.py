@@ -22,6 +22,7 @@ from typing import (Any, BinaryIO, Callable, Dict, Iterable, Iterator, List, Map
 from . import lineproto
 from .backends import open_backend
 from .backends.base import Backend, merge_groups
+from .logs import FORMATS as LOG_FORMATS
 from .logs import LogParser, log_batch
 from .query import Group, JobInfo
 from .query.fields import from_result, tags_of
@@ -301,7 +302,10 @@ class Store:
                hostname: Optional[str] = None, timezone: Optional[str] = None,
                precision: str = "auto", default_time: Optional[int] = None,
                chunk_size: int = 4 << 20, max_errors: Optional[int] = None,
-               progress: Optional[Callable[[int, int], None]] = None) -> "IngestResult":
+               progress: Optional[Callable[[int, int], None]] = None,
+               pattern: Optional[str] = None, regex: Optional[str] = None,
+               levels: Optional[Mapping[str, str]] = None,
+               time_format: Optional[str] = None) -> "IngestResult":
         """Store a file, from a path or a binary file object, in bounded memory.
 
         It is read in chunks of ``chunk_size`` bytes; each is committed while the
@@ -309,9 +313,15 @@ class Store:
 
         - ``"lineproto"`` (the default, also ``"lp"``): line protocol, as :meth:`write`
           takes it (``cluster``, ``precision`` and ``default_time`` as there);
-        - ``"syslog"``, ``"rfc5424"``, ``"json"``, ``"plain"``: log lines in that
-          format (:class:`ccstore.logs.LogParser`); ``"log"``: log lines whose
-          format is recognised line by line;
+        - ``"syslog"``, ``"rfc5424"``, ``"json"``, ``"plain"``, and the formats of
+          HPC sites ``"syslog_export"``, ``"bgl"``, ``"lanl"``, ``"journal_json"``,
+          ``"journal_export"``, ``"slurm"``: log lines in that format
+          (:class:`ccstore.logs.LogParser`); ``"log"``: log lines whose format is
+          detected from the first lines of the file, else recognised line by line;
+        - ``pattern`` (``"<_> <time:epoch> <host> <msg>"``) or ``regex`` (named
+          groups): log lines in a format of the user's (:mod:`ccstore.logs.patterns`,
+          ``levels`` maps the values of its level field, ``time_format`` reads the
+          time group of a regex); ``format`` is then ``"log"`` or left alone;
         - ``"auto"``: line protocol when the first lines are line protocol, else
           ``"log"``.
 
@@ -331,6 +341,14 @@ class Store:
         """
         if format == "lp":
             format = "lineproto"
+        user = pattern is not None or regex is not None
+        if user:
+            if format not in ("lineproto", "log", "pattern"):
+                raise ValueError(f"format {format!r} and a pattern or regex: give one of them")
+            format = "pattern"
+            # a pattern that does not compile is an error before anything is read
+            LogParser("pattern", pattern=pattern, regex=regex, levels=levels,
+                      time_format=time_format)
         if format not in _INGEST_FORMATS:
             raise ValueError(f"unknown format {format!r}: expected one of "
                              f"{', '.join(_INGEST_FORMATS)}")
@@ -357,10 +375,11 @@ class Store:
                     chunks, refuse_nul=not self.backend.stores_nul, precision=precision,
                     default_time=default_time, cluster=cluster)
             else:
-                parser = LogParser(_LOG_FORMATS[format],
+                parser = LogParser(_LOG_FORMATS.get(format, format),
                                    hostname=hostname or socket.gethostname(),
                                    location=location, tz=timezone,
-                                   reference_time=_modified(source))
+                                   reference_time=_modified(source), pattern=pattern,
+                                   regex=regex, levels=levels, time_format=time_format)
                 batches = _log_batches(parser, chunks, cast(str, cluster))
             # decode chunk n+1 while chunk n commits (the backends release the GIL)
             with ThreadPoolExecutor(1, thread_name_prefix="ccstore-ingest") as pool:
@@ -376,6 +395,11 @@ class Store:
                     result.add(pending.result())
             if parser is not None:
                 result.skipped = parser.skipped
+                result.format = parser.format
+                result.unparsed = parser.unparsed
+                result.no_host = parser.no_host
+            else:
+                result.format = "lineproto"
         return result
 
     def get_state(self, key: str) -> Optional[str]:
@@ -561,9 +585,13 @@ def _with_kind(row: tuple, found: List[Any], kind: str) -> tuple:
 class IngestResult(WriteResult):
     """Outcome of :meth:`Store.ingest`: a :class:`WriteResult`, plus the ``lines``
     read, the ``rejected`` lines (all of them; ``errors`` may keep only the first
-    ``max_errors``) and the log lines ``skipped`` as binary garbage."""
+    ``max_errors``) and the log lines ``skipped`` as binary garbage.  Of log files
+    also: the ``format`` read (detected or given), the entries that fit no format
+    (``unparsed``, stored with the tag ``parse=unparsed``) and those that named no
+    host of their own (``no_host``, stored under the ``hostname`` given or this
+    machine's)."""
 
-    __slots__ = ("lines", "max_errors", "rejected", "skipped")
+    __slots__ = ("format", "lines", "max_errors", "no_host", "rejected", "skipped", "unparsed")
 
     def __init__(self, max_errors: Optional[int] = None) -> None:
         super().__init__()
@@ -571,6 +599,9 @@ class IngestResult(WriteResult):
         self.lines = 0
         self.rejected = 0
         self.skipped = 0
+        self.format: Optional[str] = None
+        self.unparsed = 0
+        self.no_host = 0
 
     @property
     def ok(self) -> bool:
@@ -587,8 +618,11 @@ class IngestResult(WriteResult):
         self.errors.extend(result.errors[:room])
 
     def as_dict(self) -> dict:
-        return {**super().as_dict(), "lines": self.lines, "rejected": self.rejected,
-                "skipped": self.skipped}
+        out = {**super().as_dict(), "lines": self.lines, "rejected": self.rejected,
+               "skipped": self.skipped}
+        if self.format is not None and self.format != "lineproto":
+            out.update(format=self.format, unparsed=self.unparsed, no_host=self.no_host)
+        return out
 
     def __repr__(self) -> str:
         return (f"IngestResult(lines={self.lines}, written={self.written}, "
@@ -597,10 +631,10 @@ class IngestResult(WriteResult):
 
 
 #: ``format`` values of :meth:`Store.ingest` ("lp" is taken for "lineproto" too)
-_INGEST_FORMATS = ("lineproto", "auto", "log", "syslog", "rfc5424", "json", "plain")
-#: log formats of :meth:`Store.ingest` -> those of :class:`ccstore.logs.LogParser`
-_LOG_FORMATS = {"log": "auto", "syslog": "syslog", "rfc5424": "rfc5424", "json": "json",
-                "plain": "plain"}
+_INGEST_FORMATS = ("lineproto", "auto", "log", "pattern") + tuple(
+    f for f in LOG_FORMATS if f != "auto")
+#: log formats of :meth:`Store.ingest` named otherwise by :class:`ccstore.logs.LogParser`
+_LOG_FORMATS = {"log": "auto"}
 
 
 class _Chunks:

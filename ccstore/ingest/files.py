@@ -20,7 +20,7 @@ import os
 import socket
 import stat
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..logs import FORMATS, LogParser, log_batch
 
@@ -107,7 +107,9 @@ class FileReceiver:
                  hostname: Optional[str] = None, format: str = "auto",
                  timezone: Optional[str] = None, start_at: str = "beginning",
                  name: str = "files", chunk_size: int = 1 << 20,
-                 batch_bytes: int = 8 << 20) -> None:
+                 batch_bytes: int = 8 << 20, pattern: Optional[str] = None,
+                 regex: Optional[str] = None, levels: Optional[Mapping[str, str]] = None,
+                 time_format: Optional[str] = None) -> None:
         if isinstance(paths, str):
             paths = [paths]
         paths = [os.path.abspath(os.path.expanduser(p)) for p in paths]
@@ -120,6 +122,15 @@ class FileReceiver:
                              f"{', '.join(FORMATS)}")
         if start_at not in ("beginning", "end"):
             raise ValueError("files receiver: start_at must be 'beginning' or 'end'")
+        #: a format of the user's (``pattern`` or ``regex``, see :mod:`ccstore.logs.patterns`)
+        self.user_format: Dict[str, Any] = {}
+        if pattern is not None or regex is not None:
+            self.user_format = {"pattern": pattern, "regex": regex, "levels": levels,
+                                "time_format": time_format}
+            try:
+                LogParser(format, **self.user_format)
+            except ValueError as exc:
+                raise ValueError(f"files receiver: {exc}") from None
         self.store = store
         self.paths = paths
         self.cluster = cluster
@@ -146,14 +157,16 @@ class FileReceiver:
         self._warned: set = set()
         self.counters: Dict[str, int] = {
             "polls": 0, "opened": 0, "rotations": 0, "truncations": 0, "lines": 0,
-            "written": 0, "skipped": 0, "bytes": 0}
+            "written": 0, "skipped": 0, "bytes": 0, "unparsed": 0, "no_host": 0}
 
     # ------------------------------------------------------------------ public
     def poll_once(self) -> Dict[str, int]:
         """Read everything new in every matched file and store it.
 
         Returns this poll's counts: ``lines`` read, ``written`` rows,
-        ``skipped`` lines of binary garbage, ``bytes`` read, files ``opened``,
+        ``skipped`` lines of binary garbage, entries that fit no format (``unparsed``,
+        tagged ``parse=unparsed``) and that named no host of their own (``no_host``),
+        ``bytes`` read, files ``opened``,
         ``rotations`` and ``truncations`` seen, and ``files`` followed now.
         """
         with self._lock:
@@ -304,7 +317,8 @@ class FileReceiver:
 
     def _parser(self, path: str, offset: int, last_time: Optional[int]) -> LogParser:
         return LogParser(self.format, hostname=self.hostname, location=path,
-                         tz=self.timezone, offset=offset, last_time=last_time)
+                         tz=self.timezone, offset=offset, last_time=last_time,
+                         **self.user_format)
 
     def _resume_point(self, path: str, fd: int, ident: Identity,
                       size: int) -> Tuple[int, Optional[int]]:
@@ -460,7 +474,9 @@ class FileReceiver:
         self._lines += p.lines
         self.counters["lines"] += p.lines
         self.counters["skipped"] += p.skipped
-        p.lines = p.skipped = 0
+        self.counters["unparsed"] += p.unparsed
+        self.counters["no_host"] += p.no_host
+        p.lines = p.skipped = p.unparsed = p.no_host = 0
         if rows:
             self._rows.extend(rows)
         self._state[f.key] = f.state()

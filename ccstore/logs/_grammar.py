@@ -9,22 +9,49 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 #: the ClusterCockpit loglevel values
 LOGLEVELS = ("debug", "info", "warn", "error")
 
 _LEVELS: Dict[str, str] = {}
 for _lvl, _words in (
-    ("error", "emerg emergency alert crit critical fatal panic severe error err e f"),
+    ("error", "emerg emergency alert crit critical fatal failure panic severe error err e f"),
     ("warn", "warn warning w"),
     ("info", "notice info information informational verbose config i n"),
     ("debug", "debug debug1 debug2 debug3 debug4 debug5 trace fine finer finest d t"),
 ):
     for _w in _words.split():
         _LEVELS[_w] = _lvl
-#: syslog severity (PRI & 7) -> loglevel
+#: syslog severity (PRI & 7, journald PRIORITY) -> loglevel
 _PRI_LEVEL = ("error", "error", "error", "error", "warn", "info", "info", "debug")
+
+
+def normalize_level(value: Any) -> Optional[str]:
+    """Map a severity name or number to a ClusterCockpit loglevel (None if unknown).
+
+    Numbers 0-7 are syslog severities; 10-60 are bunyan/pino levels.
+    """
+    if isinstance(value, str):
+        v = value.strip().lower()
+        lvl = _LEVELS.get(v)
+        if lvl is not None or not v.isdigit():
+            return lvl
+        value = int(v)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    n = int(value)
+    if 0 <= n <= 7:
+        return _PRI_LEVEL[n]
+    if n >= 50:
+        return "error"
+    if n >= 40:
+        return "warn"
+    if n >= 30:
+        return "info"
+    if n >= 10:
+        return "debug"
+    return None
 
 # a level word at the start: "error: ...", "[WARN] ...", "<info> ...", "ERROR:root:..."
 _LEVEL_START = (r"[ \t]*(?:[\[<(][ \t]*[A-Za-z]{3,13}\d?[ \t]*[\]>)]"
@@ -32,15 +59,18 @@ _LEVEL_START = (r"[ \t]*(?:[\[<(][ \t]*[A-Za-z]{3,13}\d?[ \t]*[\]>)]"
 _LEVEL_START_RE = re.compile(_LEVEL_START)
 #: level words of _LEVEL_START (any case)
 _START_WORDS = {w: lvl for w, lvl in _LEVELS.items() if len(w) >= 3}
-# upper-case level words and logfmt's level=...: a hit counts within the first
-# _LEVEL_WINDOW characters of a message.  One pattern per word family, each
-# starting with a literal (so the regex engine skips ahead fast; one alternation
-# of all words, or a look-behind, is many times slower)
+# upper-case level words (and the error words of HPC software) and logfmt's
+# level=...: a hit counts within the first _LEVEL_WINDOW characters of a message.
+# One pattern per word family, each starting with a literal (so the regex engine
+# skips ahead fast; one alternation of all words, or a look-behind, is many times
+# slower)
 _HIT_WORDS = (
     (("ERROR", "ERR"), "error"), (("WARNING", "WARN"), "warn"), (("INFO",), "info"),
     (("DEBUG",), "debug"), (("CRITICAL", "CRIT"), "error"), (("FATAL",), "error"),
     (("EMERGENCY", "EMERG"), "error"), (("ALERT",), "error"), (("PANIC",), "error"),
     (("SEVERE",), "error"), (("NOTICE",), "info"), (("TRACE",), "debug"),
+    # what HPC software prints for its errors: Lustre/LNet, NVIDIA Xid reports
+    (("LustreError", "LNetError"), "error"), (("Xid",), "error"),
 )
 _HIT_RES = tuple((re.compile("(?:%s)(?![\\w.-])" % "|".join(words)), level)
                  for words, level in _HIT_WORDS)

@@ -34,9 +34,16 @@ lines read in January land in the previous year; also rsyslog's ISO variant),
 object per line: ``time``/``timestamp``/``ts``/``@timestamp``, ``level``/
 ``severity``, ``msg``/``message``, ``host``, ``logger``/``program``, journald's
 keys; stack-trace keys appended), ``plain`` (a leading ISO 8601
-timestamp, a Unix epoch in s/ms/us/ns, a BSD timestamp, or none) and ``auto``
-(decided per line).  Timestamps without a zone are local time unless ``tz`` is
-given.  Lines of binary garbage are skipped and counted, never an exception.
+timestamp, a Unix epoch in s/ms/us/ns, a BSD timestamp, or none); the formats
+of HPC sites (:mod:`ccstore.logs.formats`: ``syslog_export``, ``bgl``, ``lanl``,
+``journal_json``, ``journal_export``, ``slurm``), whose tags go into othertags; a
+format of the user's (``pattern=`` or ``regex=``, :mod:`ccstore.logs.patterns`);
+and ``auto``: the file's format from its first lines when they are in one of the
+HPC formats, else decided per line.  Timestamps without a zone are local time
+unless ``tz`` is given.  Lines of binary garbage are skipped and counted, never
+an exception; a line that fits no format is an entry of its own, tagged
+``parse=unparsed`` and counted (:attr:`LogParser.unparsed`), as are the entries
+that name no host (:attr:`LogParser.no_host`).
 
 Speed: a chunk that is nothing but single-line RFC 3164 entries takes a fast
 path, :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its
@@ -52,18 +59,19 @@ docs/design/logs.md.
 """
 from __future__ import annotations
 
-import calendar
-import datetime as _dt
 import json
 import os
 import re
-import time as _time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..rows import NS_PER_S, Row, RowBatch, othertags_json
+from . import formats as _formats
 from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS,
                        _PRI_LEVEL, LOGLEVELS, _clean_text, _frac_ns, _level_hits,
-                       _token_level)
+                       _token_level, normalize_level)
+from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
+from .formats import UNPARSED_TAGS, Header, JournalExportReader
+from .patterns import UserFormat, compile_pattern, compile_regex
 from .syslogscan import syslog_chunk
 
 __all__ = [
@@ -76,39 +84,8 @@ __all__ = [
     "row_to_point",
 ]
 
-#: accepted ``format`` values
-FORMATS = ("auto", "syslog", "rfc5424", "json", "plain")
-
-
-def normalize_level(value: Any) -> Optional[str]:
-    """Map a severity name or number to a ClusterCockpit loglevel (None if unknown).
-
-    Numbers 0-7 are syslog severities; 10-60 are bunyan/pino levels.
-    """
-    if isinstance(value, str):
-        v = value.strip().lower()
-        lvl = _LEVELS.get(v)
-        if lvl is not None or not v.isdigit():
-            return lvl
-        value = int(v)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    n = int(value)
-    if 0 <= n <= 7:
-        return _PRI_LEVEL[n]
-    if n >= 50:
-        return "error"
-    if n >= 40:
-        return "warn"
-    if n >= 30:
-        return "info"
-    if n >= 10:
-        return "debug"
-    return None
-
-
-_MONTHS = {m: i for i, m in enumerate(
-    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+#: accepted ``format`` values (a user-defined format is given by ``pattern`` or ``regex``)
+FORMATS = ("auto", "syslog", "rfc5424", "json", "plain") + _formats.FORMATS
 
 _TRACEBACK = "Traceback (most recent call last):"
 
@@ -122,10 +99,6 @@ _SD_ELEMENT = r'\[[^\]"\s]+(?: [^=\s\]]+="(?:[^"\\]|\\.)*")*\]'
 _RFC5424_RE = re.compile(
     r"(?:<(\d{1,3})>)?1 (\S+) (\S+) (\S+) (\S+) (\S+) (-|(?:%s)+)(?: (.*))?" % _SD_ELEMENT
 )
-# an ISO 8601 timestamp: groups (minute prefix, seconds, fraction, zone)
-_ISO = (r"(\d{4}[-/]\d\d[-/]\d\d[T ]\d\d:\d\d):(\d\d)(?:[.,](\d{1,9}))?\d*"
-        r"(?: ?(Z|[+-]\d\d:?\d\d|UTC\b))?")
-_ISO_RE = re.compile(_ISO)
 # a timestamp at the start of a plain line (ISO 8601, epoch, BSD), optionally in brackets
 _PLAIN_RE = re.compile(
     r"\[?[ ]?(?:" + _ISO +
@@ -150,22 +123,10 @@ _JSON_NAME = ("logger", "program", "app", "application", "service", "component",
 _JSON_EXTRA = ("stack_trace", "stacktrace", "exception", "exc_info", "stack",
                "error.stack_trace")
 
-#: what a format's line parser returns: (time ns, name, hostname, level, message,
-#: continues-the-previous-entry), None where the line does not say; None for
-#: a line that has no header of that format
-_Header = Tuple[Optional[int], Optional[str], Optional[str], Optional[str], str, Optional[bool]]
-
-
-def _epoch_ns(digits: str, frac: Optional[str] = None) -> int:
-    """An epoch in s, ms, us or ns (by its number of digits) as nanoseconds."""
-    n = len(digits)
-    if n <= 11:
-        return int(digits) * NS_PER_S + _frac_ns(frac)
-    if n <= 14:
-        return int(digits) * 1_000_000
-    if n <= 17:
-        return int(digits) * 1_000
-    return int(digits)
+#: what a format's line parser returns (:data:`ccstore.logs.formats.Header`): (time ns,
+#: name, hostname, level, message, continues-the-previous-entry, tags), None where the
+#: line does not say; None for a line that has no header of that format
+_Header = Header
 
 
 def _number_ns(value: float) -> int:
@@ -175,14 +136,6 @@ def _number_ns(value: float) -> int:
     if isinstance(value, int):
         return value * scale
     return int(round(value * scale))
-
-
-def _zone_seconds(zone: str) -> int:
-    if zone in ("Z", "UTC"):
-        return 0
-    sign = -1 if zone[0] == "-" else 1
-    z = zone[1:].replace(":", "")
-    return sign * (int(z[:2]) * 3600 + int(z[2:4]) * 60)
 
 
 def _default_name(location: Optional[str]) -> str:
@@ -214,37 +167,49 @@ class LogParser:
                  location: Optional[str] = None, name: Optional[str] = None,
                  tz: Optional[str] = None, reference_time: Optional[float] = None,
                  offset: int = 0, last_time: Optional[int] = None,
-                 max_line: int = 1 << 20, max_entry_lines: int = 1000) -> None:
-        if format not in FORMATS:
+                 max_line: int = 1 << 20, max_entry_lines: int = 1000,
+                 pattern: Optional[str] = None, regex: Optional[str] = None,
+                 levels: Optional[Mapping[str, str]] = None,
+                 time_format: Optional[str] = None, sniff: bool = True) -> None:
+        if format not in FORMATS and format != "pattern":
             raise ValueError(f"unknown log format {format!r}: expected one of {', '.join(FORMATS)}")
-        self.format = format
         self.hostname = hostname or ""
         self.location = location
         self.name = name or _default_name(location)
         self.max_line = max_line
         self.max_entry_lines = max_entry_lines
-        if tz is None:
-            self._tz: Optional[_dt.tzinfo] = None
-        elif tz.upper() == "UTC":
-            self._tz = _dt.timezone.utc
-        else:
-            from zoneinfo import ZoneInfo
-            self._tz = ZoneInfo(tz)
+        #: reads the times that name no zone or no year
+        self.clock = Clock(tz, reference_time)
+        self._user: Optional[UserFormat] = None
+        if pattern is not None and regex is not None:
+            raise ValueError("a pattern or a regex, not both")
+        if pattern is not None:
+            self._user = compile_pattern(pattern, levels=levels, clock=self.clock)
+        elif regex is not None:
+            self._user = compile_regex(regex, time_format=time_format, levels=levels,
+                                       clock=self.clock)
+        elif levels or time_format is not None:
+            raise ValueError("levels and time_format belong to a pattern or a regex")
+        if self._user is not None:
+            if format not in ("auto", "pattern"):
+                raise ValueError(f"format {format!r} and a pattern or regex: give one of them")
+            format = "pattern"
+        elif format == "pattern":
+            raise ValueError("format 'pattern' needs a pattern or a regex")
+        self._base_tags: Dict[str, str] = {"location": location} if location else {}
         self._othertags: Dict[str, str] = {}
-        base = {"location": location} if location else {}
         for lvl in LOGLEVELS:
-            self._othertags[lvl] = othertags_json({**base, "loglevel": lvl})
-        self._minute_cache: Dict[Tuple[str, Optional[str]], int] = {}
-        self._bsd_cache = _BsdCache(self._bsd_compute)
-        self._ref = 0.0
-        self._ref_day = -1
-        self.set_reference_time(reference_time)
-        self._header: Callable[[str], Optional[_Header]] = getattr(self, "_hdr_" + format)
-        #: whether whole chunks of RFC 3164 lines take the fast path (tests turn it
-        #: off to compare it with the line loop)
-        self._columnar = format in ("syslog", "auto")
+            self._othertags[lvl] = othertags_json({**self._base_tags, "loglevel": lvl})
+        self._tagged_cache: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], str] = {}
+        # the same for the tags objects that formats share between lines: (level, id)
+        # -> (tags, JSON); holding the object keeps its id from being reused
+        self._shared_cache: Dict[Tuple[str, int], Tuple[Mapping[str, str], str]] = {}
         #: makes the fast path's rows (tests set either implementation)
         self._chunk_parser = syslog_chunk
+        self._journal: Optional[JournalExportReader] = None
+        self._set_format(format, offset)
+        #: whether the format is still to be told from the first lines (``auto``)
+        self._sniffing = format == "auto" and sniff
         self._buf = b""
         #: end of the lines consumed so far
         self.offset = offset
@@ -254,19 +219,56 @@ class LogParser:
         self.lines = 0
         self.entries = 0
         self.skipped = 0
-        self._pend: Optional[list] = None  # [time, name, host, level, explicit, parts, start]
+        #: entries that fit no format (stored with the tag ``parse=unparsed``), and
+        #: entries that named no host of their own (given ``hostname``)
+        self.unparsed = 0
+        self.no_host = 0
+        # [time, name, host, level, explicit, body, more lines, start offset, tags]
+        self._pend: Optional[list] = None
         self._tb = False
         self._blank = 0
+
+    def _set_format(self, format: str, offset: int) -> None:
+        """Read the lines as ``format`` from here on."""
+        self.format = format
+        if format == "pattern":
+            assert self._user is not None
+            self._header: Callable[[str], Optional[_Header]] = self._user.header
+        elif format == "slurm":
+            slurm = _formats.SlurmFormat.for_file(self.location or "", self.clock)
+            self._header = slurm.header
+        elif format == "journal_export":
+            self._journal = JournalExportReader(offset)
+            self._header = _no_header
+        elif format in _formats.LINE_FORMATS:
+            self._header = _formats.header_function(format)
+        else:
+            self._header = getattr(self, "_hdr_" + format)
+        #: whether whole chunks of RFC 3164 lines take the fast path (tests turn it
+        #: off to compare it with the line loop)
+        self._columnar = format in ("syslog", "auto")
+
+    def _sniff(self, head: bytes) -> None:
+        """``auto``: the format of the file from its first lines, if they are in one of
+        :data:`ccstore.logs.formats.FORMATS`; else each line is told on its own."""
+        self._sniffing = False
+        fmt = _formats.sniff_bytes(head[:1 << 16])
+        if fmt is not None:
+            self._set_format(fmt, self.offset)
 
     # -- public ---------------------------------------------------------------
     @property
     def safe_offset(self) -> int:
         """Where to resume reading so that no entry is lost or repeated."""
+        if self._journal is not None:
+            return self._journal.safe_offset
         return self._pend[7] if self._pend is not None else self.offset
 
     @property
     def pending(self) -> bool:
         """True while an entry (or a partial line) waits for more input."""
+        if self._journal is not None:
+            return self._journal.safe_offset != self._journal.offset
         return self._pend is not None or bool(self._buf)
 
     def set_reference_time(self, seconds: Optional[float]) -> None:
@@ -276,17 +278,19 @@ class LogParser:
         day later than the reference (a December line read in January): then
         the year before.  Default: now.  Use the file's mtime for old files.
         """
-        ref = _time.time() if seconds is None else float(seconds)
-        self._ref = ref
-        day = int(ref // 86400)
-        if day != self._ref_day:
-            self._ref_day = day
-            self._bsd_cache.clear()
+        self.clock.set_reference_time(seconds)
 
     def feed(self, data: bytes) -> List[Row]:
         """Parse the complete lines of ``data`` (appended to earlier input)."""
+        if self._sniffing:
+            head = self._buf + data if self._buf else data
+            if b"\n" in head or len(head) > self.max_line:
+                self._sniff(head)
         if self._buf:
             data = self._buf + data
+        if self._journal is not None:
+            self._buf = b""
+            return self._journal_rows(self._journal.feed(data))
         end = data.rfind(b"\n")
         if end < 0:
             self._buf = data
@@ -301,14 +305,39 @@ class LogParser:
             out.extend(self._parse(buf, self.offset + len(buf)))
         return out
 
+    def messages(self, msgs: List[bytes]) -> List[Row]:
+        """Rows of whole messages, as a syslog receiver frames them: each is an entry
+        (a line break inside one stays in its text), none is left pending."""
+        if not any(b"\n" in m for m in msgs):
+            return self.feed(b"\n".join(msgs) + b"\n") + self.flush()
+        out: List[Row] = []
+        run: List[bytes] = []
+        for m in msgs:
+            if b"\n" not in m:
+                run.append(m)
+                continue
+            if run:
+                out.extend(self.feed(b"\n".join(run) + b"\n") + self.flush())
+                run = []
+            first, _, rest = m.partition(b"\n")
+            rows = self.feed(first + b"\n") + self.flush()
+            if rows:
+                more = rest.decode("utf-8", "replace").replace("\x00", "").rstrip("\r\n")
+                last = rows[-1]
+                rows[-1] = last[:9] + (last[9] + "\n" + more,) + last[10:]
+            out.extend(rows)
+        if run:
+            out.extend(self.feed(b"\n".join(run) + b"\n") + self.flush())
+        return out
+
     def flush(self) -> List[Row]:
         """Emit the pending entry (the stream went idle); a partial line stays."""
         out: List[Row] = []
         if self._pend is not None:
-            t, name, host, level, _, body, more, _ = self._pend
+            t, name, host, level, _, body, more, _, tags = self._pend
             out.append((t, t // NS_PER_S, name, host, "node", "0", None, None,
-                        self._othertags[level], body if more is None
-                        else "\n".join([body] + more), level))
+                        self._othertags[level] if tags is None else self._tagged(level, tags),
+                        body if more is None else "\n".join([body] + more), level))
             self.entries += 1
             self._pend = None
         self._tb = False
@@ -317,6 +346,15 @@ class LogParser:
 
     def finish(self) -> List[Row]:
         """End of input: the partial last line counts as a line; emit everything."""
+        if self._sniffing and self._buf:
+            self._sniff(self._buf + b"\n")
+        if self._journal is not None:
+            if self._buf:  # fed before the format was known
+                buf, self._buf = self._buf, b""
+                out = self._journal_rows(self._journal.feed(buf))
+            else:
+                out = []
+            return out + self._journal_rows(self._journal.finish())
         out: List[Row] = []
         if self._buf:
             buf, self._buf = self._buf, b""
@@ -334,10 +372,10 @@ class LogParser:
                 return out
         out = []
         lines, text, skipped = _split_lines(data, _clean_text(data))
-        hits = _level_hits(text)
-        nhits = len(hits)
-        hi = 0
-        hpos = hits[0][0] if nhits else _FAR
+        # the level words of the chunk, found in one scan when a line first needs them
+        # (formats that state every line's level never do)
+        hits: Optional[List[Tuple[int, str]]] = None
+        nhits = hi = hpos = 0
         header = self._header
         cont_match = _CONT_RE.match
         start_match = _LEVEL_START_RE.match
@@ -349,9 +387,12 @@ class LogParser:
         tb, blank = self._tb, self._blank
         pend = self._pend
         if pend is not None:  # carried over from the previous chunk
-            pt, pname, phost, plevel, pexpl, pbody, pmore, pstart = pend
+            pt, pname, phost, plevel, pexpl, pbody, pmore, pstart, ptags = pend
         else:
-            pt = pname = phost = plevel = pexpl = pbody = pmore = pstart = None
+            pt = pname = phost = plevel = pexpl = pbody = pmore = pstart = ptags = None
+        tagged = self._tagged
+        unparsed_tags = UNPARSED_TAGS
+        unparsed = no_host = 0
         pidx = -1  # index of the pending entry's first line in this chunk
         idx = -1
         cpos = 0  # position of the line in ``text``
@@ -382,11 +423,13 @@ class LogParser:
                         tb = _traceback_state(body, tb)
                         continue
                 t = name = host = level = None
+                tags = unparsed_tags
+                unparsed += 1
                 m = start_match(body)
                 if m is not None:
                     level = _token_level(m.group(0))
             else:
-                t, name, host, level, body, cont = hdr
+                t, name, host, level, body, cont, tags = hdr
                 if pbody is not None and (tb or cont or (cont is None and cont_match(body))):
                     if ((name or default_name) == pname and (host or default_host) == phost
                             and (pmore is None or len(pmore) < max_more)):
@@ -403,11 +446,15 @@ class LogParser:
             blank = 0
             if pbody is not None:
                 out.append((pt, pt // NS_PER_S, pname, phost, "node", "0", None, None,
-                            othertags[plevel], pbody if pmore is None
-                            else "\n".join([pbody] + pmore), plevel))
+                            othertags[plevel] if ptags is None else tagged(plevel, ptags),
+                            pbody if pmore is None else "\n".join([pbody] + pmore), plevel))
             if level is None:
                 bpos = cpos - 1 - len(body)
                 if bpos >= lpos and line.endswith(body):
+                    if hits is None:
+                        hits = _level_hits(text)
+                        nhits = len(hits)
+                        hpos = hits[0][0] if nhits else _FAR
                     while hpos < bpos:
                         hi += 1
                         hpos = hits[hi][0] if hi < nhits else _FAR
@@ -417,23 +464,28 @@ class LogParser:
                     level = _level_of(body)
             pexpl = level is not None
             if t is None:
-                t = last_time if last_time is not None else int(self._ref * NS_PER_S)
+                t = last_time if last_time is not None else int(self.clock.reference * NS_PER_S)
             else:
                 last_time = t
-            pt, pname, phost, pbody, pmore, pstart = (
-                t, name or default_name, host or default_host, body, None, None)
+            if not host:
+                host = default_host
+                no_host += 1
+            pt, pname, phost, pbody, pmore, pstart, ptags = (
+                t, name or default_name, host, body, None, None, tags)
             pidx = idx
             tb = body.startswith(_TRACEBACK)
             plevel = level or ("error" if tb else "info")
         self.entries += len(out)
         self.lines += len(lines)
         self.skipped += skipped
+        self.unparsed += unparsed
+        self.no_host += no_host
         self.last_time = last_time
         self._tb, self._blank = tb, blank
         if pbody is not None:
             if pstart is None:  # started in this chunk: its line's byte offset
                 pstart = chunk_start + _line_start(data, len(lines), pidx)
-            self._pend = [pt, pname, phost, plevel, pexpl, pbody, pmore, pstart]
+            self._pend = [pt, pname, phost, plevel, pexpl, pbody, pmore, pstart, ptags]
         else:
             self._pend = None
         self.offset = end_offset
@@ -449,7 +501,7 @@ class LogParser:
         """
         if self._tb:
             return None
-        res = self._chunk_parser(data, self.name, self._othertags, self._bsd_cache)
+        res = self._chunk_parser(data, self.name, self._othertags, self.clock.bsd)
         if res is None:
             return None
         rows, last_explicit = res
@@ -464,75 +516,66 @@ class LogParser:
         self.last_time = last[0]
         self._blank = 0
         self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
-                      self.offset + data.rfind(b"\n") + 1]
+                      self.offset + data.rfind(b"\n") + 1, None]
         self.offset = end_offset
         return out
 
-    # -- time -----------------------------------------------------------------------
-    def _minute(self, prefix: str, zone: Optional[str]) -> int:
-        """Epoch seconds of an ISO minute prefix ``YYYY-MM-DD?HH:MM`` in ``zone``."""
-        key = (prefix, zone)
-        v = self._minute_cache.get(key)
+    def _tagged(self, level: str, tags: Mapping[str, str]) -> str:
+        """The othertags JSON of an entry with the tags of its format."""
+        hit = self._shared_cache.get((level, id(tags)))
+        if hit is not None and hit[0] is tags:
+            return hit[1]
+        key = (level, tuple(tags.items()))
+        v = self._tagged_cache.get(key)
         if v is None:
-            y, mo, d = int(prefix[:4]), int(prefix[5:7]), int(prefix[8:10])
-            hh, mm = int(prefix[11:13]), int(prefix[14:16])
-            if zone:
-                _dt.datetime(y, mo, d, hh, mm)  # validates
-                v = calendar.timegm((y, mo, d, hh, mm, 0)) - _zone_seconds(zone)
-            else:
-                v = self._naive_epoch(y, mo, d, hh, mm)
-            if len(self._minute_cache) > 100_000:
-                self._minute_cache.clear()
-            self._minute_cache[key] = v
+            if len(self._tagged_cache) > 4096:
+                self._tagged_cache.clear()
+            v = self._tagged_cache[key] = othertags_json(
+                {**self._base_tags, **tags, "loglevel": level})
+        if hit is None:  # seen once: may be a shared object, worth remembering
+            if len(self._shared_cache) > 4096:
+                self._shared_cache.clear()
+            self._shared_cache[(level, id(tags))] = (tags, v)
         return v
 
-    def _naive_epoch(self, y: int, mo: int, d: int, hh: int, mm: int) -> int:
-        if self._tz is _dt.timezone.utc:
-            _dt.datetime(y, mo, d, hh, mm)  # validates
-            return calendar.timegm((y, mo, d, hh, mm, 0))
-        return int(_dt.datetime(y, mo, d, hh, mm, tzinfo=self._tz).timestamp())
+    def _journal_rows(self, headers: List[_Header]) -> List[Row]:
+        """Rows of the entries of a ``journalctl -o export`` stream."""
+        reader = self._journal
+        assert reader is not None
+        out: List[Row] = []
+        default_name, default_host = self.name, self.hostname
+        last_time = self.last_time
+        for t, name, host, level, body, _, tags in headers:
+            if level is None:
+                level = _level_of(body) or "info"
+            if t is None:
+                t = last_time if last_time is not None else int(self.clock.reference * NS_PER_S)
+            else:
+                last_time = t
+            if not host:
+                host = default_host
+                self.no_host += 1
+            out.append((t, t // NS_PER_S, name or default_name, host, "node", "0", None, None,
+                        self._othertags[level] if tags is None else self._tagged(level, tags),
+                        body, level))
+        self.last_time = last_time
+        self.lines += len(headers)
+        self.entries += len(headers)
+        self.skipped += reader.skipped
+        reader.skipped = 0
+        self.offset = reader.offset
+        return out
 
+    # -- time -----------------------------------------------------------------------
     def _bsd_seconds(self, ts: str) -> int:
         """Epoch seconds of ``Mmm dd HH:MM:SS`` (RFC 3164: no year, no zone).
 
         Raises ValueError for an impossible date.
         """
-        v = self._bsd_cache[ts]
+        v = self.clock.bsd[ts]
         if v is None:
             raise ValueError(ts)
         return v
-
-    def _bsd_compute(self, ts: str) -> Optional[int]:
-        try:
-            mon = _MONTHS[ts[:3]]
-            day, hh, mm, ss = int(ts[4:6]), int(ts[7:9]), int(ts[10:12]), int(ts[13:15])
-        except (KeyError, ValueError):
-            return None
-        if ss > 60:
-            return None
-        if self._tz is None:
-            year = _time.localtime(self._ref).tm_year
-        else:
-            year = _dt.datetime.fromtimestamp(self._ref, self._tz).year
-        limit = self._ref + 86400
-        for y in range(year, year - 8, -1):
-            try:
-                v = self._naive_epoch(y, mon, day, hh, mm) + ss
-            except ValueError:  # Feb 29 outside a leap year
-                continue
-            if v <= limit:
-                return v
-        return None
-
-    def _iso_ns(self, text: str) -> Optional[int]:
-        m = _ISO_RE.match(text.strip())
-        if m is None:
-            return None
-        try:
-            return ((self._minute(m.group(1), m.group(4)) + int(m.group(2))) * NS_PER_S
-                    + _frac_ns(m.group(3)))
-        except ValueError:
-            return None
 
     # -- formats: each returns a header tuple, or None for a line without one ------------
     def _hdr_syslog(self, line: str) -> Optional[_Header]:
@@ -540,7 +583,7 @@ class LogParser:
         if m is None:
             return self._syslog_iso(line)
         pri, ts, frac, host, tag, word, hint, body = m.groups()
-        t = self._bsd_cache[ts]
+        t = self.clock.bsd[ts]
         if t is None:
             return None
         t *= NS_PER_S
@@ -552,7 +595,8 @@ class LogParser:
             level = _token_level(word)
         else:
             level = None
-        return t, tag, host, level, body, hint is not None and _CONT_RE.match(body) is not None
+        cont = hint is not None and _CONT_RE.match(body) is not None
+        return t, tag, host, level, body, cont, None
 
     def _syslog_iso(self, line: str) -> Optional[_Header]:
         """rsyslog's file format: ``<ISO 8601 time> host tag[pid]: msg``."""
@@ -560,11 +604,11 @@ class LogParser:
         if m is None:
             return None
         pri, iso, host, tag, body = m.groups()
-        t = self._iso_ns(iso)
+        t = self.clock.iso_ns(iso)
         if t is None:
             return None
         level = _PRI_LEVEL[int(pri) & 7] if pri is not None else _start_level(body)
-        return t, tag, host, level, body, None
+        return t, tag, host, level, body, None, None
 
     def _hdr_rfc5424(self, line: str) -> Optional[_Header]:
         m = _RFC5424_RE.match(line)
@@ -573,7 +617,7 @@ class LogParser:
         pri, ts, host, app, _procid, _msgid, sd, msg = m.groups()
         t = None
         if ts != "-":
-            t = self._iso_ns(ts)
+            t = self.clock.iso_ns(ts)
             if t is None:
                 return None
         msg = msg or ""
@@ -582,7 +626,8 @@ class LogParser:
         level = _PRI_LEVEL[int(pri) & 7] if pri is not None else _start_level(msg)
         if sd != "-":
             msg = sd + " " + msg if msg else sd
-        return (t, None if app == "-" else app, None if host == "-" else host, level, msg, None)
+        return (t, None if app == "-" else app, None if host == "-" else host, level, msg, None,
+                None)
 
     def _hdr_json(self, line: str) -> Optional[_Header]:
         if line[0] != "{":
@@ -600,7 +645,7 @@ class LogParser:
                 continue
             if isinstance(v, str):
                 v = v.strip()
-                t = _epoch_ns(v) if v.isdigit() and len(v) >= 9 else self._iso_ns(v)
+                t = epoch_ns(v) if v.isdigit() and len(v) >= 9 else self.clock.iso_ns(v)
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 t = _number_ns(v)
             if t is not None:
@@ -627,7 +672,7 @@ class LogParser:
                 msg = msg + "\n" + v.rstrip("\n")
         if level is None:
             level = _level_of(msg)
-        return t, name, host, level, msg, None
+        return t, name, host, level, msg, None, None
 
     def _hdr_plain(self, line: str) -> Optional[_Header]:
         m = _PLAIN_RE.match(line)
@@ -638,15 +683,15 @@ class LogParser:
         iso, sec, frac, zone, epoch, efrac, bsd, bfrac = m.groups()
         try:
             if iso is not None:
-                t = (self._minute(iso, zone) + int(sec)) * NS_PER_S + _frac_ns(frac)
+                t = (self.clock.minute(iso, zone) + int(sec)) * NS_PER_S + _frac_ns(frac)
             elif epoch is not None:
-                t = _epoch_ns(epoch, efrac)
+                t = epoch_ns(epoch, efrac)
             else:
                 t = self._bsd_seconds(bsd) * NS_PER_S + _frac_ns(bfrac)
         except (KeyError, ValueError):
             return None
         body = line[m.end():] or line
-        return t, None, None, _start_level(body), body, None
+        return t, None, None, _start_level(body), body, None, None
 
     def _klog(self, line: str) -> Optional[_Header]:
         m = _KLOG_RE.match(line)
@@ -654,11 +699,11 @@ class LogParser:
             return None
         lvl, mo, d, hhmmss, us, body = m.groups()
         try:
-            ts = "%s %s %s" % (_MONTH_NAMES[int(mo) - 1], d, hhmmss)
+            ts = "%s %s %s" % (_MONTH_NAMES[int(mo)], d, hhmmss)
             t = self._bsd_seconds(ts) * NS_PER_S + int(us) * 1000
         except (IndexError, KeyError, ValueError):
             return None
-        return t, None, None, _LEVELS[lvl.lower()], body, None
+        return t, None, None, _LEVELS[lvl.lower()], body, None, None
 
     def _hdr_auto(self, line: str) -> Optional[_Header]:
         c = line[0]
@@ -682,8 +727,12 @@ class LogParser:
         return h if h is not None else self._hdr_plain(line)
 
 
-_MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 _FAR = 1 << 62
+
+
+def _no_header(line: str) -> None:
+    """The header function of a format that is not read line by line."""
+    return None
 
 
 def _first_str(obj: dict, keys: Tuple[str, ...]) -> Optional[str]:
@@ -739,22 +788,6 @@ def _split_lines(data: bytes, text: Optional[str]) -> Tuple[List[str], str, int]
             line = line[:-1]
         lines.append(line)
     return lines, "\n".join(lines), skipped
-
-
-class _BsdCache(dict):
-    """RFC 3164 timestamp -> epoch seconds (None: impossible date), computed on a miss."""
-
-    __slots__ = ("compute",)
-
-    def __init__(self, compute: Callable[[str], Optional[int]]) -> None:
-        super().__init__()
-        self.compute = compute
-
-    def __missing__(self, ts: str) -> Optional[int]:
-        if len(self) > 100_000:
-            self.clear()
-        v = self[ts] = self.compute(ts)
-        return v
 
 
 _GARBAGE = "\x00"

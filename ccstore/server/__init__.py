@@ -3,7 +3,7 @@
 ``python -m ccstore.server -config ./config.json`` (see :mod:`ccstore.server.__main__`).
 :class:`Server` wires the pieces: the Store <- the group commit
 (:mod:`ccstore.ingest.commit`) <- the REST API (Bottle on :mod:`ccstore.ingest.httpserver`) and the
-receivers of :mod:`ccstore.ingest` (nats, http, files).
+receivers of :mod:`ccstore.ingest` (nats, http, files, syslog).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..config import (Config, FilesReceiverConfig, HttpReceiverConfig, NatsReceiverConfig,
-                      describe)
+                      SyslogReceiverConfig, describe)
 from ..ingest.commit import StorageManager
 
 __all__ = ["Server", "StorageManager"]
@@ -31,6 +31,7 @@ class Server:
         self.api: Any = None
         self.http_receivers: List[Any] = []
         self.nats: Any = None
+        self.syslog: List[Any] = []
         self.files: List[Tuple[Any, threading.Thread]] = []
         self._files_stop = threading.Event()
 
@@ -40,6 +41,7 @@ class Server:
         from ..ingest.http import HttpReceiver
         from ..ingest.httpserver import ServerThread
         from ..ingest.nats import NatsReceivers
+        from ..ingest.syslog import SyslogReceiver
         from ..store import open as open_store
         from .app import make_app
         from .monitor import CommitWatch, Monitor
@@ -69,6 +71,10 @@ class Server:
                     self.http_receivers.append(r)
                 elif isinstance(rc, FilesReceiverConfig):
                     self._start_files(rc)
+                elif isinstance(rc, SyslogReceiverConfig):
+                    s = SyslogReceiver(rc, self.manager)
+                    self.syslog.append(s)
+                    s.start()
             nats_cfgs = [rc for rc in cfg.receivers if isinstance(rc, NatsReceiverConfig)]
             self.nats = NatsReceivers(nats_cfgs, self.manager)
             self.nats.start()
@@ -85,7 +91,8 @@ class Server:
 
         r = FileReceiver(self.store, rc.paths, cluster=rc.cluster, hostname=rc.hostname,
                          format=rc.format, timezone=rc.timezone, start_at=rc.start_at,
-                         name=rc.name)
+                         name=rc.name, pattern=rc.pattern, regex=rc.regex, levels=rc.levels,
+                         time_format=rc.time_format)
         t = threading.Thread(target=r.run, args=(self._files_stop, rc.interval),
                              name=f"ccstore-files-{rc.name}", daemon=True)
         t.start()
@@ -104,6 +111,8 @@ class Server:
                                    "url": f"http://{host}:{port}{r.config.path}"}
         for r, t in self.files:
             receivers[r.name] = dict(r.info(), state="following" if t.is_alive() else "down")
+        for s in self.syslog:
+            receivers[s.source] = s.info()
         return receivers
 
     def http_servers(self) -> Dict[str, Any]:
@@ -130,6 +139,9 @@ class Server:
         if self.nats is not None:
             self.nats.close()
             self.nats = None
+        for s in self.syslog:
+            s.close()  # what was read is committed first
+        self.syslog = []
         self._files_stop.set()
         for _r, t in self.files:
             t.join(60)  # the receiver stores what it has read and saves its positions

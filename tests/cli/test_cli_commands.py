@@ -324,8 +324,48 @@ def test_ingest_is_a_call_of_store_ingest(tmp_path, monkeypatch, capsys):
             for src, kw in calls] == [(str(tmp_path / "e.lp"), "auto", "alex", "me", "UTC"),
                                       (str(log), "auto", "alex", "me", "UTC")]
     assert json.loads(capsys.readouterr().out) == {
-        "lines": 9, "stored": 8, "dropped": {"metric": 1}, "rejected": 0, "errors": []}
+        "lines": 9, "stored": 8, "dropped": {"metric": 1}, "rejected": 0, "errors": [],
+        "formats": {str(log): "auto"}, "unparsed": 0, "no_host": 0}
     calls.clear()
     assert cli.main(["ingest", "--db", str(tmp_path / "t.db"), "--format", "auto",
                      "--cluster", "alex", "-q", str(log)]) == 0
     assert calls[0][1]["format"] == "log"  # the command's "auto" log format
+
+
+def test_ingest_pattern_and_the_summary_of_log_files(tmp_path, capsys):
+    """--pattern reads a format of the user's; the summary says the format read, how many
+    entries fit no format and how many named no host of their own."""
+    from ccstore import cli
+
+    log = tmp_path / "site.log"
+    log.write_text("E|1131566461|dn1|cannot mount\nnot in the pattern\n")
+    code = cli.main(["ingest", "--db", str(tmp_path / "t.db"), "--cluster", "alex",
+                     "--hostname", "me", "--pattern", "<level>|<time:epoch>|<host>|<msg>",
+                     str(log)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "log format: pattern; 1 entries fit no format" in err
+    assert "1 named no host of their own (stored as host me)" in err
+    code = cli.main(["ingest", "--db", str(tmp_path / "t.db"), "--cluster", "alex", "--json",
+                     "--regex", r"(?P<level>\w)\|(?P<msg>.*)", "--level-map", "E=warn",
+                     str(log)])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["formats"], out["unparsed"], out["no_host"]) == ({str(log): "pattern"}, 1, 2)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--pattern", "<host><msg>"], "--pattern: column 7: expected literal text"),
+    (["--regex", "(?P<msg>.*"], "--regex: "),
+    (["--pattern", "<msg>", "--format", "syslog"], "give one of them"),
+    (["--level-map", "E=error"], "belong to --pattern"),
+])
+def test_ingest_pattern_errors_are_usage_errors(tmp_path, capsys, args, words):
+    from ccstore import cli
+
+    log = tmp_path / "site.log"
+    log.write_text("x\n")
+    code = cli.main(["ingest", "--db", str(tmp_path / "t.db"), "--cluster", "alex", *args,
+                     str(log)])
+    assert code == 2
+    assert words in capsys.readouterr().err

@@ -25,7 +25,7 @@ SETTINGS = settings(max_examples=400, deadline=None,
 def run(impl: Any, data: bytes, name: str = "prog") -> Any:
     """``impl.syslog_chunk`` with the othertags and year-inferring cache of a parser."""
     p = LogParser("syslog", location="/var/log/syslog", tz="UTC", reference_time=REF)
-    return impl.syslog_chunk(data, name, p._othertags, p._bsd_cache)
+    return impl.syslog_chunk(data, name, p._othertags, p.clock.bsd)
 
 
 def row(t: int, name: str, host: str, body: str, level: str) -> tuple:

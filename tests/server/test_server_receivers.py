@@ -259,3 +259,27 @@ def test_files_receiver(tmp_path: Path) -> None:
         assert s.stop() == 0
     finally:
         s.kill()
+
+
+def test_syslog_receiver(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free port for the receiver
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    receivers = {"collector": {"type": "syslog", "address": "127.0.0.1", "port": port,
+                               "protocol": "tcp", "cluster": "sl"}}
+    s = start(tmp_path, "syslog", receivers)
+    try:
+        wait_until(lambda: s.stats()["receivers"]["collector"].get("state") == "listening",
+                   "the syslog receiver")
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(b"<11>Jan  5 10:00:00 node1 slurmd[12]: first\n"
+                      b"<14>1 2026-01-05T10:00:01Z node2 app - - - second\n")
+        wait_until(lambda: total(s, "sl") == 2, "two syslog messages")
+        st = s.stats()["receivers"]["collector"]
+        assert st["type"] == "syslog" and st["written"] == 2
+        assert st["counters"]["messages"] == 2 and st["counters"]["lost"] == 0
+        assert s.stop() == 0
+    finally:
+        s.kill()
