@@ -27,8 +27,8 @@ from .query.nodes import FIELDS as QUERY_FIELDS
 from .query.nodes import Eq, Job, Node, walk
 from .query.text import fts_term, raw_tokens
 
-__all__ = ["Searcher", "Selection", "Hits", "Follower", "keyword_spec", "time_bounds", "check_limit",
-           "parse_cursor", "count_key", "GROUP_SCAN", "MAX_BUCKETS"]
+__all__ = ["Searcher", "Selection", "Hits", "Follower", "keyword_spec", "time_bounds",
+           "check_limit", "parse_cursor", "count_key", "GROUP_SCAN", "MAX_BUCKETS"]
 
 #: message groups are formed from at most this many records, the newest first
 GROUP_SCAN = 20_000

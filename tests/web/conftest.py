@@ -1,0 +1,143 @@
+"""Fixtures of the browser tests: Debian's Chromium (``/usr/bin/chromium``) driven by
+Playwright, against a real server process on a free loopback port.
+
+Without Chromium or Playwright the tests skip, printing why; with ``CI`` set they
+fail instead.  The browser runs headless with a fresh profile and nothing that
+talks to the network on its own.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+
+from srvutil import Keys, ServerProcess, sqlite_storage, write_config  # noqa: E402
+
+CHROMIUM = os.environ.get("CCSTORE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--disable-dev-shm-usage"]
+S = 10**9
+#: the job the tests write: running on n001 and n002 since 30 minutes
+JOB = "4242"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"browser tests cannot run: {reason}")
+    print(f"\nbrowser tests skipped: {reason}", file=sys.stderr)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium with a fresh profile (one per session)."""
+    exe = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if not exe:
+        _unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is missing (pip install playwright)")
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=exe,
+            headless=True, args=ARGS, viewport={"width": 1280, "height": 800},
+            service_workers="block")
+        ctx.set_default_timeout(15_000)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+@pytest.fixture
+def page(browser_context: Any) -> Iterator[Any]:
+    """A new tab (its own session storage); page errors fail the test."""
+    pg = browser_context.new_page()
+    errors: List[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.set_viewport_size({"width": 1280, "height": 800})
+    try:
+        yield pg
+    finally:
+        pg.close()
+    assert not errors, errors
+
+
+def line(name: str, host: str, level: str, message: str, t_ns: int, cluster: str = "alex",
+         kind: str = "log") -> str:
+    tag = f",loglevel={level}" if level else ""
+    esc = message.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{name},cluster={cluster},hostname={host},type=node,type-id=0{tag} {kind}="{esc}" {t_ns}'
+
+
+def dataset(now_ns: int) -> Dict[str, Any]:
+    """What the module's server holds: lines on n001-n004 over the last 40 minutes, a
+    running job on n001-n002 and the lines that tests look for."""
+    lines = []
+    levels = ["info", "warn", "error", "debug"]
+    for i in range(400):
+        host = f"n{(i % 4) + 1:03d}"
+        t = now_ns - (2400 - i * 6) * S
+        lines.append(line("ccb", host, levels[(i // 4) % 4], f"routine message {i} from {host}",
+                          t))
+    # context: three lines on n004 around a unique one, another host in between
+    base = now_ns - 600 * S
+    for k, msg in enumerate(["ctx before two", "ctx before one", "ctx needle line",
+                             "ctx after one", "ctx after two"]):
+        lines.append(line("ccb", "n004", "info", msg, base + k * S))
+        lines.append(line("ccb", "n003", "info", f"ctx other host {k}", base + k * S + S // 2))
+    # groups: one message on every host, numbers differing
+    for i, host in enumerate(["n001", "n002", "n003", "n004"]):
+        lines.append(line("lustre", host, "error",
+                          f"LustreError: evicted by MDS 10.0.0.{i + 1}", base + 30 * S + i))
+    job = ('{"jobId": %s, "cluster": "alex", "startTime": %d, '
+           '"resources": [{"hostname": "n001"}, {"hostname": "n002"}]}'
+           % (JOB, (now_ns - 1800 * S) // S))
+    lines.append(line("job", "mngmt01", "", job, now_ns - 1800 * S, kind="event")
+                 .replace(",type=node", ",function=start_job,type=node"))
+    return {"lines": lines, "now_ns": now_ns}
+
+
+@pytest.fixture(scope="module")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server (SQLite) holding :func:`dataset`."""
+    d = tmp_path_factory.mktemp("web")
+    config = write_config(d, storage=sqlite_storage(d / "web.db"))
+    server = ServerProcess(d, ["-config", str(config)]).start()
+    try:
+        data = dataset(time.time_ns())
+        r = server.write("\n".join(data["lines"]) + "\n")
+        assert r.status == 204, r
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """(server with jwt_public_key, keys): a line written, the API needing a token."""
+    d = tmp_path_factory.mktemp("web-auth")
+    keys = Keys()
+    api = {"address": "127.0.0.1", "port": "0", "jwt_public_key": keys.public_b64}
+    config = write_config(d, storage=sqlite_storage(d / "auth.db"), api=api)
+    server = ServerProcess(d, ["-config", str(config)], keys.token()).start()
+    try:
+        r = server.write(line("ccb", "n001", "warn", "guarded line", time.time_ns()) + "\n")
+        assert r.status == 204, r
+        yield server, keys
+    finally:
+        server.kill()
+
+
+def url(server: ServerProcess, query: str = "") -> str:
+    return f"http://{server.host}:{server.port}/{query}"
