@@ -31,15 +31,13 @@ export function askToken(reason) {
   if (prompting) return prompting;
   const dlg = document.getElementById("tokendlg");
   const msg = document.getElementById("tokenmsg");
-  const had = token();
-  if (!had) {
-    msg.textContent = "This server needs a token (JWT) to answer. Paste yours:";
-  } else if (/expired/i.test(reason)) {
-    msg.textContent = "Your token has expired. Paste a new one:";
-  } else {
-    msg.textContent = `The server refused the token: ${reason}. Paste another:`;
-  }
-  dlg.dataset.state = !had ? "missing" : /expired/i.test(reason) ? "expired" : "refused";
+  const state = !token() ? "missing" : /expired/i.test(reason) ? "expired" : "refused";
+  msg.textContent = {
+    missing: "This server needs a token (JWT) to answer. Paste yours:",
+    expired: "Your token has expired. Paste a new one:",
+    refused: `The server refused the token: ${reason}. Paste another:`,
+  }[state];
+  dlg.dataset.state = state;
   const box = document.getElementById("token");
   box.value = "";
   prompting = new Promise((resolve) => {
