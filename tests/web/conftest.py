@@ -8,7 +8,6 @@ talks to the network on its own.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -40,8 +39,8 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A headless Chromium with a fresh profile (one per session)."""
-    exe = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if not exe:
+    exe = CHROMIUM
+    if not os.path.exists(exe):
         _unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
