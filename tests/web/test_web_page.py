@@ -8,10 +8,13 @@ import time
 import urllib.parse
 from typing import Any, List
 
-from conftest import JOB, line, url
+from conftest import url
+from webdata import JOB, line
 
 #: how long a line committed while the live view is open may take to show
 TAIL_DEADLINE_MS = 1000
+#: the status line says how many records are listed
+LISTED = "() => /\\brecords?\\b/.test(document.getElementById('status').textContent)"
 
 
 def rows(page: Any) -> List[dict]:
@@ -33,7 +36,7 @@ def wait_results(page: Any, q: str) -> None:
     """Until the list shows the answer to ``q`` (the status line is written last)."""
     page.wait_for_function(
         """q => (new URLSearchParams(location.search).get('q') || '') === q &&
-               /records|No records/.test(document.getElementById('status').textContent)""",
+               /\\brecords?\\b|No records/.test(document.getElementById('status').textContent)""",
         arg=q)
 
 
@@ -131,7 +134,7 @@ def test_the_job_view_shows_the_job_and_its_logs(page, web_server) -> None:
     page.wait_for_selector("#jobinfo .jobcard")
     info = page.text_content("#jobinfo")
     assert "n[001-002]" in info and "running" in info and "alex" in info
-    page.wait_for_function("() => /records/.test(document.getElementById('status').textContent)")
+    page.wait_for_function(LISTED)
     got = rows(page)
     assert got and {r["h"] for r in got} == {"n001", "n002"}
     assert f"job={JOB}" in page.url
@@ -215,10 +218,10 @@ def test_the_token_prompt_asks_once_and_says_why(page, auth_server) -> None:
     good = keys.token()
     page.fill("#token", good)
     page.click("#token-ok")
-    page.wait_for_function("() => /records/.test(document.getElementById('status').textContent)")
+    page.wait_for_function(LISTED)
     assert [r["m"] for r in rows(page)] == ["guarded line"]
     assert page.evaluate("sessionStorage.getItem('ccstore.token')") == good
     page.reload()
-    page.wait_for_function("() => /records/.test(document.getElementById('status').textContent)")
+    page.wait_for_function(LISTED)
     assert not page.locator("#tokendlg[open]").count()
     assert json.loads(json.dumps(rows(page)))[0]["m"] == "guarded line"

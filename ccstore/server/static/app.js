@@ -367,7 +367,8 @@ function showStatus(t0) {
   const total = $("status").dataset.total;
   const of = total !== undefined && Number(total) > n ? ` of ${Number(total).toLocaleString()}` : "";
   const ms = t0 ? ` in ${Math.round(performance.now() - t0)} ms` : "";
-  $("status").textContent = n ? `${n.toLocaleString()}${of} records, newest first${ms}` : "No records match.";
+  const word = n === 1 && !of ? "record" : "records";
+  $("status").textContent = n ? `${n.toLocaleString()}${of} ${word}, newest first${ms}` : "No records match.";
 }
 
 async function loadMore() {
@@ -459,7 +460,7 @@ function showGroups(groups, ms) {
     const msg = el("td", "tmpl", g.template);
     msg.title = g.sample;
     tr.append(el("td", "num", g.count.toLocaleString()), td, msg,
-      el("td", "t", g.first.replace("T", " ").slice(0, 19)), el("td", "t", g.last.replace("T", " ").slice(0, 19)));
+      el("td", "t", localTime({ ts_ns: g.first_ns })), el("td", "t", localTime({ ts_ns: g.last_ns })));
     table.append(tr);
   }
   box.append(table);
@@ -474,8 +475,8 @@ function showJob(job) {
   box.textContent = "";
   const dl = el("dl", "jobcard");
   for (const [k, v] of [["job", job.job_id], ["cluster", job.cluster],
-    ["nodes", `${job.hosts} (${job.host_count})`], ["start", job.start.replace("T", " ").slice(0, 19)],
-    ["end", job.running ? "running" : job.end.replace("T", " ").slice(0, 19)]]) {
+    ["nodes", `${job.hosts} (${job.host_count})`], ["start", localTime({ ts_ns: job.start_ns })],
+    ["end", job.running ? "running" : localTime({ ts_ns: job.end_ns })]]) {
     dl.append(el("dt", "", k), el("dd", "", v));
   }
   box.append(dl);

@@ -86,7 +86,7 @@ export class Histogram {
       scales: { x: { time: true, range: () => [hits.start, hits.end] },
         y: { range: (u, lo, hi) => [0, Math.max(1, hi)] } },
       axes: [
-        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, space: 70 },
         { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 44 },
       ],
       series,
@@ -143,7 +143,7 @@ export function drawTimeline(el, events, startS, endS, onPick) {
     b.style.left = `${((t - startS) / span) * 100}%`;
     const fn = (ev.tags && ev.tags.function) || ev.name;
     b.dataset.name = fn;
-    b.title = `${ev.time.replace("T", " ").slice(0, 19)} ${fn} ${ev.host || ""}`;
+    b.title = `${new Date(ev.ts_ns / 1e6).toLocaleString()} ${fn} ${ev.host || ""}`;
     b.setAttribute("aria-label", b.title);
     b.addEventListener("click", () => onPick(ev));
     el.append(b);
