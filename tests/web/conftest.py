@@ -35,21 +35,29 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A headless Chromium with a fresh profile (one per session)."""
-    exe = CHROMIUM
-    if not os.path.exists(exe):
+def chromium() -> str:
+    """The browser's path, once it and Playwright are known to be there."""
+    if not os.path.exists(CHROMIUM):
         _unavailable(f"{CHROMIUM} not found (apt-get install chromium)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _unavailable("the playwright package is missing (pip install playwright)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser_context(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium with a fresh profile (one per session)."""
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=exe,
             headless=True, args=ARGS, viewport={"width": 1280, "height": 800},
             service_workers="block")
-        ctx.set_default_timeout(15_000)
+        ctx.set_default_timeout(30_000)  # a loaded machine is slow, not broken
         try:
             yield ctx
         finally:

@@ -552,6 +552,8 @@ function scheduleTail() {
     take.reverse();
     list.prepend(take, TAIL_MAX);
     tailInfo("");
+    // for measurements (benchmarks/bench_ui.py): the records just shown
+    document.dispatchEvent(new CustomEvent("ccstore:tail-shown", { detail: take }));
   });
 }
 
