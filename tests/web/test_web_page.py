@@ -225,3 +225,26 @@ def test_the_token_prompt_asks_once_and_says_why(page, auth_server) -> None:
     page.wait_for_function(LISTED)
     assert not page.locator("#tokendlg[open]").count()
     assert json.loads(json.dumps(rows(page)))[0]["m"] == "guarded line"
+
+
+def test_the_search_box_completes_field_names_and_values(page, web_server) -> None:
+    search(page, web_server, "")  # the facets of everything: values to complete from
+    page.wait_for_selector("#facets button.fv[data-field='host']")
+    page.click("#q")
+    page.keyboard.type("ho")
+    page.wait_for_selector("#suggest:not([hidden]) li")
+    assert page.eval_on_selector_all("#suggest li", "ls => ls.map(l => l.textContent)") == \
+        ["host:"]
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")
+    assert page.input_value("#q") == "host:"
+    page.keyboard.type("n00")
+    page.wait_for_function("() => document.querySelectorAll('#suggest li').length >= 4")
+    values = page.eval_on_selector_all("#suggest li", "ls => ls.map(l => l.textContent)")
+    assert {"host:n001", "host:n002", "host:n003", "host:n004"} <= set(values), values
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")  # takes the completion, does not search yet
+    assert page.input_value("#q") == values[0] + " "
+    page.keyboard.press("Enter")
+    wait_results(page, values[0])
+    assert {r["h"] for r in rows(page)} == {values[0].split(":")[1]}
