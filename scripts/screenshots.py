@@ -30,7 +30,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 
 
 def wait_status(page: Any) -> None:
-    page.wait_for_function("() => /\\brecords?\\b|No records|groups/.test("
+    page.wait_for_function("() => !document.body.dataset.loading && "
+                           "/\\brecords?\\b|No records|groups/.test("
                            "document.getElementById('status').textContent)")
     page.wait_for_function("() => !document.querySelector('#chart:not([hidden])') || "
                            "document.querySelector('#chart .u-over')")

@@ -60,7 +60,7 @@ class Server:
             self.manager.register_source("api")
             self.monitor = Monitor(self.store, self.manager, watch,
                                    receivers=self.receiver_info, servers=self.http_servers)
-            self.tails = Tails(self.store, max(1, cfg.api.threads // 2))
+            self.tails = Tails(self.store, cfg.api.threads // 2)
             app = make_app(self.store, self.manager, cfg.api, extra_stats=self._extra_stats,
                            monitor=self.monitor, tails=self.tails)
             a = cfg.api

@@ -150,7 +150,7 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     started = time.time()
     limit = api_config.max_body_size
     if tails is None:
-        tails = Tails(store, max(1, api_config.threads // 2))
+        tails = Tails(store, api_config.threads // 2)
 
     def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)

@@ -1,18 +1,18 @@
 """``GET /api/tail?q=``: new records matching a query as server-sent events.
 
 Each tail polls the store (:meth:`ccstore.Store.follow`) every :data:`POLL_S`
-seconds and sends what was committed since as one ``lines`` event (a JSON array of
-records, oldest first).  The server holds at most one page (:data:`PAGE` records)
-per client: a client that reads too slowly (the socket's buffers full) falls
-behind, and its next poll jumps to the newest page and sends a ``skipped`` event
-with the number of records passed over.  A comment line every
-:data:`HEARTBEAT_S` seconds keeps proxies from closing a quiet stream and shows
-when the client has gone: the write fails and the tail ends.
+seconds (at once again when a poll filled a page) and sends what was committed
+since as one ``lines`` event (a JSON array of records, oldest first).  The server
+holds at most one page (:data:`PAGE` records) per client: a client that reads too
+slowly (the socket's buffers full) falls behind, and its next poll jumps to the
+newest page and sends a ``skipped`` event with the number of records passed over.
+A comment line every :data:`HEARTBEAT_S` seconds keeps proxies from closing a quiet
+stream and shows when the client has gone: the write fails and the tail ends.
 
 An answer being written holds one of the API's worker threads, so at most
 ``max_tails`` tails run at once (by default half the threads, the other half stay
-for the rest of the API); past it a tail is answered 503.  :meth:`Tails.close`
-ends every tail (the server calls it before it stops).
+for the rest of the API; none with a single thread); past it a tail is answered
+503.  :meth:`Tails.close` ends every tail (the server calls it before it stops).
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class Tails:
     def __init__(self, store: Store, max_tails: int, *, poll_s: float = POLL_S,
                  page: int = PAGE, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.store = store
-        self.max_tails = max(1, int(max_tails))
+        self.max_tails = max(0, int(max_tails))
         self.poll_s = poll_s
         self.page = page
         self.heartbeat_s = heartbeat_s
@@ -80,6 +80,9 @@ class Tails:
                 raise ApiError(503, "the server is stopping", headers={"Retry-After": "1"})
             if self.active >= self.max_tails:
                 self.refused += 1
+                if not self.max_tails:
+                    raise ApiError(503, "live tails are off: the API has a single thread "
+                                        "(threads of 2 or more allow them)")
                 raise ApiError(503, f"too many live tails (at most {self.max_tails} at once);"
                                     f" try again later", headers={"Retry-After": "5"})
             self.active += 1
@@ -91,6 +94,7 @@ class Tails:
             yield sse("open", {"poll_s": self.poll_s, "page": self.page}, follow.cursor)
             quiet_since = time.monotonic()
             while not self._stop.is_set():
+                began = time.monotonic()
                 try:
                     records, skipped = follow.poll(self.page)
                 except Exception as exc:  # the store closed or failed: say so, end
@@ -110,7 +114,7 @@ class Tails:
                 elif time.monotonic() - quiet_since >= self.heartbeat_s:
                     yield b": ping\n\n"
                     quiet_since = time.monotonic()
-                self._stop.wait(self.poll_s)
+                self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - began)))
         finally:
             with self._lock:
                 self.active -= 1

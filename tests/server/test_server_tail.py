@@ -30,7 +30,7 @@ class Tail:
         """(event, data) pairs; comments are skipped; ends with the stream."""
         name, data = "message", []
         while True:
-            raw = self.resp.fp.readline()
+            raw = self.resp.readline()
             if not raw:
                 return
             line = raw.decode().rstrip("\r\n")
@@ -137,3 +137,24 @@ def test_the_page_and_its_assets_are_served(start_server, tmp_path) -> None:
         assert server.call("GET", f"/static/{name}").status == 200, name
     assert server.call("GET", "/static/../web.py").status == 404
     assert server.call("GET", "/static/nothing.js").status == 404
+
+
+def test_a_tail_needs_a_token_when_auth_is_on(start_server, tmp_path, keys) -> None:
+    server = start(start_server, tmp_path, {"jwt_public_key": keys.public_b64})
+    r = server.call("GET", "/api/tail")
+    assert r.status == 401 and r.headers["www-authenticate"] == "Bearer"
+    assert server.call("GET", "/").status == 200  # the page itself is public
+    server.token = keys.token()
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=READ_TIMEOUT)
+    conn.request("GET", "/api/tail", headers={"Authorization": f"Bearer {server.token}"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.readline().startswith(b"event: open")
+    conn.close()
+
+
+def test_no_tails_when_the_api_has_a_single_thread(start_server, tmp_path) -> None:
+    server = start(start_server, tmp_path, {"threads": 1})
+    r = server.call("GET", "/api/tail")
+    assert r.status == 503 and "live tails are off" in r.json()["error"]
+    assert server.call("GET", "/api/search").status == 200

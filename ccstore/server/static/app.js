@@ -7,8 +7,9 @@ import { Histogram, drawTimeline, levelColor } from "./chart.js";
 import { VList } from "./vlist.js";
 
 const PAGE = 1000;            // records per request
-const TAIL_MAX = 10000;       // records the live view keeps
-const TAIL_FRAME = 2000;      // the most records one frame takes in; more are skipped
+// records the live view keeps; when more arrive between two frames (faster than the
+// browser can show them), the oldest are skipped: counted and said, never shown
+const TAIL_MAX = 10000;
 const PRESETS = { "15m": 900, "1h": 3600, "24h": 86400, "7d": 7 * 86400 };
 const FIELDS = ["host", "level", "name", "kind", "cluster", "type", "type_id", "stype",
   "stype_id", "message", "_time", "job"];
@@ -297,6 +298,7 @@ function syncForm() {
 
 async function run() {
   const my = ++gen;
+  document.body.dataset.loading = "1"; // until every answer of this state is in
   if (controller) controller.abort();
   controller = new AbortController();
   const signal = controller.signal;
@@ -312,13 +314,19 @@ async function run() {
   delete $("status").dataset.total;
   if (state.view === "tail") {
     startTail();
-    loadFacets(state.q, bounds({ range: "15m" }), signal, my).catch((err) => { if (my === gen) reportError(err); });
+    loadFacets(state.q, bounds({ range: "15m" }), signal, my)
+      .catch((err) => { if (my === gen) reportError(err); })
+      .finally(() => { if (my === gen) delete document.body.dataset.loading; });
     return;
   }
   let b = bounds(state);
   if (state.view === "job") {
     $("jobinfo").textContent = "";
-    if (!state.job) { hist.clear(); $("facets").textContent = ""; $("job-id").focus(); return; }
+    if (!state.job) {
+      hist.clear(); $("facets").textContent = ""; $("job-id").focus();
+      delete document.body.dataset.loading;
+      return;
+    }
     try {
       const job = await get(`job/${encodeURIComponent(state.job)}`, { cluster: state.cluster }, signal);
       if (my !== gen) return;
@@ -328,45 +336,54 @@ async function run() {
         b = { start: job.start, end: job.end, s: job.start_ns / 1e9, e: job.end_ns / 1e9 };
       }
     } catch (err) {
-      if (my === gen) { hist.clear(); $("facets").textContent = ""; reportError(err); }
+      if (my === gen) {
+        hist.clear(); $("facets").textContent = ""; reportError(err);
+        delete document.body.dataset.loading;
+      }
       return;
     }
   }
   const q = effectiveQuery();
   const t0 = performance.now();
   const range = { start: b.start, end: b.end };
-  const tasks = [
+  let took = 0;
+  // the answer the user waits for first; the histogram, facets and events after it,
+  // so that they do not compete with it for the server
+  const main = state.view === "group"
+    ? get("group", { q, ...range }, signal).then((g) => {
+      if (my === gen) showGroups(g.groups, performance.now() - t0);
+    })
+    : get("search", { q, ...range, limit: PAGE }, signal).then((res) => {
+      if (my !== gen) return;
+      took = performance.now() - t0;
+      current = { q, ...range };
+      next = res.next;
+      list.setItems(res.records);
+      showStatus(took);
+    });
+  const rest = main.then(() => my !== gen ? null : Promise.all([
     get("hits", { q, ...range, buckets: 80 }, signal).then((h) => {
       if (my !== gen) return;
       hist.draw(h);
       b.s = h.start; b.e = h.end;
       $("status").dataset.total = h.total;
-      loadEvents(state.view === "job" ? joinQuery(q, "kind:event") : "kind:event", b, signal, my);
+      return loadEvents(state.view === "job" ? joinQuery(q, "kind:event") : "kind:event", b, signal, my);
     }),
     loadFacets(q, range, signal, my),
-  ];
-  if (state.view === "group") {
-    tasks.push(get("group", { q, ...range }, signal).then((g) => {
-      if (my === gen) showGroups(g.groups, performance.now() - t0);
-    }));
-  } else {
-    tasks.push(get("search", { q, ...range, limit: PAGE }, signal).then((res) => {
-      if (my !== gen) return;
-      current = { q, ...range };
-      next = res.next;
-      list.setItems(res.records);
-      showStatus(t0);
-    }));
+  ]));
+  try { await Promise.all([main, rest]); } catch (err) { if (my === gen) reportError(err); }
+  if (my === gen) {
+    if (state.view !== "group" && current) showStatus(took);
+    delete document.body.dataset.loading;
   }
-  try { await Promise.all(tasks); } catch (err) { if (my === gen) reportError(err); }
-  if (my === gen && state.view !== "group") showStatus(t0);
 }
 
-function showStatus(t0) {
+// "N of M records" (M from the histogram, once it came), and how long the search took
+function showStatus(took) {
   const n = list.items.length;
   const total = $("status").dataset.total;
   const of = total !== undefined && Number(total) > n ? ` of ${Number(total).toLocaleString()}` : "";
-  const ms = t0 ? ` in ${Math.round(performance.now() - t0)} ms` : "";
+  const ms = took ? ` in ${Math.round(took)} ms` : "";
   const word = n === 1 && !of ? "record" : "records";
   $("status").textContent = n ? `${n.toLocaleString()}${of} ${word}, newest first${ms}` : "No records match.";
 }
@@ -544,9 +561,9 @@ function scheduleTail() {
     if (!pending.length) return;
     let take = pending;
     pending = [];
-    if (take.length > TAIL_FRAME) { // more than a frame can show: the newest only
-      skippedBrowser += take.length - TAIL_FRAME;
-      take = take.slice(take.length - TAIL_FRAME);
+    if (take.length > TAIL_MAX) { // more than the view keeps: the newest only
+      skippedBrowser += take.length - TAIL_MAX;
+      take = take.slice(take.length - TAIL_MAX);
     }
     received += take.length;
     take.reverse();
