@@ -27,8 +27,8 @@ from .query.nodes import FIELDS as QUERY_FIELDS
 from .query.nodes import Eq, Job, Node, walk
 from .query.text import fts_term, raw_tokens
 
-__all__ = ["Searcher", "Selection", "Hits", "keyword_spec", "time_bounds", "check_limit",
-           "parse_cursor", "count_key", "GROUP_SCAN", "MAX_BUCKETS"]
+__all__ = ["Searcher", "Selection", "Hits", "Follower", "keyword_spec", "time_bounds",
+           "check_limit", "parse_cursor", "count_key", "GROUP_SCAN", "MAX_BUCKETS"]
 
 #: message groups are formed from at most this many records, the newest first
 GROUP_SCAN = 20_000
@@ -568,6 +568,55 @@ class Searcher:
         spec.text = text
         events = (from_result(r) for r in self.backend.query(spec))
         return find_job(events, job_id, cluster, now_ns=now_ns)
+
+
+class Follower:
+    """The records matching a query as they are committed, oldest first: each
+    :meth:`poll` returns those ordered after the last one it returned (by time, then
+    id), starting at ``since_ns`` or after the record ``after`` (a cursor).
+
+    The query is planned anew on every poll, so relative times (``_time:5m``) and a
+    running job's window move with the clock.  A record committed with a time
+    older than the newest one already returned is not returned: follow a store
+    whose lines arrive in about the order of their times.  A reader that falls
+    behind by a whole page jumps to the newest page; :meth:`poll` reports how many
+    records it passed over.
+    """
+
+    def __init__(self, searcher: Searcher, q: str, since_ns: Optional[int] = None,
+                 after: Optional[str] = None) -> None:
+        self.searcher = searcher
+        self.q = q
+        self.after = parse_cursor(after)
+        now = searcher.clock()
+        self.since = now if since_ns is None and self.after is None else since_ns
+        searcher.select(q, self.since, None, now)  # a bad query fails here, not later
+
+    @property
+    def cursor(self) -> Optional[str]:
+        """The position of the last record returned (for ``after=``), or None."""
+        return None if self.after is None else f"{self.after[0]}_{self.after[1]}"
+
+    def poll(self, limit: int) -> Tuple[List[tuple], int]:
+        """``(rows, skipped)``: at most ``limit`` new rows (backend result tuples),
+        oldest first, and how many matching rows were passed over (0 unless the
+        reader fell ``limit`` or more behind)."""
+        s = self.searcher
+        now = s.clock()
+        sel = s.select(self.q, self.since, None, now)
+        rows = s.rows(sel, limit, "asc", self.after)
+        skipped = 0
+        if len(rows) == limit:  # a page or more behind: the newest page instead
+            newest = s.rows(sel, limit, "desc", None)
+            newest.reverse()
+            lo, first = rows[0][3], newest[0][3]
+            if lo < first:  # what lies before the newest page (by time) is passed over
+                gap = s.select(self.q, lo, first - 1, now)
+                skipped = sum(s.counts(gap, None, None).values())
+            rows = newest
+        if rows:
+            self.after = _ORDER_KEY(rows[-1])
+        return rows, skipped
 
 
 def _clusters_named(tree: Node) -> List[str]:

@@ -27,7 +27,7 @@ from .logs import LogParser, log_batch
 from .query import Group, JobInfo
 from .query.fields import from_result, tags_of
 from .rows import LEVEL_TAG, NS_PER_S, LineError, MessageError, RowBatch, point_to_row
-from .search import Hits, Searcher, count_key, keyword_spec, parse_cursor, time_bounds
+from .search import Follower, Hits, Searcher, count_key, keyword_spec, parse_cursor, time_bounds
 from .timesyntax import TimeLike, parse_duration, start_ns
 
 __all__ = ["open", "Store", "WriteResult", "IngestResult", "Record", "Hits", "TimeLike"]
@@ -120,6 +120,26 @@ class Record(tuple):
     def __repr__(self) -> str:
         return (f"Record(cluster={self.cluster!r}, kind={self.kind!r}, time={self.time}, "
                 f"name={self.name!r}, hostname={self.hostname!r}, value={self.value!r})")
+
+
+class Follow:
+    """A live tail of a query (:meth:`Store.follow`)."""
+
+    __slots__ = ("_follower",)
+
+    def __init__(self, follower: Follower) -> None:
+        self._follower = follower
+
+    @property
+    def cursor(self) -> Optional[str]:
+        """The cursor of the last record returned, or None."""
+        return self._follower.cursor
+
+    def poll(self, limit: int = 1000) -> Tuple[List[Record], int]:
+        """``(records, skipped)``: at most ``limit`` new records, oldest first, and how
+        many were passed over because the reader fell behind."""
+        rows, skipped = self._follower.poll(limit)
+        return list(map(Record, rows)), skipped
 
 
 class Store:
@@ -486,6 +506,19 @@ class Store:
         cursor = parse_cursor(after)
         sel = self._searcher.select(q, start, end, now)
         return list(map(Record, self._searcher.rows(sel, limit, order, cursor)))
+
+    def follow(self, q: str = "", *, after: Optional[str] = None) -> "Follow":
+        """New records matching ``q`` as they are committed (a live tail): each
+        ``poll(limit)`` of the answer returns ``(records, skipped)``, the records
+        oldest first, from now on (or after the record whose cursor is ``after``).
+
+        A reader that falls ``limit`` or more behind jumps to the newest records and
+        learns how many it passed over (``skipped``).  Records committed with a time
+        older than the newest one already returned are not returned.  A query that
+        does not parse is a :class:`~ccstore.query.QuerySyntaxError`.
+        """
+        now = self._searcher.clock()
+        return Follow(Follower(self._searcher, q, None if after else now, after))
 
     def hits(self, q: str = "", *, start: TimeLike = None, end: TimeLike = None,
              interval: Union[str, float, None] = None, by: Optional[str] = "level",

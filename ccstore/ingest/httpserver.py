@@ -5,7 +5,8 @@ asyncio: epoll, kqueue), so an open connection costs a socket and a little memor
 a thread, and idle or slow clients cannot hold up the others.  A request reaches the
 WSGI application in one of ``threads`` worker threads only once its head and body have
 arrived whole (a body past :data:`SPOOL_SIZE` waits in a temporary file); the answer
-streams back with backpressure.
+streams back with backpressure, in pieces of :data:`WRITE_CHUNK` (an event stream,
+``text/event-stream``, piece by piece as the application yields them).
 
 Every limit ends in a clear answer: a request head must arrive within
 ``header_timeout`` of the accept (on a kept-alive connection within ``idle_timeout``
@@ -156,6 +157,7 @@ class _Request(httputil.HTTPMessageDelegate):
         self.pending_size = 0
         self.last_write: Optional[concurrent.futures.Future] = None
         self.final_sent = False
+        self.unbuffered = False  # an event stream: each piece sent as it comes
 
     # ------------------------------------------------------------------ event loop side
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
@@ -296,6 +298,9 @@ class _Request(httputil.HTTPMessageDelegate):
             raise AssertionError("start_response called twice without exc_info")
         self.status = status
         self.headers = list(headers)
+        self.unbuffered = any(k.lower() == "content-type" and
+                              v.split(";")[0].strip().lower() == "text/event-stream"
+                              for k, v in self.headers)
         return self._send
 
     def _error(self, status: int, message: str) -> None:
@@ -311,7 +316,7 @@ class _Request(httputil.HTTPMessageDelegate):
             return
         self.pending.append(data)
         self.pending_size += len(data)
-        if self.pending_size >= WRITE_CHUNK:
+        if self.pending_size >= WRITE_CHUNK or self.unbuffered:
             self._flush(final=False)
 
     def _flush(self, final: bool) -> None:

@@ -29,6 +29,7 @@ class Server:
         self.manager: Optional[StorageManager] = None
         self.monitor: Any = None
         self.api: Any = None
+        self.tails: Any = None
         self.http_receivers: List[Any] = []
         self.nats: Any = None
         self.syslog: List[Any] = []
@@ -45,6 +46,7 @@ class Server:
         from ..store import open as open_store
         from .app import make_app
         from .monitor import CommitWatch, Monitor
+        from .tail import Tails
 
         cfg = self.config
         st = cfg.storage
@@ -60,8 +62,9 @@ class Server:
             self.manager.register_source("api")
             self.monitor = Monitor(self.store, self.manager, watch,
                                    receivers=self.receiver_info, servers=self.http_servers)
+            self.tails = Tails(self.store, cfg.api.threads // 2)
             app = make_app(self.store, self.manager, cfg.api, extra_stats=self._extra_stats,
-                           monitor=self.monitor)
+                           monitor=self.monitor, tails=self.tails)
             a = cfg.api
             self.api = ServerThread(app, a.address, a.port, name="api", **a.server_options())
             for rc in cfg.receivers:
@@ -130,6 +133,8 @@ class Server:
 
     def stop(self) -> None:
         """Stop accepting, finish requests in flight, commit what was accepted, close."""
+        if self.tails is not None:  # endless answers: ended first, or the API waits on them
+            self.tails.close()
         if self.api is not None:
             self.api.stop()
             self.api = None

@@ -1,9 +1,10 @@
 """The Bottle application: thin handlers over the storage manager and the Store.
 
 All under ``/api/``, with and without a trailing slash: ``write``, ``query``,
-``count``, ``search``, ``hits``, ``facets``, ``group``, ``job/<id>``, ``stats``,
-``health``, ``openapi.json``; Swagger UI at ``/swagger/`` when enabled.  Errors are
-JSON ``{"status": ..., "error": ...}``.
+``count``, ``search``, ``hits``, ``facets``, ``group``, ``job/<id>``, ``tail`` (server-sent
+events, :mod:`.tail`), ``stats``, ``health``, ``openapi.json``; the web page at ``/``
+(:mod:`.web`); Swagger UI at ``/swagger/`` when enabled.  Errors are JSON
+``{"status": ..., "error": ...}``.
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ from .api import (
 from .auth import Authenticator, AuthError
 from .monitor import Monitor
 from .openapi import openapi_document
+from .tail import Tails
+from .web import add_page
 
 __all__ = ["make_app"]
 
@@ -134,9 +137,11 @@ def _query_params(environ: Mapping[str, Any]) -> Dict[str, Any]:
 
 def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
              extra_stats: Optional[Callable[[], Dict[str, Any]]] = None,
-             monitor: Optional[Monitor] = None) -> bottle.Bottle:
+             monitor: Optional[Monitor] = None, tails: Optional[Tails] = None
+             ) -> bottle.Bottle:
     """The WSGI application of the REST API (``monitor``: what health and metrics
-    watch; by default the store and the group commit alone)."""
+    watch; by default the store and the group commit alone; ``tails``: the live
+    tails, by default at most half the API's threads at once)."""
     app = bottle.Bottle(catchall=True)
     app.config["json.enable"] = False  # every answer is encoded here
     auth = Authenticator(api_config.jwt_public_key) if api_config.jwt_public_key else None
@@ -145,6 +150,8 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     monitor.auth = auth
     started = time.time()
     limit = api_config.max_body_size
+    if tails is None:
+        tails = Tails(store, api_config.threads // 2)
 
     def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -244,6 +251,16 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     def job(job_id: str) -> Any:
         return json_response(200, run_job(store, job_id, query_string(bottle.request.environ)))
 
+    @route("/api/tail")
+    @protected
+    def tail() -> Any:
+        stream = tails.open(query_string(bottle.request.environ))
+        resp = bottle.HTTPResponse(stream)  # each event written as it comes
+        resp.content_type = "text/event-stream; charset=utf-8"
+        resp.set_header("Cache-Control", "no-cache")
+        resp.set_header("X-Accel-Buffering", "no")  # nginx: do not hold the events back
+        return resp
+
     # ------------------------------------------------------------------ stats
     @route("/api/stats")
     @protected
@@ -260,6 +277,7 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
             "backend": {"status": store.stats(), "errors": {}},
             "receivers": m["sources"],
             "retention": m["retention"],
+            "tails": tails.stats(),
         }
         if auth is not None:
             out["auth"] = auth.stats()
@@ -300,6 +318,7 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
 
     if api_config.enable_swagger_ui:
         _add_swagger(app)
+    add_page(app)
 
     # ------------------------------------------------------------------ errors
     def on_error(err: bottle.HTTPError) -> str:

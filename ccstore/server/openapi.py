@@ -189,7 +189,7 @@ def _get(summary: str, description: str, params: Any, schema: Dict[str, Any],
 
 
 def _query_language_paths(auth: Any) -> Dict[str, Any]:
-    """``/search``, ``/hits``, ``/facets``, ``/group``, ``/job/{id}``."""
+    """``/search``, ``/hits``, ``/facets``, ``/group``, ``/job/{id}``, ``/tail``."""
     counts = {"type": "object", "additionalProperties": {"type": "integer"}}
     hits = {"type": "object", "properties": {
         "interval_s": {"type": "integer", "description": "bucket width, seconds"},
@@ -276,6 +276,25 @@ def _query_language_paths(auth: Any) -> Dict[str, Any]:
             "responses": {"200": _json(job, "The job"), "400": _json(_ERROR, _BAD),
                           "404": _json(_ERROR, "No event names the job"),
                           **_errors(401, 500)}}},
+        "/tail": {"get": {
+            "summary": "Live tail: new records as server-sent events",
+            "description": "An endless `text/event-stream`: `open` first, then a `lines` "
+                           "event (a JSON array of records, oldest first) whenever records "
+                           "matching `q` were committed, polled every 250 ms; `skipped` "
+                           "(`{\"skipped\": n}`) when the client read too slowly and the "
+                           "stream jumped to the newest records; `error` when the store "
+                           "failed (the stream ends); a `: ping` comment after a second "
+                           "of silence. An event's `id` is the cursor of its last record: "
+                           "`after=` resumes there. A record stamped older than the newest "
+                           "one sent is not sent. At most half the API's threads serve "
+                           "tails at once; past that, 503.",
+            "security": auth,
+            "parameters": [_Q, _param("after", "Start after this record's `cursor` "
+                                               "(default: now)")],
+            "responses": {"200": {"description": "The event stream",
+                                  "content": {"text/event-stream": {
+                                      "schema": {"type": "string"}}}},
+                          "400": _json(_ERROR, _BAD), **_errors(401, 500, 503)}}},
     }
 
 

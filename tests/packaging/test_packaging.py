@@ -239,6 +239,10 @@ def test_wheel_carries_the_compiled_core_package_data_and_license(dists):
             f"no compiled ccstore/{module} in {dists.wheel.name}"
     expected = set(_git_files("ccstore")) | {"ccstore/py.typed"}
     assert not expected - names, f"missing from the wheel: {sorted(expected - names)}"
+    # the web page and its vendored library (with its licence), served from the package
+    for asset in ("index.html", "app.js", "app.css", "vendor/uplot/uPlot.iife.min.js",
+                  "vendor/uplot/LICENSE", "vendor/uplot/VERSION"):
+        assert f"ccstore/server/static/{asset}" in names, f"{asset} missing from the wheel"
     assert f"ccstore-{_version()}.dist-info/licenses/LICENSE" in names
     strays = sorted(n for n in names if not n.startswith(("ccstore/", "ccstore-")))
     assert not strays, f"files outside the package in the wheel: {strays}"

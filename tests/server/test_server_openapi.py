@@ -30,7 +30,9 @@ def run_schemathesis(server: ServerProcess, workdir: Path, headers: List[str]) -
             "--checks", CHECKS, "--max-examples", str(EXAMPLES), "--seed", str(SEED),
             "--phases", "examples,coverage,fuzzing", "--workers", str(WORKERS), "--no-shrink",
             "--request-timeout", "30", "--suppress-health-check", "all",
-            "--output-truncate", "true"]
+            "--output-truncate", "true",
+            # an endless event stream: tests/server/test_server_tail.py checks it
+            "--exclude-path", "/tail"]
     for h in headers:
         args += ["--header", h]
     env = dict(os.environ, NO_COLOR="1", SCHEMATHESIS_HOOKS="")
