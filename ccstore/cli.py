@@ -184,10 +184,11 @@ class _Totals:
 
 
 # ---------------------------------------------------------------------------- ingest
-def cmd_ingest(args: argparse.Namespace) -> int:
+def _user_format(args: argparse.Namespace) -> Dict[str, Any]:
+    """The keyword arguments of ``--pattern``/``--regex``/``--level-map``/``--time-format``
+    (empty without a pattern or regex), checked: a pattern that does not compile is a
+    usage error."""
     user = args.pattern is not None or args.regex is not None
-    if (args.format in LOG_FORMATS or user) and not args.cluster:
-        raise UsageError("--cluster is required for log files (log lines name no cluster)")
     if user and args.format not in (None, "auto"):
         raise UsageError("--format and --pattern/--regex: give one of them")
     if args.pattern is not None and args.regex is not None:
@@ -195,6 +196,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     levels = _level_map(args.level_map)
     if (levels or args.time_format) and not user:
         raise UsageError("--level-map and --time-format belong to --pattern or --regex")
+    if not user:
+        return {}
+    out = {"pattern": args.pattern, "regex": args.regex, "levels": levels or None,
+           "time_format": args.time_format}
+    try:
+        from .logs import LogParser
+        LogParser("pattern", **out)
+    except ValueError as exc:
+        raise UsageError(f"--{'pattern' if args.pattern is not None else 'regex'}: "
+                         f"{exc}") from None
+    return out
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    user = args.pattern is not None or args.regex is not None
+    if (args.format in LOG_FORMATS or user) and not args.cluster:
+        raise UsageError("--cluster is required for log files (log lines name no cluster)")
+    user_format = _user_format(args)
     inputs: List[Tuple[str, Optional[str]]] = []
     for name in args.files:
         if name == "-":
@@ -207,17 +226,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         inputs.append((name, os.path.abspath(name)))
     # the CLI's names -> Store.ingest's: detection by default, "auto" = log lines
     fmt = {None: "auto", "lp": "lineproto", "auto": "log"}.get(args.format, args.format)
-    user_format: Dict[str, Any] = {}
-    if user:
+    if user_format:
         fmt = "pattern"
-        user_format = {"pattern": args.pattern, "regex": args.regex, "levels": levels or None,
-                       "time_format": args.time_format}
-        try:  # a pattern that does not compile: before the store is opened
-            from .logs import LogParser
-            LogParser("pattern", **user_format)
-        except ValueError as exc:
-            raise UsageError(f"--{'pattern' if args.pattern is not None else 'regex'}: "
-                             f"{exc}") from None
     totals = _Totals()
     progress = _Progress(not args.quiet)
     store = _open_store(args, create=True)
@@ -272,6 +282,20 @@ def _report_ingest(totals: _Totals, args: argparse.Namespace) -> None:
 def _this_host() -> str:
     import socket
     return socket.gethostname()
+
+
+def _add_user_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pattern", help="log lines in a format of your own: named fields such as "
+                                     "'<_> <time:epoch> <host> <msg>' (time, host, level, name, "
+                                     "msg; other names are tags; <_> skips)")
+    p.add_argument("--regex", help="log lines matched by a regular expression with named "
+                                   "groups, such as (?P<host>\\S+) (?P<msg>.*)")
+    p.add_argument("--level-map", action="append", metavar="VALUE=LEVEL", dest="level_map",
+                   help="with --pattern/--regex: a value of the level field and its "
+                        "loglevel (E=error), repeated or comma-separated")
+    p.add_argument("--time-format", dest="time_format",
+                   help="with --regex: how the time group reads (epoch, epoch_ms, iso, bsd, "
+                        "auto or a strftime format)")
 
 
 def _level_map(specs: Optional[List[str]]) -> Dict[str, str]:
@@ -534,12 +558,13 @@ def cmd_job(args: argparse.Namespace) -> int:
 def cmd_tail(args: argparse.Namespace) -> int:
     from .ingest.files import FileReceiver
 
+    user = _user_format(args)
     store = _open_store(args, create=True)
     try:
         try:
             rec = FileReceiver(store, args.paths, cluster=args.cluster,
                                hostname=args.hostname, format=args.format,
-                               timezone=args.timezone, start_at=args.start_at)
+                               timezone=args.timezone, start_at=args.start_at, **user)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         skipped = 0
@@ -680,17 +705,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="zone of log timestamps without one (default: local time)")
     s.add_argument("--precision", default="auto", choices=("auto", "ns", "us", "ms", "s"),
                    help="line-protocol timestamp precision (default: auto)")
-    s.add_argument("--pattern", help="log lines in a format of your own: named fields such as "
-                                     "'<_> <time:epoch> <host> <msg>' (time, host, level, name, "
-                                     "msg; other names are tags; <_> skips)")
-    s.add_argument("--regex", help="log lines matched by a regular expression with named "
-                                   "groups, such as (?P<host>\\S+) (?P<msg>.*)")
-    s.add_argument("--level-map", action="append", metavar="VALUE=LEVEL", dest="level_map",
-                   help="with --pattern/--regex: a value of the level field and its "
-                        "loglevel (E=error), repeated or comma-separated")
-    s.add_argument("--time-format", dest="time_format",
-                   help="with --regex: how the time group reads (epoch, epoch_ms, iso, bsd, "
-                        "auto or a strftime format)")
+    _add_user_format(s)
     s.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary "
                                                               "unless lines were rejected")
@@ -766,6 +781,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cluster", required=True)
     t.add_argument("--hostname")
     t.add_argument("--format", choices=LOG_FORMATS, default="auto")
+    _add_user_format(t)
     t.add_argument("--timezone", metavar="TZ")
     t.add_argument("--start-at", choices=("beginning", "end"), default="beginning",
                    dest="start_at", help="where to start in files without a saved position")

@@ -19,6 +19,7 @@ import logging
 import re
 import ssl
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -184,13 +185,17 @@ class SyslogReceiver:
             if self._server is not None:
                 self._server.close()
             if self._udp is not None:
-                self._flush_udp()
                 self._udp.close()
             for conn in list(self._conns):
                 conn.stop_reading()
             assert self._idle is not None
+            deadline = time.monotonic() + timeout
             try:
-                await asyncio.wait_for(self._idle.wait(), timeout)
+                while True:  # the datagrams waiting go once the hand-overs before them did
+                    await asyncio.wait_for(self._idle.wait(), deadline - time.monotonic())
+                    if not self._pending:
+                        break
+                    self._flush_udp()
             except asyncio.TimeoutError:
                 log.warning("syslog receiver %s: %d hand-overs not committed at shutdown",
                             self.source, self._inflight)

@@ -67,8 +67,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from ..rows import NS_PER_S, Row, RowBatch, othertags_json
 from . import formats as _formats
 from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS,
-                       _PRI_LEVEL, LOGLEVELS, _clean_text, _frac_ns, _level_hits,
-                       _token_level, normalize_level)
+                       _PRI_LEVEL, LOGLEVELS, _body_hits, _clean_text, _frac_ns,
+                       _level_hits, _token_level, normalize_level)
 from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
 from .formats import UNPARSED_TAGS, Header, JournalExportReader
 from .patterns import UserFormat, compile_pattern, compile_regex
@@ -247,6 +247,9 @@ class LogParser:
         #: whether whole chunks of RFC 3164 lines take the fast path (tests turn it
         #: off to compare it with the line loop)
         self._columnar = format in ("syslog", "auto")
+        #: whether chunks whose every line is a one-line entry of the format are read
+        #: a chunk at once (formats whose headers never continue an entry)
+        self._one_line = format in _ONE_LINE_FORMATS
 
     def _sniff(self, head: bytes) -> None:
         """``auto``: the format of the file from its first lines, if they are in one of
@@ -368,6 +371,10 @@ class LogParser:
         chunk_start = self.offset
         if self._columnar:
             out = self._syslog_chunk(data, end_offset)
+            if out is not None:
+                return out
+        elif self._one_line:
+            out = self._one_line_chunk(data, end_offset)
             if out is not None:
                 return out
         out = []
@@ -517,6 +524,57 @@ class LogParser:
         self._blank = 0
         self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
                       self.offset + data.rfind(b"\n") + 1, None]
+        self.offset = end_offset
+        return out
+
+    def _one_line_chunk(self, data: bytes, end_offset: int) -> Optional[List[Row]]:
+        """A chunk of a format whose entries are one line each, read at once.
+
+        The rows of the line loop, which takes over (None) when any line is not in the
+        format (blank, unparsed, a continuation), has no time, opens a Python
+        traceback, or the chunk is not clean text.  As in the syslog fast path, the
+        last entry stays pending.
+        """
+        if self._tb:
+            return None
+        text = _clean_text(data)
+        if text is None or _TRACEBACK in text:
+            return None
+        lines = text.split("\n")
+        hdrs = list(map(self._header, lines))
+        if None in hdrs:
+            return None
+        levels: List[Optional[str]] = [h[3] for h in hdrs]
+        if None in levels:
+            if any(h[0] is None for h in hdrs):
+                return None
+            if self.format in _SUFFIX_BODIES:  # the message ends each line
+                hits = _level_hits(text)
+                if hits:
+                    for i, level in _body_hits(text, hits, [h[4] for h in hdrs]).items():
+                        if level and levels[i] is None:
+                            levels[i] = level
+            else:
+                levels = [lv if lv is not None else _level_of(h[4])
+                          for lv, h in zip(levels, hdrs)]
+        elif any(h[0] is None for h in hdrs):
+            return None
+        last_explicit = levels[-1] is not None
+        lvls = [lv or "info" for lv in levels]
+        dn, dh, ot, tagged, ns = self.name, self.hostname, self._othertags, self._tagged, NS_PER_S
+        rows = [(t, t // ns, name or dn, host or dh, "node", "0", None, None,
+                 ot[lv] if tags is None else tagged(lv, tags), body, lv)
+                for (t, name, host, _, body, _, tags), lv in zip(hdrs, lvls)]
+        out: List[Row] = self.flush() if self._pend is not None else []
+        self.no_host += sum(1 for h in hdrs if not h[2])
+        last = rows.pop()
+        out.extend(rows)
+        self.entries += len(rows)
+        self.lines += len(lines)
+        self.last_time = last[0]
+        self._blank = 0
+        self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
+                      self.offset + data.rfind(b"\n") + 1, hdrs[-1][6]]
         self.offset = end_offset
         return out
 
@@ -728,6 +786,10 @@ class LogParser:
 
 
 _FAR = 1 << 62
+#: formats whose entries are one line each (no header of theirs continues an entry),
+#: read a chunk at once when they can be; of those, the ones whose message ends the line
+_ONE_LINE_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json")
+_SUFFIX_BODIES = ("syslog_export", "bgl", "lanl")
 
 
 def _no_header(line: str) -> None:

@@ -369,3 +369,17 @@ def test_ingest_pattern_errors_are_usage_errors(tmp_path, capsys, args, words):
                      str(log)])
     assert code == 2
     assert words in capsys.readouterr().err
+
+
+def test_tail_once_with_a_pattern(tmp_path):
+    (tmp_path / "site.log").write_text("W|1131566461|dn1|slow disk\n")
+    p = run(tmp_path, "tail", "--cluster", "alex", "--once", "--pattern",
+            "<level>|<time:epoch>|<host>|<msg>", tmp_path / "*.log")
+    assert p.returncode == 0, p.stderr
+    with ccstore.open(str(tmp_path / "t.db")) as s:
+        (rec,) = [r.as_dict() for r in s.query("alex", limit=None)]
+    assert (rec["host"], rec["level"], rec["ts_ns"], rec["message"]) == (
+        "dn1", "warn", 1131566461_000_000_000, "slow disk")
+    p = run(tmp_path, "tail", "--cluster", "alex", "--once", "--pattern", "<host><msg>",
+            tmp_path / "*.log")
+    assert p.returncode == 2 and b"--pattern: column" in p.stderr

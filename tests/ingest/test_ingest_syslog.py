@@ -250,6 +250,27 @@ def test_udp_counts_what_it_drops(store, receiver):
     assert c["lost"] > 0
 
 
+def test_udp_datagrams_waiting_at_close_are_stored(store, receiver):
+    slow = SlowStore(store)
+    mgr = StorageManager(slow, flush_time=0.05, retention_daily=None).start()
+    try:
+        r = receiver("udp", mgr, max_inflight=1)
+        n = 50
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"<14>Nov 22 08:40:01 n1 app: first", r.bound)
+            wait_for("the first commit to block", slow.waiting.is_set)
+            for i in range(n):
+                s.sendto(b"<14>Nov 22 08:40:01 n1 app: waiting %d" % i, r.bound)
+        wait_for("the datagrams to wait", lambda: len(r._pending) == n)
+        slow.gate.set()
+        r.close()
+    finally:
+        slow.gate.set()
+        mgr.close()
+    assert r.counters["lost"] == 0
+    assert len(logs(store)) == n + 1
+
+
 # -- TLS -------------------------------------------------------------------------------------
 def test_tls(store, receiver, tmp_path):
     openssl = need("openssl")
