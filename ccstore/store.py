@@ -741,6 +741,7 @@ def _resliced(chunks: Iterable[bytes], piece: int) -> Iterator[bytes]:
 
 _OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",
             "busy_timeout_ms", "seal_rows", "cache_mb", "background_seal", "page_size",
+            "compact",
             # PostgreSQL only
             "pool_size", "retry_seconds", "writers"}
 

@@ -14,6 +14,7 @@ import apsw
 
 from ..base import SEALED, Backend
 from .checkpoint import _WAL_BACKSTOP_PAGES, Checkpointer
+from .compact import CompactSteps
 from .connections import Connections
 from .fts import FullText
 from .head import HeadIndex, _Head
@@ -26,8 +27,8 @@ from .seal import SealSteps
 from .write import WriteSteps
 
 
-class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, QuerySteps,
-                    RetentionSteps, FullText, Checkpointer, Connections, Backend):
+class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, CompactSteps, IndexFile, HeadIndex,
+                    QuerySteps, RetentionSteps, FullText, Checkpointer, Connections, Backend):
     """Segments in one SQLite file, written through one connection, read through many."""
 
     name = "sqlite"
@@ -35,13 +36,15 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
     def __init__(self, path: str, *, fulltext: bool = True, durability: str = "normal",
                  busy_timeout_ms: int = 5000, seal_rows: int = 65536,
                  cache_mb: int = 64, background_seal: bool = True,
-                 page_size: int = 16384) -> None:
+                 page_size: int = 16384, compact: bool = False) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = os.fspath(path)
         self.index_path = self.path + INDEX_SUFFIX
         self.fulltext = bool(fulltext)
         self.seal_rows = int(seal_rows)
+        #: sealed segments are compacted into compressed blocks (compact.py)
+        self.compacting = bool(compact)
         self._sync = "FULL" if durability == "full" else "NORMAL"
         self._busy = int(busy_timeout_ms)
         self._cache_kib = int(cache_mb) * 1024
@@ -56,7 +59,8 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
         self._ix_lock = threading.Lock()  # this process's writes to the index file
         self._stats = {"transactions": 0, "rows_written": 0, "segments_sealed": 0,
                        "seal_seconds": 0.0, "segments_dropped": 0, "rows_expired": 0,
-                       "seal_errors": 0, "checkpoints": 0}
+                       "seal_errors": 0, "checkpoints": 0, "segments_compacted": 0,
+                       "compacted_reads": 0}
         # Sealing in a thread of its own: SQLite releases the GIL while it builds
         # indexes, so callers decode their next batches meanwhile.
         self._seal_wanted = threading.Event()

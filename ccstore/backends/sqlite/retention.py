@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
+from .compact import block_fts_table, block_table
 from .schema import _SEG_FIELDS, _Segment, quote_ident
 
 
@@ -35,6 +36,18 @@ class RetentionSteps:
         self._stats["rows_expired"] += removed
         return removed
 
+    def _rows_between(self, seg: _Segment, lo: int, hi: Optional[int]) -> int:
+        """Rows of ``seg`` whose time is in ``[lo, hi)`` (``hi`` None: no end), read
+        by the writer."""
+        if seg.compact:
+            return self._compact_rows_between(self._w, seg, lo, hi)
+        sql = f"SELECT count(*) FROM {quote_ident(seg.tbl)} WHERE time >= ?"
+        args = [lo]
+        if hi is not None:
+            sql += " AND time < ?"
+            args.append(hi)
+        return self._w.execute(sql, args).fetchone()[0]
+
     def _expire_next_txn(self, kind: str, cutoff: int, dropped: List[int]) -> Optional[int]:
         row = self._w.execute(
             f"SELECT {_SEG_FIELDS} FROM ccstore_segments WHERE kind=? AND tbl != '' "
@@ -47,10 +60,10 @@ class RetentionSteps:
         if seg.max_time is not None and seg.max_time < cutoff:
             visible = seg.rows
             if seg.floor is not None:
-                visible = self._w.execute(f"SELECT count(*) FROM {q} WHERE time >= ?",
-                                          (seg.floor,)).fetchone()[0]
-            self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(seg.tbl + '_fts')}")
-            self._w.execute(f"DROP TABLE {q}")
+                visible = self._rows_between(seg, seg.floor, None)
+            for t in (seg.tbl + "_fts", block_table(seg.tbl), block_fts_table(seg.tbl)):
+                self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(t)}")
+            self._w.execute(f"DROP TABLE IF EXISTS {q}")
             self._w.execute("DELETE FROM ccstore_counts WHERE seg=?", (seg.id,))
             self._w.execute("DELETE FROM ccstore_facets WHERE seg=?", (seg.id,))
             self._w.execute("DELETE FROM ccstore_segments WHERE id=?", (seg.id,))
@@ -58,9 +71,7 @@ class RetentionSteps:
             self._stats["segments_dropped"] += 1
             dropped.append(seg.id)
             return visible
-        gone = self._w.execute(
-            f"SELECT count(*) FROM {q} WHERE time >= ? AND time < ?",
-            (-(1 << 63) if seg.floor is None else seg.floor, cutoff)).fetchone()[0]
+        gone = self._rows_between(seg, -(1 << 63) if seg.floor is None else seg.floor, cutoff)
         self._w.execute("UPDATE ccstore_segments SET floor=? WHERE id=?", (cutoff, seg.id))
         self._refresh_view(seg.cluster, seg.kind)
         return gone
