@@ -111,9 +111,9 @@ def store_files(path: str) -> Dict[str, int]:
             if f.startswith(base)}
 
 
-def measure(path: str, data: List[bytes], fulltext: bool) -> dict:
+def measure(path: str, data: List[bytes], fulltext: bool, compact: bool = False) -> dict:
     """Store ``data`` (line-protocol chunks), seal what is full, close; sizes."""
-    store = ccstore.open(path, fulltext=fulltext, retention=None)
+    store = ccstore.open(path, fulltext=fulltext, retention=None, compact=compact)
     t0 = time.perf_counter()
     written = 0
     for chunk in data:
@@ -122,10 +122,11 @@ def measure(path: str, data: List[bytes], fulltext: bool) -> dict:
     seconds = time.perf_counter() - t0
     stats = store.backend.stats()
     open_rows = sum(k["rows"] for k in stats["kinds"].values()) - _sealed_rows(store)
+    free = stats.get("free_bytes", 0)
     store.close()
     files = store_files(path)
     return {"written": written, "files": files, "bytes": sum(files.values()),
-            "open_rows": open_rows, "seconds": seconds}
+            "open_rows": open_rows, "seconds": seconds, "free": free}
 
 
 def _sealed_rows(store: "ccstore.Store") -> int:
@@ -141,11 +142,14 @@ def main(argv=None) -> None:
     ap.add_argument("--workload", choices=sorted(WORKLOADS), action="append",
                     help="only this workload (repeatable; default: all)")
     ap.add_argument("--files", action="store_true", help="print every file's size")
+    ap.add_argument("--compact", choices=("off", "on", "both"), default="both",
+                    help="compact sealed segments (default: both, one after the other)")
     args = ap.parse_args(argv)
     print(f"{args.n:,} lines per workload, decoder {ccstore.IMPLEMENTATION}")
-    print(f"{'workload':9s} {'full text':9s} {'input B/line':>12s} {'zlib-6 B/line':>13s} "
-          f"{'store B/line':>12s} {'x zlib-6':>8s} {'x input':>7s} {'open rows':>9s} "
-          f"{'s to sealed':>11s}")
+    print(f"{'workload':9s} {'compact':7s} {'full text':9s} {'input B/line':>12s} "
+          f"{'zlib-6 B/line':>13s} {'store B/line':>12s} {'x zlib-6':>8s} {'x input':>7s} "
+          f"{'free B/line':>11s} {'open rows':>9s} {'s to sealed':>11s}")
+    compacts = {"off": [False], "on": [True], "both": [False, True]}[args.compact]
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
         for name in args.workload or sorted(WORKLOADS):
             chunks: List[bytes] = []
@@ -161,17 +165,20 @@ def main(argv=None) -> None:
             ref = len(zlib.compress(raw, 6))
             del raw
             raw_len = sum(map(len, chunks))
-            for fulltext in (False, True):
-                sub = os.path.join(d, f"{name}-{int(fulltext)}")
-                os.mkdir(sub)
-                m = measure(os.path.join(sub, "store.db"), chunks, fulltext)
-                n = m["written"]
-                print(f"{name:9s} {'on' if fulltext else 'off':9s} {raw_len / n:12.1f} "
-                      f"{ref / n:13.1f} {m['bytes'] / n:12.1f} {m['bytes'] / ref:8.2f} "
-                      f"{m['bytes'] / raw_len:7.2f} {m['open_rows']:9,d} {m['seconds']:11.1f}")
-                if args.files:
-                    for f, size in m["files"].items():
-                        print(f"    {f:30s} {size:14,d}")
+            for compact in compacts:
+                for fulltext in (False, True):
+                    sub = os.path.join(d, f"{name}-{int(compact)}{int(fulltext)}")
+                    os.mkdir(sub)
+                    m = measure(os.path.join(sub, "store.db"), chunks, fulltext, compact)
+                    n = m["written"]
+                    print(f"{name:9s} {'on' if compact else 'off':7s} "
+                          f"{'on' if fulltext else 'off':9s} {raw_len / n:12.1f} "
+                          f"{ref / n:13.1f} {m['bytes'] / n:12.1f} {m['bytes'] / ref:8.2f} "
+                          f"{m['bytes'] / raw_len:7.2f} {m['free'] / n:11.1f} "
+                          f"{m['open_rows']:9,d} {m['seconds']:11.1f}", flush=True)
+                    if args.files:
+                        for f, size in m["files"].items():
+                            print(f"    {f:30s} {size:14,d}")
 
 
 if __name__ == "__main__":

@@ -130,6 +130,9 @@ class CompactSteps:
                 self._drop_indexes([seg_id])
                 self._stats["segments_compacted"] += 1
                 done += 1
+                self.enforce_disk_cap()
+        if done:
+            self.give_back_space()
         return done
 
     # ------------------------------------------------------------------ reading

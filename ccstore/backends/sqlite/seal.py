@@ -73,6 +73,10 @@ class SealSteps:
             self._stats["seal_seconds"] += _time.perf_counter() - t0
             self._stats["segments_sealed"] += 1
             sealed += 1
+            if self.max_disk_size is not None:
+                if blocks is not None:
+                    self.give_back_space()  # the row table's pages
+                self.enforce_disk_cap()
         return sealed
 
     def _next_full(self, conn: apsw.Connection) -> Optional[tuple]:
