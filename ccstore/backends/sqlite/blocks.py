@@ -1,22 +1,30 @@
 """Blocks of a compacted SQLite segment: rows stored column by column, compressed.
 
-A compacted segment keeps its rows, sorted by (hostname, time, id), in blocks of
-:data:`BLOCK_ROWS`.  A block holds each column apart: ids and times delta-coded,
-``timestamp`` left out where it is the second of ``time``, low-cardinality columns
-(hostname, name, type, ..., tags, level) as a dictionary of their values and one
-index per row, messages as they are; the whole then compressed with zlib.  Values
-keep their SQLite type (NULL, integer, real, text, blob), so a block decodes to
-exactly the rows that were read.
+A compacted segment keeps its rows, sorted by (hostname, time, id), in blocks.  A
+block holds each column apart: ids and times as 64-bit differences, ``timestamp``
+left out where it is the second of ``time``, low-cardinality columns (hostname,
+name, type, ..., tags, level) as a dictionary of their values and an index per row,
+texts as one string and their lengths; the whole is compressed with zlib.  Values
+keep their SQLite type (NULL, integer, real, text, blob): a column holding anything
+but integers, or text and NULL, is kept as JSON with blobs tagged.  So a block
+decodes to exactly the rows that were read.
+
+Layout (integers little-endian): ``b"CB2"``, the row count (u32), then one section
+per column of :data:`COLUMNS` in the order id, time, timestamp, the dictionary
+columns, field; a section is a kind byte, a payload length (u32) and the payload.
 """
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import operator
+import struct
+import sys
 import zlib
-from typing import Any, List, Sequence
+from array import array
+from typing import Any, List, Sequence, Tuple
 
-#: rows per block
-BLOCK_ROWS = 256
 #: zlib level of the blocks
 LEVEL = 6
 #: the columns of a block's rows, in order (a segment table's columns)
@@ -26,112 +34,156 @@ _ID, _TS, _FIELD, _TIME = (COLUMNS.index(c) for c in ("id", "timestamp", "field"
 #: columns kept as a dictionary of values plus an index per row
 _DICT = tuple(i for i, c in enumerate(COLUMNS) if c not in ("id", "timestamp", "field", "time"))
 _NS = 1_000_000_000
-_FORMAT = 1
+_MAGIC = b"CB2"
+_HEAD = struct.Struct("<3sI")
+_SECTION = struct.Struct("<cI")
+_SWAP = sys.byteorder != "little"
+_PLAIN_TYPES = frozenset((type(None), int, str))
+_TEXT_TYPES = frozenset((type(None), str))
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+# section kinds
+_DELTA = b"D"  # all integers: the first and the differences, int64
+_TEXT = b"S"  # text and NULL: lengths in characters (int32, -1 NULL), then the text
+_JSON = b"J"  # anything else: JSON, a blob as a one-item list
+_SECOND = b"T"  # timestamp: the second of time, nothing stored
+_DICTIONARY = b"K"  # distinct values (a section), then the index of each row
 
 
-def _enc(v: Any) -> Any:
-    """A SQLite value as JSON: a blob becomes a one-item list (no other value is one)."""
+def _le(a: array) -> bytes:
+    if _SWAP:
+        a = array(a.typecode, a)
+        a.byteswap()
+    return a.tobytes()
+
+
+def _from_le(typecode: str, data: Any) -> array:
+    a = array(typecode)
+    a.frombytes(data)
+    if _SWAP:
+        a.byteswap()
+    return a
+
+
+def _json_value(v: Any) -> Any:
     if isinstance(v, bytes):
         return [base64.b64encode(v).decode("ascii")]
     return v
 
 
-def _dec(v: Any) -> Any:
-    if isinstance(v, list):
-        return base64.b64decode(v[0])
-    return v
+def _value_of_json(v: Any) -> Any:
+    return base64.b64decode(v[0]) if isinstance(v, list) else v
 
 
-def _plain(values: Sequence[Any]) -> bool:
-    """Whether every value is NULL, an int, or text: JSON keeps them as they are."""
-    return all(v is None or type(v) in (int, str) for v in values)
+def _section(kind: bytes, payload: bytes) -> bytes:
+    return _SECTION.pack(kind, len(payload)) + payload
 
 
-def _column(values: Sequence[Any]) -> Any:
-    plain = _plain(values)
-    return values if plain else ["b", [_enc(v) for v in values]]
+def _values_section(values: Sequence[Any]) -> bytes:
+    """A column of SQLite values."""
+    types = set(map(type, values))
+    if types <= _TEXT_TYPES:
+        lengths = array("i", [-1 if v is None else len(v) for v in values])
+        text = "".join(v for v in values if v is not None)
+        return _section(_TEXT, _le(lengths) + text.encode("utf-8", "surrogatepass"))
+    if types == {int} and _INT64[0] <= min(values) and max(values) <= _INT64[1]:
+        diffs = [values[0]] + list(map(operator.sub, values[1:], values[:-1]))
+        if _INT64[0] <= min(diffs) and max(diffs) <= _INT64[1]:
+            return _section(_DELTA, _le(array("q", diffs)))
+    doc = json.dumps([_json_value(v) for v in values], ensure_ascii=False, allow_nan=True)
+    return _section(_JSON, doc.encode("utf-8", "surrogatepass"))
 
 
-def _ints_delta(values: Sequence[Any]) -> Any:
-    """Integers as the first and the differences; anything else as a plain column."""
-    if values and all(type(v) is int for v in values):
-        out = [values[0]]
-        prev = values[0]
-        for v in values[1:]:
-            out.append(v - prev)
-            prev = v
-        return ["d", out]
-    return ["p", _column(list(values))]
-
-
-def encode_block(rows: Sequence[Sequence[Any]]) -> bytes:
-    """Rows shaped as :data:`COLUMNS` -> one compressed block."""
-    cols = list(zip(*rows)) if rows else [()] * len(COLUMNS)
-    out: List[Any] = [_FORMAT, len(rows)]
-    out.append(_ints_delta(cols[_ID]))
-    times = cols[_TIME]
-    out.append(_ints_delta(times))
-    ts = cols[_TS]
-    if all(type(t) is int and type(s) is int and s == t // _NS for t, s in zip(times, ts)):
-        out.append(["t"])  # the second of time (floor), as the writer stores it
-    else:
-        out.append(["p", _column(list(ts))])
-    for i in _DICT:
-        values = cols[i]
-        seen: dict = {}
-        index = []
-        for v in values:
-            # the key tells 1 from 1.0 and True from 1 (they are distinct SQLite values)
-            k = (type(v), v) if not isinstance(v, bytes) else (bytes, v)
-            j = seen.get(k)
-            if j is None:
-                j = seen[k] = len(seen)
-            index.append(j)
+def _dictionary_section(values: Sequence[Any]) -> bytes:
+    if set(map(type, values)) <= _PLAIN_TYPES:  # no two distinct values equal as keys
+        distinct = list(dict.fromkeys(values))
+        index_of = {v: j for j, v in enumerate(distinct)}
+        index = list(map(index_of.__getitem__, values))
+    else:  # keyed by type too: 1 and 1.0 are distinct SQLite values
+        keys = [(type(v), v) for v in values]
+        seen = {k: j for j, k in enumerate(dict.fromkeys(keys))}
+        index = list(map(seen.__getitem__, keys))
         distinct = [k[1] for k in seen]
-        out.append([_column(distinct), index])
-    out.append(_column(list(cols[_FIELD])))
-    return zlib.compress(json.dumps(out, ensure_ascii=False, separators=(",", ":"),
-                                    allow_nan=True).encode("utf-8", "surrogatepass"), LEVEL)
+    code = "B" if len(distinct) <= 0x100 else "H" if len(distinct) <= 0x10000 else "I"
+    inner = _values_section(distinct)
+    return _section(_DICTIONARY, inner + code.encode("ascii") + _le(array(code, index)))
 
 
-def _undelta(col: Any) -> List[Any]:
-    tag, body = col[0], col[1]
-    if tag == "d":
-        out = []
-        acc = 0
-        for i, d in enumerate(body):
-            acc = d if i == 0 else acc + d
-            out.append(acc)
+def encode_block(rows: Sequence[Sequence[Any]], level: int = LEVEL) -> bytes:
+    """Rows shaped as :data:`COLUMNS` -> one compressed block."""
+    n = len(rows)
+    cols = list(zip(*rows)) if rows else [()] * len(COLUMNS)
+    parts = [_HEAD.pack(_MAGIC, n), _values_section(cols[_ID]), _values_section(cols[_TIME])]
+    times, ts = cols[_TIME], cols[_TS]
+    if set(map(type, times)) <= {int} and set(map(type, ts)) <= {int} and \
+            list(map(operator.floordiv, times, itertools.repeat(_NS, n))) == list(ts):
+        parts.append(_section(_SECOND, b""))  # the writer stores it so
+    else:
+        parts.append(_values_section(ts))
+    for i in _DICT:
+        parts.append(_dictionary_section(cols[i]))
+    parts.append(_values_section(cols[_FIELD]))
+    return zlib.compress(b"".join(parts), level)
+
+
+def _read_section(buf: memoryview, pos: int) -> Tuple[bytes, memoryview, int]:
+    kind, size = _SECTION.unpack_from(buf, pos)
+    pos += _SECTION.size
+    return kind, buf[pos:pos + size], pos + size
+
+
+def _values(kind: bytes, payload: memoryview, n: int) -> List[Any]:
+    if kind == _TEXT:
+        lengths = _from_le("i", payload[:4 * n])
+        text = bytes(payload[4 * n:]).decode("utf-8", "surrogatepass")
+        if -1 not in lengths:
+            ends = list(itertools.accumulate(lengths))
+            return list(map(text.__getitem__, map(slice, [0] + ends[:-1], ends)))
+        out: List[Any] = []
+        pos = 0
+        for length in lengths:
+            if length < 0:
+                out.append(None)
+            else:
+                out.append(text[pos:pos + length])
+                pos += length
         return out
-    return _plain_values(body)
-
-
-def _plain_values(col: Any) -> List[Any]:
-    """A column written by :func:`_column`: a plain list, or ``["b", encoded]`` (a plain
-    column is never that: none of its values is a list)."""
-    if isinstance(col, list) and len(col) == 2 and col[0] == "b" and isinstance(col[1], list):
-        return [_dec(v) for v in col[1]]
-    return col
+    if kind == _DELTA:
+        return list(itertools.accumulate(_from_le("q", payload)))
+    if kind == _JSON:
+        return [_value_of_json(v)
+                for v in json.loads(bytes(payload).decode("utf-8", "surrogatepass"))]
+    raise ValueError(f"unknown column kind {kind!r}")
 
 
 def decode_block(data: bytes) -> List[tuple]:
     """One block -> its rows shaped as :data:`COLUMNS`, in stored order."""
-    doc = json.loads(zlib.decompress(data).decode("utf-8", "surrogatepass"))
-    if doc[0] != _FORMAT:
-        raise ValueError(f"unknown block format {doc[0]!r}")
-    n = doc[1]
-    ids = _undelta(doc[2])
-    times = _undelta(doc[3])
-    if doc[4][0] == "t":
-        ts = [t // _NS for t in times]
-    else:
-        ts = _plain_values(doc[4][1])
+    buf = memoryview(zlib.decompress(data))
+    magic, n = _HEAD.unpack_from(buf, 0)
+    if magic != _MAGIC:
+        raise ValueError(f"unknown block format {bytes(magic)!r}")
+    pos = _HEAD.size
     cols: List[Any] = [None] * len(COLUMNS)
-    cols[_ID], cols[_TIME], cols[_TS] = ids, times, ts
-    for i, (distinct, index) in zip(_DICT, doc[5:5 + len(_DICT)]):
-        values = _plain_values(distinct)
-        cols[i] = [values[j] for j in index]
-    cols[_FIELD] = _plain_values(doc[5 + len(_DICT)])
+    kind, payload, pos = _read_section(buf, pos)
+    cols[_ID] = _values(kind, payload, n)
+    kind, payload, pos = _read_section(buf, pos)
+    cols[_TIME] = _values(kind, payload, n)
+    kind, payload, pos = _read_section(buf, pos)
+    cols[_TS] = (list(map(operator.floordiv, cols[_TIME], itertools.repeat(_NS, n)))
+                 if kind == _SECOND else _values(kind, payload, n))
+    for i in _DICT:
+        kind, payload, pos = _read_section(buf, pos)
+        if kind != _DICTIONARY:
+            raise ValueError(f"unknown dictionary kind {kind!r}")
+        ikind, ipayload, ipos = _read_section(payload, 0)
+        code = chr(payload[ipos])
+        index = _from_le(code, payload[ipos + 1:])
+        # every value of a dictionary is some row's: there are max(index) + 1
+        distinct = _values(ikind, ipayload, max(index) + 1 if n else 0)
+        cols[i] = distinct * n if len(distinct) == 1 else list(
+            map(distinct.__getitem__, index))
+    kind, payload, pos = _read_section(buf, pos)
+    cols[_FIELD] = _values(kind, payload, n)
     if n == 0:
         return []
     return list(zip(*cols))

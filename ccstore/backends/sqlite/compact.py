@@ -21,7 +21,7 @@ from typing import Any, Iterable, List, Optional, Tuple
 import apsw
 
 from ..base import SEALED
-from .blocks import BLOCK_ROWS, COLUMNS, decode_block, encode_block
+from .blocks import COLUMNS, decode_block, encode_block
 from .schema import quote_ident
 
 #: a block as stored: (rows, first host, last host, least time, greatest time, data,
@@ -37,6 +37,11 @@ CREATE VIRTUAL TABLE s_fts USING fts5(field, content='s', content_rowid='id', co
 _SCRATCH_INSERT = f"INSERT INTO s({', '.join(COLUMNS)}) VALUES({', '.join('?' * len(COLUMNS))})"
 _HOST_AT = COLUMNS.index("hostname")
 _TIME_AT = COLUMNS.index("time")
+#: rows of a block at least and at most
+MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 16, 4096
+#: bytes of a page a block leaves to the rest of its row (SQLite keeps a row of up to
+#: the page size less 35 bytes in one page): a block is stored in one page, no more
+_ROW_ROOM = 160
 #: a query part the block index can take as it is: a word or a "phrase", maybe a prefix
 _QUERY_PART = re.compile(r'"(?:[^"]|"")*"\*?|[^\s"()]+')
 
@@ -60,16 +65,29 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[List[Block]]:
         if f"no such table: {tbl}" in str(exc):
             return None
         raise
+    target = conn.execute("PRAGMA page_size").fetchone()[0] - _ROW_ROOM
     blocks: List[Block] = []
-    for i in range(0, len(rows), BLOCK_ROWS):
-        part = rows[i:i + BLOCK_ROWS]
+    per_row = 32.0  # compressed bytes per row, as far as seen
+    i = 0
+    while i < len(rows):
+        # as many rows as fill one page: a larger block would take two pages, one of
+        # them mostly empty
+        k = max(MIN_BLOCK_ROWS, min(MAX_BLOCK_ROWS, int(target / per_row)))
+        while True:
+            part = rows[i:i + k]
+            data = encode_block([r[:-1] for r in part])
+            if len(data) <= target or k <= MIN_BLOCK_ROWS:
+                break
+            k = max(MIN_BLOCK_ROWS, int(k * target / len(data) * 0.97))
+        per_row = max(len(data) / len(part), 1.0)
+        i += len(part)
         times = [r[_TIME_AT] for r in part if isinstance(r[_TIME_AT], int)]
         exact = len(times) == sum(r[_TIME_AT] is not None for r in part)
         tmin = min(times) if times and exact else None
         tmax = max(times) if times and exact else None
         doc = "\n".join(r[-1] for r in part if r[-1] is not None)
-        blocks.append((len(part), part[0][_HOST_AT], part[-1][_HOST_AT], tmin, tmax,
-                       encode_block([r[:-1] for r in part]), doc))
+        blocks.append((len(part), part[0][_HOST_AT], part[-1][_HOST_AT], tmin, tmax, data,
+                       doc))
     return blocks
 
 
