@@ -38,6 +38,20 @@ def answers(store: ccstore.Store) -> list:
         out.append([r.as_dict() for r in store.query("c", kind=kind, hosts=["h3", "h5"],
                                                      start=T0 + 100, end=T0 + 700)])
         out.append(store.count("c", kind=kind, by="host", interval=60))
+        for order in ("desc", "asc"):
+            # bounds on the times of rows (h3 writes at T0 + 101 and T0 + 703), paged
+            pages, after = [], None
+            while True:
+                page = store.query("c", kind=kind, hosts="h3", start=T0 + 101, end=T0 + 703,
+                                   limit=9, order=order, after=after)
+                pages.append([r.as_dict() for r in page])
+                if len(page) < 9:
+                    break
+                after = page[-1].cursor
+            out.append(pages)
+        # bounds to the nanosecond, on rows' times
+        out.append([r.as_dict() for r in store.query(
+            "c", kind=kind, hosts="h3", start=(T0 + 101) * 10**9, end=(T0 + 703) * 10**9)])
     out.append([r.as_dict() for r in store.query(text="failed AND x3", limit=50)])
     out.append([r.as_dict() for r in store.query(text='"job 4"', limit=None)])
     out.append(store.count("c", by="level", start=T0 + 33, end=T0 + 811))
@@ -57,6 +71,9 @@ def test_block_round_trip_keeps_every_sqlite_type():
     ]
     got = decode_block(encode_block(rows))
     assert got == rows
+    # only some hosts: theirs and those whose hostname is not text
+    assert decode_block(encode_block(rows), {"h1"}) == [r for r in rows if r[3] != "h0"]
+    assert decode_block(encode_block(rows), {"h9"}) == [rows[1]]
     assert [tuple(type(v) for v in r) for r in got] == [tuple(type(v) for v in r) for r in rows]
     assert decode_block(encode_block([])) == []
     assert len(COLUMNS) == len(rows[0])

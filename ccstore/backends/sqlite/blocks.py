@@ -10,8 +10,11 @@ but integers, or text and NULL, is kept as JSON with blobs tagged.  So a block
 decodes to exactly the rows that were read.
 
 Layout (integers little-endian): ``b"CB2"``, the row count (u32), then one section
-per column of :data:`COLUMNS` in the order id, time, timestamp, the dictionary
-columns, field; a section is a kind byte, a payload length (u32) and the payload.
+per column of :data:`COLUMNS` in the order hostname (first: a read of some hosts
+takes only their rows from the other columns), id, time, timestamp, the other
+dictionary columns, field; a section is a kind byte, a payload length (u32) and the
+payload; a dictionary's payload is the count of its values (u32), their section, the
+index type (``B``, ``H`` or ``I``) and the index of each row.
 """
 from __future__ import annotations
 
@@ -23,20 +26,22 @@ import struct
 import sys
 import zlib
 from array import array
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Container, List, Optional, Sequence, Tuple
 
 #: zlib level of the blocks
 LEVEL = 6
 #: the columns of a block's rows, in order (a segment table's columns)
 COLUMNS = ("id", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
            "othertags", "field", "time", "level")
-_ID, _TS, _FIELD, _TIME = (COLUMNS.index(c) for c in ("id", "timestamp", "field", "time"))
+_ID, _TS, _FIELD, _TIME, _HOST = (COLUMNS.index(c)
+                                  for c in ("id", "timestamp", "field", "time", "hostname"))
 #: columns kept as a dictionary of values plus an index per row
 _DICT = tuple(i for i, c in enumerate(COLUMNS) if c not in ("id", "timestamp", "field", "time"))
 _NS = 1_000_000_000
 _MAGIC = b"CB2"
 _HEAD = struct.Struct("<3sI")
 _SECTION = struct.Struct("<cI")
+_COUNT = struct.Struct("<I")
 _SWAP = sys.byteorder != "little"
 _PLAIN_TYPES = frozenset((type(None), int, str))
 _TEXT_TYPES = frozenset((type(None), str))
@@ -106,14 +111,16 @@ def _dictionary_section(values: Sequence[Any]) -> bytes:
         distinct = [k[1] for k in seen]
     code = "B" if len(distinct) <= 0x100 else "H" if len(distinct) <= 0x10000 else "I"
     inner = _values_section(distinct)
-    return _section(_DICTIONARY, inner + code.encode("ascii") + _le(array(code, index)))
+    return _section(_DICTIONARY, _COUNT.pack(len(distinct)) + inner + code.encode("ascii")
+                    + _le(array(code, index)))
 
 
 def encode_block(rows: Sequence[Sequence[Any]], level: int = LEVEL) -> bytes:
     """Rows shaped as :data:`COLUMNS` -> one compressed block."""
     n = len(rows)
     cols = list(zip(*rows)) if rows else [()] * len(COLUMNS)
-    parts = [_HEAD.pack(_MAGIC, n), _values_section(cols[_ID]), _values_section(cols[_TIME])]
+    parts = [_HEAD.pack(_MAGIC, n), _dictionary_section(cols[_HOST]),
+             _values_section(cols[_ID]), _values_section(cols[_TIME])]
     times, ts = cols[_TIME], cols[_TS]
     if set(map(type, times)) <= {int} and set(map(type, ts)) <= {int} and \
             list(map(operator.floordiv, times, itertools.repeat(_NS, n))) == list(ts):
@@ -121,7 +128,8 @@ def encode_block(rows: Sequence[Sequence[Any]], level: int = LEVEL) -> bytes:
     else:
         parts.append(_values_section(ts))
     for i in _DICT:
-        parts.append(_dictionary_section(cols[i]))
+        if i != _HOST:
+            parts.append(_dictionary_section(cols[i]))
     parts.append(_values_section(cols[_FIELD]))
     return zlib.compress(b"".join(parts), level)
 
@@ -132,13 +140,19 @@ def _read_section(buf: memoryview, pos: int) -> Tuple[bytes, memoryview, int]:
     return kind, buf[pos:pos + size], pos + size
 
 
-def _values(kind: bytes, payload: memoryview, n: int) -> List[Any]:
+def _values(kind: bytes, payload: memoryview, n: int,
+            keep: Optional[List[int]] = None) -> List[Any]:
+    """A column of ``n`` values; with ``keep``, only the values at those positions."""
     if kind == _TEXT:
         lengths = _from_le("i", payload[:4 * n])
         text = bytes(payload[4 * n:]).decode("utf-8", "surrogatepass")
         if -1 not in lengths:
             ends = list(itertools.accumulate(lengths))
-            return list(map(text.__getitem__, map(slice, [0] + ends[:-1], ends)))
+            starts = [0] + ends[:-1]
+            if keep is not None:
+                starts = list(map(starts.__getitem__, keep))
+                ends = list(map(ends.__getitem__, keep))
+            return list(map(text.__getitem__, map(slice, starts, ends)))
         out: List[Any] = []
         pos = 0
         for length in lengths:
@@ -147,43 +161,60 @@ def _values(kind: bytes, payload: memoryview, n: int) -> List[Any]:
             else:
                 out.append(text[pos:pos + length])
                 pos += length
-        return out
-    if kind == _DELTA:
-        return list(itertools.accumulate(_from_le("q", payload)))
-    if kind == _JSON:
-        return [_value_of_json(v)
-                for v in json.loads(bytes(payload).decode("utf-8", "surrogatepass"))]
-    raise ValueError(f"unknown column kind {kind!r}")
+    elif kind == _DELTA:
+        out = list(itertools.accumulate(_from_le("q", payload)))
+    elif kind == _JSON:
+        out = [_value_of_json(v)
+               for v in json.loads(bytes(payload).decode("utf-8", "surrogatepass"))]
+    else:
+        raise ValueError(f"unknown column kind {kind!r}")
+    return out if keep is None else list(map(out.__getitem__, keep))
 
 
-def decode_block(data: bytes) -> List[tuple]:
-    """One block -> its rows shaped as :data:`COLUMNS`, in stored order."""
+def _dictionary(buf: memoryview, pos: int) -> Tuple[List[Any], array, int]:
+    """A dictionary column: its distinct values, the index of each row, where the
+    next section starts."""
+    kind, payload, pos = _read_section(buf, pos)
+    if kind != _DICTIONARY:
+        raise ValueError(f"unknown dictionary kind {kind!r}")
+    (count,) = _COUNT.unpack_from(payload, 0)
+    ikind, ipayload, ipos = _read_section(payload, _COUNT.size)
+    index = _from_le(chr(payload[ipos]), payload[ipos + 1:])
+    return _values(ikind, ipayload, count), index, pos
+
+
+def decode_block(data: bytes, hosts: Optional[Container[str]] = None) -> List[tuple]:
+    """One block -> its rows shaped as :data:`COLUMNS`, in stored order; with
+    ``hosts``, only those whose hostname is one of them or not text."""
     buf = memoryview(zlib.decompress(data))
     magic, n = _HEAD.unpack_from(buf, 0)
     if magic != _MAGIC:
         raise ValueError(f"unknown block format {bytes(magic)!r}")
-    pos = _HEAD.size
     cols: List[Any] = [None] * len(COLUMNS)
+    keep: Optional[List[int]] = None  # the rows of ``hosts``, when not all
+    distinct, index, pos = _dictionary(buf, _HEAD.size)
+    if hosts is not None:
+        flags = [h in hosts or not isinstance(h, str) for h in distinct]
+        if not all(flags):
+            keep = list(itertools.compress(range(n), map(flags.__getitem__, index)))
+            if not keep:
+                return []
+            index = list(map(index.__getitem__, keep))
+    cols[_HOST] = list(map(distinct.__getitem__, index))
     kind, payload, pos = _read_section(buf, pos)
-    cols[_ID] = _values(kind, payload, n)
+    cols[_ID] = _values(kind, payload, n, keep)
     kind, payload, pos = _read_section(buf, pos)
-    cols[_TIME] = _values(kind, payload, n)
+    cols[_TIME] = _values(kind, payload, n, keep)
     kind, payload, pos = _read_section(buf, pos)
-    cols[_TS] = (list(map(operator.floordiv, cols[_TIME], itertools.repeat(_NS, n)))
-                 if kind == _SECOND else _values(kind, payload, n))
+    cols[_TS] = (list(map(operator.floordiv, cols[_TIME], itertools.repeat(_NS)))
+                 if kind == _SECOND else _values(kind, payload, n, keep))
     for i in _DICT:
-        kind, payload, pos = _read_section(buf, pos)
-        if kind != _DICTIONARY:
-            raise ValueError(f"unknown dictionary kind {kind!r}")
-        ikind, ipayload, ipos = _read_section(payload, 0)
-        code = chr(payload[ipos])
-        index = _from_le(code, payload[ipos + 1:])
-        # every value of a dictionary is some row's: there are max(index) + 1
-        distinct = _values(ikind, ipayload, max(index) + 1 if n else 0)
-        cols[i] = distinct * n if len(distinct) == 1 else list(
-            map(distinct.__getitem__, index))
+        if i != _HOST:
+            distinct, index, pos = _dictionary(buf, pos)
+            if keep is not None:
+                index = list(map(index.__getitem__, keep))
+            cols[i] = (distinct * len(index) if len(distinct) == 1
+                       else list(map(distinct.__getitem__, index)))
     kind, payload, pos = _read_section(buf, pos)
-    cols[_FIELD] = _values(kind, payload, n)
-    if n == 0:
-        return []
-    return list(zip(*cols))
+    cols[_FIELD] = _values(kind, payload, n, keep)
+    return list(zip(*cols)) if n else []

@@ -15,8 +15,9 @@ means what it meant on the row table.
 """
 from __future__ import annotations
 
+import operator
 import re
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import apsw
 
@@ -37,6 +38,13 @@ CREATE VIRTUAL TABLE s_fts USING fts5(field, content='s', content_rowid='id', co
 _SCRATCH_INSERT = f"INSERT INTO s({', '.join(COLUMNS)}) VALUES({', '.join('?' * len(COLUMNS))})"
 _HOST_AT = COLUMNS.index("hostname")
 _TIME_AT = COLUMNS.index("time")
+_ID_AT = COLUMNS.index("id")
+_AT = {c: i for i, c in enumerate(COLUMNS)}
+_TIME_ID = operator.itemgetter(_TIME_AT, _ID_AT)
+#: a row of a block as a query selects it (``query.SELECT_COLUMNS``)
+_AS_SELECTED = operator.itemgetter(*(_AT[c] for c in (
+    "id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
+    "othertags", "field")))
 #: rows of a block at least and at most
 MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 16, 4096
 #: bytes of a page a block leaves to the rest of its row (SQLite keeps a row of up to
@@ -160,12 +168,13 @@ class CompactSteps:
             conn = apsw.Connection(":memory:")
             conn.execute(_SCRATCH_DDL)
             self._local.scratch = conn
+            self._local.scratch_fts = False  # whether s_fts holds entries
         return conn
 
-    def _load_scratch(self, conn: apsw.Connection, seg: Any, spec: Any,
-                      bounds: Tuple[Optional[int], Optional[int]]) -> apsw.Connection:
-        """Fill the scratch table with the rows of ``seg``'s blocks that may match
-        ``spec`` (a superset: the read's SQL decides); return its connection."""
+    def _candidates(self, conn: apsw.Connection, seg: Any, spec: Any,
+                    bounds: Tuple[Optional[int], Optional[int]]) -> List[tuple]:
+        """The rows of ``seg``'s blocks that may match ``spec`` (a superset), shaped as
+        :data:`~.blocks.COLUMNS`."""
         start, end = bounds
         sql = [f"SELECT blk, data FROM {quote_ident(block_table(seg.tbl))} WHERE 1"]
         args: list = []
@@ -188,22 +197,78 @@ class CompactSteps:
             sql.append(f"AND blk IN (SELECT rowid FROM {bf} WHERE {bf} MATCH ?)")
             args.append(terms)
         host_set = set(hosts) if hosts else None
+        out: List[tuple] = []
+        for _, data in conn.execute(" ".join(sql), args).fetchall():
+            rows = decode_block(data, host_set)
+            if start is not None or end is not None:
+                rows = [r for r in rows if _may_pass(r[_TIME_AT], start, end)]
+            out.extend(rows)
+        self._stats["compacted_reads"] += 1
+        return out
+
+    def _load_scratch(self, conn: apsw.Connection, seg: Any, spec: Any,
+                      bounds: Tuple[Optional[int], Optional[int]]) -> apsw.Connection:
+        """Fill the scratch table with the rows of ``seg`` that may match ``spec`` (a
+        superset: the read's SQL decides); return its connection."""
+        rows = self._candidates(conn, seg, spec, bounds)
         scratch = self._scratch()
         scratch.execute("DELETE FROM s")
-        scratch.execute("INSERT INTO s_fts(s_fts) VALUES('delete-all')")
+        if self._local.scratch_fts:
+            scratch.execute("INSERT INTO s_fts(s_fts) VALUES('delete-all')")
+            self._local.scratch_fts = False
         with scratch:
-            for _, data in conn.execute(" ".join(sql), args).fetchall():
-                rows: Iterable[tuple] = decode_block(data)
-                if host_set is not None:
-                    rows = [r for r in rows if not isinstance(r[_HOST_AT], str)
-                            or r[_HOST_AT] in host_set]
-                if start is not None or end is not None:
-                    rows = [r for r in rows if _may_pass(r[_TIME_AT], start, end)]
-                scratch.executemany(_SCRATCH_INSERT, rows)
-            if spec.text is not None:
+            scratch.executemany(_SCRATCH_INSERT, rows)
+            if spec.text is not None and seg.fts:
                 scratch.execute("INSERT INTO s_fts(s_fts) VALUES('rebuild')")
-        self._stats["compacted_reads"] += 1
+                self._local.scratch_fts = True
         return scratch
+
+    def _select_rows(self, conn: apsw.Connection, seg: Any, spec: Any,
+                     bounds: Tuple[Optional[int], Optional[int]]) -> Optional[List[tuple]]:
+        """The records of compacted ``seg`` that ``spec`` selects, in its order and
+        cut to its limit, shaped as ``SELECT_COLUMNS``, filtered in Python: for a spec
+        of time, column, level and cursor conditions over integer times and text
+        values, which compare alike in Python and SQLite.  None for anything else
+        (the read then runs its SQL on the scratch table)."""
+        if spec.tags or spec.text is not None:
+            return None
+        conds = [(_AT[c], frozenset(v), False) for c, v in spec.columns.items()]
+        conds += [(_AT[c], frozenset(v), True) for c, v in spec.exclude.items()]
+        if spec.levels is not None:
+            conds.append((_AT["level"], frozenset(spec.levels.values), spec.levels.negate))
+        if not all(type(x) is str for _, values, _ in conds for x in values):
+            return None
+        start, end = bounds
+        after = spec.after
+        desc = spec.order == "desc"
+        out = []
+        for r in self._candidates(conn, seg, spec, bounds):
+            t = r[_TIME_AT]
+            if type(t) is not int or type(r[_ID_AT]) is not int:
+                return None
+            if (start is not None and t < start) or (end is not None and t > end):
+                continue
+            ok = True
+            for at, values, negate in conds:
+                v = r[at]
+                if v is not None and type(v) is not str:
+                    return None
+                # SQL: NULL IN (...) is not true; (v IS NULL OR v NOT IN (...))
+                if (v is None or v not in values) if negate else (v in values):
+                    continue
+                ok = False
+                break
+            if not ok:
+                continue
+            if after is not None:
+                key = (t, r[_ID_AT])
+                if (key >= after) if desc else (key <= after):
+                    continue
+            out.append(r)
+        out.sort(key=_TIME_ID, reverse=desc)
+        if spec.limit is not None:
+            del out[spec.limit:]
+        return list(map(_AS_SELECTED, out))
 
     def _compact_rows_between(self, conn: apsw.Connection, seg: Any, lo: int,
                               hi: Optional[int]) -> int:

@@ -185,6 +185,13 @@ class QuerySteps:
                 if (desc and (seg.max_time or 0) < worst) or (
                         not desc and (seg.min_time or 0) > worst):
                     break
+            if seg.compact:
+                rows = self._select_rows(conn, seg, spec, self._bounds(seg, spec))
+                if rows is not None:
+                    if rows:
+                        found.extend(map((seg.cluster, seg.kind).__add__, rows))
+                        merged = False
+                    continue
             via = self._source(seg, spec)
             where, args = self._where(conn, seg, spec, via=via)
             tm, rid = _order_columns(via)
