@@ -13,7 +13,9 @@ the index file and its own), measured after ``flush()`` (every full segment
 sealed) and ``close()``; the reference is ``zlib.compress(input, 6)`` of the very
 bytes written, in the same run.  Rows still in open (unsealed) segments are
 printed beside it: with ``seal_rows`` rows per segment and kind, a store keeps at
-most one open segment per cluster and kind.
+most one open segment per cluster and kind.  "sealed" is the sealed segments alone:
+the pages of their tables (``dbstat``) per row they hold, against the zlib bytes per
+line of the whole input.
 
     python benchmarks/bench_size.py -n 1000000
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -111,9 +114,11 @@ def store_files(path: str) -> Dict[str, int]:
             if f.startswith(base)}
 
 
-def measure(path: str, data: List[bytes], fulltext: bool, compact: bool = False) -> dict:
+def measure(path: str, data: List[bytes], fulltext: bool, compact: bool = False,
+            seal_rows: int = 65536) -> dict:
     """Store ``data`` (line-protocol chunks), seal what is full, close; sizes."""
-    store = ccstore.open(path, fulltext=fulltext, retention=None, compact=compact)
+    store = ccstore.open(path, fulltext=fulltext, retention=None, compact=compact,
+                         seal_rows=seal_rows)
     t0 = time.perf_counter()
     written = 0
     for chunk in data:
@@ -123,10 +128,28 @@ def measure(path: str, data: List[bytes], fulltext: bool, compact: bool = False)
     stats = store.backend.stats()
     open_rows = sum(k["rows"] for k in stats["kinds"].values()) - _sealed_rows(store)
     free = stats.get("free_bytes", 0)
+    sealed_bytes, sealed_rows = _sealed_share(store)
     store.close()
     files = store_files(path)
     return {"written": written, "files": files, "bytes": sum(files.values()),
-            "open_rows": open_rows, "seconds": seconds, "free": free}
+            "open_rows": open_rows, "seconds": seconds, "free": free,
+            "sealed_bytes": sealed_bytes, "sealed_rows": sealed_rows}
+
+
+def _sealed_share(store: "ccstore.Store") -> tuple:
+    """(bytes, rows) of the sealed segments: the pages of their tables (row or block
+    tables, full-text tables, indexes in the index file) by ``dbstat``."""
+    conn = store.backend._reader()
+    sealed = {sid: rows for sid, rows in conn.execute(
+        "SELECT id, rows FROM ccstore_segments WHERE state=2")}
+    total = 0
+    for schema in ("main", "ix"):
+        for name, size in conn.execute(
+                f"SELECT name, sum(pgsize) FROM dbstat('{schema}') GROUP BY name"):
+            m = re.match(r"cc[sx]_(\d+)(_|$)", name)
+            if m and int(m.group(1)) in sealed:
+                total += size
+    return total, sum(sealed.values())
 
 
 def _sealed_rows(store: "ccstore.Store") -> int:
@@ -144,11 +167,14 @@ def main(argv=None) -> None:
     ap.add_argument("--files", action="store_true", help="print every file's size")
     ap.add_argument("--compact", choices=("off", "on", "both"), default="both",
                     help="compact sealed segments (default: both, one after the other)")
+    ap.add_argument("--seal-rows", type=int, default=65536, dest="seal_rows",
+                    help="rows per segment (default: the store's, 65,536)")
     args = ap.parse_args(argv)
     print(f"{args.n:,} lines per workload, decoder {ccstore.IMPLEMENTATION}")
     print(f"{'workload':9s} {'compact':7s} {'full text':9s} {'input B/line':>12s} "
           f"{'zlib-6 B/line':>13s} {'store B/line':>12s} {'x zlib-6':>8s} {'x input':>7s} "
-          f"{'free B/line':>11s} {'open rows':>9s} {'s to sealed':>11s}")
+          f"{'free B/line':>11s} {'open rows':>9s} {'s to sealed':>11s} "
+          f"{'sealed B/line':>13s} {'x zlib-6':>8s}")
     compacts = {"off": [False], "on": [True], "both": [False, True]}[args.compact]
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
         for name in args.workload or sorted(WORKLOADS):
@@ -169,13 +195,17 @@ def main(argv=None) -> None:
                 for fulltext in (False, True):
                     sub = os.path.join(d, f"{name}-{int(compact)}{int(fulltext)}")
                     os.mkdir(sub)
-                    m = measure(os.path.join(sub, "store.db"), chunks, fulltext, compact)
+                    m = measure(os.path.join(sub, "store.db"), chunks, fulltext, compact,
+                                args.seal_rows)
                     n = m["written"]
                     print(f"{name:9s} {'on' if compact else 'off':7s} "
                           f"{'on' if fulltext else 'off':9s} {raw_len / n:12.1f} "
                           f"{ref / n:13.1f} {m['bytes'] / n:12.1f} {m['bytes'] / ref:8.2f} "
                           f"{m['bytes'] / raw_len:7.2f} {m['free'] / n:11.1f} "
-                          f"{m['open_rows']:9,d} {m['seconds']:11.1f}", flush=True)
+                          f"{m['open_rows']:9,d} {m['seconds']:11.1f} "
+                          + (f"{m['sealed_bytes'] / m['sealed_rows']:13.1f} "
+                             f"{m['sealed_bytes'] / m['sealed_rows'] / (ref / n):8.2f}"
+                             if m["sealed_rows"] else f"{'-':>13s}"), flush=True)
                     if args.files:
                         for f, size in m["files"].items():
                             print(f"    {f:30s} {size:14,d}")
