@@ -172,7 +172,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     print(f"{args.n:,} lines per workload, decoder {ccstore.IMPLEMENTATION}")
     print(f"{'workload':9s} {'compact':7s} {'full text':9s} {'input B/line':>12s} "
-          f"{'zlib-6 B/line':>13s} {'store B/line':>12s} {'x zlib-6':>8s} {'x input':>7s} "
+          f"{'zlib-6 B/line':>13s} {'files B/line':>12s} {'x zlib-6':>8s} {'x input':>7s} "
           f"{'free B/line':>11s} {'open rows':>9s} {'s to sealed':>11s} "
           f"{'sealed B/line':>13s} {'x zlib-6':>8s}")
     compacts = {"off": [False], "on": [True], "both": [False, True]}[args.compact]

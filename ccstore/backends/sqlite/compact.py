@@ -80,7 +80,8 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[List[Block]]:
     while i < len(rows):
         # as many rows as fill one page: a larger block would take two pages, one of
         # them mostly empty
-        k = max(MIN_BLOCK_ROWS, min(MAX_BLOCK_ROWS, int(target / per_row)))
+        # (aiming a little below: a block past the page is encoded again, smaller)
+        k = max(MIN_BLOCK_ROWS, min(MAX_BLOCK_ROWS, int(0.96 * target / per_row)))
         while True:
             part = rows[i:i + k]
             data = encode_block([r[:-1] for r in part])
