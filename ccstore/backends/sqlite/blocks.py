@@ -30,6 +30,8 @@ from typing import Any, Container, List, Optional, Sequence, Tuple
 
 #: zlib level of the blocks
 LEVEL = 6
+#: bytes of a segment's preset dictionary (zlib uses at most 32 KiB)
+DICTIONARY_BYTES = 32768
 #: the columns of a block's rows, in order (a segment table's columns)
 COLUMNS = ("id", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
            "othertags", "field", "time", "level")
@@ -130,8 +132,26 @@ def _dictionary_section(values: Sequence[Any]) -> bytes:
                     + _le(array(code, index)))
 
 
-def encode_block(rows: Sequence[Sequence[Any]], level: int = LEVEL) -> bytes:
-    """Rows shaped as :data:`COLUMNS` -> one compressed block."""
+def encode_block(rows: Sequence[Sequence[Any]], level: int = LEVEL,
+                 zdict: Optional[bytes] = None) -> bytes:
+    """Rows shaped as :data:`COLUMNS` -> one compressed block (with ``zdict``, zlib's
+    preset dictionary: the block is decoded with the same)."""
+    raw = block_layout(rows)
+    if zdict is None:
+        return zlib.compress(raw, level)
+    c = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
+    return c.compress(raw) + c.flush()
+
+
+def make_dictionary(samples: Sequence[bytes], size: int = DICTIONARY_BYTES) -> bytes:
+    """A preset dictionary for the blocks of one segment from the uncompressed layouts
+    of some of them (zlib looks back at most 32 KiB, nearest first)."""
+    per = max(size // max(len(samples), 1), 1)
+    return b"".join(s[:per] for s in samples)[-size:]
+
+
+def block_layout(rows: Sequence[Sequence[Any]]) -> bytes:
+    """Rows shaped as :data:`COLUMNS` -> a block's layout, uncompressed."""
     n = len(rows)
     cols = list(zip(*rows)) if rows else [()] * len(COLUMNS)
     parts = [_HEAD.pack(_MAGIC, n), _dictionary_section(cols[_HOST]),
@@ -146,7 +166,7 @@ def encode_block(rows: Sequence[Sequence[Any]], level: int = LEVEL) -> bytes:
         if i != _HOST:
             parts.append(_dictionary_section(cols[i]))
     parts.append(_values_section(cols[_FIELD]))
-    return zlib.compress(b"".join(parts), level)
+    return b"".join(parts)
 
 
 def _read_section(buf: memoryview, pos: int) -> Tuple[bytes, memoryview, int]:
@@ -198,10 +218,19 @@ def _dictionary(buf: memoryview, pos: int) -> Tuple[List[Any], array, int]:
     return _values(ikind, ipayload, count), index, pos
 
 
-def decode_block(data: bytes, hosts: Optional[Container[str]] = None) -> List[tuple]:
+def decode_block(data: bytes, hosts: Optional[Container[str]] = None,
+                 zdict: Optional[bytes] = None) -> List[tuple]:
     """One block -> its rows shaped as :data:`COLUMNS`, in stored order; with
-    ``hosts``, only those whose hostname is one of them or not text."""
-    buf = memoryview(zlib.decompress(data))
+    ``hosts``, only those whose hostname is one of them or not text.  ``zdict``: the
+    preset dictionary it was compressed with."""
+    if zdict is None:
+        raw = zlib.decompress(data)
+    else:
+        d = zlib.decompressobj(15, zdict)
+        raw = d.decompress(data)
+        if not d.eof:
+            raise ValueError("truncated block")
+    buf = memoryview(raw)
     magic, n = _HEAD.unpack_from(buf, 0)
     if magic != _MAGIC:
         raise ValueError(f"unknown block format {bytes(magic)!r}")

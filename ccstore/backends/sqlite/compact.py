@@ -22,12 +22,14 @@ from typing import Any, List, Optional, Tuple
 import apsw
 
 from ..base import SEALED
-from .blocks import COLUMNS, decode_block, encode_block
+from .blocks import COLUMNS, block_layout, decode_block, encode_block, make_dictionary
 from .schema import quote_ident
 
 #: a block as stored: (rows, first host, last host, least time, greatest time, data,
 #: full-text document)
 Block = Tuple[int, Any, Any, Optional[int], Optional[int], bytes, str]
+#: a segment's blocks and their preset dictionary
+Encoded = Tuple[List[Block], Optional[bytes]]
 
 _SCRATCH_DDL = """
 CREATE TABLE s(id INTEGER PRIMARY KEY, timestamp INTEGER, name TEXT, hostname TEXT,
@@ -45,10 +47,14 @@ _TIME_ID = operator.itemgetter(_TIME_AT, _ID_AT)
 _AS_SELECTED = operator.itemgetter(*(_AT[c] for c in (
     "id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
     "othertags", "field")))
-#: rows of a block at least and at most
+#: rows of a block at least (when split to fit a page) and at most
 MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 16, 4096
+#: a block ends at a host's last row once it holds this many rows
+HOST_BLOCK_ROWS = 64
+#: blocks a segment's preset dictionary is made from
+_DICTIONARY_SAMPLES = 16
 #: bytes of a page a block leaves to the rest of its row (SQLite keeps a row of up to
-#: the page size less 35 bytes in one page): a block is stored in one page, no more
+#: the page size less 35 bytes in one page): a block takes one page at most
 _ROW_ROOM = 160
 #: a query part the block index can take as it is: a word or a "phrase", maybe a prefix
 _QUERY_PART = re.compile(r'"(?:[^"]|"")*"\*?|[^\s"()]+')
@@ -62,8 +68,15 @@ def block_fts_table(tbl: str) -> str:
     return tbl + "_bfts"
 
 
-def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[List[Block]]:
-    """The blocks of segment table ``tbl`` read on ``conn``; None if it is gone."""
+def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
+    """The blocks of segment table ``tbl`` read on ``conn`` and their preset
+    dictionary; None if the table is gone.
+
+    A block ends at the last row of a host once it holds :data:`HOST_BLOCK_ROWS`
+    rows, so a read of one host decodes about that many rows per segment; the
+    segment's preset dictionary, made from some of its blocks, gives small blocks
+    about the compression of large ones.  A block larger than a page is split.
+    """
     q = quote_ident(tbl)
     try:
         cur = conn.execute(f"SELECT {', '.join(COLUMNS)}, CAST(field AS TEXT) FROM {q} "
@@ -73,23 +86,29 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[List[Block]]:
         if f"no such table: {tbl}" in str(exc):
             return None
         raise
+    if not rows:
+        return [], None
     target = conn.execute("PRAGMA page_size").fetchone()[0] - _ROW_ROOM
+    groups: List[list] = []
+    cur_rows: list = []
+    for r in rows:
+        if cur_rows and (len(cur_rows) >= MAX_BLOCK_ROWS or (
+                len(cur_rows) >= HOST_BLOCK_ROWS and r[_HOST_AT] != cur_rows[-1][_HOST_AT])):
+            groups.append(cur_rows)
+            cur_rows = []
+        cur_rows.append(r)
+    groups.append(cur_rows)
+    step = max(len(groups) // _DICTIONARY_SAMPLES, 1)
+    zdict = make_dictionary([block_layout([r[:-1] for r in g]) for g in groups[::step]])
     blocks: List[Block] = []
-    per_row = 32.0  # compressed bytes per row, as far as seen
-    i = 0
-    while i < len(rows):
-        # as many rows as fill one page: a larger block would take two pages, one of
-        # them mostly empty
-        # (aiming a little below: a block past the page is encoded again, smaller)
-        k = max(MIN_BLOCK_ROWS, min(MAX_BLOCK_ROWS, int(0.96 * target / per_row)))
-        while True:
-            part = rows[i:i + k]
-            data = encode_block([r[:-1] for r in part])
-            if len(data) <= target or k <= MIN_BLOCK_ROWS:
-                break
-            k = max(MIN_BLOCK_ROWS, int(k * target / len(data) * 0.97))
-        per_row = max(len(data) / len(part), 1.0)
-        i += len(part)
+    while groups:
+        part = groups.pop(0)
+        data = encode_block([r[:-1] for r in part], zdict=zdict)
+        if len(data) > target and len(part) > MIN_BLOCK_ROWS:
+            # larger than a page: it would take two, one mostly empty
+            half = len(part) // 2
+            groups[:0] = [part[:half], part[half:]]
+            continue
         times = [r[_TIME_AT] for r in part if isinstance(r[_TIME_AT], int)]
         exact = len(times) == sum(r[_TIME_AT] is not None for r in part)
         tmin = min(times) if times and exact else None
@@ -97,14 +116,18 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[List[Block]]:
         doc = "\n".join(r[-1] for r in part if r[-1] is not None)
         blocks.append((len(part), part[0][_HOST_AT], part[-1][_HOST_AT], tmin, tmax, data,
                        doc))
-    return blocks
+    return blocks, zdict
 
 
 class CompactSteps:
     """Writing compacted segments, and reading them through a scratch table."""
 
-    def _install_blocks(self, seg_id: int, tbl: str, fts: bool, blocks: List[Block]) -> None:
+    def _install_blocks(self, seg_id: int, tbl: str, fts: bool, encoded: Encoded) -> None:
         """Replace row table ``tbl`` by its blocks (inside the caller's write transaction)."""
+        blocks, zdict = encoded
+        self._w.execute("DELETE FROM ccstore_dicts WHERE seg=?", (seg_id,))
+        if zdict is not None:
+            self._w.execute("INSERT INTO ccstore_dicts(seg, data) VALUES(?, ?)", (seg_id, zdict))
         b = quote_ident(block_table(tbl))
         self._w.execute(f"DROP TABLE IF EXISTS {b}")
         self._w.execute(f"CREATE TABLE {b}(blk INTEGER PRIMARY KEY, n INTEGER NOT NULL, "
@@ -148,7 +171,7 @@ class CompactSteps:
                 if now is None or now[1]:
                     return False
                 got = blocks if now[2] == rows else encode_segment(self._w, tbl)
-                self._install_blocks(seg_id, tbl, bool(fts), got or [])
+                self._install_blocks(seg_id, tbl, bool(fts), got or ([], None))
                 self._refresh_view(*self._w.execute(
                     "SELECT cluster, kind FROM ccstore_segments WHERE id=?", (seg_id,)).fetchone())
                 return True
@@ -163,6 +186,11 @@ class CompactSteps:
         return done
 
     # ------------------------------------------------------------------ reading
+    @staticmethod
+    def _zdict(conn: apsw.Connection, seg_id: int) -> Optional[bytes]:
+        row = conn.execute("SELECT data FROM ccstore_dicts WHERE seg=?", (seg_id,)).fetchone()
+        return None if row is None else row[0]
+
     def _scratch(self) -> apsw.Connection:
         conn = getattr(self._local, "scratch", None)
         if conn is None:
@@ -198,9 +226,10 @@ class CompactSteps:
             sql.append(f"AND blk IN (SELECT rowid FROM {bf} WHERE {bf} MATCH ?)")
             args.append(terms)
         host_set = set(hosts) if hosts else None
+        zdict = self._zdict(conn, seg.id)
         out: List[tuple] = []
         for _, data in conn.execute(" ".join(sql), args).fetchall():
-            rows = decode_block(data, host_set)
+            rows = decode_block(data, host_set, zdict)
             if start is not None or end is not None:
                 rows = [r for r in rows if _may_pass(r[_TIME_AT], start, end)]
             out.extend(rows)
@@ -282,9 +311,10 @@ class CompactSteps:
             sql += " AND (tmin IS NULL OR tmin < ?)"
             args.append(hi)
         scratch = self._scratch()
+        zdict = self._zdict(conn, seg.id)
         n = 0
         for (data,) in conn.execute(sql, args).fetchall():
-            times = [(r[_TIME_AT],) for r in decode_block(data)]
+            times = [(r[_TIME_AT],) for r in decode_block(data, zdict=zdict)]
             scratch.execute("CREATE TEMP TABLE IF NOT EXISTS tm(time INTEGER)")
             scratch.execute("DELETE FROM tm")
             scratch.executemany("INSERT INTO tm VALUES(?)", times)

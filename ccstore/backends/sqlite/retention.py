@@ -56,6 +56,7 @@ class RetentionSteps:
         self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(seg.tbl)}")
         self._w.execute("DELETE FROM ccstore_counts WHERE seg=?", (seg.id,))
         self._w.execute("DELETE FROM ccstore_facets WHERE seg=?", (seg.id,))
+        self._w.execute("DELETE FROM ccstore_dicts WHERE seg=?", (seg.id,))
         self._w.execute("DELETE FROM ccstore_segments WHERE id=?", (seg.id,))
         self._refresh_view(seg.cluster, seg.kind)
         self._stats["segments_dropped"] += 1

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS ccstore_facets(
     seg INTEGER NOT NULL, field TEXT NOT NULL, value TEXT, n INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ccstore_facets_seg ON ccstore_facets(seg, field);
 CREATE TABLE IF NOT EXISTS ccstore_state(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS ccstore_dicts(seg INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import apsw
 
 from ..base import FULL, SEALED
-from .compact import Block, encode_segment
+from .compact import Encoded, encode_segment
 from .schema import FACET_COLUMNS, FACET_TAG_VALUES, quote_ident
 
 log = logging.getLogger("ccstore.sqlite")
@@ -90,7 +90,7 @@ class SealSteps:
 
     def _seal_txn(self, seg_id: int, tbl: str, shape: tuple,
                   counts: Tuple[List[tuple], List[tuple]],
-                  blocks: Optional[List[Block]] = None) -> Optional[bool]:
+                  blocks: Optional[Encoded] = None) -> Optional[bool]:
         """Mark ``seg_id`` sealed: True, False if already sealed, None if it is gone.
 
         With ``blocks`` (encoded from a snapshot), the segment is compacted in the
@@ -110,7 +110,7 @@ class SealSteps:
                         (SEALED, int(blocks is None), seg_id))
         if blocks is not None:
             got = blocks if same else encode_segment(self._w, tbl)
-            self._install_blocks(seg_id, tbl, bool(row[3]), got or [])
+            self._install_blocks(seg_id, tbl, bool(row[3]), got or ([], None))
             self._refresh_view(row[4], row[5])
             self._stats["segments_compacted"] += 1
         return True
