@@ -254,3 +254,25 @@ def test_max_disk_size_in_config_and_open(tmp_path):
     assert c.store_options()["compact"] is True
     with pytest.raises(ValueError):
         ccstore.open(str(tmp_path / "y.db"), max_disk_size=0)
+
+
+def test_full_text_over_many_blocks(tmp_path):
+    """Segments of many blocks and groups of blocks in the block index: what a
+    compacted store finds is what the row tables find."""
+    body = "".join(
+        f'ccb,cluster=c,hostname=n{i % 25:02d} log="step {i} of job {i % 13}'
+        + (f' needle{i}' if i % 450 == 0 else "") + f'" {T0 + i}\n' for i in range(6000))
+    found = []
+    for name, compact in (("ref", False), ("cmp", True)):
+        with ccstore.open(str(tmp_path / f"{name}.db"), seal_rows=2500, retention=None,
+                          compact=compact) as st:
+            st.write(body)
+            st.flush()
+            if compact:
+                assert st.backend._reader().execute(
+                    "SELECT max(blk) FROM ccs_1_b").fetchone()[0] >= 16
+            found.append([[r.as_dict() for r in st.query("c", text=q, limit=None)]
+                          for q in ("needle1800", "needle4950", "needle*", '"job 7" AND step',
+                                    "needle450 OR needle2250")])
+    assert found[0] == found[1]
+    assert [len(x) for x in found[0][:3]] == [1, 1, 14]

@@ -5,7 +5,7 @@ A store opened with ``compact=True`` rewrites each segment when it is sealed (an
 (hostname, time, id), go into blocks (:mod:`.blocks`) in a table ``<tbl>_b`` that
 records each block's host and time range, and, with full text on, into a
 contentless FTS5 table ``<tbl>_bfts`` (``detail=none``) holding one document per
-block.  The row table, its FTS5 table and its indexes in the index file go.
+group of consecutive blocks.  The row table, its FTS5 table and its indexes in the index file go.
 
 A read of a compacted segment picks the blocks that may hold a match (host and
 time ranges, the block index of the full-text terms), decodes them, and loads their
@@ -51,6 +51,8 @@ _AS_SELECTED = operator.itemgetter(*(_AT[c] for c in (
 MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 16, 4096
 #: a block ends at a host's last row once it holds this many rows
 HOST_BLOCK_ROWS = 64
+#: the block index has one document per 2**FTS_GROUP_BITS consecutive blocks
+FTS_GROUP_BITS = 3
 #: blocks a segment's preset dictionary is made from
 _DICTIONARY_SAMPLES = 16
 #: bytes of a page a block leaves to the rest of its row (SQLite keeps a row of up to
@@ -141,8 +143,11 @@ class CompactSteps:
         if fts:
             self._w.execute(f"CREATE VIRTUAL TABLE {bf} USING fts5(doc, content='', "
                             "detail=none, columnsize=0)")
-            self._w.executemany(f"INSERT INTO {bf}(rowid, doc) VALUES(?, ?)",
-                                [(i, blk[6]) for i, blk in enumerate(blocks)])
+            self._w.executemany(
+                f"INSERT INTO {bf}(rowid, doc) VALUES(?, ?)",
+                [(g, "\n".join(blk[6] for blk in blocks[g << FTS_GROUP_BITS:
+                                                           (g + 1) << FTS_GROUP_BITS]))
+                 for g in range(((len(blocks) - 1) >> FTS_GROUP_BITS) + 1)])
         self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(tbl + '_fts')}")
         self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(tbl)}")
         self._w.execute("UPDATE ccstore_segments SET compact=1, ix=0 WHERE id=?", (seg_id,))
@@ -223,7 +228,8 @@ class CompactSteps:
         terms = _block_terms(spec.text) if (spec.text is not None and seg.fts) else None
         if terms is not None:
             bf = quote_ident(block_fts_table(seg.tbl))
-            sql.append(f"AND blk IN (SELECT rowid FROM {bf} WHERE {bf} MATCH ?)")
+            sql.append(f"AND (blk >> {FTS_GROUP_BITS}) IN "
+                       f"(SELECT rowid FROM {bf} WHERE {bf} MATCH ?)")
             args.append(terms)
         host_set = set(hosts) if hosts else None
         zdict = self._zdict(conn, seg.id)
