@@ -4,7 +4,8 @@ A compacted segment keeps its rows, sorted by (hostname, time, id), in blocks.  
 block holds each column apart: ids and times as 64-bit differences, ``timestamp``
 left out where it is the second of ``time``, low-cardinality columns (hostname,
 name, type, ..., tags, level) as a dictionary of their values and an index per row,
-texts as one string and their lengths; the whole is compressed with zlib.  Values
+texts as one string and their lengths; the whole is compressed with zlib, with a
+preset dictionary per segment (:func:`make_dictionary`).  Values
 keep their SQLite type (NULL, integer, real, text, blob): a column holding anything
 but integers, or text and NULL, is kept as JSON with blobs tagged.  So a block
 decodes to exactly the rows that were read.
