@@ -67,12 +67,15 @@ def raw_append(path: str, rows: list, indexed: bool) -> float:
     return dt
 
 
-def ccstore_ingest(path: str, parts: list, fulltext: bool) -> tuple:
-    store = ccstore.open(path, fulltext=fulltext)
+def ccstore_ingest(path: str, parts: list, fulltext: bool, compact: bool = False,
+                   sealed: bool = False) -> tuple:
+    store = ccstore.open(path, fulltext=fulltext, **({"compact": True} if compact else {}))
     t0 = time.perf_counter()
     written = 0
     for part in parts:
         written += store.write(part).written
+    if sealed:
+        store.flush()  # every full segment sealed (and compacted) inside the clock
     dt = time.perf_counter() - t0
     store.close()
     return dt, written
@@ -84,6 +87,11 @@ def main(argv=None) -> None:
     ap.add_argument("--dir", default=None, help="where to put the databases (default: a temp dir)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="interleaved rounds; ratios are taken per round (default 3)")
+    ap.add_argument("--sealed", action="store_true",
+                    help="stop the clock when every full segment is sealed, not at the last "
+                         "commit")
+    ap.add_argument("--compact", action="store_true",
+                    help="also ccstore with sealed segments compacted (compressed blocks)")
     args = ap.parse_args(argv)
     data = generate(args.n)
     parts = chunks(data, BATCH)
@@ -111,19 +119,22 @@ def main(argv=None) -> None:
             settle()
             rates.setdefault("live index", []).append(
                 n / raw_append(os.path.join(d, f"live{r}.db"), rows, True))
-            for fulltext in (False, True):
-                settle()
-                dt, written = ccstore_ingest(os.path.join(d, f"cc{int(fulltext)}{r}.db"), parts,
-                                             fulltext)
-                assert written == n, (written, n)
-                rates.setdefault(f"ccstore, full-text {'on' if fulltext else 'off'}",
-                                 []).append(n / dt)
+            for compact in ((False, True) if args.compact else (False,)):
+                for fulltext in (False, True):
+                    settle()
+                    dt, written = ccstore_ingest(
+                        os.path.join(d, f"cc{int(fulltext)}{r}.db"), parts, fulltext, compact,
+                        args.sealed)
+                    assert written == n, (written, n)
+                    rates.setdefault(f"ccstore{', compact' if compact else ''}, full-text "
+                                     f"{'on' if fulltext else 'off'}", []).append(n / dt)
         settle()
     ref = rates["raw append"]
-    print(f"{'':28s} {'rows/s (median)':>16s} {'x raw append: median':>21s}  per round")
+    print(f"{'':37s} {'rows/s (median)':>16s} {'x raw append: median':>21s}  per round"
+          + ("  (ccstore: to sealed)" if args.sealed else ""))
     for name, rs in rates.items():
         ratios = [a / b for a, b in zip(rs, ref)]
-        print(f"{name:28s} {statistics.median(rs):16,.0f} {statistics.median(ratios):21.2f}  "
+        print(f"{name:37s} {statistics.median(rs):16,.0f} {statistics.median(ratios):21.2f}  "
               + " ".join(f"{x:.2f}" for x in ratios))
 
 if __name__ == "__main__":

@@ -106,13 +106,15 @@ def main(argv=None) -> None:
     ap.add_argument("-n", type=int, default=10_000_000)
     ap.add_argument("--fulltext", choices=("on", "off"), default="on")
     ap.add_argument("--dir", default=None)
+    ap.add_argument("--compact", action="store_true",
+                    help="compact sealed segments (compressed blocks)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
         lp = os.path.join(d, "workload.lp")
         size = write_file(lp, args.n)
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store = ccstore.open(os.path.join(d, "q.db"), fulltext=args.fulltext == "on",
-                             retention="1h")
+                             retention="1h", **({"compact": True} if args.compact else {}))
         t0 = time.perf_counter()
         res = store.ingest(lp, cluster="alex")
         dt = time.perf_counter() - t0
@@ -124,7 +126,9 @@ def main(argv=None) -> None:
         # last full segments (which ingest leaves to the background)
         t0 = time.perf_counter()
         store.flush()
-        print(f"sealing left after ingest: {time.perf_counter() - t0:.1f} s", flush=True)
+        print(f"sealing left after ingest: {time.perf_counter() - t0:.1f} s; "
+              f"{store.backend.stats()['bytes'] / res.written:.1f} bytes per line on disk",
+              flush=True)
         measure_queries(store)
         store.close()
 

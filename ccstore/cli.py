@@ -618,6 +618,20 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    postgres = args.db.startswith(("postgresql://", "postgres://"))
+    store = _open_store(args, create=False, **({} if postgres else {"compact": True}))
+    try:
+        before = store.backend.stats().get("bytes")
+        done = store.compact()
+        after = store.backend.stats().get("bytes")
+    finally:
+        store.close()
+    print(f"compacted {done} segments" + (f"; {before} bytes before, {after} after"
+                                           if before is not None else ""))
+    return EXIT_OK
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     store = _open_store(args, create=False)
     try:
@@ -797,6 +811,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="logs older than this (default: logs are kept)")
     r.add_argument("--now", metavar="TIME", help="reference time (default: now)")
     r.set_defaults(func=cmd_retention)
+
+    cp = sub.add_parser("compact", parents=[common], allow_abbrev=False,
+                        help="compact every sealed segment (SQLite: compressed blocks)")
+    cp.set_defaults(func=cmd_compact)
 
     st = sub.add_parser("stats", parents=[common], allow_abbrev=False,
                         help="counters and sizes as JSON")

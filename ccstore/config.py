@@ -18,7 +18,8 @@ relative to the working directory (where the Go program looked), that one is
 used, so an existing Go database is found either way.
 
 Extensions (all optional; a Go config never needs them): in the storage file
-``log_retention_time``, ``retention_interval``, ``fulltext``, ``body_budget``; in the
+``log_retention_time``, ``retention_interval``, ``fulltext``, ``body_budget``,
+``compact`` and ``max_disk_size`` (SQLite); in the
 api file ``max_body_size``, ``threads``, ``query_limit`` and the connection limits
 ``header_timeout``, ``body_timeout``, ``max_connections``; in a nats receiver
 ``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http
@@ -132,6 +133,10 @@ class StorageConfig:
     max_process: int = 10
     store_logs: bool = True
     fulltext: bool = True
+    #: SQLite: compact sealed segments into compressed blocks
+    compact: bool = False
+    #: SQLite: bytes the store may keep on disk; the oldest segments go past it
+    max_disk_size: Optional[int] = None
     #: extra retention runs every so many seconds (besides daily at 03:00)
     retention_interval: Optional[float] = None
     #: bytes of request bodies (as sent) held at once; past it a request gets 503
@@ -147,6 +152,10 @@ class StorageConfig:
             "fulltext": self.fulltext,
             "store_logs": self.store_logs,
         }
+        if self.compact:
+            opts["compact"] = True
+        if self.max_disk_size is not None:
+            opts["max_disk_size"] = self.max_disk_size
         opts.update(self.backend.options)
         return opts
 
@@ -593,6 +602,9 @@ def parse_storage(data: Any, file: str, base_dir: str) -> StorageConfig:
     c.max_process = s.integer("max_process", c.max_process, minimum=1)
     c.store_logs = s.boolean("store_logs", c.store_logs)
     c.fulltext = s.boolean("fulltext", c.fulltext)
+    c.compact = s.boolean("compact", c.compact)
+    if s.has("max_disk_size"):
+        c.max_disk_size = s.size("max_disk_size", 0)
     c.retention_interval = s.duration("retention_interval", None)
     if c.retention_interval == 0:
         c.retention_interval = None
@@ -602,7 +614,7 @@ def parse_storage(data: Any, file: str, base_dir: str) -> StorageConfig:
     c.backend = parse_backend(s.section("backend"), base_dir)
     s.warn_unknown({"retention_time", "log_retention_time", "flush_time", "batch_size",
                     "max_process", "store_logs", "fulltext", "retention_interval",
-                    "body_budget", "backend"})
+                    "body_budget", "compact", "max_disk_size", "backend"})
     return c
 
 

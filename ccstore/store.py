@@ -180,6 +180,12 @@ class Store:
         """
         self.backend.flush()
 
+    def compact(self) -> int:
+        """Seal every full segment, then compact every sealed segment not compacted
+        yet (SQLite: compressed blocks); return how many were compacted."""
+        self.backend.flush()
+        return self.backend.compact()
+
     # -------------------------------------------------------------- writing
     def write(self, data: Union[bytes, bytearray, memoryview, str], *,
               cluster: Optional[str] = None, precision: str = "auto",
@@ -812,6 +818,7 @@ def _resliced(chunks: Iterable[bytes], piece: int) -> Iterator[bytes]:
 
 _OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",
             "busy_timeout_ms", "seal_rows", "cache_mb", "background_seal", "page_size",
+            "compact", "max_disk_size",
             # PostgreSQL only
             "pool_size", "retry_seconds", "writers"}
 
@@ -824,6 +831,9 @@ def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
     ``log_retention`` (default None: logs are kept), ``fulltext`` (default
     True), ``durability`` (``"normal"``: WAL + synchronous=NORMAL, survives a
     process crash; ``"full"``: also a power loss), ``store_logs`` (default True).
+    SQLite only: ``compact`` (default False: sealed segments are compacted into
+    compressed blocks), ``max_disk_size`` (bytes, default None: the oldest sealed
+    segments are dropped after each seal while the store's files hold more).
     PostgreSQL only: ``writers`` (connections that concurrent writes run on,
     default 2), ``pool_size`` (connections for queries, default 4),
     ``retry_seconds`` (how long a write is retried over a lost connection,

@@ -162,6 +162,10 @@ class Backend:
     def flush(self) -> None:
         """Finish background work (e.g. sealing) now; writes are committed already."""
 
+    def compact(self) -> int:
+        """Rewrite sealed segments compactly where the backend can; return how many."""
+        return 0
+
     def clusters(self) -> List[str]:
         raise NotImplementedError
 

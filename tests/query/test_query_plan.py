@@ -125,7 +125,7 @@ def test_jobs_must_be_resolved_first():
 
 
 # ---------------------------------------------------------------------- real stores
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "sqlite-compact", "postgres"])
 def loaded(request, tmp_path_factory):
     recs = random_records(400, seed=3)
     if request.param == "postgres":
@@ -134,7 +134,8 @@ def loaded(request, tmp_path_factory):
         recs = [r for r in recs if r["message"].isascii()]
     else:
         target = str(tmp_path_factory.mktemp("query") / "store.db")
-    store = ccstore.open(target, seal_rows=128, retention=None)
+    store = ccstore.open(target, seal_rows=128, retention=None,
+                         **({"compact": True} if request.param == "sqlite-compact" else {}))
     result = store.write_points(to_point(r) for r in recs[: len(recs) // 2])
     store.flush()  # some rows in sealed segments, some in open ones
     result2 = store.write_points(to_point(r) for r in recs[len(recs) // 2:])

@@ -7,7 +7,8 @@ import pytest
 
 import ccstore
 
-BACKENDS = ["sqlite", "postgres"]
+#: "sqlite-compact": SQLite with sealed segments compacted into compressed blocks
+BACKENDS = ["sqlite", "sqlite-compact", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -30,6 +31,8 @@ def make_store(backend_name: str, tmp_path,
         dsn = str(tmp_path / "store.db")
 
     def make(reopen: bool = False, **options) -> ccstore.Store:
+        if backend_name == "sqlite-compact":
+            options.setdefault("compact", True)
         st = ccstore.open(dsn, **options)
         opened.append(st)
         return st

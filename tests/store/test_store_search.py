@@ -24,7 +24,7 @@ SOME = settings(max_examples=120, deadline=None, suppress_health_check=list(Heal
 FEW = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "sqlite-compact", "postgres"])
 def loaded(request, tmp_path_factory):
     recs = random_records(500, seed=11)
     if request.param == "postgres":
@@ -33,7 +33,8 @@ def loaded(request, tmp_path_factory):
         recs = [r for r in recs if r["message"].isascii()]
     else:
         target = str(tmp_path_factory.mktemp("search") / "store.db")
-    store = ccstore.open(target, seal_rows=64, retention=None)
+    store = ccstore.open(target, seal_rows=64, retention=None,
+                         **({"compact": True} if request.param == "sqlite-compact" else {}))
     store._searcher.clock = lambda: NOW
     half = len(recs) // 2
     assert store.write_points(to_point(r) for r in recs[:half]).ok
@@ -386,7 +387,7 @@ def test_jobs_from_both_spellings(make_store, spelling):
 def test_facets_of_whole_and_cut_segments(make_store, backend_name, monkeypatch):
     """Facets from the counts kept per sealed segment, from rows where a range cuts a
     segment or a segment is open, and from rows for a tag with too many values."""
-    if backend_name == "sqlite":
+    if backend_name.startswith("sqlite"):
         from ccstore.backends.sqlite import seal
 
         monkeypatch.setattr(seal, "FACET_TAG_VALUES", 10)

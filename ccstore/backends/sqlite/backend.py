@@ -14,6 +14,7 @@ import apsw
 
 from ..base import SEALED, Backend
 from .checkpoint import _WAL_BACKSTOP_PAGES, Checkpointer
+from .compact import CompactSteps
 from .connections import Connections
 from .fts import FullText
 from .head import HeadIndex, _Head
@@ -26,8 +27,8 @@ from .seal import SealSteps
 from .write import WriteSteps
 
 
-class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, QuerySteps,
-                    RetentionSteps, FullText, Checkpointer, Connections, Backend):
+class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, CompactSteps, IndexFile, HeadIndex,
+                    QuerySteps, RetentionSteps, FullText, Checkpointer, Connections, Backend):
     """Segments in one SQLite file, written through one connection, read through many."""
 
     name = "sqlite"
@@ -35,13 +36,21 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
     def __init__(self, path: str, *, fulltext: bool = True, durability: str = "normal",
                  busy_timeout_ms: int = 5000, seal_rows: int = 65536,
                  cache_mb: int = 64, background_seal: bool = True,
-                 page_size: int = 16384) -> None:
+                 page_size: int = 16384, compact: bool = False,
+                 max_disk_size: Optional[int] = None) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
         self.path = os.fspath(path)
         self.index_path = self.path + INDEX_SUFFIX
         self.fulltext = bool(fulltext)
         self.seal_rows = int(seal_rows)
+        #: sealed segments are compacted into compressed blocks (compact.py)
+        self.compacting = bool(compact)
+        if max_disk_size is not None and (isinstance(max_disk_size, bool)
+                                          or int(max_disk_size) <= 0):
+            raise ValueError(f"max_disk_size must be a positive number of bytes, not "
+                             f"{max_disk_size!r}")
+        self.max_disk_size = None if max_disk_size is None else int(max_disk_size)
         self._sync = "FULL" if durability == "full" else "NORMAL"
         self._busy = int(busy_timeout_ms)
         self._cache_kib = int(cache_mb) * 1024
@@ -56,7 +65,9 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
         self._ix_lock = threading.Lock()  # this process's writes to the index file
         self._stats = {"transactions": 0, "rows_written": 0, "segments_sealed": 0,
                        "seal_seconds": 0.0, "segments_dropped": 0, "rows_expired": 0,
-                       "seal_errors": 0, "checkpoints": 0}
+                       "seal_errors": 0, "checkpoints": 0, "segments_compacted": 0,
+                       "compacted_reads": 0, "segments_dropped_for_size": 0,
+                       "rows_dropped_for_size": 0}
         # Sealing in a thread of its own: SQLite releases the GIL while it builds
         # indexes, so callers decode their next batches meanwhile.
         self._seal_wanted = threading.Event()
@@ -70,8 +81,11 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
         self._checkpoint_pause = threading.Event()  # set on close: no more pauses
         self._checkpointer: Optional[threading.Thread] = None
         self._w = self._connect()
-        # a new file only: the page size of an existing database stays
+        # a new file only: the page size of an existing database stays, and so does
+        # its auto-vacuum mode (incremental: freed pages can be given back, see
+        # give_back_space)
         self._w.execute(f"PRAGMA page_size={int(page_size)}")
+        self._w.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._w.execute("PRAGMA journal_mode=WAL")
         self._size_caches(self._w, ("main",), self._cache_kib)  # now at its page size
         self._ix = self._open_index_file(page_size)  # builds and drops the indexes there
@@ -130,15 +144,26 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, IndexFile, HeadIndex, Qu
                 "SELECT kind, count(*), sum(rows), sum(state = ?) FROM ccstore_segments "
                 "GROUP BY kind", (SEALED,)):
             per_kind[kind] = {"segments": nseg, "rows": rows or 0, "sealed_segments": sealed}
+        size = self.disk_bytes()
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        out = dict(self._stats)
+        out.update({"backend": self.name, "path": self.path, "bytes": size,
+                    "free_pages": free, "free_bytes": free * page, "page_size": page,
+                    "kinds": per_kind, "fulltext": self.fulltext, "compact": self.compacting,
+                    "max_disk_size": self.max_disk_size})
+        return out
+
+    def disk_bytes(self) -> Optional[int]:
+        """Bytes of every file the store keeps: the database, the index file, and
+        their write-ahead logs and shared-memory files; None if the database is gone."""
         try:
             size = os.path.getsize(self.path)
         except OSError:
-            size = None
-        else:  # with the write-ahead log, the index file and its log
-            for extra in ("-wal", INDEX_SUFFIX, INDEX_SUFFIX + "-wal"):
-                if os.path.exists(self.path + extra):
-                    size += os.path.getsize(self.path + extra)
-        out = dict(self._stats)
-        out.update({"backend": self.name, "path": self.path, "bytes": size,
-                    "kinds": per_kind, "fulltext": self.fulltext})
-        return out
+            return None
+        for extra in ("-wal", "-shm", INDEX_SUFFIX, INDEX_SUFFIX + "-wal", INDEX_SUFFIX + "-shm"):
+            try:
+                size += os.path.getsize(self.path + extra)
+            except OSError:
+                pass
+        return size

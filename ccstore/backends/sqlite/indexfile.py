@@ -37,6 +37,7 @@ class IndexFile:
             try:
                 conn = self._connect(attach=True)
                 conn.execute(f"PRAGMA {_IX}.page_size={int(page_size)}")
+                conn.execute(f"PRAGMA {_IX}.auto_vacuum=INCREMENTAL")
                 conn.execute(f"PRAGMA {_IX}.journal_mode=WAL")
                 # it reads each full segment once: a small cache, not one that grows
                 self._size_caches(conn, ("main", _IX), _IX_BUILD_CACHE_KIB)

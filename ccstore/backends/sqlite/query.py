@@ -68,7 +68,7 @@ class QuerySteps:
     def _source(self, seg: _Segment, spec: QuerySpec, counting: bool = False) -> Optional[str]:
         """Which index of sealed ``seg`` in the index file drives the read:
         ``"host"``, ``"time"``, or None (the table alone, or its own indexes)."""
-        if not seg.ix:
+        if not seg.ix or seg.compact:
             return None
         if "hostname" in spec.columns:
             return "host"
@@ -97,6 +97,8 @@ class QuerySteps:
         return self._bounds(seg, spec) != (None, None)
 
     def _from(self, seg: _Segment, via: Optional[str]) -> str:
+        if seg.compact:
+            return "s"  # its rows loaded into the scratch table (compact.py)
         q = quote_ident(seg.tbl)
         if via is None:
             return q
@@ -145,7 +147,7 @@ class QuerySteps:
             args.extend(targs)
         if spec.text is not None:
             if seg.fts:
-                fq = quote_ident(seg.tbl + "_fts")
+                fq = "s_fts" if seg.compact else quote_ident(seg.tbl + "_fts")
                 conds.append(f"id IN (SELECT rowid FROM {fq} WHERE {fq} MATCH ?)")
                 args.append(spec.text)
             else:
@@ -183,6 +185,13 @@ class QuerySteps:
                 if (desc and (seg.max_time or 0) < worst) or (
                         not desc and (seg.min_time or 0) > worst):
                     break
+            if seg.compact:
+                rows = self._select_rows(conn, seg, spec, self._bounds(seg, spec))
+                if rows is not None:
+                    if rows:
+                        found.extend(map((seg.cluster, seg.kind).__add__, rows))
+                        merged = False
+                    continue
             via = self._source(seg, spec)
             where, args = self._where(conn, seg, spec, via=via)
             tm, rid = _order_columns(via)
@@ -191,7 +200,7 @@ class QuerySteps:
             if limit is not None:
                 sql += " LIMIT ?"
                 args.append(limit)
-            rows = self._run(conn, sql, args)
+            rows = self._run(self._reading(conn, seg, spec), sql, args)
             if rows:
                 # cluster and kind are added here: cheaper than SQLite handing
                 # out the same two strings with every row
@@ -202,6 +211,13 @@ class QuerySteps:
             if limit is not None:
                 del found[limit:]
         return found
+
+    def _reading(self, conn: apsw.Connection, seg: _Segment, spec: QuerySpec) -> apsw.Connection:
+        """The connection a read of ``seg`` runs on: ``conn``, or for a compacted
+        segment the scratch database, loaded with the rows that may match."""
+        if not seg.compact:
+            return conn
+        return self._load_scratch(conn, seg, spec, self._bounds(seg, spec))
 
     def _run(self, conn: apsw.Connection, sql: str, args: Sequence) -> List[tuple]:
         try:
@@ -233,7 +249,7 @@ class QuerySteps:
             sql = f"SELECT {select} FROM {self._from(seg, via)} WHERE {where}"
             if group:
                 sql += f" GROUP BY {group}"
-            for row in self._run(conn, sql, eargs + wargs):
+            for row in self._run(self._reading(conn, seg, spec), sql, eargs + wargs):
                 if row[-1]:
                     totals[row[:-1]] = totals.get(row[:-1], 0) + row[-1]
         if summarised:
@@ -272,7 +288,7 @@ class QuerySteps:
         group = ", ".join(str(i + 1) for i in range(len(exprs)))
         sql = (f"SELECT {', '.join(exprs + ['count(*)'])} FROM {self._from(seg, via)} "
                f"WHERE {where}" + (f" GROUP BY {group}" if group else ""))
-        for row in self._run(conn, sql, eargs + wargs):
+        for row in self._run(self._reading(conn, seg, spec), sql, eargs + wargs):
             n = row[-1] * sign
             for tally, value in zip(out, row):
                 if value is not None:

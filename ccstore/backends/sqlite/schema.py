@@ -15,7 +15,9 @@ from typing import List, Optional, Tuple
 from ...rows import LEVEL_TAG, NS_PER_S
 from ..base import FULL, GO_COLUMNS, ID_SHIFT, OPEN, TABLE_SUFFIX
 
-SCHEMA_VERSION = 1
+#: 2: the file may hold compacted segments (``compact.py``), which earlier releases
+#: cannot read
+SCHEMA_VERSION = 2
 #: SQLite refuses compound SELECTs of more than 500 terms
 MAX_VIEW_SEGMENTS = 450
 #: the index file beside the database: the sealed segments' indexes
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS ccstore_facets(
     seg INTEGER NOT NULL, field TEXT NOT NULL, value TEXT, n INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS ccstore_facets_seg ON ccstore_facets(seg, field);
 CREATE TABLE IF NOT EXISTS ccstore_state(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS ccstore_dicts(seg INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 
 
@@ -78,10 +81,11 @@ class _Segment:
     kind: str = ""
     floor: Optional[int] = None  # rows older than this have expired (still on disk)
     ix: int = 0  # 1: sealed, its indexes are in the index file
+    compact: int = 0  # 1: sealed and compacted into blocks (compact.py)
 
 
 _SEG_FIELDS = ("id, tbl, state, fts, rows, last_id, min_time, max_time, cluster, kind, floor, "
-               "ix")
+               "ix, compact")
 
 
 def _index_tables(seg_id: int) -> Tuple[str, str]:
@@ -101,6 +105,9 @@ class SchemaSteps:
             if "ix" not in cols:  # sealed before the index file: indexes in this file
                 self._w.execute(
                     "ALTER TABLE ccstore_segments ADD COLUMN ix INTEGER NOT NULL DEFAULT 0")
+            if "compact" not in cols:  # written before segments were compacted
+                self._w.execute(
+                    "ALTER TABLE ccstore_segments ADD COLUMN compact INTEGER NOT NULL DEFAULT 0")
             # indexes the index file lost (deleted, or not yet written to disk when
             # the machine stopped): those segments are sealed again
             have = self._index_file_tables()
@@ -113,8 +120,7 @@ class SchemaSteps:
                 "SELECT value FROM ccstore_meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self._w.execute(
-                    "INSERT INTO ccstore_meta(key, value) VALUES('schema_version', ?)",
-                    (str(SCHEMA_VERSION),))
+                    "INSERT INTO ccstore_meta(key, value) VALUES('schema_version', '1')")
             elif int(row[0]) > SCHEMA_VERSION:
                 raise RuntimeError(
                     f"{self.path}: written by a newer ccstore (schema {row[0]} > "
@@ -201,13 +207,14 @@ class SchemaSteps:
             return  # a table of that name that is not ours: leave it alone
         self._w.execute(f"DROP VIEW IF EXISTS {quote_ident(view)}")
         tables = self._w.execute(
-            "SELECT tbl, floor FROM ccstore_segments WHERE cluster=? AND kind=? AND tbl != '' "
-            "ORDER BY id", (cluster, kind)).fetchall()
-        if not tables or len(tables) > MAX_VIEW_SEGMENTS:
+            "SELECT tbl, floor, compact FROM ccstore_segments WHERE cluster=? AND kind=? "
+            "AND tbl != '' ORDER BY id", (cluster, kind)).fetchall()
+        # compacted segments have no row table to show: no view rather than part of one
+        if not tables or len(tables) > MAX_VIEW_SEGMENTS or any(t[2] for t in tables):
             return
         cols = "id, timestamp, name, hostname, type, typeid, stype, stypeid, othertags, field"
         body = " UNION ALL ".join(
             f"SELECT {cols} FROM {quote_ident(t)}"
             + ("" if floor is None else f" WHERE time >= {int(floor)}")
-            for t, floor in tables)
+            for t, floor, _ in tables)
         self._w.execute(f"CREATE VIEW {quote_ident(view)} AS {body}")

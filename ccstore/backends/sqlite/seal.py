@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import apsw
 
 from ..base import FULL, SEALED
+from .compact import Encoded, encode_segment
 from .schema import FACET_COLUMNS, FACET_TAG_VALUES, quote_ident
 
 log = logging.getLogger("ccstore.sqlite")
@@ -56,16 +57,26 @@ class SealSteps:
             if found is None:
                 return sealed
             seg_id, tbl, shape, counts = found
-            if not self._build_indexes(seg_id, tbl):
+            blocks = None
+            if self.compacting:  # blocks instead of indexes, encoded from a snapshot too
+                blocks = self._read(encode_segment, tbl)
+                if blocks is None:
+                    continue  # dropped by retention meanwhile
+            elif not self._build_indexes(seg_id, tbl):
                 continue  # dropped by retention meanwhile
-            if self._txn(self._seal_txn, seg_id, tbl, shape, counts) is None:
-                self._drop_indexes([seg_id])  # retention dropped it meanwhile
+            if self._txn(self._seal_txn, seg_id, tbl, shape, counts, blocks) is None:
+                if blocks is None:
+                    self._drop_indexes([seg_id])  # retention dropped it meanwhile
                 continue
             with self._heads_lock:
                 self._heads.pop(seg_id, None)
             self._stats["seal_seconds"] += _time.perf_counter() - t0
             self._stats["segments_sealed"] += 1
             sealed += 1
+            if self.max_disk_size is not None:
+                if blocks is not None:
+                    self.give_back_space()  # the row table's pages
+                self.enforce_disk_cap()
         return sealed
 
     def _next_full(self, conn: apsw.Connection) -> Optional[tuple]:
@@ -78,19 +89,30 @@ class SealSteps:
         return seg_id, tbl, (rows, min_time), _summary(conn, tbl)
 
     def _seal_txn(self, seg_id: int, tbl: str, shape: tuple,
-                  counts: Tuple[List[tuple], List[tuple]]) -> Optional[bool]:
-        """Mark ``seg_id`` sealed: True, False if already sealed, None if it is gone."""
-        row = self._w.execute("SELECT state, rows, min_time FROM ccstore_segments WHERE id=?",
-                              (seg_id,)).fetchone()
+                  counts: Tuple[List[tuple], List[tuple]],
+                  blocks: Optional[Encoded] = None) -> Optional[bool]:
+        """Mark ``seg_id`` sealed: True, False if already sealed, None if it is gone.
+
+        With ``blocks`` (encoded from a snapshot), the segment is compacted in the
+        same transaction: a crash leaves either the full row table or the blocks."""
+        row = self._w.execute("SELECT state, rows, min_time, fts, cluster, kind "
+                              "FROM ccstore_segments WHERE id=?", (seg_id,)).fetchone()
         if row is None:
             return None  # dropped by retention
         if row[0] != FULL:
             return False  # sealed by another process
-        if tuple(row[1:]) == shape:
+        same = tuple(row[1:3]) == shape
+        if same:
             self._store_counts(seg_id, counts)
         else:
             self._summarise(seg_id, tbl)
-        self._w.execute("UPDATE ccstore_segments SET state=?, ix=1 WHERE id=?", (SEALED, seg_id))
+        self._w.execute("UPDATE ccstore_segments SET state=?, ix=? WHERE id=?",
+                        (SEALED, int(blocks is None), seg_id))
+        if blocks is not None:
+            got = blocks if same else encode_segment(self._w, tbl)
+            self._install_blocks(seg_id, tbl, bool(row[3]), got or ([], None))
+            self._refresh_view(row[4], row[5])
+            self._stats["segments_compacted"] += 1
         return True
 
     def _summarise(self, seg_id: int, tbl: str) -> None:

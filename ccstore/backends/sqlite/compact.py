@@ -1,0 +1,380 @@
+"""Compacted segments on SQLite: sealed rows in compressed blocks, read back exactly.
+
+A store opened with ``compact=True`` rewrites each segment when it is sealed (and
+:meth:`CompactSteps.compact` rewrites those sealed before): its rows, sorted by
+(hostname, time, id), go into blocks (:mod:`.blocks`) of about one host each in a
+table ``<tbl>_b`` that records each block's host and time range (their preset zlib
+dictionary in ``ccstore_dicts``), and, with full text on, into a
+contentless FTS5 table ``<tbl>_bfts`` (``detail=none``) holding one document per
+group of consecutive blocks.  The row table, its FTS5 table and its indexes in the index file go.
+
+A read of a compacted segment picks the blocks that may hold a match (host and
+time ranges, the block index of the full-text terms), decodes them, and loads their
+rows into a scratch table of the same shape in an in-memory database of the
+reading thread; the read's own SQL then runs there unchanged, so every condition
+means what it meant on the row table.
+"""
+from __future__ import annotations
+
+import operator
+import re
+from typing import Any, List, Optional, Tuple
+
+import apsw
+
+from ..base import SEALED
+from .blocks import COLUMNS, block_layout, decode_block, encode_block, make_dictionary
+from .schema import quote_ident
+
+#: a block as stored: (rows, first host, last host, least time, greatest time, data,
+#: full-text document)
+Block = Tuple[int, Any, Any, Optional[int], Optional[int], bytes, str]
+#: a segment's blocks and their preset dictionary
+Encoded = Tuple[List[Block], Optional[bytes]]
+
+_SCRATCH_DDL = """
+CREATE TABLE s(id INTEGER PRIMARY KEY, timestamp INTEGER, name TEXT, hostname TEXT,
+               type TEXT, typeid TEXT, stype TEXT, stypeid TEXT, othertags JSON, field TEXT,
+               time INTEGER, level TEXT);
+CREATE VIRTUAL TABLE s_fts USING fts5(field, content='s', content_rowid='id', columnsize=0);
+"""
+_SCRATCH_INSERT = f"INSERT INTO s({', '.join(COLUMNS)}) VALUES({', '.join('?' * len(COLUMNS))})"
+_HOST_AT = COLUMNS.index("hostname")
+_TIME_AT = COLUMNS.index("time")
+_ID_AT = COLUMNS.index("id")
+_AT = {c: i for i, c in enumerate(COLUMNS)}
+_TIME_ID = operator.itemgetter(_TIME_AT, _ID_AT)
+#: a row of a block as a query selects it (``query.SELECT_COLUMNS``)
+_AS_SELECTED = operator.itemgetter(*(_AT[c] for c in (
+    "id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
+    "othertags", "field")))
+#: rows of a block at least (when split to fit a page) and at most
+MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 16, 4096
+#: a block ends at a host's last row once it holds this many rows
+HOST_BLOCK_ROWS = 64
+#: the block index has one document per 2**FTS_GROUP_BITS consecutive blocks
+FTS_GROUP_BITS = 3
+#: blocks a segment's preset dictionary is made from
+_DICTIONARY_SAMPLES = 16
+#: bytes of a page a block leaves to the rest of its row (SQLite keeps a row of up to
+#: the page size less 35 bytes in one page): a block takes one page at most
+_ROW_ROOM = 160
+#: a query part the block index can take as it is: a word or a "phrase", maybe a prefix
+_QUERY_PART = re.compile(r'"(?:[^"]|"")*"\*?|[^\s"()]+')
+
+
+def block_table(tbl: str) -> str:
+    return tbl + "_b"
+
+
+def block_fts_table(tbl: str) -> str:
+    return tbl + "_bfts"
+
+
+def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
+    """The blocks of segment table ``tbl`` read on ``conn`` and their preset
+    dictionary; None if the table is gone.
+
+    A block ends at the last row of a host once it holds :data:`HOST_BLOCK_ROWS`
+    rows, so a read of one host decodes about that many rows per segment; the
+    segment's preset dictionary, made from some of its blocks, gives small blocks
+    about the compression of large ones.  A block larger than a page is split.
+    """
+    q = quote_ident(tbl)
+    try:
+        cur = conn.execute(f"SELECT {', '.join(COLUMNS)}, CAST(field AS TEXT) FROM {q} "
+                           "ORDER BY hostname, time, id")
+        rows = cur.fetchall()
+    except apsw.SQLError as exc:
+        if f"no such table: {tbl}" in str(exc):
+            return None
+        raise
+    if not rows:
+        return [], None
+    target = conn.execute("PRAGMA page_size").fetchone()[0] - _ROW_ROOM
+    groups: List[list] = []
+    cur_rows: list = []
+    for r in rows:
+        if cur_rows and (len(cur_rows) >= MAX_BLOCK_ROWS or (
+                len(cur_rows) >= HOST_BLOCK_ROWS and r[_HOST_AT] != cur_rows[-1][_HOST_AT])):
+            groups.append(cur_rows)
+            cur_rows = []
+        cur_rows.append(r)
+    groups.append(cur_rows)
+    step = max(len(groups) // _DICTIONARY_SAMPLES, 1)
+    zdict = make_dictionary([block_layout([r[:-1] for r in g]) for g in groups[::step]])
+    blocks: List[Block] = []
+    while groups:
+        part = groups.pop(0)
+        data = encode_block([r[:-1] for r in part], zdict=zdict)
+        if len(data) > target and len(part) > MIN_BLOCK_ROWS:
+            # larger than a page: it would take two, one mostly empty
+            half = len(part) // 2
+            groups[:0] = [part[:half], part[half:]]
+            continue
+        times = [r[_TIME_AT] for r in part if isinstance(r[_TIME_AT], int)]
+        exact = len(times) == sum(r[_TIME_AT] is not None for r in part)
+        tmin = min(times) if times and exact else None
+        tmax = max(times) if times and exact else None
+        doc = "\n".join(r[-1] for r in part if r[-1] is not None)
+        blocks.append((len(part), part[0][_HOST_AT], part[-1][_HOST_AT], tmin, tmax, data,
+                       doc))
+    return blocks, zdict
+
+
+class CompactSteps:
+    """Writing compacted segments, and reading them through a scratch table."""
+
+    def _install_blocks(self, seg_id: int, tbl: str, fts: bool, encoded: Encoded) -> None:
+        """Replace row table ``tbl`` by its blocks (inside the caller's write transaction)."""
+        blocks, zdict = encoded
+        self._w.execute("DELETE FROM ccstore_dicts WHERE seg=?", (seg_id,))
+        if zdict is not None:
+            self._w.execute("INSERT INTO ccstore_dicts(seg, data) VALUES(?, ?)", (seg_id, zdict))
+        b = quote_ident(block_table(tbl))
+        self._w.execute(f"DROP TABLE IF EXISTS {b}")
+        self._w.execute(f"CREATE TABLE {b}(blk INTEGER PRIMARY KEY, n INTEGER NOT NULL, "
+                        "host_min, host_max, tmin INTEGER, tmax INTEGER, data BLOB NOT NULL)")
+        self._w.executemany(
+            f"INSERT INTO {b}(blk, n, host_min, host_max, tmin, tmax, data) "
+            "VALUES(?, ?, ?, ?, ?, ?, ?)",
+            [(i,) + blk[:6] for i, blk in enumerate(blocks)])
+        bf = quote_ident(block_fts_table(tbl))
+        self._w.execute(f"DROP TABLE IF EXISTS {bf}")
+        if fts:
+            self._w.execute(f"CREATE VIRTUAL TABLE {bf} USING fts5(doc, content='', "
+                            "detail=none, columnsize=0)")
+            self._w.executemany(
+                f"INSERT INTO {bf}(rowid, doc) VALUES(?, ?)",
+                [(g, "\n".join(blk[6] for blk in blocks[g << FTS_GROUP_BITS:
+                                                           (g + 1) << FTS_GROUP_BITS]))
+                 for g in range(((len(blocks) - 1) >> FTS_GROUP_BITS) + 1)])
+        self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(tbl + '_fts')}")
+        self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(tbl)}")
+        self._w.execute("UPDATE ccstore_segments SET compact=1, ix=0 WHERE id=?", (seg_id,))
+        self._mark_compact_schema()
+
+    def _mark_compact_schema(self) -> None:
+        """A file holding compacted segments is schema 2: earlier ccstores refuse it."""
+        self._w.execute("UPDATE ccstore_meta SET value='2' WHERE key='schema_version' "
+                        "AND CAST(value AS INTEGER) < 2")
+
+    def compact(self) -> int:
+        """Compact every sealed segment that is not yet; return how many were."""
+        done = 0
+        while not self._closed:
+            row = self._read(lambda c: c.execute(
+                "SELECT id, tbl, fts, rows FROM ccstore_segments WHERE state=? AND compact=0 "
+                "AND tbl != '' ORDER BY id LIMIT 1", (SEALED,)).fetchone())
+            if row is None:
+                return done
+            seg_id, tbl, fts, rows = row
+            blocks = self._read(encode_segment, tbl)
+
+            def txn() -> bool:
+                now = self._w.execute("SELECT state, compact, rows FROM ccstore_segments "
+                                      "WHERE id=?", (seg_id,)).fetchone()
+                if now is None or now[1]:
+                    return False
+                got = blocks if now[2] == rows else encode_segment(self._w, tbl)
+                self._install_blocks(seg_id, tbl, bool(fts), got or ([], None))
+                self._refresh_view(*self._w.execute(
+                    "SELECT cluster, kind FROM ccstore_segments WHERE id=?", (seg_id,)).fetchone())
+                return True
+
+            if self._txn(txn):
+                self._drop_indexes([seg_id])
+                self._stats["segments_compacted"] += 1
+                done += 1
+                self.enforce_disk_cap()
+        if done:
+            self.give_back_space()
+        return done
+
+    # ------------------------------------------------------------------ reading
+    @staticmethod
+    def _zdict(conn: apsw.Connection, seg_id: int) -> Optional[bytes]:
+        row = conn.execute("SELECT data FROM ccstore_dicts WHERE seg=?", (seg_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def _scratch(self) -> apsw.Connection:
+        conn = getattr(self._local, "scratch", None)
+        if conn is None:
+            conn = apsw.Connection(":memory:")
+            conn.execute(_SCRATCH_DDL)
+            self._local.scratch = conn
+            self._local.scratch_fts = False  # whether s_fts holds entries
+        return conn
+
+    def _candidates(self, conn: apsw.Connection, seg: Any, spec: Any,
+                    bounds: Tuple[Optional[int], Optional[int]]) -> List[tuple]:
+        """The rows of ``seg``'s blocks that may match ``spec`` (a superset), shaped as
+        :data:`~.blocks.COLUMNS`."""
+        start, end = bounds
+        sql = [f"SELECT blk, data FROM {quote_ident(block_table(seg.tbl))} WHERE 1"]
+        args: list = []
+        if start is not None:
+            sql.append("AND (tmax IS NULL OR tmax >= ?)")
+            args.append(start)
+        if end is not None:
+            sql.append("AND (tmin IS NULL OR tmin <= ?)")
+            args.append(end)
+        hosts = spec.columns.get("hostname")
+        if hosts:
+            sql.append("AND (" + " OR ".join(
+                "((host_min IS NULL OR host_min <= ?) AND (host_max IS NULL OR host_max >= ?))"
+                for _ in hosts) + ")")
+            for h in hosts:
+                args.extend((h, h))
+        terms = _block_terms(spec.text) if (spec.text is not None and seg.fts) else None
+        if terms is not None:
+            bf = quote_ident(block_fts_table(seg.tbl))
+            sql.append(f"AND (blk >> {FTS_GROUP_BITS}) IN "
+                       f"(SELECT rowid FROM {bf} WHERE {bf} MATCH ?)")
+            args.append(terms)
+        host_set = set(hosts) if hosts else None
+        zdict = self._zdict(conn, seg.id)
+        out: List[tuple] = []
+        for _, data in conn.execute(" ".join(sql), args).fetchall():
+            rows = decode_block(data, host_set, zdict)
+            if start is not None or end is not None:
+                rows = [r for r in rows if _may_pass(r[_TIME_AT], start, end)]
+            out.extend(rows)
+        self._stats["compacted_reads"] += 1
+        return out
+
+    def _load_scratch(self, conn: apsw.Connection, seg: Any, spec: Any,
+                      bounds: Tuple[Optional[int], Optional[int]]) -> apsw.Connection:
+        """Fill the scratch table with the rows of ``seg`` that may match ``spec`` (a
+        superset: the read's SQL decides); return its connection."""
+        rows = self._candidates(conn, seg, spec, bounds)
+        scratch = self._scratch()
+        scratch.execute("DELETE FROM s")
+        if self._local.scratch_fts:
+            scratch.execute("INSERT INTO s_fts(s_fts) VALUES('delete-all')")
+            self._local.scratch_fts = False
+        with scratch:
+            scratch.executemany(_SCRATCH_INSERT, rows)
+            if spec.text is not None and seg.fts:
+                scratch.execute("INSERT INTO s_fts(s_fts) VALUES('rebuild')")
+                self._local.scratch_fts = True
+        return scratch
+
+    def _select_rows(self, conn: apsw.Connection, seg: Any, spec: Any,
+                     bounds: Tuple[Optional[int], Optional[int]]) -> Optional[List[tuple]]:
+        """The records of compacted ``seg`` that ``spec`` selects, in its order and
+        cut to its limit, shaped as ``SELECT_COLUMNS``, filtered in Python: for a spec
+        of time, column, level and cursor conditions over integer times and text
+        values, which compare alike in Python and SQLite.  None for anything else
+        (the read then runs its SQL on the scratch table)."""
+        if spec.tags or spec.text is not None:
+            return None
+        conds = [(_AT[c], frozenset(v), False) for c, v in spec.columns.items()]
+        conds += [(_AT[c], frozenset(v), True) for c, v in spec.exclude.items()]
+        if spec.levels is not None:
+            conds.append((_AT["level"], frozenset(spec.levels.values), spec.levels.negate))
+        if not all(type(x) is str for _, values, _ in conds for x in values):
+            return None
+        start, end = bounds
+        after = spec.after
+        desc = spec.order == "desc"
+        out = []
+        for r in self._candidates(conn, seg, spec, bounds):
+            t = r[_TIME_AT]
+            if type(t) is not int or type(r[_ID_AT]) is not int:
+                return None
+            if (start is not None and t < start) or (end is not None and t > end):
+                continue
+            ok = True
+            for at, values, negate in conds:
+                v = r[at]
+                if v is not None and type(v) is not str:
+                    return None
+                # SQL: NULL IN (...) is not true; (v IS NULL OR v NOT IN (...))
+                if (v is None or v not in values) if negate else (v in values):
+                    continue
+                ok = False
+                break
+            if not ok:
+                continue
+            if after is not None:
+                key = (t, r[_ID_AT])
+                if (key >= after) if desc else (key <= after):
+                    continue
+            out.append(r)
+        out.sort(key=_TIME_ID, reverse=desc)
+        if spec.limit is not None:
+            del out[spec.limit:]
+        return list(map(_AS_SELECTED, out))
+
+    def _compact_rows_between(self, conn: apsw.Connection, seg: Any, lo: int,
+                              hi: Optional[int]) -> int:
+        """Rows of compacted ``seg`` whose time is in ``[lo, hi)`` (``hi`` None: no end),
+        compared as SQLite compares them."""
+        sql = (f"SELECT data FROM {quote_ident(block_table(seg.tbl))} "
+               "WHERE (tmax IS NULL OR tmax >= ?)")
+        args = [lo]
+        if hi is not None:
+            sql += " AND (tmin IS NULL OR tmin < ?)"
+            args.append(hi)
+        scratch = self._scratch()
+        zdict = self._zdict(conn, seg.id)
+        n = 0
+        for (data,) in conn.execute(sql, args).fetchall():
+            times = [(r[_TIME_AT],) for r in decode_block(data, zdict=zdict)]
+            scratch.execute("CREATE TEMP TABLE IF NOT EXISTS tm(time INTEGER)")
+            scratch.execute("DELETE FROM tm")
+            scratch.executemany("INSERT INTO tm VALUES(?)", times)
+            n += scratch.execute("SELECT count(*) FROM tm WHERE time >= ?"
+                                 + ("" if hi is None else " AND time < ?"),
+                                 args).fetchone()[0]
+        return n
+
+
+def _may_pass(t: Any, start: Optional[int], end: Optional[int]) -> bool:
+    """False only when time ``t`` surely fails the read's time bounds."""
+    if not isinstance(t, int):
+        return t is not None  # NULL fails every time bound; other types: SQL decides
+    return (start is None or t >= start) and (end is None or t <= end)
+
+
+def _block_terms(text: str) -> Optional[str]:
+    """A query for the block index that every block holding a match of FTS5 query
+    ``text`` matches: the AND of its tokens.  None when ``text`` is more than words
+    and phrases joined by AND (then every block is read)."""
+    parts = _QUERY_PART.findall(text)
+    if re.sub(r"\s+", "", "".join(parts)) != re.sub(r"\s+", "", text):
+        return None
+    tokens: List[str] = []
+    prefix_last: List[bool] = []
+    for part in parts:
+        if part == "AND":
+            continue
+        if part in ("OR", "NOT", "NEAR") or part.startswith(("^", "-", "+")) or ":" in part:
+            return None
+        prefix = part.endswith("*")
+        body = part[:-1] if prefix else part
+        if body.startswith('"'):
+            body = body[1:-1].replace('""', '"')
+        toks = _tokenize(body)
+        if not toks:
+            return None
+        tokens.extend(toks)
+        prefix_last.extend([False] * (len(toks) - 1) + [prefix])
+    if not tokens:
+        return None
+    return " AND ".join('"' + t.replace('"', '""') + '"' + ("*" if p else "")
+                        for t, p in zip(tokens, prefix_last))
+
+
+_tokenizer_conn: List[apsw.Connection] = []
+
+
+def _tokenize(text: str) -> List[str]:
+    """FTS5's unicode61 tokens of ``text`` (as the block index holds them)."""
+    if not _tokenizer_conn:
+        _tokenizer_conn.append(apsw.Connection(":memory:"))
+    tok = _tokenizer_conn[0].fts5_tokenizer("unicode61")
+    out = tok(text.encode("utf-8"), apsw.FTS5_TOKENIZE_QUERY, None,
+              include_offsets=False, include_colocated=False)
+    return [t if isinstance(t, str) else t[0] for t in out]
