@@ -197,3 +197,35 @@ def test_jetstream_acks_only_after_the_commit(store: Any, nats_server: NatsServe
             gate.go.set()
             receivers.close()
     assert stored(store, "ijs") == sorted(f"message {i}" for i in range(n))
+
+
+def test_what_was_received_is_stored_on_stop(store: Any, nats_server: NatsServer) -> None:
+    """The commit is held, so the receiver takes no more and the messages wait in the
+    subscription; stopping it commits them all."""
+    n = 50
+    gate = Gate(store)
+    cfg = NatsReceiverConfig(name="stop", subject="stop.>", address="127.0.0.1",
+                             port=nats_server.port)
+    with StorageManager(store, batch_size=2, max_process=1,
+                        retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            wait_until(lambda: receivers.info()["stop"]["state"] == "subscribed",
+                       "the subscription")
+            nats_server.publish("stop.log", [event(i).replace(b"=burst", b"=stop")
+                                             for i in range(n)])
+            assert gate.entered.wait(60), "no commit began"
+            sub = receivers.receivers[0]._sub
+            wait_until(lambda: receivers.info()["stop"]["messages"] + sub.pending_msgs == n,
+                       "every message received")
+            assert receivers.info()["stop"]["messages"] < n
+            closing = threading.Thread(target=receivers.close)
+            closing.start()
+            gate.go.set()
+            closing.join(60)
+            assert not closing.is_alive()
+        finally:
+            gate.go.set()
+            receivers.close()
+    assert stored(store, "stop") == sorted(f"message {i}" for i in range(n))
