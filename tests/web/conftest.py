@@ -107,7 +107,3 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server, keys
     finally:
         server.kill()
-
-
-def url(server: ServerProcess, query: str = "") -> str:
-    return f"http://{server.host}:{server.port}/{query}"

@@ -8,8 +8,7 @@ import time
 import urllib.parse
 from typing import Any, List
 
-from conftest import url
-from webdata import JOB, line
+from webdata import JOB, line, url
 
 #: how long a line committed while the live view is open may take to show
 TAIL_DEADLINE_MS = 1000
