@@ -249,3 +249,27 @@ def test_the_search_box_completes_field_names_and_values(page, web_server) -> No
     page.keyboard.press("Enter")
     wait_results(page, values[0])
     assert {r["h"] for r in rows(page)} == {values[0].split(":")[1]}
+
+
+def test_a_job_event_on_the_timeline_opens_its_job(page, web_server) -> None:
+    search(page, web_server, "host:n001")
+    mark = page.locator("#timeline .tl-mark[data-name='start_job']")
+    mark.click()
+    page.wait_for_selector("#jobinfo .jobcard")
+    assert f"job={JOB}" in page.url and "view=job" in page.url
+    assert "n[001-002]" in page.text_content("#jobinfo")
+
+
+def test_the_records_can_be_read_with_the_keyboard(page, web_server) -> None:
+    search(page, web_server, '"ctx needle line" OR "ctx after one"')
+    page.focus("#list")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert page.text_content("#list .row.sel .m") == "ctx needle line"
+    page.keyboard.press("k")
+    assert page.text_content("#list .row.sel .m") == "ctx after one"
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#list .row.open .tags")
+    page.keyboard.press("c")
+    page.wait_for_selector("#list .row.open .ctx .cl.self")
