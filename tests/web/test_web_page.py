@@ -273,3 +273,21 @@ def test_the_records_can_be_read_with_the_keyboard(page, web_server) -> None:
     page.wait_for_selector("#list .row.open .tags")
     page.keyboard.press("c")
     page.wait_for_selector("#list .row.open .ctx .cl.self")
+
+
+def test_the_live_view_says_how_many_lines_it_skipped(page, web_server) -> None:
+    page.goto(url(web_server, "?view=tail&q=name%3Aflood"))
+    page.wait_for_function("() => /^Live/.test(document.getElementById('tailinfo').textContent)")
+    now = time.time_ns()
+    n = 12_000  # more than a page (5,000) of the server's tail at once
+    flood = "".join(line("flood", f"f{i % 10:03d}", "info", f"flood {i}", now + i * 1000)
+                    + "\n" for i in range(n))
+    assert web_server.write(flood).status == 204
+    page.wait_for_function(
+        """n => { const t = document.getElementById('tailinfo').textContent;
+                  const num = (re) => Number(((t.match(re) || [])[1] || '0').replace(/,/g, ''));
+                  return num(/([\\d,]+) lines/) + num(/skipped ([\\d,]+)/) === n; }""", arg=n)
+    info = page.text_content("#tailinfo")
+    assert "by the server" in info, info
+    newest = page.text_content("#list .row .m")
+    assert newest == f"flood {n - 1}"
