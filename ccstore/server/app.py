@@ -254,7 +254,11 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
     @route("/api/tail")
     @protected
     def tail() -> Any:
-        stream = tails.open(query_string(bottle.request.environ))
+        params = query_string(bottle.request.environ)
+        if bottle.request.method == "HEAD":  # no body to end when the client goes: no tail
+            stream: Any = b""
+        else:
+            stream = tails.open(params)
         resp = bottle.HTTPResponse(stream)  # each event written as it comes
         resp.content_type = "text/event-stream; charset=utf-8"
         resp.set_header("Cache-Control", "no-cache")

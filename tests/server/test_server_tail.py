@@ -158,3 +158,10 @@ def test_no_tails_when_the_api_has_a_single_thread(start_server, tmp_path) -> No
     r = server.call("GET", "/api/tail")
     assert r.status == 503 and "live tails are off" in r.json()["error"]
     assert server.call("GET", "/api/search").status == 200
+
+
+def test_a_head_request_opens_no_tail(start_server, tmp_path) -> None:
+    server = start(start_server, tmp_path)
+    r = server.call("HEAD", "/api/tail")
+    assert r.status == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert tails(server)["started"] == 0

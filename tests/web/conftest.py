@@ -46,9 +46,10 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_context(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A headless Chromium with a fresh profile (one per session)."""
+    """A headless Chromium with a fresh profile (one per module: Playwright's event loop
+    runs in this thread while it is open, and other tests' ``asyncio.run`` need it gone)."""
     from playwright.sync_api import sync_playwright
 
     exe = chromium
@@ -107,7 +108,3 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server, keys
     finally:
         server.kill()
-
-
-def url(server: ServerProcess, query: str = "") -> str:
-    return f"http://{server.host}:{server.port}/{query}"

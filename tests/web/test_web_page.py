@@ -8,8 +8,7 @@ import time
 import urllib.parse
 from typing import Any, List
 
-from conftest import url
-from webdata import JOB, line
+from webdata import JOB, line, url
 
 #: how long a line committed while the live view is open may take to show
 TAIL_DEADLINE_MS = 1000
@@ -250,3 +249,45 @@ def test_the_search_box_completes_field_names_and_values(page, web_server) -> No
     page.keyboard.press("Enter")
     wait_results(page, values[0])
     assert {r["h"] for r in rows(page)} == {values[0].split(":")[1]}
+
+
+def test_a_job_event_on_the_timeline_opens_its_job(page, web_server) -> None:
+    search(page, web_server, "host:n001")
+    mark = page.locator("#timeline .tl-mark[data-name='start_job']")
+    mark.click()
+    page.wait_for_selector("#jobinfo .jobcard")
+    assert f"job={JOB}" in page.url and "view=job" in page.url
+    assert "n[001-002]" in page.text_content("#jobinfo")
+
+
+def test_the_records_can_be_read_with_the_keyboard(page, web_server) -> None:
+    search(page, web_server, '"ctx needle line" OR "ctx after one"')
+    page.focus("#list")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert page.text_content("#list .row.sel .m") == "ctx needle line"
+    page.keyboard.press("k")
+    assert page.text_content("#list .row.sel .m") == "ctx after one"
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#list .row.open .tags")
+    page.keyboard.press("c")
+    page.wait_for_selector("#list .row.open .ctx .cl.self")
+
+
+def test_the_live_view_says_how_many_lines_it_skipped(page, web_server) -> None:
+    page.goto(url(web_server, "?view=tail&q=name%3Aflood"))
+    page.wait_for_function("() => /^Live/.test(document.getElementById('tailinfo').textContent)")
+    now = time.time_ns()
+    n = 12_000  # more than a page (5,000) of the server's tail at once
+    flood = "".join(line("flood", f"f{i % 10:03d}", "info", f"flood {i}", now + i * 1000)
+                    + "\n" for i in range(n))
+    assert web_server.write(flood).status == 204
+    page.wait_for_function(
+        """n => { const t = document.getElementById('tailinfo').textContent;
+                  const num = (re) => Number(((t.match(re) || [])[1] || '0').replace(/,/g, ''));
+                  return num(/([\\d,]+) lines/) + num(/skipped ([\\d,]+)/) === n; }""", arg=n)
+    info = page.text_content("#tailinfo")
+    assert "by the server" in info, info
+    newest = page.text_content("#list .row .m")
+    assert newest == f"flood {n - 1}"

@@ -44,3 +44,8 @@ def dataset(now_ns: int) -> Dict[str, Any]:
     lines.append(line("job", "mngmt01", "", job, now_ns - 1800 * S, kind="event")
                  .replace(",type=node", ",function=start_job,type=node"))
     return {"lines": lines, "now_ns": now_ns}
+
+
+def url(server: Any, query: str = "") -> str:
+    """The page of ``server`` (a ``srvutil.ServerProcess``) with a query string."""
+    return f"http://{server.host}:{server.port}/{query}"
