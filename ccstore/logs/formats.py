@@ -276,17 +276,21 @@ def _journal_header(get: Callable[[Any], Any], keys: Tuple[Any, ...]) -> Header:
     return t, name, _journal_text(get(khost)) or None, level, msg, False, tags
 
 
-def header_journal_json(line: str) -> Optional[Header]:
-    """A line of ``journalctl -o json``."""
-    if line[:1] != "{" or ('"__REALTIME_TIMESTAMP"' not in line and '"__CURSOR"' not in line):
-        return None
+def json_object(line: str) -> Optional[Dict[str, Any]]:
+    """The JSON object a line holds; None when it holds something else."""
     try:
         obj = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(obj, dict):
+    return obj if isinstance(obj, dict) else None
+
+
+def header_journal_json(line: str) -> Optional[Header]:
+    """A line of ``journalctl -o json``."""
+    if line[:1] != "{" or ('"__REALTIME_TIMESTAMP"' not in line and '"__CURSOR"' not in line):
         return None
-    return _journal_header(obj.get, _JOURNAL_KEYS)
+    obj = json_object(line)
+    return None if obj is None else _journal_header(obj.get, _JOURNAL_KEYS)
 
 
 _EXPORT_KEY_RE = re.compile(rb"[A-Za-z0-9_]+")

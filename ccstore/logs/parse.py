@@ -70,7 +70,7 @@ from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW
                        _PRI_LEVEL, LOGLEVELS, _body_hits, _clean_text, _frac_ns,
                        _level_hits, _token_level, normalize_level)
 from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
-from .formats import UNPARSED_TAGS, Header, JournalExportReader
+from .formats import UNPARSED_TAGS, Header, JournalExportReader, json_object
 from .patterns import UserFormat, compile_pattern, compile_regex
 from .syslogscan import syslog_chunk
 
@@ -690,11 +690,8 @@ class LogParser:
     def _hdr_json(self, line: str) -> Optional[_Header]:
         if line[0] != "{":
             return None
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            return None
-        if not isinstance(obj, dict):
+        obj = json_object(line)
+        if obj is None:
             return None
         t = level = name = host = None
         for k in _JSON_TIME:
