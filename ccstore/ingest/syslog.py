@@ -10,12 +10,14 @@ octet-counted (``LEN SP MSG``), any other runs to the next line feed.  A connect
 has ``max_inflight`` hand-overs waiting for their commit is not read further: the
 kernel's buffers fill and the sender waits (backpressure, nothing dropped).  UDP cannot
 wait: a datagram that arrives while ``max_pending`` messages wait is dropped and
-counted (``lost``).  Configuration: ``docs/server.md``; design: ``docs/design/logs.md``.
+counted (``lost``), and the datagrams the kernel dropped because the socket's buffer was
+full are read from ``/proc/net/udp`` (``kernel_drops``, Linux).  Configuration: ``docs/server.md``; design: ``docs/design/logs.md``.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import ssl
 import threading
@@ -27,7 +29,7 @@ from ..config import SyslogReceiverConfig
 from ..logs import LogParser, log_batch
 from .commit import ManagerClosed, StorageManager, Ticket
 
-__all__ = ["SyslogReceiver", "split_frames"]
+__all__ = ["SyslogReceiver", "split_frames", "udp_kernel_drops"]
 
 log = logging.getLogger("ccstore.receivers.syslog")
 
@@ -43,6 +45,29 @@ MAX_PEERS = 4096
 
 # a frame that starts with a digit is octet-counted, RFC 6587 3.4.1
 _OCTET_START = re.compile(rb"(?:^|\n)[0-9]")
+
+
+def udp_kernel_drops(sock: Any) -> Optional[int]:
+    """Datagrams the kernel dropped for the UDP socket ``sock`` (its receive buffer was
+    full), from ``/proc/net/udp`` and ``/proc/net/udp6``; None where those do not exist."""
+    try:
+        inode = str(os.fstat(sock.fileno()).st_ino)
+    except (OSError, ValueError):
+        return None
+    found = False
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table, encoding="ascii") as f:
+                next(f, None)  # the header
+                for line in f:
+                    fields = line.split()
+                    # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref ptr drops
+                    if len(fields) >= 13 and fields[9] == inode:
+                        return int(fields[12])
+            found = True
+        except OSError:
+            continue
+    return 0 if found else None
 
 
 def split_frames(buf: bytes, max_message: int = MAX_MESSAGE
@@ -213,10 +238,14 @@ class SyslogReceiver:
     def info(self) -> Dict[str, Any]:
         """Type, state, address and counters (for statistics and health)."""
         host, port = self.bound or (self.config.address, self.config.port)
-        return {"type": "syslog", "state": self.state,
-                "url": f"{self.config.protocol}://{host}:{port}",
-                "tls": self.config.tls is not None, "counters": dict(self.counters),
-                "connections": len(self._conns), "inflight": self._inflight}
+        out = {"type": "syslog", "state": self.state,
+               "url": f"{self.config.protocol}://{host}:{port}",
+               "tls": self.config.tls is not None, "counters": dict(self.counters),
+               "connections": len(self._conns), "inflight": self._inflight}
+        if self._udp is not None:
+            sock = self._udp.get_extra_info("socket")
+            out["kernel_drops"] = udp_kernel_drops(sock) if sock is not None else None
+        return out
 
     # ------------------------------------------------------------------ hand-over
     def _parser(self, peer: str) -> LogParser:

@@ -263,6 +263,16 @@ class Monitor:
         m.add("ccstore_receiver_state", "gauge", "The receiver's state (the label), always 1",
               [((("receiver", n), ("state", str(i["state"]))), 1)
                for n, i in sorted(states.items()) if i.get("state")])
+        lost = []
+        for n, i in sorted(states.items()):
+            counters = i.get("counters") or {}
+            if "lost" in counters:
+                lost.append(((("receiver", n), ("where", "queue")), counters["lost"]))
+            if i.get("kernel_drops") is not None:
+                lost.append(((("receiver", n), ("where", "kernel")), i["kernel_drops"]))
+        m.add("ccstore_receiver_messages_lost_total", "counter",
+              "Messages a receiver could not take (UDP): its queue or the kernel's "
+              "socket buffer was full", lost)
         servers = {n: s.stats() for n, s in self.servers().items()}
         m.add("ccstore_http_connections", "gauge", "Open connections, per HTTP server",
               [((("server", n),), s["connections"]) for n, s in sorted(servers.items())])

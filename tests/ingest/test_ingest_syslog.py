@@ -19,7 +19,7 @@ import pytest
 
 from ccstore.config import ConfigError, SyslogReceiverConfig, TlsConfig, parse_receivers
 from ccstore.ingest.commit import StorageManager
-from ccstore.ingest.syslog import SyslogReceiver, split_frames
+from ccstore.ingest.syslog import SyslogReceiver, split_frames, udp_kernel_drops
 
 HOST = socket.gethostname()
 
@@ -248,6 +248,36 @@ def test_udp_counts_what_it_drops(store, receiver):
     assert c["messages"] == len(logs(store))
     assert c["messages"] + c["lost"] <= n
     assert c["lost"] > 0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/udp"), reason="no /proc/net/udp")
+def test_udp_kernel_drops_are_counted():
+    """Datagrams sent to a socket whose buffer is full are lost in the kernel: counted."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the kernel's minimum
+        rx.bind(("127.0.0.1", 0))
+        assert udp_kernel_drops(rx) == 0
+        n = 2000
+        for i in range(n):
+            tx.sendto(b"<14>Nov 22 08:40:01 n1 app: %d" % i, rx.getsockname())
+        rx.setblocking(False)
+        got = 0
+        while True:
+            try:
+                rx.recv(2048)
+            except BlockingIOError:
+                break
+            got += 1
+        drops = udp_kernel_drops(rx)
+    assert drops is not None and drops > 0
+    assert got + drops == n
+
+
+def test_udp_receiver_reports_kernel_drops(store, receiver):
+    r = receiver("udp")
+    assert r.info()["kernel_drops"] == 0
+    assert "kernel_drops" not in receiver("tcp").info()
 
 
 def test_udp_datagrams_waiting_at_close_are_stored(store, receiver):

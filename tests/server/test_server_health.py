@@ -150,7 +150,9 @@ def test_metrics_and_health_of_a_running_server(tmp_path: Path) -> None:
     receivers = {"collector": {"type": "http", "address": "127.0.0.1", "port": "0",
                                "path": "/write"},
                  "nowhere": {"type": "nats", "address": "127.0.0.1",
-                             "port": str(closed_port()), "subject": "x"}}
+                             "port": str(closed_port()), "subject": "x"},
+                 "udplog": {"type": "syslog", "address": "127.0.0.1", "port": 0,
+                            "protocol": "udp", "cluster": "alex"}}
     config = write_config(tmp_path, storage=sqlite_storage(tmp_path / "m.db"),
                           receivers=receivers)
     s = ServerProcess(tmp_path, ["-config", str(config)]).start(healthy=False)
@@ -186,6 +188,10 @@ def test_metrics_and_health_of_a_running_server(tmp_path: Path) -> None:
         assert m[("ccstore_receiver_up", (("receiver", "collector"), ("type", "http")))] == 1
         assert m[("ccstore_receiver_up", (("receiver", "nowhere"), ("type", "nats")))] == 0
         assert m[("ccstore_receiver_state", (("receiver", "nowhere"), ("state", state)))] == 1
+        for where in ("queue", "kernel"):
+            lost = ("ccstore_receiver_messages_lost_total",
+                    (("receiver", "udplog"), ("where", where)))
+            assert m[lost] == 0
         assert m[("ccstore_http_connections", (("server", "api"),))] >= 1
         assert m[("ccstore_http_connections_refused_total", (("server", "collector"),))] == 0
         assert m[("ccstore_healthy", ())] == 0
