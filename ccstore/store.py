@@ -897,9 +897,10 @@ def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
     e.g. ``{"debug": "1d", "err": "30d"}``; None keeps them), ``fulltext`` (default
     True), ``durability`` (``"normal"``: WAL + synchronous=NORMAL, survives a
     process crash; ``"full"``: also a power loss), ``store_logs`` (default True).
+    ``max_disk_size`` (bytes, default None: the oldest sealed segments are dropped
+    after each seal while the store's files, or on PostgreSQL its tables, hold more).
     SQLite only: ``compact`` (default False: sealed segments are compacted into
-    compressed blocks), ``max_disk_size`` (bytes, default None: the oldest sealed
-    segments are dropped after each seal while the store's files hold more).
+    compressed blocks).
     PostgreSQL only: ``writers`` (connections that concurrent writes run on,
     default 2), ``pool_size`` (connections for queries, default 4),
     ``retry_seconds`` (how long a write is retried over a lost connection,
