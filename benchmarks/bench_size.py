@@ -239,15 +239,18 @@ def main(argv=None) -> None:
         server = (pg_server.PostgresServer(args.dsn) if args.dsn
                   else pg_server.start(fast=True))
     try:
+        backends = {"sqlite": ["sqlite"], "postgres": ["postgres"],
+                    "both": ["sqlite", "postgres"]}[args.backend]
         with tempfile.TemporaryDirectory(dir=args.dir) as d:
-            for name in workloads:
-                chunks = _chunks(name, args.n)
-                raw_len = sum(map(len, chunks))
-                ref = len(zlib.compress(b"".join(chunks), 6))
-                if args.backend in ("sqlite", "both"):
-                    sqlite_rows(args, d, name, chunks, raw_len, ref)
-                if server is not None:
-                    postgres_rows(args, server, name, chunks, raw_len, ref)
+            for backend in backends:
+                for name in workloads:
+                    chunks = _chunks(name, args.n)
+                    raw_len = sum(map(len, chunks))
+                    ref = len(zlib.compress(b"".join(chunks), 6))
+                    if backend == "sqlite":
+                        sqlite_rows(args, d, name, chunks, raw_len, ref)
+                    else:
+                        postgres_rows(args, server, name, chunks, raw_len, ref)
     finally:
         if server is not None and not args.dsn:
             server.stop()
