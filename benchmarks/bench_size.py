@@ -6,7 +6,8 @@ Two workloads, each fed to a SQLite store with full text off and on:
 - ``syslog``: templated syslog lines as ClusterCockpit logs: a few hundred message
   templates (generated deterministically from fragments) whose numbers, job and
   request ids, paths, IP addresses and host names vary, 800 hosts, a dozen
-  programs, levels mostly ``info``.
+  programs, levels mostly ``info``;
+- ``traces`` (only when named): Java stack traces of 1.5 to 6 kB per line.
 
 The store's size is every file it keeps (the database, its ``-wal`` and ``-shm``,
 the index file and its own), measured after ``flush()`` (every full segment
@@ -114,7 +115,36 @@ def syslog_lines(n: int, seed: int = 0, templates: int = 300) -> Iterator[bytes]
         t += 1_000_000 + rng.randint(0, 9)
 
 
-WORKLOADS = {"standard": iter_lines, "syslog": syslog_lines}
+_PACKAGES = ("org.apache.hadoop.hdfs", "com.example.scheduler", "io.netty.channel",
+             "java.util.concurrent", "org.slf4j.impl", "de.nhr.cc.metrics")
+_CLASSES = ("DataNode", "BlockReceiver", "JobRunner", "EventLoop", "ThreadPoolExecutor",
+            "MetricCollector", "SocketChannelImpl", "Dispatcher")
+_EXCEPTIONS = ("java.io.IOException: Connection reset by peer",
+               "java.lang.NullPointerException", "java.util.concurrent.TimeoutException",
+               "org.apache.hadoop.ipc.RemoteException: lease expired on {path}")
+
+
+def trace_lines(n: int, seed: int = 0) -> Iterator[bytes]:
+    """``n`` log lines each holding a Java stack trace of 20-80 frames (about 1.5 to
+    6 kB): messages long enough that PostgreSQL compresses them (TOAST)."""
+    rng = random.Random(seed)
+    frames = [f"at {rng.choice(_PACKAGES)}.{rng.choice(_CLASSES)}.m{i}"
+              f"({rng.choice(_CLASSES)}.java:{rng.randint(20, 900)})" for i in range(400)]
+    t = START_NS
+    for _ in range(n):
+        start = rng.randrange(0, 320)
+        head = _fill(rng.choice(_EXCEPTIONS), rng)
+        body = "\\n\\t".join(frames[start:start + rng.randint(20, 80)])
+        msg = f"job {rng.randint(1, 9_999_999)} failed: {head}\\n\\t{body}"
+        msg = msg.replace('"', '\\"')
+        yield (f"java,cluster=alex,hostname={rng.choice(HOSTS)},type=node,type-id=0,"
+               f'loglevel=error log="{msg}" {t}\n').encode()
+        t += 1_000_000 + rng.randint(0, 9)
+
+
+WORKLOADS = {"standard": iter_lines, "syslog": syslog_lines, "traces": trace_lines}
+#: the workloads measured unless --workload names others
+DEFAULT_WORKLOADS = ("standard", "syslog")
 
 
 def store_files(path: str) -> Dict[str, int]:
@@ -172,16 +202,9 @@ def measure_postgres(server, data: List[bytes], fulltext: bool, toast: str,
                      seal_rows: int) -> dict:
     """Store ``data`` in a fresh database of ``server``, seal every segment, close;
     the bytes of the store's tables (what ``max_disk_size`` counts)."""
-    from ccstore.backends.postgres import schema
-
     url = server.fresh_database("ccs_size")
-    detect = schema._toast_compression
-    if toast == "pglz":  # the server's default, for comparison
-        schema._toast_compression = lambda conn: "pglz"
-    try:
-        store = ccstore.open(url, fulltext=fulltext, retention=None, seal_rows=seal_rows)
-    finally:
-        schema._toast_compression = detect
+    store = ccstore.open(url, fulltext=fulltext, retention=None, seal_rows=seal_rows,
+                         toast_compression=toast)
     try:
         t0 = time.perf_counter()
         written = 0
@@ -216,7 +239,7 @@ def main(argv=None) -> None:
     ap.add_argument("-n", type=int, default=1_000_000, help="lines per workload (default 1M)")
     ap.add_argument("--dir", default=None, help="where to put the stores (default: temp dir)")
     ap.add_argument("--workload", choices=sorted(WORKLOADS), action="append",
-                    help="only this workload (repeatable; default: all)")
+                    help="only this workload (repeatable; default: standard and syslog)")
     ap.add_argument("--files", action="store_true", help="print every file's size")
     ap.add_argument("--compact", choices=("off", "on", "both"), default="both",
                     help="SQLite: compact sealed segments (default: both, one after the other)")
@@ -231,7 +254,7 @@ def main(argv=None) -> None:
                          "where the server has it)")
     args = ap.parse_args(argv)
     print(f"{args.n:,} lines per workload, decoder {ccstore.IMPLEMENTATION}")
-    workloads = args.workload or sorted(WORKLOADS)
+    workloads = args.workload or DEFAULT_WORKLOADS
     server = None
     if args.backend in ("postgres", "both"):
         import pg_server

@@ -884,7 +884,7 @@ _OPTIONS = {"retention", "log_retention", "level_retention", "store_logs", "full
             "busy_timeout_ms", "seal_rows", "cache_mb", "background_seal", "page_size",
             "compact", "max_disk_size",
             # PostgreSQL only
-            "pool_size", "retry_seconds", "writers"}
+            "pool_size", "retry_seconds", "writers", "toast_compression"}
 
 
 def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
@@ -904,7 +904,8 @@ def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
     PostgreSQL only: ``writers`` (connections that concurrent writes run on,
     default 2), ``pool_size`` (connections for queries, default 4),
     ``retry_seconds`` (how long a write is retried over a lost connection,
-    default 30).
+    default 30), ``toast_compression`` (of the text columns: ``"auto"``, lz4 where
+    the server has it, else pglz; ``"lz4"``; ``"pglz"``).
     """
     unknown = set(options) - _OPTIONS
     if unknown:

@@ -108,3 +108,18 @@ def test_text_columns_are_lz4_compressed_where_supported(postgres_dsn):
         assert used == "lz4"
     else:
         assert used == "pglz"
+
+
+def test_pglz_when_asked_for(postgres_dsn):
+    url = postgres_dsn.fresh_database()
+    with ccstore.open(url, toast_compression="pglz") as st:
+        st.write(lines(3))
+        assert st.stats()["backend"]["toast_compression"] == "pglz"
+    with psycopg.connect(url) as conn:
+        leaf = conn.execute("SELECT tbl FROM ccstore_segments LIMIT 1").fetchone()[0]
+        modes = {r[0] for r in conn.execute(
+            "SELECT attcompression FROM pg_attribute WHERE attrelid = %s::regclass "
+            "AND attname IN ('field', 'othertags')", (f'"{leaf}"',))}
+    assert modes == {""}  # the server's default_toast_compression: pglz
+    with pytest.raises(ValueError, match="toast_compression"):
+        ccstore.open(postgres_dsn.fresh_database(), toast_compression="zstd")

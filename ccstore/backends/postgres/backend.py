@@ -35,7 +35,7 @@ class PostgresBackend(SchemaSteps, WriteSteps, SealSteps, QuerySteps, RetentionS
                  busy_timeout_ms: int = 5000, seal_rows: int = 200_000,
                  cache_mb: int = 64, pool_size: int = 4, retry_seconds: float = 30.0,
                  background_seal: bool = True, writers: int = 2,
-                 max_disk_size: Optional[int] = None) -> None:
+                 max_disk_size: Optional[int] = None, toast_compression: str = "auto") -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
         if max_disk_size is not None and (isinstance(max_disk_size, bool)
@@ -44,7 +44,12 @@ class PostgresBackend(SchemaSteps, WriteSteps, SealSteps, QuerySteps, RetentionS
                              f"{max_disk_size!r}")
         #: bytes the store's tables may take; the oldest sealed segments go past it
         self.max_disk_size = None if max_disk_size is None else int(max_disk_size)
-        #: TOAST compression of the text columns: "lz4" where the server has it
+        if toast_compression not in ("auto", "lz4", "pglz"):
+            raise ValueError(f"toast_compression must be 'auto', 'lz4' or 'pglz', not "
+                             f"{toast_compression!r}")
+        self._toast_wanted = toast_compression
+        #: TOAST compression of the text columns (set up on connecting): "lz4" where
+        #: the server has it unless "pglz" was asked for
         self.toast_compression = "pglz"
         self.dsn = dsn
         self.fulltext = bool(fulltext)

@@ -91,7 +91,11 @@ class SchemaSteps:
         except psycopg.Error:
             pass  # not installed or no privilege: full-text works without the index
         self._regexp_like = conn.info.server_version >= 150000  # regexp_like() is new in 15
-        self.toast_compression = _toast_compression(conn)
+        have = _toast_compression(conn)
+        if self._toast_wanted == "lz4" and have != "lz4":
+            raise ValueError("toast_compression='lz4': this server cannot compress with lz4 "
+                             "(PostgreSQL 14 or later built with lz4 can)")
+        self.toast_compression = "pglz" if self._toast_wanted == "pglz" else have
         self._have_trgm = conn.execute(
             "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'").fetchone()[0] > 0
         with conn.transaction():
