@@ -605,8 +605,14 @@ def _report_poll(counts: Dict[str, int], always: bool = False) -> None:
 # ---------------------------------------------------------------------------- others
 def cmd_retention(args: argparse.Namespace) -> int:
     now = _instant(args.now, "--now") if args.now else None
+    levels: Dict[str, Optional[str]] = {}
+    for item in args.level_retention or ():
+        level, sep, value = item.partition("=")
+        if not sep or not level:
+            raise UsageError(f"--level-retention: expected LEVEL=DURATION, got {item!r}")
+        levels[level] = value or None
     store = _open_store(args, create=False, retention=args.retention,
-                        log_retention=args.log_retention)
+                        log_retention=args.log_retention, level_retention=levels)
     try:
         try:
             removed = store.apply_retention(now)
@@ -809,6 +815,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--retention", default="24h", help="events older than this (default 24h)")
     r.add_argument("--log-retention", default=None, dest="log_retention",
                    help="logs older than this (default: logs are kept)")
+    r.add_argument("--level-retention", action="append", dest="level_retention",
+                   metavar="LEVEL=DURATION",
+                   help="logs of this level older than DURATION, instead of --log-retention "
+                        "(repeatable, e.g. debug=1d err=30d; LEVEL= keeps them)")
     r.add_argument("--now", metavar="TIME", help="reference time (default: now)")
     r.set_defaults(func=cmd_retention)
 

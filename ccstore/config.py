@@ -18,8 +18,10 @@ relative to the working directory (where the Go program looked), that one is
 used, so an existing Go database is found either way.
 
 Extensions (all optional; a Go config never needs them): in the storage file
-``log_retention_time``, ``retention_interval``, ``fulltext``, ``body_budget``,
-``compact`` and ``max_disk_size`` (SQLite); in the
+``log_retention_time`` (a duration, or per log level an object such as
+``{"*": "7d", "debug": "1d", "err": "30d"}``, ``"*"`` the levels not named),
+``retention_interval``, ``fulltext``, ``body_budget``, ``compact`` (SQLite) and
+``max_disk_size``; in the
 api file ``max_body_size``, ``threads``, ``query_limit`` and the connection limits
 ``header_timeout``, ``body_timeout``, ``max_connections``; in a nats receiver
 ``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http
@@ -128,6 +130,8 @@ class StorageConfig:
 
     retention_time: float = 24 * 3600.0
     log_retention_time: Optional[float] = None
+    #: log level -> seconds its logs are kept (None: kept), instead of log_retention_time
+    level_retention_time: Dict[str, Optional[float]] = field(default_factory=dict)
     flush_time: float = 1.0
     batch_size: int = 20
     max_process: int = 10
@@ -135,7 +139,7 @@ class StorageConfig:
     fulltext: bool = True
     #: SQLite: compact sealed segments into compressed blocks
     compact: bool = False
-    #: SQLite: bytes the store may keep on disk; the oldest segments go past it
+    #: bytes the store may keep on disk; the oldest segments go past it
     max_disk_size: Optional[int] = None
     #: extra retention runs every so many seconds (besides daily at 03:00)
     retention_interval: Optional[float] = None
@@ -152,6 +156,8 @@ class StorageConfig:
             "fulltext": self.fulltext,
             "store_logs": self.store_logs,
         }
+        if self.level_retention_time:
+            opts["level_retention"] = dict(self.level_retention_time)
         if self.compact:
             opts["compact"] = True
         if self.max_disk_size is not None:
@@ -596,7 +602,17 @@ def parse_storage(data: Any, file: str, base_dir: str) -> StorageConfig:
     c = StorageConfig(source=file)
     c.retention_time = s.duration("retention_time", c.retention_time,  # type: ignore[assignment]
                                   allow_empty=False)
-    c.log_retention_time = s.duration("log_retention_time", None)
+    if isinstance(s.get("log_retention_time"), dict):
+        # {"*": "7d", "debug": "1d", "err": "30d"}: "*" the levels not named
+        levels = s.section("log_retention_time")
+        for level in levels.data:
+            value = levels.duration(level, None)
+            if level == "*":
+                c.log_retention_time = value
+            else:
+                c.level_retention_time[level] = value
+    else:
+        c.log_retention_time = s.duration("log_retention_time", None)
     c.flush_time = s.duration("flush_time", c.flush_time)  # type: ignore[assignment]
     c.batch_size = s.integer("batch_size", c.batch_size, minimum=1)
     c.max_process = s.integer("max_process", c.max_process, minimum=1)
@@ -967,6 +983,8 @@ def describe(cfg: Config) -> Mapping[str, Any]:
         "config": cfg.path,
         "backend": cfg.storage.backend.type,
         "retention_time": cfg.storage.retention_time,
+        "log_retention_time": cfg.storage.log_retention_time,
+        "level_retention_time": dict(cfg.storage.level_retention_time),
         "flush_time": cfg.storage.flush_time,
         "batch_size": cfg.storage.batch_size,
         "max_process": cfg.storage.max_process,

@@ -150,10 +150,18 @@ class Store:
     """
 
     def __init__(self, backend: Backend, *, retention: Union[str, float, None] = "24h",
-                 log_retention: Union[str, float, None] = None, store_logs: bool = True) -> None:
+                 log_retention: Union[str, float, None] = None,
+                 level_retention: Optional[Mapping[str, Union[str, float, None]]] = None,
+                 store_logs: bool = True) -> None:
         self.backend = backend
-        self.retention = parse_duration(retention)
-        self.log_retention = parse_duration(log_retention)
+        self.retention = _retention(retention, "retention")
+        self.log_retention = _retention(log_retention, "log_retention")
+        #: log level -> seconds its logs are kept (None: kept), instead of ``log_retention``
+        self.level_retention: Dict[str, Optional[float]] = {}
+        for level, value in (level_retention or {}).items():
+            if not isinstance(level, str):
+                raise TypeError(f"level_retention: a level is a string, not {level!r}")
+            self.level_retention[level] = _retention(value, f"level_retention[{level!r}]")
         self.store_logs = bool(store_logs)
         self._searcher = Searcher(backend)
         self._started = _time.time()
@@ -585,20 +593,35 @@ class Store:
 
     # -------------------------------------------------------------- retention
     def apply_retention(self, now: TimeLike = None) -> int:
-        """Remove events older than ``retention`` (and logs older than
-        ``log_retention`` when set); return how many rows were removed."""
+        """Remove events older than ``retention``, logs older than ``log_retention``
+        and logs of the levels of ``level_retention`` older than theirs; return how
+        many rows were removed.
+
+        What every class has expired (the oldest cutoff of the kind) goes by whole
+        segments (backend :meth:`~.Backend.expire`); rows of a level whose retention
+        is shorter, or of the rest when a level is kept longer, go by level
+        (:meth:`~.Backend.expire_levels`)."""
         clock = self._searcher.clock()
         now_ns = clock if now is None else start_ns(now, now_ns=clock)
         removed = 0
-        if self.retention is not None:
-            removed += self.backend.expire("event", now_ns - int(self.retention * NS_PER_S))
-        if self.log_retention is not None:
-            removed += self.backend.expire("log", now_ns - int(self.log_retention * NS_PER_S))
+        for kind, default, levels in (("event", self.retention, {}),
+                                      ("log", self.log_retention, self.level_retention)):
+            for cutoff, names, negate in _retention_steps(now_ns, default, levels):
+                if names is None:
+                    removed += self.backend.expire(kind, cutoff)
+                else:
+                    removed += self.backend.expire_levels(kind, cutoff, names, negate)
         with self._lock:
             self._counters["retention_runs"] += 1
             self._counters["rows_expired"] += removed
             self._counters["last_retention"] = _time.time()
         return removed
+
+    def retention_classes(self) -> Dict[str, Any]:
+        """Seconds each class of rows is kept (None: kept): ``event``, ``log`` (logs
+        of levels not named), and ``log_levels`` (level -> seconds)."""
+        return {"event": self.retention, "log": self.log_retention,
+                "log_levels": dict(self.level_retention)}
 
     def stats(self) -> dict:
         """Counters of this store and its backend, JSON-serialisable."""
@@ -608,10 +631,51 @@ class Store:
         out["uptime"] = _time.time() - self._started
         out["retention"] = self.retention
         out["log_retention"] = self.log_retention
+        out["retention_classes"] = self.retention_classes()
         out["store_logs"] = self.store_logs
         out["decoder"] = lineproto.IMPLEMENTATION
         out["backend"] = self.backend.stats()
         return out
+
+
+def _retention(value: Union[str, float, None], what: str) -> Optional[float]:
+    """Seconds of a retention (None: rows are kept); ValueError naming ``what``."""
+    try:
+        seconds = parse_duration(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{what}: {exc}") from None
+    if seconds is not None and seconds < 0:
+        raise ValueError(f"{what}: must not be negative, got {value!r}")
+    return seconds
+
+
+def _retention_steps(now_ns: int, default: Optional[float],
+                     levels: Mapping[str, Optional[float]]
+                     ) -> List[Tuple[int, Optional[Tuple[str, ...]], bool]]:
+    """The expiry steps of one kind: ``(cutoff, None, False)`` for every row older
+    than ``cutoff``; ``(cutoff, levels, negate)`` for the rows older than ``cutoff``
+    whose level is one of ``levels`` (``negate``: is none of them, or missing).
+
+    ``default`` applies to the levels not in ``levels``; a level with None is kept."""
+    def cut(seconds: float) -> int:
+        return now_ns - int(seconds * NS_PER_S)
+
+    kept = [lv for lv, sec in levels.items() if sec is None]
+    named = {lv: cut(sec) for lv, sec in levels.items() if sec is not None}
+    steps: List[Tuple[int, Optional[Tuple[str, ...]], bool]] = []
+    floor: Optional[int] = None  # every row older than this goes, whatever its level
+    if default is not None and not kept:
+        floor = min([cut(default)] + list(named.values()))
+        steps.append((floor, None, False))
+    by_cutoff: Dict[int, List[str]] = {}
+    for level, c in named.items():
+        if floor is None or c > floor:
+            by_cutoff.setdefault(c, []).append(level)
+    for c, names in sorted(by_cutoff.items()):
+        steps.append((c, tuple(sorted(names)), False))
+    if default is not None and (floor is None or cut(default) > floor):
+        steps.append((cut(default), tuple(sorted(levels)), True))
+    return steps
 
 
 def _with_kind(row: tuple, found: List[Any], kind: str) -> tuple:
@@ -816,11 +880,11 @@ def _resliced(chunks: Iterable[bytes], piece: int) -> Iterator[bytes]:
             yield bytes(view[i:i + piece])
 
 
-_OPTIONS = {"retention", "log_retention", "store_logs", "fulltext", "durability",
+_OPTIONS = {"retention", "log_retention", "level_retention", "store_logs", "fulltext", "durability",
             "busy_timeout_ms", "seal_rows", "cache_mb", "background_seal", "page_size",
             "compact", "max_disk_size",
             # PostgreSQL only
-            "pool_size", "retry_seconds", "writers"}
+            "pool_size", "retry_seconds", "writers", "toast_compression"}
 
 
 def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
@@ -828,21 +892,26 @@ def open(target: Union[str, "os.PathLike[str]"], **options: Any) -> Store:
 
     ``target`` is a SQLite file path, or a ``postgresql://`` URL.  Options:
     ``retention`` (Go duration or seconds, default ``"24h"``, events only),
-    ``log_retention`` (default None: logs are kept), ``fulltext`` (default
+    ``log_retention`` (default None: logs are kept), ``level_retention`` (log
+    level -> retention, instead of ``log_retention`` for the logs of that level,
+    e.g. ``{"debug": "1d", "err": "30d"}``; None keeps them), ``fulltext`` (default
     True), ``durability`` (``"normal"``: WAL + synchronous=NORMAL, survives a
     process crash; ``"full"``: also a power loss), ``store_logs`` (default True).
+    ``max_disk_size`` (bytes, default None: the oldest sealed segments are dropped
+    after each seal while the store's files, or on PostgreSQL its tables, hold more).
     SQLite only: ``compact`` (default False: sealed segments are compacted into
-    compressed blocks), ``max_disk_size`` (bytes, default None: the oldest sealed
-    segments are dropped after each seal while the store's files hold more).
+    compressed blocks).
     PostgreSQL only: ``writers`` (connections that concurrent writes run on,
     default 2), ``pool_size`` (connections for queries, default 4),
     ``retry_seconds`` (how long a write is retried over a lost connection,
-    default 30).
+    default 30), ``toast_compression`` (of the text columns: ``"auto"``, lz4 where
+    the server has it, else pglz; ``"lz4"``; ``"pglz"``).
     """
     unknown = set(options) - _OPTIONS
     if unknown:
         raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
-    store_opts = {k: options.pop(k) for k in ("retention", "log_retention", "store_logs")
+    store_opts = {k: options.pop(k) for k in ("retention", "log_retention", "level_retention",
+                                              "store_logs")
                   if k in options}
     backend = open_backend(target, **options)
     try:

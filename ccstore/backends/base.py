@@ -156,6 +156,13 @@ class Backend:
         """Remove rows of ``kind`` with time < cutoff (ns); return how many."""
         raise NotImplementedError
 
+    def expire_levels(self, kind: str, cutoff: int, levels: Sequence[str],
+                      negate: bool = False) -> int:
+        """Remove rows of ``kind`` with time < cutoff (ns) whose level (the value of
+        ``LEVEL_TAG[kind]``) is one of ``levels`` (``negate``: is none of them, or
+        missing); return how many.  The per-minute and facet counts follow."""
+        raise NotImplementedError
+
     def get_state(self, key: str) -> Optional[str]:
         raise NotImplementedError
 

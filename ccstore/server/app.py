@@ -280,7 +280,7 @@ def make_app(store: Store, manager: StorageManager, api_config: ApiConfig, *,
             "manager": {"status": m["manager"], "errors": source_errors},
             "backend": {"status": store.stats(), "errors": {}},
             "receivers": m["sources"],
-            "retention": m["retention"],
+            "retention": dict(m["retention"], classes=store.retention_classes()),
             "tails": tails.stats(),
         }
         if auth is not None:

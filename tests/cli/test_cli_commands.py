@@ -126,6 +126,20 @@ def test_retention_of_logs_apart(tmp_path):
     assert values(run(tmp_path, "query", "--kind", "event", "--format", "jsonl")) == ["four"]
 
 
+def test_retention_per_log_level(tmp_path):
+    (tmp_path / "h.lp").write_bytes(HOSTS_LP)
+    assert run(tmp_path, "ingest", tmp_path / "h.lp").returncode == 0
+    p = run(tmp_path, "retention", "--retention", "100000h", "--level-retention", "warn=1h")
+    assert p.returncode == 0 and text(p).strip() == "removed 1 rows", p.stderr
+    assert values(run(tmp_path, "query", "--format", "jsonl")) == ["one", "two"]
+    # the other levels under --log-retention; LEVEL= keeps a level
+    p = run(tmp_path, "retention", "--retention", "100000h", "--log-retention", "1h",
+            "--level-retention", "info=")
+    assert p.returncode == 0 and text(p).strip() == "removed 0 rows", p.stderr
+    p = run(tmp_path, "retention", "--level-retention", "info")
+    assert p.returncode != 0 and b"LEVEL=DURATION" in p.stderr
+
+
 def test_query_pages_with_the_cursor(tmp_path):
     (tmp_path / "e.lp").write_bytes(LP)
     run(tmp_path, "ingest", tmp_path / "e.lp")

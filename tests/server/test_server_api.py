@@ -388,6 +388,10 @@ def test_stats_health_openapi_swagger(server: ServerProcess) -> None:
     assert r.status == 400 and r.json()["written"] == 1, r
     stats = server.stats()
     assert {"manager", "backend", "receivers", "retention", "uptime"} <= set(stats)
+    # the retention of each class: events, logs, and logs of a level of their own
+    classes = stats["retention"]["classes"]
+    assert classes == stats["backend"]["status"]["retention_classes"]
+    assert set(classes) == {"event", "log", "log_levels"}
     api = stats["receivers"]["api"]
     assert api["written"] > 0 and api["errors"]["syntax"] >= 1
     assert api["dropped"]["metric"] >= 1

@@ -116,6 +116,21 @@ def test_sqlite_flags_map_to_store_options(tmp_path: Path) -> None:
     assert cfg.storage.backend.target == "/abs/events.db"
 
 
+def test_log_retention_per_level(tmp_path: Path) -> None:
+    storage = dict(GO_STORAGE, log_retention_time={"*": "7d", "debug": "1d", "err": "720h",
+                                                   "crit": None})
+    write_files(tmp_path, {"config.json": {"storage": storage}})
+    cfg = load_config(tmp_path / "config.json")
+    opts = cfg.storage.store_options()
+    assert opts["retention"] == 48 * 3600 and opts["log_retention"] == 7 * 86400
+    assert opts["level_retention"] == {"debug": 86400, "err": 720 * 3600, "crit": None}
+    # without "*", logs of the levels not named are kept
+    storage = dict(GO_STORAGE, log_retention_time={"debug": "1d"})
+    write_files(tmp_path, {"config.json": {"storage": storage}})
+    opts = load_config(tmp_path / "config.json").storage.store_options()
+    assert opts["log_retention"] is None and opts["level_retention"] == {"debug": 86400}
+
+
 def test_postgres_backend_becomes_a_url(tmp_path: Path) -> None:
     storage = {"backend": {"type": "postgres", "server": "db.example", "port": 5433,
                            "database_path": "events", "username": "me", "password": "p@ss",
@@ -148,6 +163,10 @@ def test_nats_extensions(tmp_path: Path) -> None:
      "retention_time"),
     ({"storage.json": dict(GO_STORAGE, retention_time="")}, "storage.json", "retention_time"),
     ({"storage.json": dict(GO_STORAGE, batch_size="many")}, "storage.json", "batch_size"),
+    ({"storage.json": dict(GO_STORAGE, log_retention_time={"debug": "a day"})},
+     "storage.json", "log_retention_time.debug"),
+    ({"storage.json": dict(GO_STORAGE, log_retention_time={"*": "-1h"})},
+     "storage.json", "log_retention_time.*"),
     ({"storage.json": {"backend": {"type": "oracle", "database_path": "x"}}}, "storage.json",
      "backend.type"),
     ({"storage.json": {"backend": {"type": "sqlite"}}}, "storage.json",

@@ -131,3 +131,22 @@ def record_key(r) -> tuple:
         key = (r.cluster, r.kind, r.time, r.name, r.hostname, r.type, r.type_id, r.stype,
                r.stype_id, r.tags, r.value)
     return json.dumps(key, sort_keys=True)
+
+
+def retained(msgs: List[Msg], now: int, retention: Optional[float] = None,
+             log_retention: Optional[float] = None,
+             level_retention: Optional[Dict[str, Optional[float]]] = None) -> List[Msg]:
+    """The messages a store keeps after retention at ``now`` (Unix seconds): events for
+    ``retention`` seconds, logs of a level in ``level_retention`` for that level's,
+    other logs for ``log_retention`` (None: kept)."""
+    levels = level_retention or {}
+    out = []
+    for m in msgs:
+        if m.kind == "event":
+            keep = retention
+        else:
+            level = m.tags.get("loglevel")
+            keep = levels.get(level, log_retention)
+        if keep is None or m.time >= now * NS - int(keep * NS):
+            out.append(m)
+    return out

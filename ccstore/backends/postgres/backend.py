@@ -34,9 +34,23 @@ class PostgresBackend(SchemaSteps, WriteSteps, SealSteps, QuerySteps, RetentionS
     def __init__(self, dsn: str, *, fulltext: bool = True, durability: str = "normal",
                  busy_timeout_ms: int = 5000, seal_rows: int = 200_000,
                  cache_mb: int = 64, pool_size: int = 4, retry_seconds: float = 30.0,
-                 background_seal: bool = True, writers: int = 2) -> None:
+                 background_seal: bool = True, writers: int = 2,
+                 max_disk_size: Optional[int] = None, toast_compression: str = "auto") -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', not {durability!r}")
+        if max_disk_size is not None and (isinstance(max_disk_size, bool)
+                                          or int(max_disk_size) <= 0):
+            raise ValueError(f"max_disk_size must be a positive number of bytes, not "
+                             f"{max_disk_size!r}")
+        #: bytes the store's tables may take; the oldest sealed segments go past it
+        self.max_disk_size = None if max_disk_size is None else int(max_disk_size)
+        if toast_compression not in ("auto", "lz4", "pglz"):
+            raise ValueError(f"toast_compression must be 'auto', 'lz4' or 'pglz', not "
+                             f"{toast_compression!r}")
+        self._toast_wanted = toast_compression
+        #: TOAST compression of the text columns (set up on connecting): "lz4" where
+        #: the server has it unless "pglz" was asked for
+        self.toast_compression = "pglz"
         self.dsn = dsn
         self.fulltext = bool(fulltext)
         self.seal_rows = max(1, int(seal_rows))
@@ -59,6 +73,8 @@ class PostgresBackend(SchemaSteps, WriteSteps, SealSteps, QuerySteps, RetentionS
             "streams_written_whole": 0,
             "segments_sealed": 0, "seal_seconds": 0.0, "segments_dropped": 0,
             "partitions_dropped": 0, "rows_expired": 0, "write_retries": 0,
+            "rows_expired_by_level": 0, "segments_dropped_for_size": 0,
+            "rows_dropped_for_size": 0, "partitions_dropped_for_size": 0,
             "retried_writes_already_committed": 0, "reconnects": 0, "outages": 0,
             "outage_seconds": 0.0, "connection_errors": 0, "last_error": None}
         self._outage_since: Optional[float] = None
@@ -119,7 +135,8 @@ class PostgresBackend(SchemaSteps, WriteSteps, SealSteps, QuerySteps, RetentionS
             out = dict(self._stats)
         out.update({"backend": self.name, "fulltext": self.fulltext,
                     "fulltext_index": "pg_trgm" if self._have_trgm else None,
-                    "seal_rows": self.seal_rows,
+                    "seal_rows": self.seal_rows, "max_disk_size": self.max_disk_size,
+                    "toast_compression": self.toast_compression,
                     "connected": any(not _conn_broken(w.conn) for w in self._writers),
                     "in_outage": self._outage_since is not None})
         if self._outage_since is not None:
@@ -133,9 +150,11 @@ class PostgresBackend(SchemaSteps, WriteSteps, SealSteps, QuerySteps, RetentionS
                 per_kind[kind] = {"segments": nseg, "rows": int(rows or 0),
                                   "sealed_segments": sealed, "partitions": tables}
             out["kinds"] = per_kind
-            out["bytes"] = self._read(lambda c: c.execute(
+            out["database_bytes"] = self._read(lambda c: c.execute(
                 "SELECT pg_database_size(current_database())").fetchone()[0], timeout=2.0,
                 attempts=1)
+            # what max_disk_size counts: the store's tables, indexes and TOAST data
+            out["bytes"] = self._read(self.used_bytes, timeout=2.0, attempts=1)
         except (psycopg.Error, RuntimeError) as exc:
             out["error"] = f"{type(exc).__name__}: {exc}".strip()[:500]
         return out

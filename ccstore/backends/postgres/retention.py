@@ -2,11 +2,16 @@
 
 Daily partitions and segments wholly older than the cutoff are dropped; rows are
 deleted only inside the segments that straddle it, and in tables the Go program
-made.
+made.  Retention by log level deletes the rows of those levels segment by segment
+(a sealed one is counted again; one left empty is dropped, its day partition too
+when it was the last).  With ``max_disk_size``, the oldest sealed segments (and
+the day partitions they leave empty) are dropped after each seal while the store's
+tables (:meth:`RetentionSteps.used_bytes`) take more.
 """
 from __future__ import annotations
 
-from typing import Iterable
+import logging
+from typing import Iterable, Optional, Sequence
 
 import psycopg
 from psycopg import sql
@@ -15,6 +20,15 @@ from ..base import OPEN, SEALED
 from ..pgcopy import DAY_NS
 from .schema import PLAIN, _ident
 from .seal import WRITE_ID_KEEP_S
+
+log = logging.getLogger("ccstore.postgres")
+
+#: bytes of every table of the store (leaves, Go tables, the catalog), with their
+#: indexes and TOAST data
+_USED_SQL = """
+SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+  AND (c.relname IN (SELECT tbl FROM ccstore_segments) OR c.relname LIKE 'ccstore\\_%')"""
 
 
 class RetentionSteps:
@@ -109,6 +123,109 @@ class RetentionSteps:
                         self._summarise(conn, seg, leaf)
             removed += gone
         return removed
+
+    # ------------------------------------------------------------- by level
+    def expire_levels(self, kind: str, cutoff: int, levels: Sequence[str],
+                      negate: bool = False) -> int:
+        """Delete the rows of ``kind`` older than ``cutoff`` whose level is one of
+        ``levels`` (``negate``: none of them, or missing), a transaction per segment;
+        return how many.  A sealed segment left empty is dropped."""
+        names = list(levels)
+        cond = ("(level IS NULL OR level <> ALL(%s))" if names else "true") if negate \
+            else "level = ANY(%s)"
+        removed = 0
+        with self._slock:
+            conn = self._connect()
+            try:
+                for seg, leaf in conn.execute(
+                        "SELECT id, tbl FROM ccstore_segments WHERE kind = %s AND min_time < %s "
+                        "ORDER BY id", (kind, cutoff)).fetchall():
+                    with conn.transaction():
+                        row = conn.execute("SELECT state FROM ccstore_segments "
+                                           "WHERE id = %s FOR UPDATE", (seg,)).fetchone()
+                        if row is None:
+                            continue
+                        args: list = [cutoff] + ([names] if names or not negate else [])
+                        gone = conn.execute(sql.SQL(
+                            "DELETE FROM {} WHERE time < %s AND " + cond).format(_ident(leaf)),
+                            args).rowcount
+                        if not gone:
+                            continue
+                        left = conn.execute(
+                            "UPDATE ccstore_segments SET rows = greatest(rows - %s, 0) "
+                            "WHERE id = %s RETURNING rows", (gone, seg)).fetchone()[0]
+                        if row[0] == SEALED:
+                            if left == 0:
+                                self._drop_segment(conn, seg)
+                            else:
+                                self._summarise(conn, seg, leaf)
+                    removed += gone
+            finally:
+                conn.close()
+        self._bump("rows_expired", removed)
+        self._bump("rows_expired_by_level", removed)
+        return removed
+
+    def _drop_segment(self, conn: psycopg.Connection, seg: int) -> bool:
+        """Drop segment ``seg`` (inside the caller's transaction, its catalog row
+        locked), and its day partition when no segment is left there and a later day
+        has one (writers add segments to the latest day); True when the day went too."""
+        leaf, parent, cluster, kind, day = conn.execute(
+            "SELECT tbl, parent, cluster, kind, day FROM ccstore_segments WHERE id = %s",
+            (seg,)).fetchone()
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(leaf)))
+        conn.execute("DELETE FROM ccstore_counts WHERE seg = %s", (seg,))
+        conn.execute("DELETE FROM ccstore_segments WHERE id = %s", (seg,))
+        self._forget([seg])
+        self._bump("segments_dropped")
+        if parent is None or not conn.execute(
+                "SELECT 1 FROM ccstore_segments WHERE cluster = %s AND kind = %s AND day > %s "
+                "LIMIT 1", (cluster, kind, day)).fetchone():
+            return False
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(_ident(parent)))
+        if conn.execute("SELECT 1 FROM ccstore_segments WHERE parent = %s LIMIT 1",
+                        (parent,)).fetchone():
+            return False
+        conn.execute(sql.SQL("DROP TABLE {}").format(_ident(parent)))
+        self._bump("partitions_dropped")
+        return True
+
+    # ------------------------------------------------------------- by disk size
+    def used_bytes(self, conn: Optional[psycopg.Connection] = None) -> int:
+        """Bytes of the store's tables: every segment (and table of the Go program)
+        and the catalog, with their indexes and TOAST data."""
+        if conn is None:
+            return int(self._read(lambda c: c.execute(_USED_SQL).fetchone()[0]))
+        return int(conn.execute(_USED_SQL).fetchone()[0])
+
+    def enforce_disk_cap(self, conn: psycopg.Connection) -> int:
+        """Drop the oldest sealed segments (and day partitions left empty) while the
+        store takes more than ``max_disk_size`` bytes; return how many rows went."""
+        if self.max_disk_size is None:
+            return 0
+        removed = 0
+        while True:
+            used = self.used_bytes(conn)
+            if used <= self.max_disk_size:
+                return removed
+            with conn.transaction():
+                row = conn.execute(
+                    "SELECT id, cluster, kind, rows FROM ccstore_segments "
+                    "WHERE state = %s AND parent IS NOT NULL "
+                    "ORDER BY coalesce(max_time, min_time), id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                    (SEALED,)).fetchone()
+                if row is None:
+                    return removed  # nothing sealed left to drop
+                seg, cluster, kind, rows = row
+                whole_day = self._drop_segment(conn, seg)
+            removed += int(rows)
+            self._bump("segments_dropped_for_size")
+            self._bump("rows_dropped_for_size", int(rows))
+            if whole_day:
+                self._bump("partitions_dropped_for_size")
+            log.warning("%d bytes in the store's tables, more than max_disk_size %d: dropped "
+                        "segment %d (%s, %s, %d rows)", used, self.max_disk_size, seg, cluster,
+                        kind, rows)
 
     def _forget(self, ids: Iterable[int]) -> None:
         gone = set(ids)

@@ -65,6 +65,16 @@ def _day_name(day: int) -> str:
         return f"d{day}"
 
 
+def _toast_compression(conn: psycopg.Connection) -> str:
+    """``"lz4"`` when the server can compress TOAST data with it (built with lz4,
+    PostgreSQL 14 or later), else ``"pglz"``."""
+    if conn.info.server_version < 140000:
+        return "pglz"
+    row = conn.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                       "WHERE name = 'default_toast_compression'").fetchone()
+    return "lz4" if row and row[0] else "pglz"
+
+
 def _floor(col: sql.Composable, step: int) -> sql.Composable:
     """``col`` floored to a multiple of ``step`` (also below 0): a minute, a bucket."""
     s = sql.Literal(int(step))
@@ -81,6 +91,11 @@ class SchemaSteps:
         except psycopg.Error:
             pass  # not installed or no privilege: full-text works without the index
         self._regexp_like = conn.info.server_version >= 150000  # regexp_like() is new in 15
+        have = _toast_compression(conn)
+        if self._toast_wanted == "lz4" and have != "lz4":
+            raise ValueError("toast_compression='lz4': this server cannot compress with lz4 "
+                             "(PostgreSQL 14 or later built with lz4 can)")
+        self.toast_compression = "pglz" if self._toast_wanted == "pglz" else have
         self._have_trgm = conn.execute(
             "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'").fetchone()[0] > 0
         with conn.transaction():
@@ -184,6 +199,7 @@ class SchemaSteps:
                 "CREATE TRIGGER ccstore_fill BEFORE INSERT ON {} FOR EACH ROW "
                 "EXECUTE FUNCTION ccstore_fill({})").format(t, sql.Literal(LEVEL_TAG[kind])))
             self._index_table(conn, table, self.fulltext)
+            self._compress(conn, table)
             rows, mn, mx = conn.execute(sql.SQL(
                 "SELECT count(*), min(time), max(time) FROM {}").format(t)).fetchone()
             conn.execute("INSERT INTO ccstore_tables(cluster, kind, tbl, partitioned) "
@@ -193,6 +209,14 @@ class SchemaSteps:
                 "min_time, max_time) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (seg, cluster, kind, table, PLAIN, self.fulltext and self._have_trgm, rows, n,
                  mn, mx))
+
+    def _compress(self, conn: psycopg.Connection, tbl: str) -> None:
+        """Give the text columns of ``tbl`` the TOAST compression of the store (lz4
+        where the server has it; else they keep pglz, PostgreSQL's default)."""
+        if self.toast_compression == "lz4":
+            conn.execute(sql.SQL(
+                "ALTER TABLE {} ALTER COLUMN field SET COMPRESSION lz4, "
+                "ALTER COLUMN othertags SET COMPRESSION lz4").format(_ident(tbl)))
 
     def _index_table(self, conn: psycopg.Connection, tbl: str, fts: bool) -> None:
         t = _ident(tbl)
@@ -242,6 +266,7 @@ class SchemaSteps:
                     "hostname text, type text, typeid text, stype text, stypeid text, "
                     "othertags json, field text, time bigint NOT NULL, level text) "
                     "PARTITION BY RANGE (time)").format(_ident(name)))
+                self._compress(conn, name)
                 conn.execute("INSERT INTO ccstore_tables(id, cluster, kind, tbl, partitioned) "
                              "VALUES (%s, %s, %s, %s, true)", (tid, cluster, kind, name))
                 row = (name, True)
@@ -274,6 +299,7 @@ class SchemaSteps:
                 "CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
                 _ident(leaf), _ident(day_tbl), sql.Literal(seg << ID_SHIFT),
                 sql.Literal((seg + 1) << ID_SHIFT)))
+            self._compress(conn, leaf)
             conn.execute(
                 "INSERT INTO ccstore_segments(id, cluster, kind, tbl, parent, day, state, fts) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",

@@ -157,6 +157,7 @@ class SealSteps:
             return True
         self._bump("seal_seconds", _time.perf_counter() - t0)
         self._bump("segments_sealed")
+        self.enforce_disk_cap(conn)
         return True
 
     def _summarise(self, conn: psycopg.Connection, seg: int, tbl: str) -> None:

@@ -65,6 +65,7 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, CompactSteps, IndexFile,
         self._ix_lock = threading.Lock()  # this process's writes to the index file
         self._stats = {"transactions": 0, "rows_written": 0, "segments_sealed": 0,
                        "seal_seconds": 0.0, "segments_dropped": 0, "rows_expired": 0,
+                       "rows_expired_by_level": 0,
                        "seal_errors": 0, "checkpoints": 0, "segments_compacted": 0,
                        "compacted_reads": 0, "segments_dropped_for_size": 0,
                        "rows_dropped_for_size": 0}

@@ -1,21 +1,27 @@
 """Retention on a SQLite store: whole segments dropped, straddling ones given a floor.
 
-Rows are never deleted one by one: a segment wholly before the cutoff is dropped
-with its indexes; one that straddles it hides its rows below the cutoff from every
-read until a later cutoff passes it whole.  With ``max_disk_size``, the oldest
-sealed segments are dropped after each seal while the store's files, less their
-free pages (which SQLite reuses), hold more.
+Retention of a whole kind never deletes rows one by one: a segment wholly before
+the cutoff is dropped with its indexes; one that straddles it hides its rows below
+the cutoff from every read until a later cutoff passes it whole.  Retention by log
+level deletes the rows of those levels: from a row table with their full-text
+entries, from a compacted segment by rewriting only the blocks that held them
+(:func:`.blocks.decode_block` / :func:`.blocks.encode_block`); a sealed segment's
+per-minute and facet counts lose the counts of the rows deleted.  With
+``max_disk_size``, the oldest sealed segments are dropped after each seal while the
+store's files, less their free pages (which SQLite reuses), hold more.
 """
 from __future__ import annotations
 
 import logging
-from typing import List, Optional
+from typing import Any, List, Optional, Sequence, Tuple
 
 import apsw
 
 from ..base import SEALED
+from .blocks import COLUMNS, decode_block, encode_block
 from .compact import block_fts_table, block_table
 from .schema import _IX, _SEG_FIELDS, _Segment, quote_ident
+from .seal import _summary
 
 log = logging.getLogger("ccstore.sqlite")
 
@@ -43,6 +49,129 @@ class RetentionSteps:
             self._drop_indexes(dropped)  # after the commit: no reader is sent to them
         self._stats["rows_expired"] += removed
         return removed
+
+    # ------------------------------------------------------------- by level
+    def expire_levels(self, kind: str, cutoff: int, levels: Sequence[str],
+                      negate: bool = False) -> int:
+        """Delete the rows of ``kind`` older than ``cutoff`` whose level is one of
+        ``levels`` (``negate``: none of them, or missing), a segment per write
+        transaction; return how many were visible.  Rows below a segment's floor
+        are hidden already and stay."""
+        levels = tuple(levels)
+        seg_ids = [r[0] for r in self._read(lambda c: c.execute(
+            "SELECT id FROM ccstore_segments WHERE kind=?1 AND tbl != '' AND min_time < ?2 "
+            "AND coalesce(floor, min_time) < ?2 ORDER BY id", (kind, cutoff)).fetchall())]
+        removed = 0
+        for seg_id in seg_ids:
+            removed += self._txn(self._expire_levels_txn, seg_id, cutoff, levels, negate)
+        if removed:
+            self._stats["rows_expired"] += removed
+            self._stats["rows_expired_by_level"] += removed
+            self.give_back_space()
+        return removed
+
+    def _expire_levels_txn(self, seg_id: int, cutoff: int, levels: Tuple[str, ...],
+                           negate: bool) -> int:
+        row = self._w.execute(f"SELECT {_SEG_FIELDS} FROM ccstore_segments WHERE id=? "
+                              "AND tbl != ''", (seg_id,)).fetchone()
+        if row is None:
+            return 0  # dropped meanwhile
+        seg = _Segment(*row[:3], bool(row[3]), *row[4:])
+        if seg.compact:
+            gone = self._expire_level_blocks(seg, cutoff, levels, negate)
+        else:
+            gone = self._expire_level_rows(seg, cutoff, levels, negate)
+        if not gone:
+            return 0
+        self._w.execute("UPDATE ccstore_segments SET rows=rows-? WHERE id=?", (len(gone), seg.id))
+        if seg.state == SEALED:
+            self._uncount(seg.id, gone)
+        return len(gone)
+
+    def _expire_level_rows(self, seg: _Segment, cutoff: int, levels: Tuple[str, ...],
+                           negate: bool) -> List[tuple]:
+        """Delete the expired rows of the given levels from row table ``seg`` (and its
+        full-text table); return them shaped as :data:`~.blocks.COLUMNS`."""
+        q = quote_ident(seg.tbl)
+        conds = ["time < ?"]
+        args: List[Any] = [cutoff]
+        if seg.floor is not None:
+            conds.append("time >= ?")
+            args.append(seg.floor)
+        marks = ", ".join("?" * len(levels))
+        if negate:
+            conds.append(f"(level IS NULL OR level NOT IN ({marks}))" if levels else "1")
+        else:
+            conds.append(f"level IN ({marks})")
+        args.extend(levels)
+        where = " AND ".join(conds)
+        gone = self._w.execute(f"SELECT {', '.join(COLUMNS)} FROM {q} WHERE {where}",
+                               args).fetchall()
+        if gone:
+            if seg.fts:
+                fq = quote_ident(seg.tbl + "_fts")
+                self._w.execute(f"INSERT INTO {fq}({fq}, rowid, field) "
+                                f"SELECT 'delete', id, field FROM {q} WHERE {where}", args)
+            self._w.execute(f"DELETE FROM {q} WHERE {where}", args)
+        return gone
+
+    def _expire_level_blocks(self, seg: _Segment, cutoff: int, levels: Tuple[str, ...],
+                             negate: bool) -> List[tuple]:
+        """Rewrite the blocks of compacted ``seg`` that hold expired rows of the given
+        levels without them (a block left empty goes); return the rows deleted.
+
+        The block index keeps the terms of the rows deleted: it names blocks that
+        may hold a match, and every candidate is verified after decoding."""
+        b = quote_ident(block_table(seg.tbl))
+        zdict = self._zdict(self._w, seg.id)
+        wanted = frozenset(levels)
+        lo = seg.floor
+        gone: List[tuple] = []
+        for blk, data in self._w.execute(
+                f"SELECT blk, data FROM {b} WHERE tmin IS NULL OR tmin < ?",
+                (cutoff,)).fetchall():
+            keep: List[tuple] = []
+            drop: List[tuple] = []
+            for r in decode_block(data, zdict=zdict):
+                t, level = r[_TIME_AT], r[_LEVEL_AT]
+                expired = (type(t) is int and t < cutoff and (lo is None or t >= lo)
+                           and ((level is None or level not in wanted) if negate
+                                else level in wanted))
+                (drop if expired else keep).append(r)
+            if not drop:
+                continue
+            gone.extend(drop)
+            if keep:
+                self._w.execute(f"UPDATE {b} SET n=?, data=? WHERE blk=?",
+                                (len(keep), encode_block(keep, zdict=zdict), blk))
+            else:
+                self._w.execute(f"DELETE FROM {b} WHERE blk=?", (blk,))
+        return gone
+
+    def _uncount(self, seg_id: int, gone: List[tuple]) -> None:
+        """Take rows ``gone`` (shaped as :data:`~.blocks.COLUMNS`) out of the
+        per-minute and facet counts of sealed segment ``seg_id``: the counts the
+        sealer would find in a table of those rows are subtracted."""
+        scratch = apsw.Connection(":memory:")
+        try:
+            scratch.execute(_GONE_DDL)
+            with scratch:
+                scratch.executemany(f"INSERT INTO s VALUES({', '.join('?' * len(COLUMNS))})",
+                                    gone)
+            minutes, facets = _summary(scratch, "s")
+        finally:
+            scratch.close()
+        self._w.executemany(
+            "UPDATE ccstore_counts SET n = n - ? WHERE seg=? AND name IS ? AND level IS ? "
+            "AND minute=?", [(n, seg_id, name, level, minute)
+                             for name, level, minute, n in minutes])
+        self._w.execute("DELETE FROM ccstore_counts WHERE seg=? AND n <= 0", (seg_id,))
+        # "!" (a tag with too many values to keep) stays: that tag is counted from rows
+        self._w.executemany(
+            "UPDATE ccstore_facets SET n = n - ? WHERE seg=? AND field=? AND value IS ?",
+            [(n, seg_id, field, value) for field, value, n in facets if field != "!"])
+        self._w.execute("DELETE FROM ccstore_facets WHERE seg=? AND n <= 0 "
+                        "AND field NOT IN ('*', '!')", (seg_id,))
 
     def _drop_segment(self, seg: _Segment, dropped: List[int]) -> int:
         """Drop ``seg`` whole (inside the caller's write transaction); its id goes to
@@ -143,6 +272,14 @@ class RetentionSteps:
         self._w.execute("UPDATE ccstore_segments SET floor=? WHERE id=?", (cutoff, seg.id))
         self._refresh_view(seg.cluster, seg.kind)
         return gone
+
+
+_TIME_AT = COLUMNS.index("time")
+_LEVEL_AT = COLUMNS.index("level")
+#: a table shaped as a segment's, for the counts of rows deleted
+_GONE_DDL = ("CREATE TABLE s(id INTEGER PRIMARY KEY, timestamp INTEGER, name TEXT, "
+             "hostname TEXT, type TEXT, typeid TEXT, stype TEXT, stypeid TEXT, othertags JSON, "
+             "field TEXT, time INTEGER, level TEXT)")
 
 
 def _pages(conn: apsw.Connection, free_too: bool) -> int:
