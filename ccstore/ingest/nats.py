@@ -2,8 +2,9 @@
 
 Each hand-over takes the messages that wait (up to ``max_process``), decodes them in one
 call as if each were decoded alone (a broken message cannot spill into the next) and
-submits them together; several hand-overs are in flight, so transactions fill up under
-load.  With JetStream a message is acknowledged only after its lines are committed.
+submits them together; hand-overs are taken while the messages or the rows in flight
+leave room for two transactions, so transactions fill up under load.  With JetStream a
+message is acknowledged only after its lines are committed.
 Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
@@ -12,11 +13,11 @@ import asyncio
 import bisect
 import itertools
 import logging
-import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -31,6 +32,9 @@ log = logging.getLogger("ccstore.receivers.nats")
 
 #: seconds one JetStream fetch waits for messages before it is repeated
 FETCH_TIMEOUT = 1.0
+#: a hand-over of a plain subscription may take more than ``max_process`` messages
+#: (up to the manager's ``commit_rows``) while they hold fewer bytes than this
+HAND_OVER_BYTES = 256 << 10
 
 
 class NatsReceiver:
@@ -51,18 +55,32 @@ class NatsReceiver:
         self._stopping = False
         self._get_task: Optional[asyncio.Future] = None
         self._wake: Optional[asyncio.Event] = None
-        self._slots: Optional[asyncio.Semaphore] = None
-        self._inflight: set = set()
         self._fetch_task: Optional[asyncio.Task] = None
         self._last_warning = 0.0
-        depth = max(2, math.ceil(manager.batch_size / manager.max_process))
-        self._depth = depth
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        #: a hand-over is taken while fewer messages than this, or fewer rows than
+        #: that, are in flight (submitted, not yet committed and acknowledged)
+        self._max_messages = 2 * manager.batch_size
+        self._max_rows = 2 * manager.commit_rows
+        self._in_messages = 0
+        self._in_rows = 0
+        self._pending = 0  # hand-overs in flight
+        self._room: Optional[asyncio.Event] = None  # set when a hand-over may be taken
+        self._idle: Optional[asyncio.Event] = None  # set when none is in flight
+        #: outcomes of commits, put by the committer, taken in the loop by _drain
+        self._done: Deque[Tuple[Any, Sequence[Any], bool, int]] = deque()
+        self._drain_scheduled = False
+        self._acks: set = set()
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
         """Connect (retrying), subscribe, and hand messages over until stopped."""
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(self._depth)
+        self._room = asyncio.Event()
+        self._room.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._loop = asyncio.get_running_loop()
         delay = 0.5
         while not self._stopping:
             try:
@@ -128,6 +146,8 @@ class NatsReceiver:
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
+        if self._room is not None:
+            self._room.set()
         if self._fetch_task is not None:
             self._fetch_task.cancel()  # an unanswered fetch loses nothing (redelivered)
         if self._get_task is not None:
@@ -141,9 +161,9 @@ class NatsReceiver:
                 take = self._take_waiting()
                 if not take:
                     break
-                self._hand_over(take, ack=False, use_slot=False)
-        while self._inflight:
-            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+                self._hand_over(take, ack=False)
+        while self._idle is not None and not self._idle.is_set():
+            await self._idle.wait()
         if self._nc is not None:
             try:
                 await self._nc.flush(timeout=2)
@@ -165,18 +185,15 @@ class NatsReceiver:
         self.state = "subscribed"
         log.info("nats receiver %s: subscribed to %s at %s%s", self.source, c.subject, c.url,
                  f" (queue group {c.queue})" if c.queue else "")
-        assert self._slots is not None
         queue = self._sub._pending_queue
         while not self._stopping:
-            await self._slots.acquire()
+            await self._wait_room()
             if self._stopping:
-                self._slots.release()
                 break
             self._get_task = asyncio.ensure_future(queue.get())
             try:
                 first = await self._get_task
             except asyncio.CancelledError:
-                self._slots.release()
                 if self._stopping:
                     break
                 raise
@@ -185,22 +202,29 @@ class NatsReceiver:
             self._hand_over(self._take_waiting(first), ack=False)
 
     def _take_waiting(self, first: Any = None) -> List[Any]:
-        """``first`` and the messages waiting in the subscription's queue, up to
-        ``max_process`` in all, taken as nats-py's ``Subscription.next_msg`` takes one."""
+        """``first`` and the messages waiting in the subscription's queue, taken as
+        nats-py's ``Subscription.next_msg`` takes one: up to ``max_process`` messages,
+        or up to the manager's ``commit_rows`` while they hold fewer than
+        :data:`HAND_OVER_BYTES` (small messages are handed over a transaction at once)."""
         sub = self._sub
         queue = sub._pending_queue
         take = [] if first is None else [first]
-        for _ in range(min(queue.qsize(), self.manager.max_process - len(take))):
-            take.append(queue.get_nowait())
+        size = 0 if first is None else len(first.data)
+        most, small = self.manager.max_process, self.manager.commit_rows
+        while queue.qsize() and (len(take) < most
+                                 or (len(take) < small and size < HAND_OVER_BYTES)):
+            m = queue.get_nowait()
+            take.append(m)
+            size += len(m.data)
         for _ in take:
             queue.task_done()
-        sub._pending_size -= sum(len(m.data) for m in take)
+        sub._pending_size -= size
         return take
 
     # ------------------------------------------------------------------ jetstream
     async def _run_jetstream(self) -> None:
         c = self.config
-        assert c.jetstream is not None and self._slots is not None
+        assert c.jetstream is not None
         js = self._nc.jetstream()
         try:
             await js.stream_info(c.jetstream.stream)
@@ -217,24 +241,20 @@ class NatsReceiver:
         log.info("nats receiver %s: consuming JetStream %s as durable %s", self.source,
                  c.jetstream.stream, c.jetstream.durable)
         while not self._stopping:
-            await self._slots.acquire()
+            await self._wait_room()
             if self._stopping:
-                self._slots.release()
                 break
             self._fetch_task = asyncio.ensure_future(
                 self._sub.fetch(batch=self.manager.max_process, timeout=FETCH_TIMEOUT))
             try:
                 msgs = await self._fetch_task
             except (NatsTimeoutError, asyncio.TimeoutError):
-                self._slots.release()
                 continue
             except asyncio.CancelledError:
-                self._slots.release()
                 if self._stopping:
                     break
                 raise
             except Exception as exc:
-                self._slots.release()
                 self.last_error = str(exc)
                 log.warning("nats receiver %s: fetch failed: %s", self.source, exc)
                 await self._pause(1.0)
@@ -244,52 +264,90 @@ class NatsReceiver:
             self._hand_over(msgs, ack=True)
 
     # ------------------------------------------------------------------ hand-over
-    def _hand_over(self, msgs: Sequence[Any], *, ack: bool, use_slot: bool = True) -> None:
+    def _has_room(self) -> bool:
+        return self._in_messages < self._max_messages or self._in_rows < self._max_rows
+
+    async def _wait_room(self) -> None:
+        assert self._room is not None
+        while not self._stopping and not self._has_room():
+            self._room.clear()
+            await self._room.wait()
+
+    def _hand_over(self, msgs: Sequence[Any], *, ack: bool) -> None:
         """Decode the messages, submit them together, ack (JetStream) after the commit."""
         batches, bad = decode_messages(self.manager.store.decode_rows, [m.data for m in msgs],
                                        cluster=self.config.cluster, default_time=time.time_ns())
-        self.messages += len(msgs)
+        n = len(msgs)
+        self.messages += n
         if bad:
             self._warn_bad(msgs, bad)
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        self._inflight.add(fut)
+        rows = sum(b.rows for b in batches)
+        self._in_messages += n
+        self._in_rows += rows
+        self._pending += 1
+        assert self._idle is not None
+        self._idle.clear()
         try:
-            ticket = self.manager.submit(batches, self.source, messages=len(msgs))
+            ticket = self.manager.submit(batches, self.source, messages=n)
         except ManagerClosed as exc:
-            ticket = None
-            fut.set_result(exc)
-        if ticket is not None:
-            ticket.add_done_callback(
-                lambda t: loop.call_soon_threadsafe(_set_result, fut, t))
-        task = asyncio.ensure_future(self._after_commit(fut, msgs, ack, use_slot))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-        fut.add_done_callback(self._inflight.discard)
+            self._committed(exc, msgs, ack, rows)
+            return
+        ticket.add_done_callback(lambda t: self._committed(t, msgs, ack, rows))
 
-    async def _after_commit(self, fut: asyncio.Future, msgs: Sequence[Any], ack: bool,
-                            use_slot: bool) -> None:
-        try:
-            outcome = await fut
+    def _committed(self, outcome: Union[Ticket, Exception], msgs: Sequence[Any], ack: bool,
+                   rows: int) -> None:
+        """A hand-over's commit ended (called in any thread): its outcome goes to the
+        loop, one wake-up for all the outcomes that arrive meanwhile."""
+        self._done.append((outcome, msgs, ack, rows))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """In the loop: the hand-overs whose commit ended are done; with JetStream
+        they are done once acknowledged (negatively when the commit failed)."""
+        self._drain_scheduled = False  # before taking: an outcome put later wakes again
+        done = self._done
+        while done:
+            outcome, msgs, ack, rows = done.popleft()
             failed = not isinstance(outcome, Ticket) or outcome.error is not None
             if failed:
                 err = outcome if not isinstance(outcome, Ticket) else outcome.error
                 log.error("nats receiver %s: %d messages not stored: %s", self.source,
                           len(msgs), err)
             if ack:
-                for m in msgs:
-                    try:
-                        if failed:
-                            await m.nak()
-                            self.nacked += 1
-                        else:
-                            await m.ack()
-                            self.acked += 1
-                    except Exception as exc:
-                        log.warning("nats receiver %s: ack failed: %s", self.source, exc)
+                task = asyncio.ensure_future(self._acknowledge(msgs, failed, rows))
+                self._acks.add(task)
+                task.add_done_callback(self._acks.discard)
+            else:
+                self._finished(len(msgs), rows)
+
+    async def _acknowledge(self, msgs: Sequence[Any], failed: bool, rows: int) -> None:
+        try:
+            for m in msgs:
+                try:
+                    if failed:
+                        await m.nak()
+                        self.nacked += 1
+                    else:
+                        await m.ack()
+                        self.acked += 1
+                except Exception as exc:
+                    log.warning("nats receiver %s: ack failed: %s", self.source, exc)
         finally:
-            if use_slot and self._slots is not None:
-                self._slots.release()
+            self._finished(len(msgs), rows)
+
+    def _finished(self, n: int, rows: int) -> None:
+        """A hand-over of ``n`` messages and ``rows`` rows is no longer in flight."""
+        self._in_messages -= n
+        self._in_rows -= rows
+        self._pending -= 1
+        assert self._room is not None and self._idle is not None
+        if self._has_room():
+            self._room.set()
+        if not self._pending:
+            self._idle.set()
 
     def _warn_bad(self, msgs: Sequence[Any], bad: Sequence[Tuple[int, LineError]]) -> None:
         """Log the first rejected line of a hand-over (at most every 10 s): the
@@ -306,7 +364,7 @@ class NatsReceiver:
         c = self.config
         out: Dict[str, Any] = {"type": "nats", "state": self.state, "url": c.url,
                                "subject": c.subject, "messages": self.messages,
-                               "in_flight": len(self._inflight)}
+                               "in_flight": self._pending}
         if c.queue:
             out["queue"] = c.queue
         if c.jetstream is not None:
@@ -371,11 +429,6 @@ def _describe(msg: Any) -> str:
         except Exception:
             pass
     return what
-
-
-def _set_result(fut: asyncio.Future, value: Any) -> None:
-    if not fut.done():
-        fut.set_result(value)
 
 
 class NatsReceivers:

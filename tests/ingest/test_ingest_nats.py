@@ -206,7 +206,7 @@ def test_what_was_received_is_stored_on_stop(store: Any, nats_server: NatsServer
     gate = Gate(store)
     cfg = NatsReceiverConfig(name="stop", subject="stop.>", address="127.0.0.1",
                              port=nats_server.port)
-    with StorageManager(store, batch_size=2, max_process=1,
+    with StorageManager(store, batch_size=2, max_process=1, commit_rows=0,
                         retention_daily=None) as manager:
         receivers = NatsReceivers([cfg], manager)
         receivers.start()
