@@ -216,9 +216,8 @@ def test_what_was_received_is_stored_on_stop(store: Any, nats_server: NatsServer
             nats_server.publish("stop.log", [event(i).replace(b"=burst", b"=stop")
                                              for i in range(n)])
             assert gate.entered.wait(60), "no commit began"
-            sub = receivers.receivers[0]._sub
-            wait_until(lambda: receivers.info()["stop"]["messages"] + sub.pending_msgs == n,
-                       "every message received")
+            wait_until(lambda: (lambda i: i["messages"] + i["waiting"])(
+                receivers.info()["stop"]) == n, "every message received")
             assert receivers.info()["stop"]["messages"] < n
             closing = threading.Thread(target=receivers.close)
             closing.start()
