@@ -39,7 +39,7 @@ CHUNK_SIZE = 1 << 20
 #: default of :class:`Budget`: bytes of request bodies held at once
 BODY_BUDGET = 128 << 20
 #: a transaction takes waiting submissions up to this many rows even past ``batch_size``
-#: messages: a transaction's own cost is about that of this many single-row messages
+#: messages (``docs/design/ingest.md``)
 COMMIT_ROWS = 1000
 
 
