@@ -38,6 +38,9 @@ log = logging.getLogger("ccstore.manager")
 CHUNK_SIZE = 1 << 20
 #: default of :class:`Budget`: bytes of request bodies held at once
 BODY_BUDGET = 128 << 20
+#: a transaction takes waiting submissions up to this many rows even past ``batch_size``
+#: messages (``docs/design/ingest.md``)
+COMMIT_ROWS = 1000
 
 
 class Budget:
@@ -207,13 +210,15 @@ class StorageManager:
                  max_process: int = 10, store_logs: bool = True,
                  retention_interval: Optional[float] = None,
                  retention_daily: Optional[Tuple[int, int]] = (3, 0),
-                 body_budget: int = BODY_BUDGET) -> None:
+                 body_budget: int = BODY_BUDGET, commit_rows: int = COMMIT_ROWS) -> None:
         self.store = store
         #: bytes of request bodies held at once (:func:`ccstore.ingest.body.write_request`)
         self.bodies = Budget(body_budget)
         self.flush_time = float(flush_time)
         self.batch_size = max(1, int(batch_size))
         self.max_process = max(1, int(max_process))
+        #: rows a transaction may take even past ``batch_size`` messages
+        self.commit_rows = max(0, int(commit_rows))
         self.store_logs = bool(store_logs)
         self.retention_interval = retention_interval
         self.retention_daily = retention_daily
@@ -448,11 +453,16 @@ class StorageManager:
 
     # ------------------------------------------------------------------ committer
     def _take(self) -> List[Ticket]:
-        group = [self._queue.popleft()]
-        messages = group[0].messages
-        while self._queue and messages + self._queue[0].messages <= self.batch_size:
-            t = self._queue.popleft()
+        """The next group: whole submissions while they stay within ``batch_size``
+        messages or within ``commit_rows`` rows."""
+        q = self._queue
+        group = [q.popleft()]
+        messages, rows = group[0].messages, group[0].rows
+        while q and (messages + q[0].messages <= self.batch_size
+                     or rows + q[0].rows <= self.commit_rows):
+            t = q.popleft()
             messages += t.messages
+            rows += t.rows
             group.append(t)
         return group
 
@@ -536,6 +546,7 @@ class StorageManager:
         manager["flush_time"] = self.flush_time
         manager["batch_size"] = self.batch_size
         manager["max_process"] = self.max_process
+        manager["commit_rows"] = self.commit_rows
         manager["store_logs"] = self.store_logs
         return {"manager": manager, "sources": sources, "retention": retention}
 

@@ -2,8 +2,9 @@
 
 Each hand-over takes the messages that wait (up to ``max_process``), decodes them in one
 call as if each were decoded alone (a broken message cannot spill into the next) and
-submits them together; several hand-overs are in flight, so transactions fill up under
-load.  With JetStream a message is acknowledged only after its lines are committed.
+submits them together; hand-overs are taken while the messages or the rows in flight
+leave room for two transactions, so transactions fill up under load.  With JetStream a
+message is acknowledged only after its lines are committed.
 Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
@@ -12,13 +13,17 @@ import asyncio
 import bisect
 import itertools
 import logging
-import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple, Union
 
 import nats
+import nats.aio.client
+from nats.aio.subscription import (DEFAULT_SUB_PENDING_BYTES_LIMIT,
+                                   DEFAULT_SUB_PENDING_MSGS_LIMIT)
+from nats.errors import SlowConsumerError
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from ..config import NatsReceiverConfig
@@ -31,6 +36,9 @@ log = logging.getLogger("ccstore.receivers.nats")
 
 #: seconds one JetStream fetch waits for messages before it is repeated
 FETCH_TIMEOUT = 1.0
+#: a hand-over of a plain subscription may take more than ``max_process`` messages
+#: (up to the manager's ``commit_rows``) while they hold fewer bytes than this
+HAND_OVER_BYTES = 256 << 10
 
 
 class NatsReceiver:
@@ -49,20 +57,35 @@ class NatsReceiver:
         self._nc: Any = None
         self._sub: Any = None
         self._stopping = False
-        self._get_task: Optional[asyncio.Future] = None
+        self._sink: Optional[_Sink] = None
+        self._wait_task: Optional[asyncio.Future] = None
         self._wake: Optional[asyncio.Event] = None
-        self._slots: Optional[asyncio.Semaphore] = None
-        self._inflight: set = set()
         self._fetch_task: Optional[asyncio.Task] = None
         self._last_warning = 0.0
-        depth = max(2, math.ceil(manager.batch_size / manager.max_process))
-        self._depth = depth
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        #: a hand-over is taken while fewer messages than this, or fewer rows than
+        #: that, are in flight (submitted, not yet committed and acknowledged)
+        self._max_messages = 2 * manager.batch_size
+        self._max_rows = 2 * manager.commit_rows
+        self._in_messages = 0
+        self._in_rows = 0
+        self._pending = 0  # hand-overs in flight
+        self._room: Optional[asyncio.Event] = None  # set when a hand-over may be taken
+        self._idle: Optional[asyncio.Event] = None  # set when none is in flight
+        #: outcomes of commits, put by the committer, taken in the loop by _drain
+        self._done: Deque[Tuple[Any, int, Optional[Sequence[Any]], int]] = deque()
+        self._drain_scheduled = False
+        self._acks: set = set()
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
         """Connect (retrying), subscribe, and hand messages over until stopped."""
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(self._depth)
+        self._room = asyncio.Event()
+        self._room.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._loop = asyncio.get_running_loop()
         delay = 0.5
         while not self._stopping:
             try:
@@ -109,7 +132,8 @@ class NatsReceiver:
             opts["password"] = c.password
         elif c.nkey_file:
             opts["user_credentials"] = c.nkey_file
-        self._nc = await nats.connect(**opts)
+        self._nc = _Client()
+        await self._nc.connect(**opts)
 
     async def _on_error(self, exc: Exception) -> None:
         self.last_error = str(exc) or type(exc).__name__
@@ -128,22 +152,21 @@ class NatsReceiver:
         self._stopping = True
         if self._wake is not None:
             self._wake.set()
+        if self._room is not None:
+            self._room.set()
         if self._fetch_task is not None:
             self._fetch_task.cancel()  # an unanswered fetch loses nothing (redelivered)
-        if self._get_task is not None:
-            self._get_task.cancel()  # a message it took is handed over by _run_plain
-        if self._sub is not None and self.config.jetstream is None:
+        if self._wait_task is not None:
+            self._wait_task.cancel()
+        if self._sub is not None and self._sink is not None:
             try:
                 await self._sub.unsubscribe()
             except Exception:
                 pass
-            while True:  # what was received is committed
-                take = self._take_waiting()
-                if not take:
-                    break
-                self._hand_over(take, ack=False, use_slot=False)
-        while self._inflight:
-            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+            while self._sink.payloads:  # what was received is committed
+                self._hand_over_waiting()
+        while self._idle is not None and not self._idle.is_set():
+            await self._idle.wait()
         if self._nc is not None:
             try:
                 await self._nc.flush(timeout=2)
@@ -158,49 +181,46 @@ class NatsReceiver:
     # ------------------------------------------------------------------ plain subscription
     async def _run_plain(self) -> None:
         c = self.config
-        # no callback: nats-py keeps the messages in the subscription's queue (within its
-        # pending limits), and each hand-over takes all that wait there at once
+        # no callback: the client puts each message's subject and payload in the sink
+        # (within nats-py's default pending limits), and each hand-over takes what waits
+        self._sink = sink = _Sink()
         self._sub = await self._nc.subscribe(c.subject, queue=c.queue or "")
+        self._nc.sink(self._sub, sink)
         await self._nc.flush()
         self.state = "subscribed"
         log.info("nats receiver %s: subscribed to %s at %s%s", self.source, c.subject, c.url,
                  f" (queue group {c.queue})" if c.queue else "")
-        assert self._slots is not None
-        queue = self._sub._pending_queue
         while not self._stopping:
-            await self._slots.acquire()
+            await self._wait_room()
             if self._stopping:
-                self._slots.release()
                 break
-            self._get_task = asyncio.ensure_future(queue.get())
-            try:
-                first = await self._get_task
-            except asyncio.CancelledError:
-                self._slots.release()
-                if self._stopping:
-                    break
-                raise
-            finally:
-                self._get_task = None
-            self._hand_over(self._take_waiting(first), ack=False)
+            if not sink.payloads:
+                sink.ready.clear()
+                self._wait_task = asyncio.ensure_future(sink.ready.wait())
+                try:
+                    await self._wait_task
+                except asyncio.CancelledError:
+                    if self._stopping:
+                        break
+                    raise
+                finally:
+                    self._wait_task = None
+            self._hand_over_waiting()
 
-    def _take_waiting(self, first: Any = None) -> List[Any]:
-        """``first`` and the messages waiting in the subscription's queue, up to
-        ``max_process`` in all, taken as nats-py's ``Subscription.next_msg`` takes one."""
-        sub = self._sub
-        queue = sub._pending_queue
-        take = [] if first is None else [first]
-        for _ in range(min(queue.qsize(), self.manager.max_process - len(take))):
-            take.append(queue.get_nowait())
-        for _ in take:
-            queue.task_done()
-        sub._pending_size -= sum(len(m.data) for m in take)
-        return take
+    def _hand_over_waiting(self) -> None:
+        """Hand over messages waiting in the sink: up to ``max_process``, or up to the
+        manager's ``commit_rows`` while they hold fewer than :data:`HAND_OVER_BYTES`
+        (small messages are handed over a transaction at once)."""
+        assert self._sink is not None
+        subjects, payloads = self._sink.take(self.manager.max_process,
+                                             self.manager.commit_rows, HAND_OVER_BYTES)
+        if payloads:
+            self._hand_over(payloads, lambda i: f"a message on {subjects[i].decode()}", None)
 
     # ------------------------------------------------------------------ jetstream
     async def _run_jetstream(self) -> None:
         c = self.config
-        assert c.jetstream is not None and self._slots is not None
+        assert c.jetstream is not None
         js = self._nc.jetstream()
         try:
             await js.stream_info(c.jetstream.stream)
@@ -217,81 +237,117 @@ class NatsReceiver:
         log.info("nats receiver %s: consuming JetStream %s as durable %s", self.source,
                  c.jetstream.stream, c.jetstream.durable)
         while not self._stopping:
-            await self._slots.acquire()
+            await self._wait_room()
             if self._stopping:
-                self._slots.release()
                 break
             self._fetch_task = asyncio.ensure_future(
                 self._sub.fetch(batch=self.manager.max_process, timeout=FETCH_TIMEOUT))
             try:
                 msgs = await self._fetch_task
             except (NatsTimeoutError, asyncio.TimeoutError):
-                self._slots.release()
                 continue
             except asyncio.CancelledError:
-                self._slots.release()
                 if self._stopping:
                     break
                 raise
             except Exception as exc:
-                self._slots.release()
                 self.last_error = str(exc)
                 log.warning("nats receiver %s: fetch failed: %s", self.source, exc)
                 await self._pause(1.0)
                 continue
             finally:
                 self._fetch_task = None
-            self._hand_over(msgs, ack=True)
+            self._hand_over([m.data for m in msgs], lambda i: _describe(msgs[i]), msgs)
 
     # ------------------------------------------------------------------ hand-over
-    def _hand_over(self, msgs: Sequence[Any], *, ack: bool, use_slot: bool = True) -> None:
-        """Decode the messages, submit them together, ack (JetStream) after the commit."""
-        batches, bad = decode_messages(self.manager.store.decode_rows, [m.data for m in msgs],
-                                       cluster=self.config.cluster, default_time=time.time_ns())
-        self.messages += len(msgs)
-        if bad:
-            self._warn_bad(msgs, bad)
-        loop = asyncio.get_running_loop()
-        fut = loop.create_future()
-        self._inflight.add(fut)
-        try:
-            ticket = self.manager.submit(batches, self.source, messages=len(msgs))
-        except ManagerClosed as exc:
-            ticket = None
-            fut.set_result(exc)
-        if ticket is not None:
-            ticket.add_done_callback(
-                lambda t: loop.call_soon_threadsafe(_set_result, fut, t))
-        task = asyncio.ensure_future(self._after_commit(fut, msgs, ack, use_slot))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-        fut.add_done_callback(self._inflight.discard)
+    def _has_room(self) -> bool:
+        return self._in_messages < self._max_messages or self._in_rows < self._max_rows
 
-    async def _after_commit(self, fut: asyncio.Future, msgs: Sequence[Any], ack: bool,
-                            use_slot: bool) -> None:
+    async def _wait_room(self) -> None:
+        assert self._room is not None
+        while not self._stopping and not self._has_room():
+            self._room.clear()
+            await self._room.wait()
+
+    def _hand_over(self, payloads: Sequence[bytes], about: Callable[[int], str],
+                   acks: Optional[Sequence[Any]]) -> None:
+        """Decode the messages' payloads, submit them together; ``acks``: the JetStream
+        messages, acknowledged after the commit.  ``about(i)`` names message ``i``."""
+        batches, bad = decode_messages(self.manager.store.decode_rows, payloads,
+                                       cluster=self.config.cluster, default_time=time.time_ns())
+        n = len(payloads)
+        self.messages += n
+        if bad:
+            self._warn_bad(about, n, bad)
+        rows = sum(b.rows for b in batches)
+        self._in_messages += n
+        self._in_rows += rows
+        self._pending += 1
+        assert self._idle is not None
+        self._idle.clear()
         try:
-            outcome = await fut
+            ticket = self.manager.submit(batches, self.source, messages=n)
+        except ManagerClosed as exc:
+            self._committed(exc, n, acks, rows)
+            return
+        ticket.add_done_callback(lambda t: self._committed(t, n, acks, rows))
+
+    def _committed(self, outcome: Union[Ticket, Exception], n: int,
+                   acks: Optional[Sequence[Any]], rows: int) -> None:
+        """A hand-over's commit ended (called in any thread): its outcome goes to the
+        loop, one wake-up for all the outcomes that arrive meanwhile."""
+        self._done.append((outcome, n, acks, rows))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        """In the loop: the hand-overs whose commit ended are done; with JetStream
+        they are done once acknowledged (negatively when the commit failed)."""
+        self._drain_scheduled = False  # before taking: an outcome put later wakes again
+        done = self._done
+        while done:
+            outcome, n, acks, rows = done.popleft()
             failed = not isinstance(outcome, Ticket) or outcome.error is not None
             if failed:
                 err = outcome if not isinstance(outcome, Ticket) else outcome.error
-                log.error("nats receiver %s: %d messages not stored: %s", self.source,
-                          len(msgs), err)
-            if ack:
-                for m in msgs:
-                    try:
-                        if failed:
-                            await m.nak()
-                            self.nacked += 1
-                        else:
-                            await m.ack()
-                            self.acked += 1
-                    except Exception as exc:
-                        log.warning("nats receiver %s: ack failed: %s", self.source, exc)
-        finally:
-            if use_slot and self._slots is not None:
-                self._slots.release()
+                log.error("nats receiver %s: %d messages not stored: %s", self.source, n, err)
+            if acks is not None:
+                task = asyncio.ensure_future(self._acknowledge(acks, failed, rows))
+                self._acks.add(task)
+                task.add_done_callback(self._acks.discard)
+            else:
+                self._finished(n, rows)
 
-    def _warn_bad(self, msgs: Sequence[Any], bad: Sequence[Tuple[int, LineError]]) -> None:
+    async def _acknowledge(self, msgs: Sequence[Any], failed: bool, rows: int) -> None:
+        try:
+            for m in msgs:
+                try:
+                    if failed:
+                        await m.nak()
+                        self.nacked += 1
+                    else:
+                        await m.ack()
+                        self.acked += 1
+                except Exception as exc:
+                    log.warning("nats receiver %s: ack failed: %s", self.source, exc)
+        finally:
+            self._finished(len(msgs), rows)
+
+    def _finished(self, n: int, rows: int) -> None:
+        """A hand-over of ``n`` messages and ``rows`` rows is no longer in flight."""
+        self._in_messages -= n
+        self._in_rows -= rows
+        self._pending -= 1
+        assert self._room is not None and self._idle is not None
+        if self._has_room():
+            self._room.set()
+        if not self._pending:
+            self._idle.set()
+
+    def _warn_bad(self, about: Callable[[int], str], n: int,
+                  bad: Sequence[Tuple[int, LineError]]) -> None:
         """Log the first rejected line of a hand-over (at most every 10 s): the
         message (subject; stream sequence with JetStream), its line and column."""
         now = time.monotonic()
@@ -300,21 +356,102 @@ class NatsReceiver:
         self._last_warning = now
         i, err = bad[0]
         log.warning("nats receiver %s: rejected line in %s: %s (%d rejected lines in %d "
-                    "messages)", self.source, _describe(msgs[i]), err, len(bad), len(msgs))
+                    "messages)", self.source, about(i), err, len(bad), n)
 
     def info(self) -> Dict[str, Any]:
         c = self.config
         out: Dict[str, Any] = {"type": "nats", "state": self.state, "url": c.url,
                                "subject": c.subject, "messages": self.messages,
-                               "in_flight": len(self._inflight)}
+                               "in_flight": self._pending}
         if c.queue:
             out["queue"] = c.queue
+        if self._sink is not None:
+            out["waiting"] = len(self._sink.payloads)
         if c.jetstream is not None:
             out.update(stream=c.jetstream.stream, durable=c.jetstream.durable,
                        acked=self.acked, nacked=self.nacked)
         if self.last_error:
             out["last_error"] = self.last_error
         return out
+
+
+class _Sink:
+    """The messages of one plain subscription that wait for a hand-over: their
+    subjects and payloads, within nats-py's default pending limits."""
+
+    __slots__ = ("max_bytes", "max_msgs", "payloads", "ready", "size", "subjects")
+
+    def __init__(self, max_msgs: int = DEFAULT_SUB_PENDING_MSGS_LIMIT,
+                 max_bytes: int = DEFAULT_SUB_PENDING_BYTES_LIMIT) -> None:
+        self.subjects: List[bytes] = []
+        self.payloads: List[bytes] = []
+        self.size = 0
+        self.max_msgs = max_msgs
+        self.max_bytes = max_bytes
+        self.ready = asyncio.Event()  # set when a message was put
+
+    def put(self, subject: bytes, data: bytes) -> bool:
+        """Keep a message; False (not kept) past the pending limits."""
+        if len(self.payloads) >= self.max_msgs or self.size + len(data) > self.max_bytes:
+            return False
+        self.subjects.append(subject)
+        self.payloads.append(data)
+        self.size += len(data)
+        self.ready.set()
+        return True
+
+    def take(self, most: int, small: int, small_bytes: int) -> Tuple[List[bytes], List[bytes]]:
+        """The first waiting messages: ``most`` of them, or up to ``small`` while they
+        hold fewer than ``small_bytes``."""
+        payloads = self.payloads
+        n = len(payloads)
+        if n > most:
+            limit = min(n, max(most, small))
+            size = k = 0
+            while k < limit and (k < most or size < small_bytes):
+                size += len(payloads[k])
+                k += 1
+            n = k
+        if n == len(payloads):
+            subjects, self.subjects, self.payloads, self.size = self.subjects, [], [], 0
+            return subjects, payloads
+        subjects, taken = self.subjects[:n], payloads[:n]
+        del self.subjects[:n], self.payloads[:n]
+        self.size -= sum(map(len, taken))
+        return subjects, taken
+
+
+class _Client(nats.aio.client.Client):
+    """nats-py's client, whose parser gives the messages of a subscription registered
+    with :meth:`sink` to that sink: subject and payload, without a ``Msg`` object and an
+    asyncio queue for each.  Every other message takes nats-py's own way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sinks: Dict[int, _Sink] = {}
+
+    def sink(self, sub: Any, sink: _Sink) -> None:
+        """Send the messages of ``sub`` (a subscription without callback) to ``sink``,
+        those already in its queue first."""
+        self._sinks[sub._id] = sink
+        queue = sub._pending_queue
+        while not queue.empty():
+            m = queue.get_nowait()
+            queue.task_done()
+            sub._pending_size -= len(m.data)
+            sink.put(m.subject.encode(), m.data)
+
+    async def _process_msg(self, sid: int, subject: bytes, reply: bytes, data: bytes,
+                           headers: Optional[bytes]) -> None:
+        sink = self._sinks.get(sid)
+        if sink is None:
+            return await super()._process_msg(sid, subject, reply, data, headers)
+        self.stats["in_msgs"] += 1
+        self.stats["in_bytes"] += len(data)
+        if not sink.put(subject, data):
+            await self._error_cb(SlowConsumerError(subject=subject.decode(),
+                                                   reply=reply.decode(), sid=sid,
+                                                   sub=self._subs.get(sid)))
 
 
 def decode_messages(decode: Callable[..., RowBatch], payloads: Sequence[bytes], *,
@@ -371,11 +508,6 @@ def _describe(msg: Any) -> str:
         except Exception:
             pass
     return what
-
-
-def _set_result(fut: asyncio.Future, value: Any) -> None:
-    if not fut.done():
-        fut.set_result(value)
 
 
 class NatsReceivers:

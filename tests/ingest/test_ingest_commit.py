@@ -1,6 +1,8 @@
 """The group commit: request bodies decoded piece by piece, committed, counted."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from ccstore.ingest.commit import StorageManager
@@ -112,3 +114,46 @@ def test_an_empty_body_is_no_message(manager):
     res = manager.write(b"", "api")
     assert (res.written, res.errors, res.dropped) == (0, [], {})
     assert manager.stats()["sources"].get("api", {"messages": 0})["messages"] == 0
+
+
+
+def committed_groups(store, sizes, **knobs):
+    """How many submissions each transaction took when submissions of ``sizes`` rows
+    were all queued while the commit of one more, before them, was held."""
+    held, go = threading.Event(), threading.Event()
+    seen = []
+    real = store.write_batches
+
+    def write_batches(batches, **kw):
+        if held.is_set():
+            seen.append(len(batches))
+        else:
+            held.set()
+            assert go.wait(60), "the test never let the commit through"
+        return real(batches, **kw)
+
+    store.write_batches = write_batches
+    n = iter(range(10**6))
+    with StorageManager(store, retention_daily=None, **knobs) as m:
+        m.submit([store.decode_rows(line(next(n)))], "t")
+        assert held.wait(60), "no commit began"
+        tickets = [m.submit([store.decode_rows(b"".join(line(next(n)) for _ in range(k)))],
+                            "t") for k in sizes]
+        go.set()
+        assert all(t.wait(60) for t in tickets)
+    assert len(values(store)) == 1 + sum(sizes)
+    return seen
+
+
+@pytest.mark.parametrize("sizes, batch_size, commit_rows, groups", [
+    ([1] * 30, 20, 1000, [30]),  # single rows fill a transaction past batch_size
+    ([1] * 30, 20, 25, [25, 5]),
+    ([1] * 30, 20, 0, [20, 10]),  # batch_size alone
+    ([400] * 3, 1, 1000, [2, 1]),  # within commit_rows rows
+    ([400] * 3, 3, 1000, [3]),  # within batch_size messages
+    ([400] * 3, 1, 0, [1, 1, 1]),
+])
+def test_a_transaction_takes_submissions_within_batch_size_or_commit_rows(
+        store, sizes, batch_size, commit_rows, groups):
+    assert committed_groups(store, sizes, batch_size=batch_size,
+                            commit_rows=commit_rows) == groups

@@ -3,6 +3,7 @@
 JetStream acknowledging only after the commit, against a real nats-server."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import threading
@@ -17,7 +18,7 @@ from lpinputs import arbitrary, cc_messages, mutated
 from ccstore.backends.base import merge_groups
 from ccstore.config import JetStreamConfig, NatsReceiverConfig
 from ccstore.ingest.commit import StorageManager
-from ccstore.ingest.nats import NatsReceivers, decode_messages
+from ccstore.ingest.nats import NatsReceivers, _Client, _Sink, decode_messages
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 from srvutil import NatsServer, wait_until  # noqa: E402
@@ -206,7 +207,7 @@ def test_what_was_received_is_stored_on_stop(store: Any, nats_server: NatsServer
     gate = Gate(store)
     cfg = NatsReceiverConfig(name="stop", subject="stop.>", address="127.0.0.1",
                              port=nats_server.port)
-    with StorageManager(store, batch_size=2, max_process=1,
+    with StorageManager(store, batch_size=2, max_process=1, commit_rows=0,
                         retention_daily=None) as manager:
         receivers = NatsReceivers([cfg], manager)
         receivers.start()
@@ -216,9 +217,8 @@ def test_what_was_received_is_stored_on_stop(store: Any, nats_server: NatsServer
             nats_server.publish("stop.log", [event(i).replace(b"=burst", b"=stop")
                                              for i in range(n)])
             assert gate.entered.wait(60), "no commit began"
-            sub = receivers.receivers[0]._sub
-            wait_until(lambda: receivers.info()["stop"]["messages"] + sub.pending_msgs == n,
-                       "every message received")
+            wait_until(lambda: (lambda i: i["messages"] + i["waiting"])(
+                receivers.info()["stop"]) == n, "every message received")
             assert receivers.info()["stop"]["messages"] < n
             closing = threading.Thread(target=receivers.close)
             closing.start()
@@ -229,3 +229,74 @@ def test_what_was_received_is_stored_on_stop(store: Any, nats_server: NatsServer
             gate.go.set()
             receivers.close()
     assert stored(store, "stop") == sorted(f"message {i}" for i in range(n))
+
+
+# ------------------------------------------------------------------ the sink
+@pytest.mark.parametrize("sizes, most, small, small_bytes, taken", [
+    ([10] * 8, 3, 0, 100, 3),  # max_process
+    ([10] * 8, 3, 5, 100, 5),  # more, up to ``small`` messages
+    ([10] * 8, 3, 100, 100, 8),  # all
+    ([10] * 8, 3, 100, 35, 4),  # more while fewer than small_bytes were taken
+    ([50] * 8, 3, 100, 35, 3),  # never fewer than max_process
+    ([10] * 2, 3, 0, 0, 2),
+])
+def test_the_sink_hands_over_max_process_or_small_messages_up_to_a_size(
+        sizes: List[int], most: int, small: int, small_bytes: int, taken: int) -> None:
+    sink = _Sink()
+    for i, n in enumerate(sizes):
+        assert sink.put(b"s.%d" % i, bytes(n))
+    subjects, payloads = sink.take(most, small, small_bytes)
+    assert subjects == [b"s.%d" % i for i in range(taken)]
+    assert [len(p) for p in payloads] == sizes[:taken]
+    assert (len(sink.payloads), sink.size) == (len(sizes) - taken, sum(sizes[taken:]))
+    assert sink.subjects == [b"s.%d" % i for i in range(taken, len(sizes))]
+
+
+def test_the_sink_keeps_messages_within_its_limits() -> None:
+    sink = _Sink(max_msgs=3, max_bytes=25)
+    assert [sink.put(b"s", bytes(n)) for n in (10, 10, 6, 5, 1, 1)] == [
+        True, True, False, True, False, False]
+    sink.take(1, 0, 0)
+    assert sink.put(b"s", bytes(1)) and sink.size == 16
+
+
+def test_the_client_gives_a_subscription_s_messages_to_its_sink(
+        nats_server: NatsServer) -> None:
+    """Messages that came before the sink first; past its limits a message is dropped
+    and reported as nats-py reports a slow consumer; other subscriptions as before."""
+    errors: List[Exception] = []
+
+    async def main() -> Any:
+        async def error_cb(exc: Exception) -> None:
+            errors.append(exc)
+
+        nc = _Client()
+        await nc.connect(nats_server.url, error_cb=error_cb)
+        try:
+            sub = await nc.subscribe("sink.>")
+            other = await nc.subscribe("other.>")
+            for i in range(3):
+                await nc.publish("sink.early", b"early %d" % i)
+            await nc.flush()
+            for _ in range(600):
+                if sub.pending_msgs == 3:
+                    break
+                await asyncio.sleep(0.05)
+            sink = _Sink(max_msgs=5)
+            nc.sink(sub, sink)
+            assert sub.pending_msgs == 0 and sub.pending_bytes == 0
+            for i in range(4):
+                await nc.publish(f"sink.late.{i}", b"late %d" % i)
+            await nc.publish("other.x", b"other")
+            await nc.flush()
+            msg = await other.next_msg(timeout=30)  # comes after those on sink.>
+            return sink.take(100, 0, 0), msg.data
+        finally:
+            await nc.close()
+
+    (subjects, payloads), other = asyncio.run(main())
+    assert payloads == [b"early 0", b"early 1", b"early 2", b"late 0", b"late 1"]
+    assert subjects == [b"sink.early"] * 3 + [b"sink.late.0", b"sink.late.1"]
+    assert other == b"other"
+    assert [type(e).__name__ for e in errors] == ["SlowConsumerError"] * 2
+    assert "sink.late.2" in str(errors[0])
