@@ -3,8 +3,9 @@
 Metadata lives in ``pyproject.toml``; this file only declares the extensions
 and how they are built: the line-protocol core ``ccstore._lineproto`` (its
 ``.pyx`` includes ``.pxi`` files; ``_lineproto.pxd`` is what the others cimport),
-the syslog fast path ``ccstore.logs._syslogscan`` and the backends' encoders
-``ccstore.backends._hostruns`` and ``ccstore.backends._pgcopy``.  Each is an
+the syslog fast path ``ccstore.logs._syslogscan``, the backends' encoders
+``ccstore.backends._hostruns`` and ``ccstore.backends._pgcopy``, and the block
+codec of compacted SQLite segments ``ccstore.backends.sqlite._blocks``.  Each is an
 accelerator: ccstore works without them, on their pure-Python twins, with the
 same results (``CCSTORE_IMPL`` chooses, see ``ccstore/_impl.py``;
 ``ccstore.IMPLEMENTATION`` says which codec is in use).
@@ -30,6 +31,7 @@ EXTENSIONS = {
     "ccstore.logs._syslogscan": "ccstore/logs/_syslogscan.pyx",
     "ccstore.backends._hostruns": "ccstore/backends/_hostruns.pyx",
     "ccstore.backends._pgcopy": "ccstore/backends/_pgcopy.pyx",
+    "ccstore.backends.sqlite._blocks": "ccstore/backends/sqlite/_blocks.pyx",
 }
 
 #: optimisation flags per compiler family (``compiler.compiler_type``);
