@@ -52,8 +52,10 @@ def test_block_of_many_distinct_values_and_long_columns(blocks_impls):
     where it is not the second of the time."""
     py, cy = blocks_impls
     for n in (300, 70000):
+        # 256 and 65,536 distinct values: the most of a one- and a two-byte index
         rows = [(i, (T0 * NS + 7 * i) // NS + (i == n - 1), "ccb", f"h{i % (n - 3)}", "node",
-                 str(i % 300), None, None, "{}", f"m{i}", T0 * NS + 7 * i, "info")
+                 str(i % 300), f"s{i % 256}", str(i % 65536), "{}", f"m{i}", T0 * NS + 7 * i,
+                 "info")
                 for i in range(n)]
         data = cy.block_layout(rows)
         assert data == py.block_layout(rows)
