@@ -34,6 +34,13 @@ EXTENSIONS = {
     "ccstore.backends.sqlite._blocks": "ccstore/backends/sqlite/_blocks.pyx",
 }
 
+#: build options of a module that uses zlib's C library when it can; built again
+#: without them (its own fallback, see the module) when that fails, e.g. no zlib.h
+ZLIB_OPTIONS = {"define_macros": [("CCSTORE_ZLIB", "1")], "libraries": ["z"]}
+#: the modules built with ZLIB_OPTIONS where the platform has a zlib to link
+#: (Windows has none besides the one inside Python, which exports no symbols)
+WITH_ZLIB = () if sys.platform == "win32" else ("ccstore.backends.sqlite._blocks",)
+
 #: optimisation flags per compiler family (``compiler.compiler_type``);
 #: MSVC has no -O3 and spells its best optimisation level /O2
 COMPILE_ARGS = {
@@ -94,7 +101,17 @@ class BuildExtOrFallBack(build_ext):
                 list(ext.extra_compile_args or [])
                 + COMPILE_ARGS.get(self.compiler.compiler_type, [])
             )
-            super().build_extension(ext)
+            try:
+                super().build_extension(ext)
+            except Exception as exc:  # noqa: BLE001
+                if ext.name not in WITH_ZLIB or ("CCSTORE_ZLIB", "1") not in ext.define_macros:
+                    raise
+                _report([f"ccstore: building {ext.name} with zlib failed:",
+                         f"    {type(exc).__name__}: {exc}".rstrip(),
+                         "building it again without zlib (the standard library's compresses)."])
+                ext.define_macros.remove(("CCSTORE_ZLIB", "1"))
+                ext.libraries.remove("z")
+                super().build_extension(ext)
         except Exception as exc:  # noqa: BLE001
             # Deliberately broad: whatever stops the accelerator from building
             # (no compiler, no headers, no Cython, a Cython that rejects the
@@ -154,6 +171,9 @@ if NO_EXTENSIONS:
         "without its compiled modules.",
     ])
 else:
-    ext_modules = [Extension(name, [source]) for name, source in EXTENSIONS.items()]
+    ext_modules = [Extension(name, [source],
+                             **({k: list(v) for k, v in ZLIB_OPTIONS.items()}
+                                if name in WITH_ZLIB else {}))
+                   for name, source in EXTENSIONS.items()]
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExtOrFallBack})

@@ -3,6 +3,7 @@ implementations: rows come back exactly, and the two write the same bytes."""
 from __future__ import annotations
 
 import math
+import sys
 import zlib
 
 import pytest
@@ -141,6 +142,28 @@ def test_floats_keep_their_value_and_sign(blocks):
     assert got == rows and [math.copysign(1, r[9]) for r in got] == [1, -1, -1, 1, 1]
 
 
+@pytest.mark.parametrize("zdict", [None, b"", b"ccb node info h1 " * 3000])
+def test_blocks_compressed_in_one_call_are_those_of_zlib(blocks_impls, zdict):
+    """The compiled module's zlib, all blocks without the GIL: the bytes of the
+    standard library's zlib, block by block."""
+    py, cy = blocks_impls
+    if not cy.HAVE_ZLIB:
+        pytest.skip("the compiled block codec was built without zlib")
+    layouts = [py.block_layout(ODD_ROWS[:k]) for k in range(len(ODD_ROWS) + 1)]
+    layouts.append(bytes(range(256)) * 300)  # more than a deflate block
+    zd = zdict or None
+    got = cy.compress_layouts(layouts, 6, zd)
+    assert got == [blocks_mod.compress(raw, 6, zd) for raw in layouts]
+    assert cy.compress_layouts(layouts[:2], 1, zd) == [blocks_mod.compress(raw, 1, zd)
+                                                       for raw in layouts[:2]]
+    assert cy.compress_layouts([], 6, zd) == []
+    with pytest.raises(TypeError):
+        cy.compress_layouts([bytearray(b"x")], 6, zd)
+    groups = [ODD_ROWS, ODD_ROWS[:2], []]
+    assert blocks_mod.encode_blocks(groups, zdict=zd) == [
+        blocks_mod.encode_block(g, zdict=zd) for g in groups]
+
+
 def test_compiled_implementation_is_used():
     """CI must run the compiled module unless a pure-Python run was asked for."""
     from twins import PYTHON_ONLY
@@ -149,3 +172,5 @@ def test_compiled_implementation_is_used():
     compiled = blocks_mod.get_implementation(blocks_mod.IMPLEMENTATION)
     assert blocks_mod.block_layout is compiled.block_layout
     assert blocks_mod.rows_of_layout is compiled.rows_of_layout
+    if not PYTHON_ONLY and sys.platform != "win32":  # built with zlib where there is one
+        assert compiled.HAVE_ZLIB and blocks_mod.compress_layouts is compiled.compress_layouts

@@ -7,17 +7,69 @@ columns are read straight from the row tuples and written into one growing
 buffer, integers byte plane by byte plane and indexes without the GIL; rows are
 made as tuples filled column by column.  Columns kept as JSON and dictionaries
 over values of other types go through the Python code both twins share.
+
+Built with zlib (``CCSTORE_ZLIB``, see ``setup.py``), :func:`compress_layouts`
+compresses the blocks of a segment in one stretch without the GIL, as the
+standard library's zlib would one by one (which takes and gives back the GIL at
+every call: a thread that waits for it behind a busy one waits each time).
 """
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy
 
 from ccstore.backends.sqlite._blockspec import (
     COLUMNS, DICT, FIELD, HOST, ID, NS, TIME, TS, json_section, json_values, typed_distinct)
 
-__all__ = ["block_layout", "rows_of_layout"]
+__all__ = ["HAVE_ZLIB", "block_layout", "compress_layouts", "rows_of_layout"]
+
+
+cdef extern from *:
+    """
+    #ifdef CCSTORE_ZLIB
+    #include <string.h>
+    #include <zlib.h>
+    #define CCB_HAVE_ZLIB 1
+    static size_t ccb_bound(size_t n) { return (size_t)compressBound((uLong)n) + 64; }
+    /* deflate src into dst (room *out bytes) as zlib.compressobj(level, DEFLATED, 15, 9,
+       Z_DEFAULT_STRATEGY, zdict) would; 0, or a zlib error */
+    static int ccb_deflate(const unsigned char* src, size_t n, const unsigned char* dict,
+                           size_t dn, int level, unsigned char* dst, size_t* out) {
+        z_stream s;
+        int rc;
+        memset(&s, 0, sizeof s);
+        rc = deflateInit2(&s, level, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY);
+        if (rc != Z_OK) return rc;
+        if (dict != NULL) {
+            rc = deflateSetDictionary(&s, dict, (uInt)dn);
+            if (rc != Z_OK) { deflateEnd(&s); return rc; }
+        }
+        s.next_in = (Bytef*)src;
+        s.avail_in = (uInt)n;
+        s.next_out = dst;
+        s.avail_out = (uInt)*out;
+        rc = deflate(&s, Z_FINISH);
+        *out = (size_t)s.total_out;
+        deflateEnd(&s);
+        return rc == Z_STREAM_END ? 0 : (rc == Z_OK ? Z_BUF_ERROR : rc);
+    }
+    #else
+    #define CCB_HAVE_ZLIB 0
+    static size_t ccb_bound(size_t n) { return n; }
+    static int ccb_deflate(const unsigned char* src, size_t n, const unsigned char* dict,
+                           size_t dn, int level, unsigned char* dst, size_t* out) {
+        return -100;
+    }
+    #endif
+    """
+    int CCB_HAVE_ZLIB
+    size_t ccb_bound(size_t n) nogil
+    int ccb_deflate(const unsigned char* src, size_t n, const unsigned char* dict, size_t dn,
+                    int level, unsigned char* dst, size_t* out) nogil
+
+#: whether :func:`compress_layouts` is there to use (the module was built with zlib)
+HAVE_ZLIB = bool(CCB_HAVE_ZLIB)
 
 
 cdef extern from "Python.h":
@@ -631,3 +683,66 @@ def rows_of_layout(raw, hosts=None) -> list:
     finally:
         free(keep)
         free(flags)
+
+
+# -------------------------------------------------------------------------- compressing
+def compress_layouts(list layouts, int level, zdict=None) -> list:
+    """Each of ``layouts`` (bytes) compressed as one zlib stream with preset dictionary
+    ``zdict`` (None: none), all of them without the GIL; ``ValueError`` when the
+    module was built without zlib."""
+    cdef Py_ssize_t n = len(layouts), i, total = 0
+    cdef const unsigned char** src
+    cdef size_t* size
+    cdef size_t* room
+    cdef unsigned char** dst
+    cdef const unsigned char* dct = NULL
+    cdef size_t dn = 0
+    cdef int rc = 0
+    cdef list out
+    cdef bytes raw
+    if not CCB_HAVE_ZLIB:
+        raise ValueError("ccstore.backends.sqlite._blocks was built without zlib")
+    layouts = list(layouts)  # this function's own: the layouts live while it runs
+    if zdict is not None:
+        dct = <const unsigned char*>PyBytes_AS_STRING(zdict)
+        dn = PyBytes_GET_SIZE(zdict)
+    for i in range(n):
+        if type(layouts[i]) is not bytes:
+            raise TypeError("layouts must be bytes")
+    src = <const unsigned char**>malloc((n + 1) * sizeof(void*))
+    dst = <unsigned char**>calloc(n + 1, sizeof(void*))
+    size = <size_t*>malloc((n + 1) * sizeof(size_t))
+    room = <size_t*>malloc((n + 1) * sizeof(size_t))
+    try:
+        if src == NULL or dst == NULL or size == NULL or room == NULL:
+            raise MemoryError()
+        for i in range(n):
+            raw = <bytes>PyList_GET_ITEM(layouts, i)
+            src[i] = <const unsigned char*>PyBytes_AS_STRING(raw)
+            size[i] = PyBytes_GET_SIZE(raw)
+            room[i] = ccb_bound(size[i])
+            dst[i] = <unsigned char*>malloc(room[i])
+            if dst[i] == NULL:
+                raise MemoryError()
+        # the layouts stay alive in ``layouts``, which the caller holds
+        with nogil:
+            for i in range(n):
+                rc = ccb_deflate(src[i], size[i], dct, dn, level, dst[i], &room[i])
+                if rc != 0:
+                    break
+        if rc != 0:
+            raise ValueError(f"zlib failed to compress a block (error {rc})")
+        out = PyList_New(n)
+        for i in range(n):
+            v = PyBytes_FromStringAndSize(<const char*>dst[i], room[i])
+            Py_INCREF(v)
+            PyList_SET_ITEM(out, i, <PyObject*>v)
+        return out
+    finally:
+        if dst != NULL:
+            for i in range(n):
+                free(dst[i])
+        free(dst)
+        free(src)
+        free(size)
+        free(room)

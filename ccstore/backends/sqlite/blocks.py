@@ -19,8 +19,10 @@ index type (``B``, ``H`` or ``I``) and the index of each row.
 
 The layout is made and read by ``ccstore.backends.sqlite._blocks`` (compiled) or
 ``ccstore.backends.sqlite._pyblocks`` (its pure-Python twin), chosen as the
-line-protocol codec is (``CCSTORE_IMPL``, see :mod:`ccstore._impl`); zlib
-(which runs without the GIL) compresses it here.
+line-protocol codec is (``CCSTORE_IMPL``, see :mod:`ccstore._impl`).  The
+compiled one, built with zlib, also compresses all blocks of a segment in one call
+without the GIL (:func:`encode_blocks`); otherwise the standard library's zlib
+compresses each block here.
 """
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ from ... import _impl
 from ._blockspec import COLUMNS
 
 __all__ = ["COLUMNS", "DICTIONARY_BYTES", "IMPLEMENTATION", "LEVEL", "block_layout",
-           "decode_block", "encode_block", "get_implementation", "make_dictionary",
-           "rows_of_layout"]
+           "compress", "compress_layouts", "decode_block", "encode_block", "encode_blocks",
+           "get_implementation",
+           "make_dictionary", "rows_of_layout"]
 
 #: zlib level of the blocks
 LEVEL = 6
@@ -62,15 +65,35 @@ block_layout: Callable[[Sequence[Sequence[Any]]], bytes] = _module.block_layout
 rows_of_layout: Callable[..., List[tuple]] = _module.rows_of_layout
 
 
-def encode_block(rows: Sequence[Sequence[Any]], level: int = LEVEL,
-                 zdict: Optional[bytes] = None) -> bytes:
-    """Rows shaped as :data:`COLUMNS` -> one compressed block (with ``zdict``, zlib's
-    preset dictionary: the block is decoded with the same)."""
-    raw = block_layout(rows)
+#: ``compress_layouts(layouts, level, zdict) -> blocks``: zlib's C library without
+#: the GIL, when the compiled implementation has it; else None
+compress_layouts: Optional[Callable[[List[bytes], int, Optional[bytes]], List[bytes]]] = (
+    _module.compress_layouts if getattr(_module, "HAVE_ZLIB", False) else None)
+
+
+def compress(raw: bytes, level: int = LEVEL, zdict: Optional[bytes] = None) -> bytes:
+    """A block's layout compressed with the standard library's zlib."""
     if zdict is None:
         return zlib.compress(raw, level)
     c = zlib.compressobj(level, zlib.DEFLATED, 15, 9, zlib.Z_DEFAULT_STRATEGY, zdict)
     return c.compress(raw) + c.flush()
+
+
+def encode_block(rows: Sequence[Sequence[Any]], level: int = LEVEL,
+                 zdict: Optional[bytes] = None) -> bytes:
+    """Rows shaped as :data:`COLUMNS` -> one compressed block (with ``zdict``, zlib's
+    preset dictionary: the block is decoded with the same)."""
+    return compress(block_layout(rows), level, zdict)
+
+
+def encode_blocks(groups: Sequence[Sequence[Sequence[Any]]], level: int = LEVEL,
+                  zdict: Optional[bytes] = None) -> List[bytes]:
+    """:func:`encode_block` of each group of rows, the same bytes; their compression
+    in one call without the GIL where the compiled implementation can."""
+    layouts = [block_layout(rows) for rows in groups]
+    if compress_layouts is not None:
+        return compress_layouts(layouts, level, zdict)
+    return [compress(raw, level, zdict) for raw in layouts]
 
 
 def make_dictionary(samples: Sequence[bytes], size: int = DICTIONARY_BYTES) -> bytes:

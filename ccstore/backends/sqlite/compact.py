@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import apsw
 
 from ..base import SEALED
-from .blocks import COLUMNS, block_layout, decode_block, encode_block, make_dictionary
+from .blocks import COLUMNS, block_layout, decode_block, encode_blocks, make_dictionary
 from .schema import quote_ident
 
 #: a block as stored: (rows, first host, last host, least time, greatest time, data,
@@ -115,14 +115,7 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
     # the rows carry their text last, past the block's columns: the codec ignores it
     zdict = make_dictionary([block_layout(g) for g in groups[::step]])
     blocks: List[Block] = []
-    while groups:
-        part = groups.pop(0)
-        data = encode_block(part, zdict=zdict)
-        if len(data) > target and len(part) > MIN_BLOCK_ROWS:
-            # larger than a page: it would take two, one mostly empty
-            half = len(part) // 2
-            groups[:0] = [part[:half], part[half:]]
-            continue
+    for part, data in _fitted(groups, zdict, target):
         times = [r[_TIME_AT] for r in part if isinstance(r[_TIME_AT], int)]
         exact = len(times) == sum(r[_TIME_AT] is not None for r in part)
         tmin = min(times) if times and exact else None
@@ -131,6 +124,19 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
         blocks.append((len(part), part[0][_HOST_AT], part[-1][_HOST_AT], tmin, tmax, data,
                        doc))
     return blocks, zdict
+
+
+def _fitted(groups: List[list], zdict: bytes, target: int) -> List[Tuple[list, bytes]]:
+    """(rows, block) of each group, in order, a group whose block is larger than
+    ``target`` (it would take two pages, one mostly empty) split in halves first."""
+    out: List[Tuple[list, bytes]] = []
+    for part, data in zip(groups, encode_blocks(groups, zdict=zdict)):
+        if len(data) > target and len(part) > MIN_BLOCK_ROWS:
+            half = len(part) // 2
+            out.extend(_fitted([part[:half], part[half:]], zdict, target))
+        else:
+            out.append((part, data))
+    return out
 
 
 def _index_documents(blocks: List[Block]) -> Iterator[Tuple[int, str]]:
