@@ -3,8 +3,9 @@
 Metadata lives in ``pyproject.toml``; this file only declares the extensions
 and how they are built: the line-protocol core ``ccstore._lineproto`` (its
 ``.pyx`` includes ``.pxi`` files; ``_lineproto.pxd`` is what the others cimport),
-the syslog fast path ``ccstore.logs._syslogscan`` and the backends' encoders
-``ccstore.backends._hostruns`` and ``ccstore.backends._pgcopy``.  Each is an
+the syslog fast path ``ccstore.logs._syslogscan``, the backends' encoders
+``ccstore.backends._hostruns`` and ``ccstore.backends._pgcopy``, and the block
+codec of compacted SQLite segments ``ccstore.backends.sqlite._blocks``.  Each is an
 accelerator: ccstore works without them, on their pure-Python twins, with the
 same results (``CCSTORE_IMPL`` chooses, see ``ccstore/_impl.py``;
 ``ccstore.IMPLEMENTATION`` says which codec is in use).
@@ -30,7 +31,15 @@ EXTENSIONS = {
     "ccstore.logs._syslogscan": "ccstore/logs/_syslogscan.pyx",
     "ccstore.backends._hostruns": "ccstore/backends/_hostruns.pyx",
     "ccstore.backends._pgcopy": "ccstore/backends/_pgcopy.pyx",
+    "ccstore.backends.sqlite._blocks": "ccstore/backends/sqlite/_blocks.pyx",
 }
+
+#: build options of a module that uses zlib's C library when it can; built again
+#: without them (its own fallback, see the module) when that fails, e.g. no zlib.h
+ZLIB_OPTIONS = {"define_macros": [("CCSTORE_ZLIB", "1")], "libraries": ["z"]}
+#: the modules built with ZLIB_OPTIONS where the platform has a zlib to link
+#: (Windows has none besides the one inside Python, which exports no symbols)
+WITH_ZLIB = () if sys.platform == "win32" else ("ccstore.backends.sqlite._blocks",)
 
 #: optimisation flags per compiler family (``compiler.compiler_type``);
 #: MSVC has no -O3 and spells its best optimisation level /O2
@@ -92,7 +101,17 @@ class BuildExtOrFallBack(build_ext):
                 list(ext.extra_compile_args or [])
                 + COMPILE_ARGS.get(self.compiler.compiler_type, [])
             )
-            super().build_extension(ext)
+            try:
+                super().build_extension(ext)
+            except Exception as exc:  # noqa: BLE001
+                if ext.name not in WITH_ZLIB or ("CCSTORE_ZLIB", "1") not in ext.define_macros:
+                    raise
+                _report([f"ccstore: building {ext.name} with zlib failed:",
+                         f"    {type(exc).__name__}: {exc}".rstrip(),
+                         "building it again without zlib (the standard library's compresses)."])
+                ext.define_macros.remove(("CCSTORE_ZLIB", "1"))
+                ext.libraries.remove("z")
+                super().build_extension(ext)
         except Exception as exc:  # noqa: BLE001
             # Deliberately broad: whatever stops the accelerator from building
             # (no compiler, no headers, no Cython, a Cython that rejects the
@@ -152,6 +171,9 @@ if NO_EXTENSIONS:
         "without its compiled modules.",
     ])
 else:
-    ext_modules = [Extension(name, [source]) for name, source in EXTENSIONS.items()]
+    ext_modules = [Extension(name, [source],
+                             **({k: list(v) for k, v in ZLIB_OPTIONS.items()}
+                                if name in WITH_ZLIB else {}))
+                   for name, source in EXTENSIONS.items()]
 
 setup(ext_modules=ext_modules, cmdclass={"build_ext": BuildExtOrFallBack})

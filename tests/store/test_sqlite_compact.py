@@ -1,6 +1,7 @@
-"""Compacted SQLite segments: the block codec, stores written before compaction, a crash
+"""Compacted SQLite segments: the block index, stores written before compaction, a crash
 in the middle of compacting, and the disk-size cap.  (Every query kind on compacted
-segments against the oracle: the ``sqlite-compact`` backend of the store tests.)"""
+segments against the oracle: the ``sqlite-compact`` backend of the store tests; the block
+codec: tests/backends/test_blocks.py.)"""
 from __future__ import annotations
 
 import os
@@ -14,7 +15,6 @@ import pytest
 
 import ccstore
 from ccstore import cli
-from ccstore.backends.sqlite.blocks import COLUMNS, decode_block, encode_block
 from ccstore.backends.sqlite.compact import _block_terms
 
 T0 = 1740000000
@@ -60,25 +60,7 @@ def answers(store: ccstore.Store) -> list:
     return out
 
 
-# ---------------------------------------------------------------------------- blocks
-def test_block_round_trip_keeps_every_sqlite_type():
-    rows = [
-        ((1 << 32) + 1, T0, "ccb", "h1", "node", "0", None, None, '{"loglevel":"info"}',
-         "message é", T0 * 10**9 + 5, "info"),
-        ((1 << 32) + 2, 7, "ccb", None, 1.5, b"\x00blob", 3, "", 2.0, None, None, None),
-        ((1 << 32) + 9, -1, 5, "h1", "node", "0", None, None, "x", 12, -(10**9) - 1, "info"),
-        ((1 << 32) + 10, T0, ["not", "sqlite"][0], "h1", 1, 1.0, "1", None, None, "", T0, ""),
-    ]
-    got = decode_block(encode_block(rows))
-    assert got == rows
-    # only some hosts: theirs and those whose hostname is not text
-    assert decode_block(encode_block(rows), {"h1"}) == [r for r in rows if r[3] != "h0"]
-    assert decode_block(encode_block(rows), {"h9"}) == [rows[1]]
-    assert [tuple(type(v) for v in r) for r in got] == [tuple(type(v) for v in r) for r in rows]
-    assert decode_block(encode_block([])) == []
-    assert len(COLUMNS) == len(rows[0])
-
-
+# ----------------------------------------------------------------------- block index
 @pytest.mark.parametrize("text, terms", [
     ("NullPointerException", '"nullpointerexception"'),
     ('"disk full" AND Xid*', '"disk" AND "full" AND "xid"*'),

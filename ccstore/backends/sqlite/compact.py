@@ -7,6 +7,10 @@ table ``<tbl>_b`` that records each block's host and time range (their preset zl
 dictionary in ``ccstore_dicts``), and, with full text on, into a
 contentless FTS5 table ``<tbl>_bfts`` (``detail=none``) holding one document per
 group of consecutive blocks.  The row table, its FTS5 table and its indexes in the index file go.
+Everything but storing the result is done from a read snapshot, without the write lock:
+the rows are read, sorted, encoded, and the block index is built in a private in-memory
+database (:func:`index_blocks`); the write transaction then copies that index's rows
+into the store's own FTS5 table, inserts the blocks and drops the row table.
 
 A read of a compacted segment picks the blocks that may hold a match (host and
 time ranges, the block index of the full-text terms), decodes them, and loads their
@@ -18,12 +22,12 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apsw
 
 from ..base import SEALED
-from .blocks import COLUMNS, block_layout, decode_block, encode_block, make_dictionary
+from .blocks import COLUMNS, block_layout, decode_block, encode_blocks, make_dictionary
 from .schema import quote_ident
 
 #: a block as stored: (rows, first host, last host, least time, greatest time, data,
@@ -31,6 +35,8 @@ from .schema import quote_ident
 Block = Tuple[int, Any, Any, Optional[int], Optional[int], bytes, str]
 #: a segment's blocks and their preset dictionary
 Encoded = Tuple[List[Block], Optional[bytes]]
+#: a block index built apart: the rows of each of its shadow tables (:func:`index_blocks`)
+BlockIndex = Dict[str, List[tuple]]
 
 _SCRATCH_DDL = """
 CREATE TABLE s(id INTEGER PRIMARY KEY, timestamp INTEGER, name TEXT, hostname TEXT,
@@ -59,6 +65,10 @@ _DICTIONARY_SAMPLES = 16
 #: bytes of a page a block leaves to the rest of its row (SQLite keeps a row of up to
 #: the page size less 35 bytes in one page): a block takes one page at most
 _ROW_ROOM = 160
+#: the block index: a contentless FTS5 table without positions or column sizes
+_BLOCK_FTS = "fts5(doc, content='', detail=none, columnsize=0)"
+#: the shadow tables that hold such a table's index (its ``config`` one is made with it)
+_FTS_SHADOWS = ("data", "idx")
 #: a query part the block index can take as it is: a word or a "phrase", maybe a prefix
 _QUERY_PART = re.compile(r'"(?:[^"]|"")*"\*?|[^\s"()]+')
 
@@ -102,16 +112,10 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
         cur_rows.append(r)
     groups.append(cur_rows)
     step = max(len(groups) // _DICTIONARY_SAMPLES, 1)
-    zdict = make_dictionary([block_layout([r[:-1] for r in g]) for g in groups[::step]])
+    # the rows carry their text last, past the block's columns: the codec ignores it
+    zdict = make_dictionary([block_layout(g) for g in groups[::step]])
     blocks: List[Block] = []
-    while groups:
-        part = groups.pop(0)
-        data = encode_block([r[:-1] for r in part], zdict=zdict)
-        if len(data) > target and len(part) > MIN_BLOCK_ROWS:
-            # larger than a page: it would take two, one mostly empty
-            half = len(part) // 2
-            groups[:0] = [part[:half], part[half:]]
-            continue
+    for part, data in _fitted(groups, zdict, target):
         times = [r[_TIME_AT] for r in part if isinstance(r[_TIME_AT], int)]
         exact = len(times) == sum(r[_TIME_AT] is not None for r in part)
         tmin = min(times) if times and exact else None
@@ -122,11 +126,48 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
     return blocks, zdict
 
 
+def _fitted(groups: List[list], zdict: bytes, target: int) -> List[Tuple[list, bytes]]:
+    """(rows, block) of each group, in order, a group whose block is larger than
+    ``target`` (it would take two pages, one mostly empty) split in halves first."""
+    out: List[Tuple[list, bytes]] = []
+    for part, data in zip(groups, encode_blocks(groups, zdict=zdict)):
+        if len(data) > target and len(part) > MIN_BLOCK_ROWS:
+            half = len(part) // 2
+            out.extend(_fitted([part[:half], part[half:]], zdict, target))
+        else:
+            out.append((part, data))
+    return out
+
+
+def _index_documents(blocks: List[Block]) -> Iterator[Tuple[int, str]]:
+    """(rowid, document) of the block index: one per 2**FTS_GROUP_BITS blocks."""
+    for g in range(((len(blocks) - 1) >> FTS_GROUP_BITS) + 1):
+        yield g, "\n".join(blk[6] for blk in blocks[g << FTS_GROUP_BITS:
+                                                    (g + 1) << FTS_GROUP_BITS])
+
+
+def index_blocks(blocks: List[Block]) -> BlockIndex:
+    """The block index of ``blocks``, built in a private in-memory database: the rows
+    of its shadow tables, which the write transaction copies into an empty block
+    index of the store (FTS5 keeps its whole index there)."""
+    conn = apsw.Connection(":memory:")
+    try:
+        conn.execute(f"CREATE VIRTUAL TABLE x USING {_BLOCK_FTS}")
+        with conn:
+            conn.executemany("INSERT INTO x(rowid, doc) VALUES(?, ?)", _index_documents(blocks))
+        return {s: conn.execute(f"SELECT * FROM x_{s}").fetchall() for s in _FTS_SHADOWS}
+    finally:
+        conn.close()
+
+
 class CompactSteps:
     """Writing compacted segments, and reading them through a scratch table."""
 
-    def _install_blocks(self, seg_id: int, tbl: str, fts: bool, encoded: Encoded) -> None:
-        """Replace row table ``tbl`` by its blocks (inside the caller's write transaction)."""
+    def _install_blocks(self, seg_id: int, tbl: str, fts: bool, encoded: Encoded,
+                        index: Optional[BlockIndex] = None) -> None:
+        """Replace row table ``tbl`` by its blocks (inside the caller's write transaction);
+        ``index``: their block index built beforehand (:func:`index_blocks`), else it is
+        built here."""
         blocks, zdict = encoded
         self._w.execute("DELETE FROM ccstore_dicts WHERE seg=?", (seg_id,))
         if zdict is not None:
@@ -142,13 +183,18 @@ class CompactSteps:
         bf = quote_ident(block_fts_table(tbl))
         self._w.execute(f"DROP TABLE IF EXISTS {bf}")
         if fts:
-            self._w.execute(f"CREATE VIRTUAL TABLE {bf} USING fts5(doc, content='', "
-                            "detail=none, columnsize=0)")
-            self._w.executemany(
-                f"INSERT INTO {bf}(rowid, doc) VALUES(?, ?)",
-                [(g, "\n".join(blk[6] for blk in blocks[g << FTS_GROUP_BITS:
-                                                           (g + 1) << FTS_GROUP_BITS]))
-                 for g in range(((len(blocks) - 1) >> FTS_GROUP_BITS) + 1)])
+            self._w.execute(f"CREATE VIRTUAL TABLE {bf} USING {_BLOCK_FTS}")
+            if index is None:
+                self._w.executemany(f"INSERT INTO {bf}(rowid, doc) VALUES(?, ?)",
+                                    _index_documents(blocks))
+            else:  # an FTS5 index is its shadow tables' rows: copied as they are
+                for shadow in _FTS_SHADOWS:
+                    rows = index[shadow]
+                    q = quote_ident(f"{block_fts_table(tbl)}_{shadow}")
+                    self._w.execute(f"DELETE FROM {q}")
+                    if rows:
+                        self._w.executemany(
+                            f"INSERT INTO {q} VALUES({', '.join('?' * len(rows[0]))})", rows)
         self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(tbl + '_fts')}")
         self._w.execute(f"DROP TABLE IF EXISTS {quote_ident(tbl)}")
         self._w.execute("UPDATE ccstore_segments SET compact=1, ix=0 WHERE id=?", (seg_id,))
@@ -170,14 +216,18 @@ class CompactSteps:
                 return done
             seg_id, tbl, fts, rows = row
             blocks = self._read(encode_segment, tbl)
+            index = index_blocks(blocks[0]) if (blocks and blocks[0] and fts) else None
 
             def txn() -> bool:
                 now = self._w.execute("SELECT state, compact, rows FROM ccstore_segments "
                                       "WHERE id=?", (seg_id,)).fetchone()
                 if now is None or now[1]:
                     return False
-                got = blocks if now[2] == rows else encode_segment(self._w, tbl)
-                self._install_blocks(seg_id, tbl, bool(fts), got or ([], None))
+                if now[2] == rows:
+                    self._install_blocks(seg_id, tbl, bool(fts), blocks or ([], None), index)
+                else:
+                    self._install_blocks(seg_id, tbl, bool(fts),
+                                         encode_segment(self._w, tbl) or ([], None))
                 self._refresh_view(*self._w.execute(
                     "SELECT cluster, kind FROM ccstore_segments WHERE id=?", (seg_id,)).fetchone())
                 return True

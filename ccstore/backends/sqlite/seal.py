@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import apsw
 
 from ..base import FULL, SEALED
-from .compact import Encoded, encode_segment
+from .compact import BlockIndex, Encoded, encode_segment, index_blocks
 from .schema import FACET_COLUMNS, FACET_TAG_VALUES, quote_ident
 
 log = logging.getLogger("ccstore.sqlite")
@@ -57,14 +57,16 @@ class SealSteps:
             if found is None:
                 return sealed
             seg_id, tbl, shape, counts = found
-            blocks = None
+            blocks = index = None
             if self.compacting:  # blocks instead of indexes, encoded from a snapshot too
                 blocks = self._read(encode_segment, tbl)
                 if blocks is None:
                     continue  # dropped by retention meanwhile
+                if self.fulltext and blocks[0]:
+                    index = index_blocks(blocks[0])
             elif not self._build_indexes(seg_id, tbl):
                 continue  # dropped by retention meanwhile
-            if self._txn(self._seal_txn, seg_id, tbl, shape, counts, blocks) is None:
+            if self._txn(self._seal_txn, seg_id, tbl, shape, counts, blocks, index) is None:
                 if blocks is None:
                     self._drop_indexes([seg_id])  # retention dropped it meanwhile
                 continue
@@ -90,11 +92,14 @@ class SealSteps:
 
     def _seal_txn(self, seg_id: int, tbl: str, shape: tuple,
                   counts: Tuple[List[tuple], List[tuple]],
-                  blocks: Optional[Encoded] = None) -> Optional[bool]:
+                  blocks: Optional[Encoded] = None,
+                  index: Optional[BlockIndex] = None) -> Optional[bool]:
         """Mark ``seg_id`` sealed: True, False if already sealed, None if it is gone.
 
-        With ``blocks`` (encoded from a snapshot), the segment is compacted in the
-        same transaction: a crash leaves either the full row table or the blocks."""
+        With ``blocks`` (encoded from a snapshot, with their block ``index`` when full
+        text is on), the segment is compacted in the same transaction: a crash leaves
+        either the full row table or the blocks.  A segment that changed since the
+        snapshot is encoded again here."""
         row = self._w.execute("SELECT state, rows, min_time, fts, cluster, kind "
                               "FROM ccstore_segments WHERE id=?", (seg_id,)).fetchone()
         if row is None:
@@ -109,8 +114,11 @@ class SealSteps:
         self._w.execute("UPDATE ccstore_segments SET state=?, ix=? WHERE id=?",
                         (SEALED, int(blocks is None), seg_id))
         if blocks is not None:
-            got = blocks if same else encode_segment(self._w, tbl)
-            self._install_blocks(seg_id, tbl, bool(row[3]), got or ([], None))
+            if same:
+                self._install_blocks(seg_id, tbl, bool(row[3]), blocks, index)
+            else:
+                self._install_blocks(seg_id, tbl, bool(row[3]),
+                                     encode_segment(self._w, tbl) or ([], None))
             self._refresh_view(row[4], row[5])
             self._stats["segments_compacted"] += 1
         return True
