@@ -30,8 +30,9 @@ produces for a line such as::
 Formats: ``syslog`` (RFC 3164 ``Nov 22 08:40:01 host prog[pid]: msg`` with an
 optional ``<PRI>``, the year inferred from a reference time so that December
 lines read in January land in the previous year; also rsyslog's ISO variant),
-``rfc5424`` (structured data kept in front of the message), ``json`` (one
-object per line: ``time``/``timestamp``/``ts``/``@timestamp``, ``level``/
+``rfc5424`` (structured data kept in front of the message, its parameters
+also as tags ``sd.<SD-ID>.<PARAM-NAME>``), ``json`` (one object per line:
+``time``/``timestamp``/``ts``/``@timestamp``, ``level``/
 ``severity``, ``msg``/``message``, ``host``, ``logger``/``program``, journald's
 keys; stack-trace keys appended), ``plain`` (a leading ISO 8601
 timestamp, a Unix epoch in s/ms/us/ns, a BSD timestamp, or none); the formats
@@ -70,7 +71,8 @@ from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW
                        _PRI_LEVEL, LOGLEVELS, _body_hits, _clean_text, _frac_ns,
                        _level_hits, _token_level, normalize_level)
 from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
-from .formats import UNPARSED_TAGS, Header, JournalExportReader, json_object
+from .formats import (UNPARSED_TAGS, Header, JournalExportReader, json_object,
+                      structured_data_tags)
 from .patterns import UserFormat, compile_pattern, compile_regex
 from .syslogscan import syslog_chunk
 
@@ -682,10 +684,12 @@ class LogParser:
         if msg.startswith("\ufeff"):
             msg = msg[1:]
         level = _PRI_LEVEL[int(pri) & 7] if pri is not None else _start_level(msg)
+        tags = None
         if sd != "-":
             msg = sd + " " + msg if msg else sd
+            tags = structured_data_tags(sd)
         return (t, None if app == "-" else app, None if host == "-" else host, level, msg, None,
-                None)
+                tags)
 
     def _hdr_json(self, line: str) -> Optional[_Header]:
         if line[0] != "{":
