@@ -63,9 +63,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from json.encoder import encode_basestring as _json_str
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from ..rows import NS_PER_S, Row, RowBatch, othertags_json
+from ..rows import _NON_OTHER, NS_PER_S, Row, RowBatch, othertags_json
 from . import formats as _formats
 from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS,
                        _PRI_LEVEL, LOGLEVELS, _body_hits, _clean_text, _frac_ns,
@@ -202,7 +203,8 @@ class LogParser:
         self._othertags: Dict[str, str] = {}
         for lvl in LOGLEVELS:
             self._othertags[lvl] = othertags_json({**self._base_tags, "loglevel": lvl})
-        self._tagged_cache: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], str] = {}
+        # (level, the keys of a format's tags) -> _tags_template of the entry's tags
+        self._templates: Dict[Tuple[str, Tuple[str, ...]], Tuple[str, Tuple[str, ...]]] = {}
         # the same for the tags objects that formats share between lines: (level, id)
         # -> (tags, JSON); holding the object keeps its id from being reused
         self._shared_cache: Dict[Tuple[str, int], Tuple[Mapping[str, str], str]] = {}
@@ -585,13 +587,18 @@ class LogParser:
         hit = self._shared_cache.get((level, id(tags)))
         if hit is not None and hit[0] is tags:
             return hit[1]
-        key = (level, tuple(tags.items()))
-        v = self._tagged_cache.get(key)
-        if v is None:
-            if len(self._tagged_cache) > 4096:
-                self._tagged_cache.clear()
-            v = self._tagged_cache[key] = othertags_json(
-                {**self._base_tags, **tags, "loglevel": level})
+        key = (level, tuple(tags))
+        tpl = self._templates.get(key)
+        if tpl is None:
+            if len(self._templates) > 4096:
+                self._templates.clear()
+            tpl = self._templates[key] = _tags_template(
+                {**self._base_tags, **dict.fromkeys(tags), "loglevel": level})
+        fmt, names = tpl
+        try:
+            v = fmt % tuple([_json_str(tags[k]) for k in names])
+        except TypeError:  # a value that is not text
+            v = othertags_json({**self._base_tags, **tags, "loglevel": level})
         if hit is None:  # seen once: may be a shared object, worth remembering
             if len(self._shared_cache) > 4096:
                 self._shared_cache.clear()
@@ -791,6 +798,24 @@ _FAR = 1 << 62
 #: read a chunk at once when they can be; of those, the ones whose message ends the line
 _ONE_LINE_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json")
 _SUFFIX_BODIES = ("syslog_export", "bgl", "lanl")
+
+
+def _tags_template(tags: Mapping[str, Optional[str]]) -> Tuple[str, Tuple[str, ...]]:
+    """``(format, keys)``: :func:`ccstore.rows.othertags_json` of ``tags`` is ``format %
+    tuple(json string of tags[k] for k in keys)``, the keys whose value is None being
+    filled in so (the tags of a format, which differ from line to line)."""
+    parts: List[str] = []
+    keys: List[str] = []
+    for k in sorted(tags):
+        if k in _NON_OTHER:
+            continue
+        v = tags[k]
+        if v is None:
+            parts.append(_json_str(k).replace("%", "%%") + ":%s")
+            keys.append(k)
+        else:
+            parts.append((_json_str(k) + ":" + _json_str(v)).replace("%", "%%"))
+    return "{" + ",".join(parts) + "}", tuple(keys)
 
 
 def _no_header(line: str) -> None:
