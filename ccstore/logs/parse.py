@@ -75,6 +75,7 @@ from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
 from .formats import (UNPARSED_TAGS, Header, JournalExportReader, json_object,
                       structured_data_tags)
 from .patterns import UserFormat, compile_pattern, compile_regex
+from .archivescan import ARCHIVE_FORMATS, archive_headers
 from .syslogscan import syslog_chunk
 
 __all__ = [
@@ -210,6 +211,8 @@ class LogParser:
         self._shared_cache: Dict[Tuple[str, int], Tuple[Mapping[str, str], str]] = {}
         #: makes the fast path's rows (tests set either implementation)
         self._chunk_parser = syslog_chunk
+        #: makes the headers of a chunk of an archive format (tests set either one)
+        self._archive_headers = archive_headers
         self._journal: Optional[JournalExportReader] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
@@ -544,10 +547,14 @@ class LogParser:
         text = _clean_text(data)
         if text is None or _TRACEBACK in text:
             return None
-        lines = text.split("\n")
-        hdrs = list(map(self._header, lines))
-        if None in hdrs:
-            return None
+        if self.format in ARCHIVE_FORMATS:
+            hdrs = self._archive_headers(data, self.format)
+            if hdrs is None:
+                return None
+        else:
+            hdrs = list(map(self._header, text.split("\n")))
+            if None in hdrs:
+                return None
         levels: List[Optional[str]] = [h[3] for h in hdrs]
         if None in levels:
             if any(h[0] is None for h in hdrs):
@@ -574,7 +581,7 @@ class LogParser:
         last = rows.pop()
         out.extend(rows)
         self.entries += len(rows)
-        self.lines += len(lines)
+        self.lines += len(hdrs)
         self.last_time = last[0]
         self._blank = 0
         self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,

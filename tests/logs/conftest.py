@@ -1,6 +1,7 @@
 """Fixtures of the log-format tests.
 
-``syslog``/``syslog_impls``: the implementations of the syslog fast path
+``syslog``/``syslog_impls``, ``archive``/``archive_impls``: the implementations of the syslog
+fast path and of the archive scanner
 (:mod:`ccstore.logs.syslogscan`), each in turn and both (see ``twins``).
 """
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 import pytest
 from twins import fixtures
 
-from ccstore.logs import syslogscan
+from ccstore.logs import archivescan, syslogscan
 
 syslog, syslog_impls = fixtures(syslogscan.get_implementation, "syslog fast path", "syslog",
                                 "syslog_impls")
@@ -24,3 +25,7 @@ def tz_utc(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+archive, archive_impls = fixtures(archivescan.get_implementation, "archive scanner", "archive",
+                                  "archive_impls")

@@ -1,0 +1,200 @@
+"""``archive_headers``: the headers of a chunk of archive lines (Sandia/LANL syslog
+exports, BlueGene/L RAS, LANL HPC events), both implementations.
+
+The pure-Python twin (the header functions of ``ccstore.logs.formats``) defines the
+result; the compiled scanner must give the same headers, and None, for every input.
+"""
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_formats_archives import BGL, EXPORT_CASES, LANL_CASES
+from test_formats_chunks import sample
+
+from ccstore.logs import LogParser
+from ccstore.logs.formats import header_function
+
+SETTINGS = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.function_scoped_fixture])
+FORMATS = ("syslog_export", "bgl", "lanl")
+
+BGL_LINES = [BGL.format(alert=a, component=c, severity=s, msg=m)
+             for a, c, s, m in [("-", "KERNEL", "INFO", "cache parity error corrected"),
+                                ("KERNDTLB", "KERNEL", "FATAL", "data TLB error interrupt"),
+                                ("-", "APP", "FAILURE", ""), ("-", "MMCS", "ERRORx", "odd"),
+                                ("-", "KERNEL", "info", "lower case")]]
+LINES = {
+    "syslog_export": [c[0] for c in EXPORT_CASES] + [
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3 k[1]x: not a tag",
+        "- 1131566461 2005.11.09 dn3 Nov  9 12:01:01 a/b:c tag: host field with a colon",
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01x glued",
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3",
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3 k[1 2]: pid with a space",
+        "- 1131566461 2005.11.09 h\u00e9 Nov 9 12:01:01 h\u00e9/h\u00e9 k: unicode host",
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01  two spaces",
+        "- 9999999999 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3 k: far epoch",
+        "- 1131566461 2005.11.09 dn3 Nov 123 12:01:01 dn3/dn3 k: three-digit day",
+        "Nov 22 08:40:01 a0001 sshd[42]: RFC 3164",
+    ],
+    "bgl": BGL_LINES + [
+        "- 1117838570 2005.06.03 R02 2005-02-30-15.42.50.675872 R02 RAS KERNEL INFO bad day",
+        "- 1117838570 2005.06.03 R02 2005-06-03-24.42.50.675872 R02 RAS KERNEL INFO bad hour",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.99.675872 R02 RAS KERNEL INFO sec 99",
+        "- 1117838570 2005.06.03 R02 2004-02-29-15.42.50.675872 R02 RAS KERNEL INFO leap",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO ",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO:x",
+        "- 1117838570 2005.06.03 R02 1905-06-03-15.42.50.675872 R02 RAS KERNEL INFO old",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02  RAS KERNEL INFO 2 sp",
+        "- 0000000001 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO far",
+        "- 1117838570 2005.06.03 R\u00e9 2005-06-03-15.42.50.675872 R\u00e9 RAS KERNEL INFO u",
+    ],
+    "lanl": [c[0] for c in LANL_CASES] + [
+        "1 n1 c s 1077804742 1", "1 n1 c s 1077804742 1 ", "1 n1 c s 1077804742 1x body",
+        "1 n1 c s 10778047420 1 epoch too long", "x n1 c s 1077804742 1 no id",
+        "1 n1  c s 1077804742 1 two spaces", "1 n\u00e9 c s 1077804742 1 unicode",
+        "1 n1 c s 1077804742 12345 flag",
+    ],
+}
+
+
+def expected(fmt: str, lines: list):
+    header = header_function(fmt)
+    hdrs = [header(line) for line in lines]
+    return None if None in hdrs else hdrs
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_example_lines(archive, fmt):
+    for line in LINES[fmt]:
+        assert archive.archive_headers(line.encode(), fmt) == expected(fmt, [line]), line
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_chunks_of_the_test_lines(archive_impls, fmt):
+    py, cy = archive_impls
+    rng = random.Random(fmt)
+    lines = sample(fmt, 200, rng)
+    for k in range(20):
+        chunk = rng.sample(lines, 10)
+        if k % 2:
+            chunk.append(rng.choice(LINES[fmt]))
+        data = "\n".join(chunk).encode()
+        assert cy.archive_headers(data, fmt) == py.archive_headers(data, fmt)
+    data = "\n".join(lines).encode()
+    assert cy.archive_headers(data, fmt) == expected(fmt, lines) is not None
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"a\r\nb", b"- 1 \x01", b"\xff\xfe", b"x\tb"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_odd_chunks(archive_impls, fmt, data):
+    py, cy = archive_impls
+    assert cy.archive_headers(data, fmt) == py.archive_headers(data, fmt)
+
+
+def test_crlf_lines(archive_impls):
+    py, cy = archive_impls
+    data = "\r\n".join(c[0] for c in LANL_CASES).encode()
+    assert cy.archive_headers(data, "lanl") == py.archive_headers(data, "lanl") is not None
+
+
+# -------------------------------------------------------------------------- hypothesis
+_TOKEN = st.text(st.sampled_from("abcXYZ019-_:/@[]. \u00e9"), min_size=0, max_size=6)
+_ALERT = st.sampled_from(["-", "KERNDTLB", "ECC", "A_1", "a", "-x", ""])
+_EPOCH = st.sampled_from(["1131566461", "113156646", "11315664610", "9999999999",
+                          "0000000000", "1117838570"])
+_SEV = st.sampled_from(["INFO", "WARNING", "SEVERE", "FATAL", "FAILURE", "ERROR", "Info",
+                        "INFO:", ""])
+_STAMP = st.builds(lambda y, mo, d, h, mi, s: f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}.{mi:02d}."
+                   f"{s:02d}.675872", st.sampled_from([1969, 1970, 2004, 2005, 2200, 2201]),
+                   st.integers(0, 13), st.integers(0, 32), st.integers(0, 24),
+                   st.integers(0, 60), st.integers(0, 99))
+_SP = st.sampled_from([" ", " ", " ", "  "])
+
+
+@st.composite
+def archive_line(draw, fmt: str) -> str:
+    sp = draw(_SP)
+    if fmt == "lanl":
+        return sp.join([draw(st.sampled_from(["134681", "1", "x"])), draw(_TOKEN),
+                        draw(_TOKEN), draw(_TOKEN), draw(_EPOCH),
+                        draw(st.sampled_from(["1", "0", "12", "1x", ""]))]) + draw(
+            st.sampled_from(["", " ", " msg", "  msg"]))
+    prefix = (f"{draw(_ALERT)} {draw(_EPOCH)} {draw(st.sampled_from(['2005.11.09', '05.11.09']))}"
+              f"{sp}{draw(_TOKEN)} ")
+    if fmt == "bgl":
+        return (prefix + draw(_STAMP) + sp + draw(_TOKEN) + " RAS " + draw(_TOKEN) + " "
+                + draw(_SEV) + draw(st.sampled_from(["", " ", " msg ERROR", ":x"])))
+    day = draw(st.sampled_from(["9", " 9", "09", "123", ""]))
+    return (prefix + draw(st.sampled_from(["Nov", "nov", "NOV"])) + " " + day + " 12:01:01"
+            + draw(st.sampled_from(["", " ", "x", " dn3/dn3", " a/b:c", " @", " a@b"]))
+            + draw(st.sampled_from(["", " k:", " k[1]:", " k[1 2]:", " k[1]x:", " [1]:",
+                                    " a/b:", " k::"]))
+            + draw(st.sampled_from(["", " ", " msg", "  msg", ":x"])))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@SETTINGS
+@given(data=st.data())
+def test_generated_lines(archive_impls, fmt, data):
+    py, cy = archive_impls
+    lines = data.draw(st.lists(archive_line(fmt), min_size=1, max_size=4))
+    chunk = "\n".join(lines).encode()
+    assert cy.archive_headers(chunk, fmt) == py.archive_headers(chunk, fmt)
+    for line in lines:  # alone too: a chunk is None as soon as one line is not in the format
+        one = line.encode()
+        assert cy.archive_headers(one, fmt) == py.archive_headers(one, fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@SETTINGS
+@given(data=st.data())
+def test_mutated_lines(archive_impls, fmt, data):
+    py, cy = archive_impls
+    line = bytearray(data.draw(st.sampled_from(LINES[fmt])).encode())
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(line)))
+        what = data.draw(st.sampled_from([b"", b" ", b"1", b"A", b":", b"/", b"[", b"]",
+                                          b"\n", b"\xc3\xa9", b"\t", b"-"]))
+        cut = data.draw(st.integers(0, 2))
+        line[pos:pos + cut] = what
+    chunk = bytes(line)
+    assert cy.archive_headers(chunk, fmt) == py.archive_headers(chunk, fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@SETTINGS
+@given(chunk=st.binary(max_size=200))
+def test_arbitrary_bytes(archive_impls, fmt, chunk):
+    py, cy = archive_impls
+    assert cy.archive_headers(chunk, fmt) == py.archive_headers(chunk, fmt)
+
+
+def test_compiled_archive_scanner_is_used():
+    """CI must run the compiled scanner unless a pure-Python run was asked for."""
+    from twins import PYTHON_ONLY
+
+    from ccstore.logs import archivescan
+
+    assert archivescan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
+    assert LogParser("bgl")._archive_headers is archivescan.archive_headers
+    assert archivescan.archive_headers is archivescan.get_implementation(
+        archivescan.IMPLEMENTATION).archive_headers
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_parser_rows_with_either_implementation(archive_impls, fmt):
+    data = ("\n".join(sample(fmt, 300, random.Random(5)) + LINES[fmt]) + "\n").encode()
+    out = []
+    for impl in archive_impls:
+        p = LogParser(fmt, hostname="me", tz="UTC", location="/x.log")
+        p._archive_headers = impl.archive_headers
+        rows = []
+        for i in range(0, len(data), 4096):
+            rows.extend(p.feed(data[i:i + 4096]))
+        out.append((rows + p.finish(), p.lines, p.unparsed, p.no_host))
+    assert out[0] == out[1]
