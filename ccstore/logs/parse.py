@@ -555,6 +555,8 @@ class LogParser:
             hdrs = list(map(self._header, text.split("\n")))
             if None in hdrs:
                 return None
+            if self.format in _CONT_BODIES and any(map(_CONT_RE.match, [h[4] for h in hdrs])):
+                return None  # a line that may continue the entry before it: the loop decides
         levels: List[Optional[str]] = [h[3] for h in hdrs]
         if None in levels:
             if any(h[0] is None for h in hdrs):
@@ -801,10 +803,14 @@ class LogParser:
 
 
 _FAR = 1 << 62
-#: formats whose entries are one line each (no header of theirs continues an entry),
-#: read a chunk at once when they can be; of those, the ones whose message ends the line
-_ONE_LINE_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json")
-_SUFFIX_BODIES = ("syslog_export", "bgl", "lanl")
+#: formats whose entries are mostly one line each (no header of theirs continues an
+#: entry; Slurm's messages may), read a chunk at once when they can be; of those, the
+#: ones whose message ends the line
+_ONE_LINE_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm")
+_SUFFIX_BODIES = ("syslog_export", "bgl", "lanl", "slurm")
+#: of those, the ones whose message may continue an entry (a stack trace): a chunk with
+#: such a line goes to the line loop
+_CONT_BODIES = ("slurm",)
 
 
 def _tags_template(tags: Mapping[str, Optional[str]]) -> Tuple[str, Tuple[str, ...]]:
