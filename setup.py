@@ -28,7 +28,7 @@ from setuptools.command.build_ext import build_ext
 EXTENSIONS = {
     "ccstore._lineproto": "ccstore/_lineproto.pyx",
     "ccstore.logs._syslogscan": "ccstore/logs/_syslogscan.pyx",
-    "ccstore.logs._archivescan": "ccstore/logs/_archivescan.pyx",
+    "ccstore.logs._headerscan": "ccstore/logs/_headerscan.pyx",
     "ccstore.backends._hostruns": "ccstore/backends/_hostruns.pyx",
     "ccstore.backends._pgcopy": "ccstore/backends/_pgcopy.pyx",
 }

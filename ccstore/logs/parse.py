@@ -75,7 +75,7 @@ from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
 from .formats import (UNPARSED_TAGS, Header, JournalExportReader, json_object,
                       structured_data_tags)
 from .patterns import UserFormat, compile_pattern, compile_regex
-from .archivescan import ARCHIVE_FORMATS, archive_headers
+from .headerscan import SCANNED_FORMATS, chunk_headers
 from .syslogscan import syslog_chunk
 
 __all__ = [
@@ -211,8 +211,8 @@ class LogParser:
         self._shared_cache: Dict[Tuple[str, int], Tuple[Mapping[str, str], str]] = {}
         #: makes the fast path's rows (tests set either implementation)
         self._chunk_parser = syslog_chunk
-        #: makes the headers of a chunk of an archive format (tests set either one)
-        self._archive_headers = archive_headers
+        #: makes the headers of a chunk of a scanned format (tests set either one)
+        self._chunk_headers = chunk_headers
         self._journal: Optional[JournalExportReader] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
@@ -547,8 +547,8 @@ class LogParser:
         text = _clean_text(data)
         if text is None or _TRACEBACK in text:
             return None
-        if self.format in ARCHIVE_FORMATS:
-            hdrs = self._archive_headers(data, self.format)
+        if self.format in SCANNED_FORMATS:
+            hdrs = self._chunk_headers(data, self.format)
             if hdrs is None:
                 return None
         else:

@@ -1,8 +1,8 @@
 """Fixtures of the log-format tests.
 
-``syslog``/``syslog_impls``, ``archive``/``archive_impls``: the implementations of the syslog
-fast path and of the archive scanner
-(:mod:`ccstore.logs.syslogscan`), each in turn and both (see ``twins``).
+``syslog``/``syslog_impls``, ``headers``/``headers_impls``: the implementations of the syslog
+fast path (:mod:`ccstore.logs.syslogscan`) and of the header scanner
+(:mod:`ccstore.logs.headerscan`), each in turn and both (see ``twins``).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import pytest
 from twins import fixtures
 
-from ccstore.logs import archivescan, syslogscan
+from ccstore.logs import headerscan, syslogscan
 
 syslog, syslog_impls = fixtures(syslogscan.get_implementation, "syslog fast path", "syslog",
                                 "syslog_impls")
@@ -27,5 +27,5 @@ def tz_utc(monkeypatch):
     time.tzset()
 
 
-archive, archive_impls = fixtures(archivescan.get_implementation, "archive scanner", "archive",
-                                  "archive_impls")
+headers, headers_impls = fixtures(headerscan.get_implementation, "header scanner", "headers",
+                                  "headers_impls")

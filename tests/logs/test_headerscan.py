@@ -1,4 +1,4 @@
-"""``archive_headers``: the headers of a chunk of archive lines (Sandia/LANL syslog
+"""``chunk_headers``: the headers of a chunk of lines of one format (Sandia/LANL syslog
 exports, BlueGene/L RAS, LANL HPC events), both implementations.
 
 The pure-Python twin (the header functions of ``ccstore.logs.formats``) defines the
@@ -69,14 +69,14 @@ def expected(fmt: str, lines: list):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_example_lines(archive, fmt):
+def test_example_lines(headers, fmt):
     for line in LINES[fmt]:
-        assert archive.archive_headers(line.encode(), fmt) == expected(fmt, [line]), line
+        assert headers.chunk_headers(line.encode(), fmt) == expected(fmt, [line]), line
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_chunks_of_the_test_lines(archive_impls, fmt):
-    py, cy = archive_impls
+def test_chunks_of_the_test_lines(headers_impls, fmt):
+    py, cy = headers_impls
     rng = random.Random(fmt)
     lines = sample(fmt, 200, rng)
     for k in range(20):
@@ -84,22 +84,22 @@ def test_chunks_of_the_test_lines(archive_impls, fmt):
         if k % 2:
             chunk.append(rng.choice(LINES[fmt]))
         data = "\n".join(chunk).encode()
-        assert cy.archive_headers(data, fmt) == py.archive_headers(data, fmt)
+        assert cy.chunk_headers(data, fmt) == py.chunk_headers(data, fmt)
     data = "\n".join(lines).encode()
-    assert cy.archive_headers(data, fmt) == expected(fmt, lines) is not None
+    assert cy.chunk_headers(data, fmt) == expected(fmt, lines) is not None
 
 
 @pytest.mark.parametrize("data", [b"", b"\n", b"a\r\nb", b"- 1 \x01", b"\xff\xfe", b"x\tb"])
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_odd_chunks(archive_impls, fmt, data):
-    py, cy = archive_impls
-    assert cy.archive_headers(data, fmt) == py.archive_headers(data, fmt)
+def test_odd_chunks(headers_impls, fmt, data):
+    py, cy = headers_impls
+    assert cy.chunk_headers(data, fmt) == py.chunk_headers(data, fmt)
 
 
-def test_crlf_lines(archive_impls):
-    py, cy = archive_impls
+def test_crlf_lines(headers_impls):
+    py, cy = headers_impls
     data = "\r\n".join(c[0] for c in LANL_CASES).encode()
-    assert cy.archive_headers(data, "lanl") == py.archive_headers(data, "lanl") is not None
+    assert cy.chunk_headers(data, "lanl") == py.chunk_headers(data, "lanl") is not None
 
 
 # -------------------------------------------------------------------------- hypothesis
@@ -140,21 +140,21 @@ def archive_line(draw, fmt: str) -> str:
 @pytest.mark.parametrize("fmt", FORMATS)
 @SETTINGS
 @given(data=st.data())
-def test_generated_lines(archive_impls, fmt, data):
-    py, cy = archive_impls
+def test_generated_lines(headers_impls, fmt, data):
+    py, cy = headers_impls
     lines = data.draw(st.lists(archive_line(fmt), min_size=1, max_size=4))
     chunk = "\n".join(lines).encode()
-    assert cy.archive_headers(chunk, fmt) == py.archive_headers(chunk, fmt)
+    assert cy.chunk_headers(chunk, fmt) == py.chunk_headers(chunk, fmt)
     for line in lines:  # alone too: a chunk is None as soon as one line is not in the format
         one = line.encode()
-        assert cy.archive_headers(one, fmt) == py.archive_headers(one, fmt)
+        assert cy.chunk_headers(one, fmt) == py.chunk_headers(one, fmt)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @SETTINGS
 @given(data=st.data())
-def test_mutated_lines(archive_impls, fmt, data):
-    py, cy = archive_impls
+def test_mutated_lines(headers_impls, fmt, data):
+    py, cy = headers_impls
     line = bytearray(data.draw(st.sampled_from(LINES[fmt])).encode())
     for _ in range(data.draw(st.integers(1, 3))):
         pos = data.draw(st.integers(0, len(line)))
@@ -163,36 +163,36 @@ def test_mutated_lines(archive_impls, fmt, data):
         cut = data.draw(st.integers(0, 2))
         line[pos:pos + cut] = what
     chunk = bytes(line)
-    assert cy.archive_headers(chunk, fmt) == py.archive_headers(chunk, fmt)
+    assert cy.chunk_headers(chunk, fmt) == py.chunk_headers(chunk, fmt)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 @SETTINGS
 @given(chunk=st.binary(max_size=200))
-def test_arbitrary_bytes(archive_impls, fmt, chunk):
-    py, cy = archive_impls
-    assert cy.archive_headers(chunk, fmt) == py.archive_headers(chunk, fmt)
+def test_arbitrary_bytes(headers_impls, fmt, chunk):
+    py, cy = headers_impls
+    assert cy.chunk_headers(chunk, fmt) == py.chunk_headers(chunk, fmt)
 
 
-def test_compiled_archive_scanner_is_used():
+def test_compiled_header_scanner_is_used():
     """CI must run the compiled scanner unless a pure-Python run was asked for."""
     from twins import PYTHON_ONLY
 
-    from ccstore.logs import archivescan
+    from ccstore.logs import headerscan
 
-    assert archivescan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
-    assert LogParser("bgl")._archive_headers is archivescan.archive_headers
-    assert archivescan.archive_headers is archivescan.get_implementation(
-        archivescan.IMPLEMENTATION).archive_headers
+    assert headerscan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
+    assert LogParser("bgl")._chunk_headers is headerscan.chunk_headers
+    assert headerscan.chunk_headers is headerscan.get_implementation(
+        headerscan.IMPLEMENTATION).chunk_headers
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_parser_rows_with_either_implementation(archive_impls, fmt):
+def test_parser_rows_with_either_implementation(headers_impls, fmt):
     data = ("\n".join(sample(fmt, 300, random.Random(5)) + LINES[fmt]) + "\n").encode()
     out = []
-    for impl in archive_impls:
+    for impl in headers_impls:
         p = LogParser(fmt, hostname="me", tz="UTC", location="/x.log")
-        p._archive_headers = impl.archive_headers
+        p._chunk_headers = impl.chunk_headers
         rows = []
         for i in range(0, len(data), 4096):
             rows.extend(p.feed(data[i:i + 4096]))

@@ -1,9 +1,9 @@
-"""The headers of a chunk of archive lines: the pure-Python twin, the reference.
+"""The headers of a chunk of lines of one format: the pure-Python twin, the reference.
 
-:class:`ccstore.logs.LogParser` reads a chunk of a one-line archive format
-(``syslog_export``, ``bgl``, ``lanl``) at once; :func:`archive_headers` gives the
+:class:`ccstore.logs.LogParser` reads a chunk of a one-line format at once
+(``syslog_export``, ``bgl``, ``lanl``, ...); :func:`chunk_headers` gives the
 header of every line, as the format's header function
-(:mod:`ccstore.logs.formats`) does.  ``ccstore.logs._archivescan`` is the compiled
+(:mod:`ccstore.logs.formats`) does.  ``ccstore.logs._headerscan`` is the compiled
 implementation, with the same results on every input.
 """
 from __future__ import annotations
@@ -13,21 +13,21 @@ from typing import List, Optional
 from . import formats as _f
 from ._grammar import _clean_text
 
-__all__ = ["ARCHIVE_FORMATS", "archive_headers"]
+__all__ = ["SCANNED_FORMATS", "chunk_headers"]
 
-#: the formats :func:`archive_headers` reads
-ARCHIVE_FORMATS = ("syslog_export", "bgl", "lanl")
+#: the formats :func:`chunk_headers` reads
+SCANNED_FORMATS = ("syslog_export", "bgl", "lanl")
 _HEADER = {"syslog_export": _f.header_syslog_export, "bgl": _f.header_bgl,
            "lanl": _f.header_lanl}
 
 
-def archive_headers(data: bytes, format: str) -> Optional[List[_f.Header]]:
+def chunk_headers(data: bytes, format: str) -> Optional[List[_f.Header]]:
     """The header of each line of ``data`` (whole lines, ``\\n``-separated, no final
-    newline, CRLF allowed) in ``format`` (one of :data:`ARCHIVE_FORMATS`), or None when
+    newline, CRLF allowed) in ``format`` (one of :data:`SCANNED_FORMATS`), or None when
     any line is not in it or the chunk is not clean text (valid UTF-8 without control
     characters)."""
     if not isinstance(data, bytes):
-        raise TypeError(f"archive_headers: bytes expected, not {type(data).__name__}")
+        raise TypeError(f"chunk_headers: bytes expected, not {type(data).__name__}")
     header = _HEADER[format]
     text = _clean_text(data)
     if text is None:

@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False, overflowcheck=False
-"""The headers of a chunk of archive lines, compiled: the twin of ``_pyarchivescan``.
+"""The headers of a chunk of lines of one format, compiled: the twin of ``_pyheaderscan``.
 
 A hand scanner of the usual shape of each line of the Sandia/LANL syslog exports,
 BlueGene/L RAS records and LANL HPC event logs (single spaces, ASCII, times that
@@ -15,10 +15,10 @@ from libc.string cimport memchr, memcpy
 from ccstore._lineproto cimport _floordiv, cbuf, intern_ascii
 
 from ccstore.logs import formats as _f
-from ccstore.logs._pyarchivescan import ARCHIVE_FORMATS
-from ccstore.logs._pyarchivescan import archive_headers as _twin_archive_headers
+from ccstore.logs._pyheaderscan import SCANNED_FORMATS
+from ccstore.logs._pyheaderscan import chunk_headers as _twin_chunk_headers
 
-__all__ = ["ARCHIVE_FORMATS", "archive_headers"]
+__all__ = ["SCANNED_FORMATS", "chunk_headers"]
 
 
 cdef extern from "Python.h":
@@ -337,10 +337,10 @@ cdef object _lanl(cbuf b, Py_ssize_t s, Py_ssize_t e):
             _ascii(b + p, e - p), False, tags)
 
 
-def archive_headers(data, format):
-    """The header of each line of a chunk in an archive format, or None.
+def chunk_headers(data, format):
+    """The header of each line of a chunk in an headers format, or None.
 
-    The compiled twin of :func:`ccstore.logs._pyarchivescan.archive_headers` (see
+    The compiled twin of :func:`ccstore.logs._pyheaderscan.chunk_headers` (see
     there): the same on every input.
     """
     cdef bytes buf
@@ -352,7 +352,7 @@ def archive_headers(data, format):
     cdef list out
     cdef object h, header
     if not isinstance(data, bytes):
-        raise TypeError(f"archive_headers: bytes expected, not {type(data).__name__}")
+        raise TypeError(f"chunk_headers: bytes expected, not {type(data).__name__}")
     kind = _KIND[format]
     header = _HEADERS[kind]
     buf = data
@@ -362,7 +362,7 @@ def archive_headers(data, format):
     for i in range(n):
         c = b[i]
         if (c < 32 and c != 10) or c == 127:
-            return _twin_archive_headers(data, format)
+            return _twin_chunk_headers(data, format)
     out = []
     s = 0
     while True:
