@@ -4,13 +4,14 @@
 
 A hand scanner of the usual shape of each line of the Sandia/LANL syslog exports,
 BlueGene/L RAS records and LANL HPC event logs (single spaces, ASCII, times that
-fit 64 bits).  A line of any other shape (bytes >= 0x80, extra spaces, an odd
+fit 64 bits), and of the flat objects of ``journalctl -o json`` (ASCII string values
+without escapes).  A line of any other shape (bytes >= 0x80, extra spaces, an odd
 date, a line that is not in the format) is given to the format's header function
 in :mod:`ccstore.logs.formats`, which decides it exactly; so is a whole chunk with
 control characters or CR LF line ends.
 """
 from libc.stdint cimport int64_t
-from libc.string cimport memchr, memcpy
+from libc.string cimport memchr, memcmp, memcpy
 
 from ccstore._lineproto cimport _floordiv, cbuf, intern_ascii
 
@@ -32,9 +33,12 @@ cdef enum:
     A_EXPORT = 0
     A_BGL = 1
     A_LANL = 2
+    A_JOURNAL = 3
 
-cdef dict _KIND = {"syslog_export": A_EXPORT, "bgl": A_BGL, "lanl": A_LANL}
-cdef tuple _HEADERS = (_f.header_syslog_export, _f.header_bgl, _f.header_lanl)
+cdef dict _KIND = {"syslog_export": A_EXPORT, "bgl": A_BGL, "lanl": A_LANL,
+                   "journal_json": A_JOURNAL}
+cdef tuple _HEADERS = (_f.header_syslog_export, _f.header_bgl, _f.header_lanl,
+                       _f.header_journal_json)
 # the formats' caches of shared tags (cleared in place when full, never replaced)
 cdef dict _ALERT_TAGS = _f._ALERT_TAGS
 cdef dict _BGL_KINDS = _f._BGL_KINDS
@@ -337,6 +341,148 @@ cdef object _lanl(cbuf b, Py_ssize_t s, Py_ssize_t e):
             _ascii(b + p, e - p), False, tags)
 
 
+# the journald fields a header reads, in the order of formats._JOURNAL_KEYS
+cdef enum:
+    J_SOURCE = 0
+    J_REALTIME = 1
+    J_MESSAGE = 2
+    J_PRIORITY = 3
+    J_IDENT = 4
+    J_COMM = 5
+    J_PID = 6
+    J_UNIT = 7
+    J_HOST = 8
+    J_N = 9
+
+cdef bytes _JKEYS = b"\0".join(k.encode() for k in _f._JOURNAL_KEYS)
+cdef const unsigned char* _jkey[J_N]
+cdef Py_ssize_t _jlen[J_N]
+cdef tuple _PRI = tuple(_f._PRIORITY_LEVEL[str(i)] for i in range(8))
+
+
+cdef void _jinit():
+    cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(_JKEYS)
+    cdef Py_ssize_t i = 0
+    for k in _f._JOURNAL_KEYS:
+        _jkey[i] = p
+        _jlen[i] = len(k)
+        p += len(k) + 1
+        i += 1
+
+
+_jinit()
+assert len(_f._JOURNAL_KEYS) == J_N
+
+
+cdef inline Py_ssize_t _jspaces(cbuf b, Py_ssize_t p, Py_ssize_t e) noexcept nogil:
+    while p < e and b[p] == 32:
+        p += 1
+    return p
+
+
+cdef inline Py_ssize_t _jstring(cbuf b, Py_ssize_t p, Py_ssize_t e) noexcept nogil:
+    """The position of the closing quote of the string whose text starts at b[p]; -1
+    for one with an escape or without its end."""
+    while p < e and b[p] != 34:
+        if b[p] == 92:
+            return -1
+        p += 1
+    return p if p < e else -1
+
+
+cdef inline bint _jdigits(cbuf b, Py_ssize_t p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not _digit(b[p + i]):
+            return False
+    return True
+
+
+cdef object _journal(cbuf b, Py_ssize_t s, Py_ssize_t e):
+    """The header of a ``journalctl -o json`` line of the usual shape (a flat object of
+    ASCII strings without escapes), None: any other."""
+    cdef Py_ssize_t vs[J_N]
+    cdef Py_ssize_t vn[J_N]
+    cdef Py_ssize_t p, k0, k1, v0, v1, n
+    cdef int i
+    cdef object t = None
+    cdef object tags = None
+    if e - s < 2 or b[s] != 123:
+        return None
+    for i in range(J_N):
+        vs[i] = -1
+        vn[i] = 0
+    p = _jspaces(b, s + 1, e)
+    if p >= e or b[p] != 34:
+        return None
+    while True:
+        # "key" : "value"
+        k0 = p + 1
+        k1 = _jstring(b, k0, e)
+        if k1 < 0:
+            return None
+        p = _jspaces(b, k1 + 1, e)
+        if p >= e or b[p] != 58:
+            return None
+        p = _jspaces(b, p + 1, e)
+        if p >= e or b[p] != 34:
+            return None
+        v0 = p + 1
+        v1 = _jstring(b, v0, e)
+        if v1 < 0:
+            return None
+        n = k1 - k0
+        for i in range(J_N):
+            if _jlen[i] == n and memcmp(_jkey[i], b + k0, n) == 0:
+                vs[i] = v0  # the last of a key given twice, as json.loads
+                vn[i] = v1 - v0
+                break
+        p = _jspaces(b, v1 + 1, e)
+        if p >= e:
+            return None
+        if b[p] == 44:
+            p = _jspaces(b, p + 1, e)
+            if p >= e or b[p] != 34:
+                return None
+            continue
+        if b[p] != 125:
+            return None
+        if _jspaces(b, p + 1, e) != e:
+            return None
+        break
+    if vs[J_REALTIME] < 0:
+        # a line is in the format when it names __REALTIME_TIMESTAMP or __CURSOR
+        # anywhere (header_journal_json): one without that key goes to the twin
+        return None
+    for i in (J_SOURCE, J_REALTIME):
+        n = vn[i]
+        if vs[i] >= 0 and n > 0 and _jdigits(b, vs[i], n):
+            if n > 16 or _num(b, vs[i], n) > 9000000000000000:
+                return None  # beyond 64 bits in ns: to the twin
+            t = _num(b, vs[i], n) * 1000
+            break
+    if vs[J_PID] >= 0 and vn[J_PID] > 0:
+        tags = {"pid": _ascii(b + vs[J_PID], vn[J_PID])}
+    if vs[J_UNIT] >= 0 and vn[J_UNIT] > 0:
+        if tags is None:
+            tags = {}
+        tags["unit"] = intern_ascii(b + vs[J_UNIT], vn[J_UNIT])
+    if vs[J_IDENT] >= 0 and vn[J_IDENT] > 0:
+        name = intern_ascii(b + vs[J_IDENT], vn[J_IDENT])
+    elif vs[J_COMM] >= 0 and vn[J_COMM] > 0:
+        name = intern_ascii(b + vs[J_COMM], vn[J_COMM])
+    else:
+        name = None
+    level = None
+    if vn[J_PRIORITY] == 1 and 48 <= b[vs[J_PRIORITY]] <= 55:
+        level = _PRI[b[vs[J_PRIORITY]] - 48]
+    host = None
+    if vs[J_HOST] >= 0 and vn[J_HOST] > 0:
+        host = intern_ascii(b + vs[J_HOST], vn[J_HOST])
+    msg = _ascii(b + vs[J_MESSAGE], vn[J_MESSAGE]) if vs[J_MESSAGE] >= 0 else _EMPTY
+    return (t, name, host, level, msg, False, tags)
+
+
 def chunk_headers(data, format):
     """The header of each line of a chunk in an headers format, or None.
 
@@ -379,6 +525,8 @@ def chunk_headers(data, format):
                 h = _bgl(b, s, e)
             elif kind == A_LANL:
                 h = _lanl(b, s, e)
+            elif kind == A_JOURNAL:
+                h = _journal(b, s, e)
             else:
                 h = _export(b, s, e)
         if h is None:
@@ -393,3 +541,4 @@ def chunk_headers(data, format):
             break
         s = e + 1
     return out
+

@@ -1,7 +1,7 @@
 """The headers of a chunk of lines of one format: the pure-Python twin, the reference.
 
 :class:`ccstore.logs.LogParser` reads a chunk of a one-line format at once
-(``syslog_export``, ``bgl``, ``lanl``, ...); :func:`chunk_headers` gives the
+(``syslog_export``, ``bgl``, ``lanl``, ``journal_json``); :func:`chunk_headers` gives the
 header of every line, as the format's header function
 (:mod:`ccstore.logs.formats`) does.  ``ccstore.logs._headerscan`` is the compiled
 implementation, with the same results on every input.
@@ -16,9 +16,9 @@ from ._grammar import _clean_text
 __all__ = ["SCANNED_FORMATS", "chunk_headers"]
 
 #: the formats :func:`chunk_headers` reads
-SCANNED_FORMATS = ("syslog_export", "bgl", "lanl")
+SCANNED_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json")
 _HEADER = {"syslog_export": _f.header_syslog_export, "bgl": _f.header_bgl,
-           "lanl": _f.header_lanl}
+           "lanl": _f.header_lanl, "journal_json": _f.header_journal_json}
 
 
 def chunk_headers(data: bytes, format: str) -> Optional[List[_f.Header]]:

@@ -1,11 +1,12 @@
 """``chunk_headers``: the headers of a chunk of lines of one format (Sandia/LANL syslog
-exports, BlueGene/L RAS, LANL HPC events), both implementations.
+exports, BlueGene/L RAS, LANL HPC events, ``journalctl -o json``), both implementations.
 
 The pure-Python twin (the header functions of ``ccstore.logs.formats``) defines the
 result; the compiled scanner must give the same headers, and None, for every input.
 """
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -20,7 +21,7 @@ from ccstore.logs.formats import header_function
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
-FORMATS = ("syslog_export", "bgl", "lanl")
+FORMATS = ("syslog_export", "bgl", "lanl", "journal_json")
 
 BGL_LINES = [BGL.format(alert=a, component=c, severity=s, msg=m)
              for a, c, s, m in [("-", "KERNEL", "INFO", "cache parity error corrected"),
@@ -58,6 +59,32 @@ LINES = {
         "1 n1 c s 10778047420 1 epoch too long", "x n1 c s 1077804742 1 no id",
         "1 n1  c s 1077804742 1 two spaces", "1 n\u00e9 c s 1077804742 1 unicode",
         "1 n1 c s 1077804742 12345 flag",
+    ],
+    "journal_json": [
+        '{"__CURSOR": "s=1;i=2", "__REALTIME_TIMESTAMP": "1732264801000001", "_HOSTNAME": "n1",'
+        ' "PRIORITY": "3", "SYSLOG_IDENTIFIER": "sshd", "_PID": "42", "_SYSTEMD_UNIT": "u",'
+        ' "MESSAGE": "error: x"}',
+        '{ "__REALTIME_TIMESTAMP" : "1732264801000001" , "MESSAGE" : "spaces" }',
+        '{"__REALTIME_TIMESTAMP":"1732264801000001","_SOURCE_REALTIME_TIMESTAMP":"17322648",'
+        '"_COMM":"c","SYSLOG_IDENTIFIER":"","PRIORITY":"07","_PID":"","_HOSTNAME":""}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "a", "MESSAGE": "last wins"}',
+        '{"__REALTIME_TIMESTAMP": "", "_SOURCE_REALTIME_TIMESTAMP": "x1", "PRIORITY": "9"}',
+        '{"__REALTIME_TIMESTAMP": "99999999999999999", "MESSAGE": "beyond 64 bits"}',
+        '{"__REALTIME_TIMESTAMP": "9000000000000001", "MESSAGE": "just beyond"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "esc \\"q\\" \\n"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "caf\u00e9 \u2713"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": [104, 105], "PRIORITY": 3}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": null}',
+        '{"__CURSOR": "s=1", "MESSAGE": "no realtime"}',
+        '{"MESSAGE": "names \\"__CURSOR\\" in a value"}',
+        '{"MESSAGE": "neither"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "x"} trailing',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "x"}  ',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "x",}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001" "MESSAGE": "x"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "unterminated}',
+        ' {"__REALTIME_TIMESTAMP": "1732264801000001"}',
+        '{}', '{', '[1, "__CURSOR"]',
     ],
 }
 
@@ -118,6 +145,8 @@ _SP = st.sampled_from([" ", " ", " ", "  "])
 
 @st.composite
 def archive_line(draw, fmt: str) -> str:
+    if fmt == "journal_json":
+        return draw(journal_line())
     sp = draw(_SP)
     if fmt == "lanl":
         return sp.join([draw(st.sampled_from(["134681", "1", "x"])), draw(_TOKEN),
@@ -135,6 +164,27 @@ def archive_line(draw, fmt: str) -> str:
             + draw(st.sampled_from(["", " k:", " k[1]:", " k[1 2]:", " k[1]x:", " [1]:",
                                     " a/b:", " k::"]))
             + draw(st.sampled_from(["", " ", " msg", "  msg", ":x"])))
+
+
+_JKEYS = st.sampled_from(["__CURSOR", "__REALTIME_TIMESTAMP", "_SOURCE_REALTIME_TIMESTAMP",
+                          "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "_COMM", "_PID",
+                          "_SYSTEMD_UNIT", "_HOSTNAME", "OTHER", "_BOOT_ID"])
+_JVALUES = st.one_of(
+    st.sampled_from(["", "0", "3", "7", "8", "06", "1732264801000001", "17322648010000012345",
+                     "n001", "sshd", "x\u00e9", "a\"b", "9000000000000000"]),
+    st.text(max_size=8), st.integers(-3, 9), st.none(), st.lists(st.integers(0, 255),
+                                                                  max_size=3))
+
+
+@st.composite
+def journal_line(draw) -> str:
+    items = draw(st.lists(st.tuples(_JKEYS, _JVALUES), max_size=8))
+    if draw(st.booleans()):
+        items.insert(0, ("__REALTIME_TIMESTAMP", "1732264801000001"))
+    body = draw(st.sampled_from([", ", ",", " , "])).join(
+        json.dumps(k) + draw(st.sampled_from([": ", ":", " : "])) +
+        json.dumps(v, ensure_ascii=draw(st.booleans())) for k, v in items)
+    return draw(st.sampled_from(["{", "{ "])) + body + draw(st.sampled_from(["}", " }"]))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
