@@ -232,6 +232,11 @@ def _journal_text(value: Any) -> Optional[str]:
     """A journald field value as text: a string, bytes (export), a list of byte values
     (JSON's form of binary data), or a list of values (a field given more than once:
     the first).  NUL bytes are dropped."""
+    cls = value.__class__
+    if cls is str or cls is bytes:  # the usual values, at once
+        if cls is bytes:
+            value = value.decode("utf-8", "replace")
+        return value if "\x00" not in value else value.replace("\x00", "")
     if isinstance(value, bytes):
         # undecodable bytes become U+FFFD
         value = value.decode("utf-8", "replace")
