@@ -4,8 +4,8 @@
 
 A hand scanner of the usual shape of each line of the Sandia/LANL syslog exports,
 BlueGene/L RAS records and LANL HPC event logs (single spaces, ASCII, times that
-fit 64 bits), and of the flat objects of ``journalctl -o json`` (ASCII string values
-without escapes).  A line of any other shape (bytes >= 0x80, extra spaces, an odd
+fit 64 bits), of the flat objects of ``journalctl -o json`` (ASCII string values
+without escapes) and of Slurm's lines (ISO time without a zone).  A line of any other shape (bytes >= 0x80, extra spaces, an odd
 date, a line that is not in the format) is given to the format's header function
 in :mod:`ccstore.logs.formats`, which decides it exactly; so is a whole chunk with
 control characters or CR LF line ends.
@@ -34,11 +34,14 @@ cdef enum:
     A_BGL = 1
     A_LANL = 2
     A_JOURNAL = 3
+    A_SLURM = 4
 
 cdef dict _KIND = {"syslog_export": A_EXPORT, "bgl": A_BGL, "lanl": A_LANL,
-                   "journal_json": A_JOURNAL}
+                   "journal_json": A_JOURNAL, "slurm": A_SLURM}
 cdef tuple _HEADERS = (_f.header_syslog_export, _f.header_bgl, _f.header_lanl,
-                       _f.header_journal_json)
+                       _f.header_journal_json, None)
+cdef dict _SLURM_STEPS = _f._SLURM_STEPS
+cdef dict _LEVELS = _f._LEVELS
 # the formats' caches of shared tags (cleared in place when full, never replaced)
 cdef dict _ALERT_TAGS = _f._ALERT_TAGS
 cdef dict _BGL_KINDS = _f._BGL_KINDS
@@ -469,8 +472,8 @@ cdef object _journal(cbuf b, Py_ssize_t s, Py_ssize_t e):
         tags["unit"] = intern_ascii(b + vs[J_UNIT], vn[J_UNIT])
     if vs[J_IDENT] >= 0 and vn[J_IDENT] > 0:
         name = intern_ascii(b + vs[J_IDENT], vn[J_IDENT])
-    elif vs[J_COMM] >= 0 and vn[J_COMM] > 0:
-        name = intern_ascii(b + vs[J_COMM], vn[J_COMM])
+    elif vs[J_COMM] >= 0:  # "" too: `ident or comm` of the header function
+        name = intern_ascii(b + vs[J_COMM], vn[J_COMM]) if vn[J_COMM] else _EMPTY
     else:
         name = None
     level = None
@@ -483,12 +486,121 @@ cdef object _journal(cbuf b, Py_ssize_t s, Py_ssize_t e):
     return (t, name, host, level, msg, False, tags)
 
 
-def chunk_headers(data, format):
+cdef class _Slurm:
+    """What the Slurm scanner needs of its format: the clock's minutes, the last one."""
+    cdef object fmt
+    cdef object minute
+    cdef unsigned char last[16]
+    cdef int64_t last_v
+    cdef bint have
+
+    def __init__(self, fmt):
+        self.fmt = fmt
+        self.minute = fmt.clock.minute
+        self.have = False
+
+
+cdef object _slurm(cbuf b, Py_ssize_t s, Py_ssize_t e, _Slurm S):
+    """The header of a Slurm line of the usual shape (``[YYYY-MM-DDTHH:MM:SS[.fff]]``,
+    no zone), None: any other."""
+    cdef Py_ssize_t p = s
+    cdef Py_ssize_t w0, st0, st1, nd, q
+    cdef int64_t sec, frac, v
+    cdef unsigned char low[16]
+    cdef object tags = None
+    cdef object level = None
+    if not (e - p >= 23 and b[p] == 91 and _digits(b, p + 1, 4, e) and b[p + 5] == 45
+            and _digits(b, p + 6, 2, e) and b[p + 8] == 45 and _digits(b, p + 9, 2, e)
+            and b[p + 11] == 84 and _digits(b, p + 12, 2, e) and b[p + 14] == 58
+            and _digits(b, p + 15, 2, e) and b[p + 17] == 58 and _digits(b, p + 18, 2, e)):
+        return None
+    if S.have and memcmp(S.last, b + p + 1, 16) == 0:
+        v = S.last_v
+    else:
+        try:
+            pv = S.minute(_ascii(b + p + 1, 16), None)
+        except ValueError:
+            return None
+        if not -_EPOCH_MAX < pv < _EPOCH_MAX:
+            return None  # beyond 64 bits in ns: to the twin
+        v = pv
+        memcpy(S.last, b + p + 1, 16)
+        S.last_v = v
+        S.have = True
+    sec = _num(b, p + 18, 2)
+    p += 20
+    frac = 0
+    if p < e and b[p] == 46:
+        q = p + 1
+        while q < e and _digit(b[q]):
+            q += 1
+        nd = q - p - 1
+        if nd < 1 or nd > 9:
+            return None
+        frac = _num(b, p + 1, nd)
+        while nd < 9:
+            frac *= 10
+            nd += 1
+        p = q
+    if not (p + 1 < e and b[p] == 93 and b[p + 1] == 32):
+        return None
+    p += 2
+    # [job.step]: digits, +digits, .word
+    if p < e and b[p] == 91:
+        q = p + 1
+        while q < e and _digit(b[q]):
+            q += 1
+        if q == p + 1:
+            return None
+        if q < e and b[q] == 43:
+            q += 1
+            w0 = q
+            while q < e and _digit(b[q]):
+                q += 1
+            if q == w0:
+                return None
+        if q < e and b[q] == 46:
+            q += 1
+            w0 = q
+            while q < e and (_digit(b[q]) or _upper(b[q]) or _lower(b[q]) or b[q] == 95):
+                q += 1
+            if q == w0:
+                return None
+        if not (q + 1 < e and b[q] == 93 and b[q + 1] == 32):
+            return None
+        st0 = p + 1
+        st1 = q
+        step = _ascii(b + st0, st1 - st0)
+        tags = _SLURM_STEPS.get(step)
+        if tags is None:
+            tags = _remember(_SLURM_STEPS, step, {"step": step})
+        p = q + 2
+    # level: a word, a digit 1-5, ':' and spaces; the message keeps it
+    w0 = p
+    q = p
+    while q < e and (_upper(b[q]) or _lower(b[q])):
+        q += 1
+    if q > p:
+        if q < e and 49 <= b[q] <= 53:
+            q += 1
+        if q + 1 < e and b[q] == 58 and b[q + 1] == 32:
+            if q - p < 16:
+                for nd in range(q - p):
+                    low[nd] = b[p + nd] | 0x20 if _upper(b[p + nd]) else b[p + nd]
+                level = _LEVELS.get(_ascii(low, q - p))
+            else:
+                level = _LEVELS.get(_ascii(b + p, q - p).lower())
+    return ((v + sec) * _NS + frac, S.fmt.name, S.fmt.host, level, _ascii(b + w0, e - w0),
+            None, tags)
+
+
+def chunk_headers(data, format, source=None):
     """The header of each line of a chunk in an headers format, or None.
 
     The compiled twin of :func:`ccstore.logs._pyheaderscan.chunk_headers` (see
     there): the same on every input.
     """
+    cdef _Slurm S = None
     cdef bytes buf
     cdef cbuf b
     cdef Py_ssize_t n, s, e, i
@@ -500,7 +612,11 @@ def chunk_headers(data, format):
     if not isinstance(data, bytes):
         raise TypeError(f"chunk_headers: bytes expected, not {type(data).__name__}")
     kind = _KIND[format]
-    header = _HEADERS[kind]
+    if kind == A_SLURM:
+        S = _Slurm(source)
+        header = source.header
+    else:
+        header = _HEADERS[kind]
     buf = data
     b = <cbuf>PyBytes_AS_STRING(buf)
     n = PyBytes_GET_SIZE(buf)
@@ -508,7 +624,7 @@ def chunk_headers(data, format):
     for i in range(n):
         c = b[i]
         if (c < 32 and c != 10) or c == 127:
-            return _twin_chunk_headers(data, format)
+            return _twin_chunk_headers(data, format, source)
     out = []
     s = 0
     while True:
@@ -527,6 +643,8 @@ def chunk_headers(data, format):
                 h = _lanl(b, s, e)
             elif kind == A_JOURNAL:
                 h = _journal(b, s, e)
+            elif kind == A_SLURM:
+                h = _slurm(b, s, e, S)
             else:
                 h = _export(b, s, e)
         if h is None:

@@ -28,5 +28,5 @@ def get_implementation(name: str) -> types.ModuleType:
 
 #: "cython" or "python": the implementation behind :func:`chunk_headers`
 IMPLEMENTATION, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
-#: ``chunk_headers(data, format) -> [header, ...] or None``
-chunk_headers: Callable[[bytes, str], Optional[List[Header]]] = _module.chunk_headers
+#: ``chunk_headers(data, format, source=None) -> [header, ...] or None``
+chunk_headers: Callable[..., Optional[List[Header]]] = _module.chunk_headers

@@ -214,6 +214,7 @@ class LogParser:
         #: makes the headers of a chunk of a scanned format (tests set either one)
         self._chunk_headers = chunk_headers
         self._journal: Optional[JournalExportReader] = None
+        self._slurm: Optional[_formats.SlurmFormat] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
         self._sniffing = format == "auto" and sniff
@@ -242,7 +243,7 @@ class LogParser:
             assert self._user is not None
             self._header: Callable[[str], Optional[_Header]] = self._user.header
         elif format == "slurm":
-            slurm = _formats.SlurmFormat.for_file(self.location or "", self.clock)
+            slurm = self._slurm = _formats.SlurmFormat.for_file(self.location or "", self.clock)
             self._header = slurm.header
         elif format == "journal_export":
             self._journal = JournalExportReader(offset)
@@ -548,15 +549,15 @@ class LogParser:
         if text is None or _TRACEBACK in text:
             return None
         if self.format in SCANNED_FORMATS:
-            hdrs = self._chunk_headers(data, self.format)
+            hdrs = self._chunk_headers(data, self.format, self._slurm)
             if hdrs is None:
                 return None
         else:
             hdrs = list(map(self._header, text.split("\n")))
             if None in hdrs:
                 return None
-            if self.format in _CONT_BODIES and any(map(_CONT_RE.match, [h[4] for h in hdrs])):
-                return None  # a line that may continue the entry before it: the loop decides
+        if self.format in _CONT_BODIES and any(map(_CONT_RE.match, [h[4] for h in hdrs])):
+            return None  # a line that may continue the entry before it: the loop decides
         levels: List[Optional[str]] = [h[3] for h in hdrs]
         if None in levels:
             if any(h[0] is None for h in hdrs):

@@ -13,15 +13,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_formats_archives import BGL, EXPORT_CASES, LANL_CASES
-from test_formats_chunks import sample
+from test_formats_chunks import SLURM_LINES, SLURM_ODD, WORDS
+from test_formats_chunks import sample as _sample
 
 from ccstore.logs import LogParser
-from ccstore.logs.formats import header_function
+from ccstore.logs.clock import Clock
+from ccstore.logs.formats import SlurmFormat, header_function
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
-FORMATS = ("syslog_export", "bgl", "lanl", "journal_json")
+FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm")
+#: the source argument of each format: Slurm's clock, daemon and host
+SRC = {"slurm": SlurmFormat(Clock("Europe/Berlin"), name="slurmd", host="n01")}
+
+
+def sample(fmt: str, n: int, rng: random.Random) -> list:
+    if fmt != "slurm":
+        return _sample(fmt, n, rng)
+    return [rng.choice(SLURM_LINES).format(s=rng.randrange(10), ms=rng.randrange(1000),
+                                           msg=rng.choice(WORDS)) for _ in range(n)]
 
 BGL_LINES = [BGL.format(alert=a, component=c, severity=s, msg=m)
              for a, c, s, m in [("-", "KERNEL", "INFO", "cache parity error corrected"),
@@ -86,11 +97,29 @@ LINES = {
         ' {"__REALTIME_TIMESTAMP": "1732264801000001"}',
         '{}', '{', '[1, "__CURSOR"]',
     ],
+    "slurm": list(SLURM_ODD) + [
+        "[2026-12-03T10:00:01.123] error: Node n01 not responding",
+        "[2026-12-03T10:00:01] [123.batch] debug2: x", "[2026-12-03T10:00:01] [1+2.0] x",
+        "[2026-12-03T10:00:01] [1+.0] odd step", "[2026-12-03T10:00:01] [1.] odd step",
+        "[2026-12-03T10:00:01] [x.batch] not a step", "[2026-12-03T10:00:01] [12] no dot",
+        "[2026-12-03T10:00:01.1234567891] ten digits", "[2026-12-03T10:00:01.] no digits",
+        "[2026-12-03T10:00:01.5Z] zulu", "[2026-12-03T10:00:01+01:00] zone",
+        "[2026-02-30T10:00:01] impossible date", "[2026-12-03T25:00:01] impossible hour",
+        "[2026-12-03T10:00:99] second 99", "[2026-12-03 10:00:01] space",
+        "[2026-12-03T10:00:01]no space", "[2026-12-03T10:00:01] ",
+        "[2026-12-03T10:00:01] debug5: deep", "[2026-12-03T10:00:01] debug6: too deep",
+        "[2026-12-03T10:00:01] error:no space", "[2026-12-03T10:00:01] error:",
+        "[2026-12-03T10:00:01] ERROR:   many spaces", "[2026-12-03T10:00:01] Fatal: x",
+        "[2026-12-03T10:00:01] averyveryverylongword: x", "[Dec 03 10:00:01.250] bsd",
+        "[2026-03-29T02:30:00] a time that does not exist in Berlin",
+        "[2026-10-25T02:30:00] a time that exists twice in Berlin",
+        "[2026-12-03T10:00:01] \u00e9t\u00e9 FATAL",
+    ],
 }
 
 
 def expected(fmt: str, lines: list):
-    header = header_function(fmt)
+    header = SRC["slurm"].header if fmt == "slurm" else header_function(fmt)
     hdrs = [header(line) for line in lines]
     return None if None in hdrs else hdrs
 
@@ -98,7 +127,8 @@ def expected(fmt: str, lines: list):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_example_lines(headers, fmt):
     for line in LINES[fmt]:
-        assert headers.chunk_headers(line.encode(), fmt) == expected(fmt, [line]), line
+        got = headers.chunk_headers(line.encode(), fmt, SRC.get(fmt))
+        assert got == expected(fmt, [line]), line
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -111,16 +141,17 @@ def test_chunks_of_the_test_lines(headers_impls, fmt):
         if k % 2:
             chunk.append(rng.choice(LINES[fmt]))
         data = "\n".join(chunk).encode()
-        assert cy.chunk_headers(data, fmt) == py.chunk_headers(data, fmt)
+        src = SRC.get(fmt)
+        assert cy.chunk_headers(data, fmt, src) == py.chunk_headers(data, fmt, src)
     data = "\n".join(lines).encode()
-    assert cy.chunk_headers(data, fmt) == expected(fmt, lines) is not None
+    assert cy.chunk_headers(data, fmt, SRC.get(fmt)) == expected(fmt, lines) is not None
 
 
 @pytest.mark.parametrize("data", [b"", b"\n", b"a\r\nb", b"- 1 \x01", b"\xff\xfe", b"x\tb"])
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_odd_chunks(headers_impls, fmt, data):
     py, cy = headers_impls
-    assert cy.chunk_headers(data, fmt) == py.chunk_headers(data, fmt)
+    assert cy.chunk_headers(data, fmt, SRC.get(fmt)) == py.chunk_headers(data, fmt, SRC.get(fmt))
 
 
 def test_crlf_lines(headers_impls):
@@ -147,6 +178,14 @@ _SP = st.sampled_from([" ", " ", " ", "  "])
 def archive_line(draw, fmt: str) -> str:
     if fmt == "journal_json":
         return draw(journal_line())
+    if fmt == "slurm":
+        return (draw(st.sampled_from(["[2026-12-03T10:00:01", "[2026-02-29T10:00:01",
+                                      "[2028-02-29T23:59:59", "[Dec 03 10:00:01", "2026"]))
+                + draw(st.sampled_from(["", ".1", ".123456789", ".1234567890", ".", "Z"]))
+                + draw(st.sampled_from(["] ", "]", "]  ", "+01:00] "]))
+                + draw(st.sampled_from(["", "[1.batch] ", "[1+2.x] ", "[1] ", "[.] ", "[1.b]"]))
+                + draw(st.sampled_from(["", "error: ", "debug3:  ", "Error:", "x1: ", "a: "]))
+                + draw(_TOKEN))
     sp = draw(_SP)
     if fmt == "lanl":
         return sp.join([draw(st.sampled_from(["134681", "1", "x"])), draw(_TOKEN),
@@ -194,10 +233,10 @@ def test_generated_lines(headers_impls, fmt, data):
     py, cy = headers_impls
     lines = data.draw(st.lists(archive_line(fmt), min_size=1, max_size=4))
     chunk = "\n".join(lines).encode()
-    assert cy.chunk_headers(chunk, fmt) == py.chunk_headers(chunk, fmt)
+    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
     for line in lines:  # alone too: a chunk is None as soon as one line is not in the format
         one = line.encode()
-        assert cy.chunk_headers(one, fmt) == py.chunk_headers(one, fmt)
+        assert cy.chunk_headers(one, fmt, SRC.get(fmt)) == py.chunk_headers(one, fmt, SRC.get(fmt))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -213,7 +252,7 @@ def test_mutated_lines(headers_impls, fmt, data):
         cut = data.draw(st.integers(0, 2))
         line[pos:pos + cut] = what
     chunk = bytes(line)
-    assert cy.chunk_headers(chunk, fmt) == py.chunk_headers(chunk, fmt)
+    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -221,7 +260,7 @@ def test_mutated_lines(headers_impls, fmt, data):
 @given(chunk=st.binary(max_size=200))
 def test_arbitrary_bytes(headers_impls, fmt, chunk):
     py, cy = headers_impls
-    assert cy.chunk_headers(chunk, fmt) == py.chunk_headers(chunk, fmt)
+    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
 
 
 def test_compiled_header_scanner_is_used():
@@ -232,6 +271,7 @@ def test_compiled_header_scanner_is_used():
 
     assert headerscan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
     assert LogParser("bgl")._chunk_headers is headerscan.chunk_headers
+    assert LogParser("slurm")._chunk_headers is headerscan.chunk_headers
     assert headerscan.chunk_headers is headerscan.get_implementation(
         headerscan.IMPLEMENTATION).chunk_headers
 
