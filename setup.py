@@ -29,6 +29,7 @@ from setuptools.command.build_ext import build_ext
 EXTENSIONS = {
     "ccstore._lineproto": "ccstore/_lineproto.pyx",
     "ccstore.logs._syslogscan": "ccstore/logs/_syslogscan.pyx",
+    "ccstore.logs._headerscan": "ccstore/logs/_headerscan.pyx",
     "ccstore.backends._hostruns": "ccstore/backends/_hostruns.pyx",
     "ccstore.backends._pgcopy": "ccstore/backends/_pgcopy.pyx",
     "ccstore.backends.sqlite._blocks": "ccstore/backends/sqlite/_blocks.pyx",

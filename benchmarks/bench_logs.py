@@ -8,6 +8,10 @@ of the same run: reading the same file line by line (``for line in open(path, "r
 the floor of any line-based reader.  The ratio is reference time / ingest time.
 ``auto`` is the same files with the format detected.
 
+``--split`` adds, per format in the same run, where the time of ``Store.ingest`` goes:
+parsing alone (``LogParser.feed`` over the file in the chunks ``Store.ingest`` reads)
+and the store alone (open a fresh store, ``write_batches`` of those rows, close).
+
 The syslog receiver: one local sender thread writes ``--messages`` RFC 3164
 messages over TCP (newline framing, and octet counting) to a receiver in front
 of the group commit; timed from the first byte sent to the last row committed,
@@ -35,6 +39,7 @@ import ccstore  # noqa: E402
 from ccstore.config import SyslogReceiverConfig  # noqa: E402
 from ccstore.ingest.commit import StorageManager  # noqa: E402
 from ccstore.ingest.syslog import SyslogReceiver  # noqa: E402
+from ccstore.logs import LogParser, log_batch  # noqa: E402
 
 START = 1131566461
 PROGRAMS = ("crond", "kernel", "sshd", "ntpd", "pbs_mom", "gmetad", "crond(pam_unix)")
@@ -251,6 +256,50 @@ def bench_files(d: str, n: int, repeat: int, fulltext: bool) -> List[tuple]:
     return out
 
 
+def parse_file(path: str, fmt: str, chunk_size: int = 4 << 20) -> list:
+    """The batches ``Store.ingest`` would store: the file parsed chunk by chunk."""
+    p = LogParser(fmt, hostname="bench", location=path, tz="UTC")
+    out = []
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            if not chunk:
+                break
+            out.append(log_batch("bench", p.feed(chunk)))
+    out.append(log_batch("bench", p.finish()))
+    return out
+
+
+def store_batches(db: str, batches: list, fulltext: bool) -> None:
+    store = ccstore.open(db, fulltext=fulltext)
+    try:
+        for b in batches:
+            store.write_batches([b])
+    finally:
+        store.close()
+
+
+def bench_split(d: str, n: int, fulltext: bool) -> List[tuple]:
+    """(format, rows, parse s, store s, ingest s, read s) per format, given."""
+    paths = write_samples(d, n)
+    out = []
+    for fmt, path in paths.items():
+        t0 = time.perf_counter()
+        batches = parse_file(path, fmt)
+        t1 = time.perf_counter()
+        store_batches(os.path.join(d, "split-store.db"), batches, fulltext)
+        t2 = time.perf_counter()
+        written, _ = ingest(path, os.path.join(d, "split-ingest.db"), fmt, fulltext)
+        t3 = time.perf_counter()
+        read_lines(path)
+        t4 = time.perf_counter()
+        out.append((fmt, written, t1 - t0, t2 - t1, t3 - t2, t4 - t3))
+        for name in os.listdir(d):
+            if name.startswith("split-"):
+                os.unlink(os.path.join(d, name))
+    return out
+
+
 def send(port: int, payload: bytes) -> None:
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(payload)
@@ -300,8 +349,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each, the best counts")
     ap.add_argument("--fulltext", action="store_true", help="full-text index on")
     ap.add_argument("--dir", default=None, help="where to put files (default: a temp dir)")
+    ap.add_argument("--split", action="store_true",
+                    help="also time parsing alone and the store alone per format")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
+        if args.split:
+            print(f"{args.n:,} lines per format: parsing alone, the store alone (open, write "
+                  f"the parsed rows, close), Store.ingest, reading the file line by line; "
+                  f"rows/s")
+            print(f"{'format':16s} {'parse':>10s} {'store':>10s} {'ingest':>10s} "
+                  f"{'read lines':>11s}")
+            for fmt, rows, tp, ts, ti, tr in bench_split(d, args.n, args.fulltext):
+                print(f"{fmt:16s} {rows / tp:10,.0f} {rows / ts:10,.0f} {rows / ti:10,.0f} "
+                      f"{args.n / tr:11,.0f}")
+            print()
         rows = bench_files(d, args.n, args.repeat, args.fulltext)
         print(f"{args.n:,} lines per format through Store.ingest (full text "
               f"{'on' if args.fulltext else 'off'}); reference: the same file read line "

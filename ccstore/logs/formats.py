@@ -62,6 +62,7 @@ __all__ = [
     "slurm_source",
     "sniff",
     "sniff_bytes",
+    "structured_data_tags",
 ]
 
 #: the formats of this module
@@ -197,11 +198,45 @@ def header_lanl(line: str) -> Optional[Header]:
     return int(epoch) * NS_PER_S, component, host, None, body, False, tags
 
 
+# -- RFC 5424 structured data ------------------------------------------------------------
+_SD_ELEMENT_RE = re.compile(r'\[([^\]"\s]+)((?: [^=\s\]]+="(?:[^"\\]|\\.)*")*)\]')
+_SD_PARAM_RE = re.compile(r' ([^=\s\]]+)="((?:[^"\\]|\\.)*)"')
+_SD_ESCAPE_RE = re.compile(r'\\([\\"\]])')
+#: STRUCTURED-DATA text -> its tags
+_SD_TAGS: Dict[str, Optional[Dict[str, str]]] = {}
+#: the prefix of the tags of structured data: ``sd.<SD-ID>.<PARAM-NAME>``
+SD_PREFIX = "sd."
+
+
+def structured_data_tags(sd: str) -> Optional[Dict[str, str]]:
+    """The tags of RFC 5424 STRUCTURED-DATA (``[id k="v" ...][id2 ...]``), None for
+    ``-`` or none: ``sd.<SD-ID>.<PARAM-NAME>`` -> value, the escapes ``\\"``,
+    ``\\\\`` and ``\\]`` undone (RFC 5424 6.3.3; a backslash before any other
+    character stays).  The first of a parameter given twice counts; an element
+    without parameters gives no tag.  The dict is shared between lines with the
+    same structured data (never modify it)."""
+    if sd in _SD_TAGS:
+        return _SD_TAGS[sd]
+    tags: Dict[str, str] = {}
+    for m in _SD_ELEMENT_RE.finditer(sd):
+        prefix = SD_PREFIX + m.group(1) + "."
+        for name, value in _SD_PARAM_RE.findall(m.group(2)):
+            key = prefix + name
+            if key not in tags:
+                tags[key] = _SD_ESCAPE_RE.sub(r"\1", value) if "\\" in value else value
+    return _remember(_SD_TAGS, sd, tags or None)
+
+
 # -- journald ---------------------------------------------------------------------------
 def _journal_text(value: Any) -> Optional[str]:
     """A journald field value as text: a string, bytes (export), a list of byte values
     (JSON's form of binary data), or a list of values (a field given more than once:
     the first).  NUL bytes are dropped."""
+    cls = value.__class__
+    if cls is str or cls is bytes:  # the usual values, at once
+        if cls is bytes:
+            value = value.decode("utf-8", "replace")
+        return value if "\x00" not in value else value.replace("\x00", "")
     if isinstance(value, bytes):
         # undecodable bytes become U+FFFD
         value = value.decode("utf-8", "replace")

@@ -30,8 +30,9 @@ produces for a line such as::
 Formats: ``syslog`` (RFC 3164 ``Nov 22 08:40:01 host prog[pid]: msg`` with an
 optional ``<PRI>``, the year inferred from a reference time so that December
 lines read in January land in the previous year; also rsyslog's ISO variant),
-``rfc5424`` (structured data kept in front of the message), ``json`` (one
-object per line: ``time``/``timestamp``/``ts``/``@timestamp``, ``level``/
+``rfc5424`` (structured data kept in front of the message, its parameters
+also as tags ``sd.<SD-ID>.<PARAM-NAME>``), ``json`` (one object per line:
+``time``/``timestamp``/``ts``/``@timestamp``, ``level``/
 ``severity``, ``msg``/``message``, ``host``, ``logger``/``program``, journald's
 keys; stack-trace keys appended), ``plain`` (a leading ISO 8601
 timestamp, a Unix epoch in s/ms/us/ns, a BSD timestamp, or none); the formats
@@ -47,7 +48,9 @@ that name no host (:attr:`LogParser.no_host`).
 
 Speed: a chunk that is nothing but single-line RFC 3164 entries takes a fast
 path, :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its
-pure-Python twin); anything else goes through the line loop.  All three give
+pure-Python twin); a chunk of one-line entries of an HPC format is read at once,
+its headers from :func:`ccstore.logs.headerscan.chunk_headers` (compiled, or the
+formats' header functions); anything else goes through the line loop.  All give
 the same rows (differential tests hold them together); figures are in
 docs/design/logs.md.
 
@@ -62,16 +65,19 @@ from __future__ import annotations
 import json
 import os
 import re
+from json.encoder import encode_basestring as _json_str
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from ..rows import NS_PER_S, Row, RowBatch, othertags_json
+from ..rows import _NON_OTHER, NS_PER_S, Row, RowBatch, othertags_json
 from . import formats as _formats
 from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS,
                        _PRI_LEVEL, LOGLEVELS, _body_hits, _clean_text, _frac_ns,
                        _level_hits, _token_level, normalize_level)
 from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
-from .formats import UNPARSED_TAGS, Header, JournalExportReader, json_object
+from .formats import (UNPARSED_TAGS, Header, JournalExportReader, json_object,
+                      structured_data_tags)
 from .patterns import UserFormat, compile_pattern, compile_regex
+from .headerscan import SCANNED_FORMATS, chunk_headers
 from .syslogscan import syslog_chunk
 
 __all__ = [
@@ -200,13 +206,17 @@ class LogParser:
         self._othertags: Dict[str, str] = {}
         for lvl in LOGLEVELS:
             self._othertags[lvl] = othertags_json({**self._base_tags, "loglevel": lvl})
-        self._tagged_cache: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], str] = {}
+        # (level, the keys of a format's tags) -> _tags_template of the entry's tags
+        self._templates: Dict[Tuple[str, Tuple[str, ...]], Tuple[str, Tuple[str, ...]]] = {}
         # the same for the tags objects that formats share between lines: (level, id)
         # -> (tags, JSON); holding the object keeps its id from being reused
         self._shared_cache: Dict[Tuple[str, int], Tuple[Mapping[str, str], str]] = {}
         #: makes the fast path's rows (tests set either implementation)
         self._chunk_parser = syslog_chunk
+        #: makes the headers of a chunk of a scanned format (tests set either one)
+        self._chunk_headers = chunk_headers
         self._journal: Optional[JournalExportReader] = None
+        self._slurm: Optional[_formats.SlurmFormat] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
         self._sniffing = format == "auto" and sniff
@@ -235,7 +245,7 @@ class LogParser:
             assert self._user is not None
             self._header: Callable[[str], Optional[_Header]] = self._user.header
         elif format == "slurm":
-            slurm = _formats.SlurmFormat.for_file(self.location or "", self.clock)
+            slurm = self._slurm = _formats.SlurmFormat.for_file(self.location or "", self.clock)
             self._header = slurm.header
         elif format == "journal_export":
             self._journal = JournalExportReader(offset)
@@ -540,10 +550,16 @@ class LogParser:
         text = _clean_text(data)
         if text is None or _TRACEBACK in text:
             return None
-        lines = text.split("\n")
-        hdrs = list(map(self._header, lines))
-        if None in hdrs:
-            return None
+        if self.format in SCANNED_FORMATS:
+            hdrs = self._chunk_headers(data, self.format, self._slurm)
+            if hdrs is None:
+                return None
+        else:
+            hdrs = list(map(self._header, text.split("\n")))
+            if None in hdrs:
+                return None
+        if self.format in _CONT_BODIES and any(map(_CONT_RE.match, [h[4] for h in hdrs])):
+            return None  # a line that may continue the entry before it: the loop decides
         levels: List[Optional[str]] = [h[3] for h in hdrs]
         if None in levels:
             if any(h[0] is None for h in hdrs):
@@ -570,7 +586,7 @@ class LogParser:
         last = rows.pop()
         out.extend(rows)
         self.entries += len(rows)
-        self.lines += len(lines)
+        self.lines += len(hdrs)
         self.last_time = last[0]
         self._blank = 0
         self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
@@ -583,13 +599,18 @@ class LogParser:
         hit = self._shared_cache.get((level, id(tags)))
         if hit is not None and hit[0] is tags:
             return hit[1]
-        key = (level, tuple(tags.items()))
-        v = self._tagged_cache.get(key)
-        if v is None:
-            if len(self._tagged_cache) > 4096:
-                self._tagged_cache.clear()
-            v = self._tagged_cache[key] = othertags_json(
-                {**self._base_tags, **tags, "loglevel": level})
+        key = (level, tuple(tags))
+        tpl = self._templates.get(key)
+        if tpl is None:
+            if len(self._templates) > 4096:
+                self._templates.clear()
+            tpl = self._templates[key] = _tags_template(
+                {**self._base_tags, **dict.fromkeys(tags), "loglevel": level})
+        fmt, names = tpl
+        try:
+            v = fmt % tuple([_json_str(tags[k]) for k in names])
+        except TypeError:  # a value that is not text
+            v = othertags_json({**self._base_tags, **tags, "loglevel": level})
         if hit is None:  # seen once: may be a shared object, worth remembering
             if len(self._shared_cache) > 4096:
                 self._shared_cache.clear()
@@ -682,10 +703,12 @@ class LogParser:
         if msg.startswith("\ufeff"):
             msg = msg[1:]
         level = _PRI_LEVEL[int(pri) & 7] if pri is not None else _start_level(msg)
+        tags = None
         if sd != "-":
             msg = sd + " " + msg if msg else sd
+            tags = structured_data_tags(sd)
         return (t, None if app == "-" else app, None if host == "-" else host, level, msg, None,
-                None)
+                tags)
 
     def _hdr_json(self, line: str) -> Optional[_Header]:
         if line[0] != "{":
@@ -783,10 +806,32 @@ class LogParser:
 
 
 _FAR = 1 << 62
-#: formats whose entries are one line each (no header of theirs continues an entry),
-#: read a chunk at once when they can be; of those, the ones whose message ends the line
-_ONE_LINE_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json")
-_SUFFIX_BODIES = ("syslog_export", "bgl", "lanl")
+#: formats whose entries are mostly one line each (no header of theirs continues an
+#: entry; Slurm's messages may), read a chunk at once when they can be; of those, the
+#: ones whose message ends the line
+_ONE_LINE_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm")
+_SUFFIX_BODIES = ("syslog_export", "bgl", "lanl", "slurm")
+#: of those, the ones whose message may continue an entry (a stack trace): a chunk with
+#: such a line goes to the line loop
+_CONT_BODIES = ("slurm",)
+
+
+def _tags_template(tags: Mapping[str, Optional[str]]) -> Tuple[str, Tuple[str, ...]]:
+    """``(format, keys)``: :func:`ccstore.rows.othertags_json` of ``tags`` is ``format %
+    tuple(json string of tags[k] for k in keys)``, the keys whose value is None being
+    filled in so (the tags of a format, which differ from line to line)."""
+    parts: List[str] = []
+    keys: List[str] = []
+    for k in sorted(tags):
+        if k in _NON_OTHER:
+            continue
+        v = tags[k]
+        if v is None:
+            parts.append(_json_str(k).replace("%", "%%") + ":%s")
+            keys.append(k)
+        else:
+            parts.append((_json_str(k) + ":" + _json_str(v)).replace("%", "%%"))
+    return "{" + ",".join(parts) + "}", tuple(keys)
 
 
 def _no_header(line: str) -> None:

@@ -127,6 +127,21 @@ def test_logger_octet_counting(store, receiver):
     assert rec["message"].endswith("counted")
 
 
+@pytest.mark.parametrize("protocol", ["tcp", "udp"])
+def test_logger_structured_data_as_tags(store, receiver, protocol):
+    logger = need("logger")
+    r = receiver(protocol)
+    subprocess.run([logger, "--server", "127.0.0.1", "--port", str(r.bound[1]),
+                    f"--{protocol}", "--rfc5424", "-p", "user.notice", "-t", "app",
+                    "--sd-id", "job@32473", "--sd-param", 'id="4711"',
+                    "--sd-param", r'name="a \"quoted\" \]name"', "with data"],
+                   check=True, timeout=30)
+    rec = wait_for("the message", lambda: logs(store))[0]
+    assert rec["message"].endswith("with data")
+    assert rec["tags"]["sd.job@32473.id"] == "4711"
+    assert rec["tags"]["sd.job@32473.name"] == 'a "quoted" ]name'
+
+
 # -- rsyslog ---------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:

@@ -1,7 +1,8 @@
 """Fixtures of the log-format tests.
 
-``syslog``/``syslog_impls``: the implementations of the syslog fast path
-(:mod:`ccstore.logs.syslogscan`), each in turn and both (see ``twins``).
+``syslog``/``syslog_impls``, ``headers``/``headers_impls``: the implementations of the syslog
+fast path (:mod:`ccstore.logs.syslogscan`) and of the header scanner
+(:mod:`ccstore.logs.headerscan`), each in turn and both (see ``twins``).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 import pytest
 from twins import fixtures
 
-from ccstore.logs import syslogscan
+from ccstore.logs import headerscan, syslogscan
 
 syslog, syslog_impls = fixtures(syslogscan.get_implementation, "syslog fast path", "syslog",
                                 "syslog_impls")
@@ -24,3 +25,7 @@ def tz_utc(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+headers, headers_impls = fixtures(headerscan.get_implementation, "header scanner", "headers",
+                                  "headers_impls")

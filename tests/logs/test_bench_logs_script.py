@@ -18,3 +18,12 @@ def test_bench_logs_runs_on_tiny_input(tmp_path):
         assert f"\n{fmt} " in r.stdout and f"\n{fmt} (auto) " in r.stdout, fmt
     assert "newline framing" in r.stdout and "octet counting" in r.stdout
     assert "500 accepted, 500 stored, 0 lost" in r.stdout
+
+
+def test_bench_logs_split_runs_on_tiny_input(tmp_path):
+    r = subprocess.run([sys.executable, str(SCRIPT), "-n", "200", "--messages", "50", "--split",
+                        "--dir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "200 lines per format: parsing alone, the store alone" in r.stdout
+    for fmt in ("syslog", "bgl", "journal_export", "slurm"):
+        assert f"\n{fmt} " in r.stdout, fmt

@@ -84,3 +84,38 @@ def test_the_chunk_path_is_taken():
     p._one_line_chunk = spy
     p.feed(data)
     assert calls == [True]
+
+
+SLURM_LINES = ("[2026-12-03T10:00:0{s}.{ms:03d}] {msg}", "[2026-12-03T10:00:0{s}] error: {msg}",
+               "[2026-12-03T10:00:0{s}.{ms:03d}] [{ms}.batch] debug2: {msg}",
+               "[2026-12-03T10:00:0{s}.{ms:03d}+01:00] warning: {msg}",
+               "[Dec 03 10:00:0{s}.{ms:03d}] verbose: {msg}",
+               "[2026-12-03T10:00:0{s}.{ms:03d}] _slurm_rpc_submit_batch_job: JobId={ms}")
+SLURM_ODD = ("\tat com.example.Main(Main.java:1)", "Traceback (most recent call last):", "",
+             "[2026-12-03T10:00:01.000] java.lang.IllegalStateException: boom",
+             "[2026-12-03T10:00:01.000]    ... 3 more", "not slurm at all")
+
+
+@pytest.mark.parametrize("name", ["slurmctld.log", "slurmd.n01.log", "app.log"])
+@pytest.mark.parametrize("seed", range(4))
+def test_slurm_chunks_give_the_rows_of_the_line_loop(name, seed):
+    rng = random.Random(seed)
+    lines = [rng.choice(SLURM_LINES).format(s=rng.randrange(10), ms=rng.randrange(1000),
+                                            msg=rng.choice(WORDS)) for _ in range(300)]
+    if seed:
+        for _ in range(seed * 2):
+            lines.insert(rng.randrange(300), rng.choice(SLURM_ODD))
+    data = ("\n".join(lines) + "\n").encode()
+    if seed == 3:
+        data = data.replace(b"\n", b"\r\n")
+    for step in (len(data), 997, 64):
+        out = []
+        for one_line in (True, False):
+            p = LogParser("slurm", hostname="me", tz="UTC", location="/var/log/" + name)
+            p._one_line = one_line
+            rows = []
+            for i in range(0, len(data), step):
+                rows.extend(p.feed(data[i:i + step]))
+            rows.extend(p.finish())
+            out.append((rows, p.safe_offset, p.entries, p.lines, p.no_host, p.unparsed))
+        assert out[0] == out[1], (name, seed, step)

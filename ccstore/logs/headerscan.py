@@ -1,0 +1,32 @@
+"""The headers of a chunk of lines of one format, for :class:`ccstore.logs.LogParser`:
+the choice of implementation.
+
+``ccstore.logs._headerscan`` (compiled) or ``ccstore.logs._pyheaderscan`` (its
+pure-Python twin), chosen as the line-protocol codec is (``CCSTORE_IMPL``, see
+:mod:`ccstore._impl`).
+"""
+from __future__ import annotations
+
+import types
+from typing import Callable, List, Optional
+
+from .. import _impl
+from ._pyheaderscan import SCANNED_FORMATS
+from .formats import Header
+
+__all__ = ["SCANNED_FORMATS", "IMPLEMENTATION", "chunk_headers", "get_implementation"]
+
+_COMPILED, _PURE, _WHAT = ("ccstore.logs._headerscan", "ccstore.logs._pyheaderscan",
+                           "headers scanner")
+
+
+def get_implementation(name: str) -> types.ModuleType:
+    """The module of implementation ``"python"`` or ``"cython"`` (ImportError when
+    the compiled one is asked for but not built)."""
+    return _impl.load(name, _COMPILED, _PURE, _WHAT)
+
+
+#: "cython" or "python": the implementation behind :func:`chunk_headers`
+IMPLEMENTATION, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
+#: ``chunk_headers(data, format, source=None) -> [header, ...] or None``
+chunk_headers: Callable[..., Optional[List[Header]]] = _module.chunk_headers

@@ -1,0 +1,290 @@
+"""``chunk_headers``: the headers of a chunk of lines of one format (Sandia/LANL syslog
+exports, BlueGene/L RAS, LANL HPC events, ``journalctl -o json``), both implementations.
+
+The pure-Python twin (the header functions of ``ccstore.logs.formats``) defines the
+result; the compiled scanner must give the same headers, and None, for every input.
+"""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_formats_archives import BGL, EXPORT_CASES, LANL_CASES
+from test_formats_chunks import SLURM_LINES, SLURM_ODD, WORDS
+from test_formats_chunks import sample as _sample
+
+from ccstore.logs import LogParser
+from ccstore.logs.clock import Clock
+from ccstore.logs.formats import SlurmFormat, header_function
+
+SETTINGS = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.function_scoped_fixture])
+FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm")
+#: the source argument of each format: Slurm's clock, daemon and host
+SRC = {"slurm": SlurmFormat(Clock("Europe/Berlin"), name="slurmd", host="n01")}
+
+
+def sample(fmt: str, n: int, rng: random.Random) -> list:
+    if fmt != "slurm":
+        return _sample(fmt, n, rng)
+    return [rng.choice(SLURM_LINES).format(s=rng.randrange(10), ms=rng.randrange(1000),
+                                           msg=rng.choice(WORDS)) for _ in range(n)]
+
+BGL_LINES = [BGL.format(alert=a, component=c, severity=s, msg=m)
+             for a, c, s, m in [("-", "KERNEL", "INFO", "cache parity error corrected"),
+                                ("KERNDTLB", "KERNEL", "FATAL", "data TLB error interrupt"),
+                                ("-", "APP", "FAILURE", ""), ("-", "MMCS", "ERRORx", "odd"),
+                                ("-", "KERNEL", "info", "lower case")]]
+LINES = {
+    "syslog_export": [c[0] for c in EXPORT_CASES] + [
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3 k[1]x: not a tag",
+        "- 1131566461 2005.11.09 dn3 Nov  9 12:01:01 a/b:c tag: host field with a colon",
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01x glued",
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3",
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3 k[1 2]: pid with a space",
+        "- 1131566461 2005.11.09 h\u00e9 Nov 9 12:01:01 h\u00e9/h\u00e9 k: unicode host",
+        "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01  two spaces",
+        "- 9999999999 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3 k: far epoch",
+        "- 1131566461 2005.11.09 dn3 Nov 123 12:01:01 dn3/dn3 k: three-digit day",
+        "Nov 22 08:40:01 a0001 sshd[42]: RFC 3164",
+    ],
+    "bgl": BGL_LINES + [
+        "- 1117838570 2005.06.03 R02 2005-02-30-15.42.50.675872 R02 RAS KERNEL INFO bad day",
+        "- 1117838570 2005.06.03 R02 2005-06-03-24.42.50.675872 R02 RAS KERNEL INFO bad hour",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.99.675872 R02 RAS KERNEL INFO sec 99",
+        "- 1117838570 2005.06.03 R02 2004-02-29-15.42.50.675872 R02 RAS KERNEL INFO leap",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO ",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO:x",
+        "- 1117838570 2005.06.03 R02 1905-06-03-15.42.50.675872 R02 RAS KERNEL INFO old",
+        "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02  RAS KERNEL INFO 2 sp",
+        "- 0000000001 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO far",
+        "- 1117838570 2005.06.03 R\u00e9 2005-06-03-15.42.50.675872 R\u00e9 RAS KERNEL INFO u",
+    ],
+    "lanl": [c[0] for c in LANL_CASES] + [
+        "1 n1 c s 1077804742 1", "1 n1 c s 1077804742 1 ", "1 n1 c s 1077804742 1x body",
+        "1 n1 c s 10778047420 1 epoch too long", "x n1 c s 1077804742 1 no id",
+        "1 n1  c s 1077804742 1 two spaces", "1 n\u00e9 c s 1077804742 1 unicode",
+        "1 n1 c s 1077804742 12345 flag",
+    ],
+    "journal_json": [
+        '{"__CURSOR": "s=1;i=2", "__REALTIME_TIMESTAMP": "1732264801000001", "_HOSTNAME": "n1",'
+        ' "PRIORITY": "3", "SYSLOG_IDENTIFIER": "sshd", "_PID": "42", "_SYSTEMD_UNIT": "u",'
+        ' "MESSAGE": "error: x"}',
+        '{ "__REALTIME_TIMESTAMP" : "1732264801000001" , "MESSAGE" : "spaces" }',
+        '{"__REALTIME_TIMESTAMP":"1732264801000001","_SOURCE_REALTIME_TIMESTAMP":"17322648",'
+        '"_COMM":"c","SYSLOG_IDENTIFIER":"","PRIORITY":"07","_PID":"","_HOSTNAME":""}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "a", "MESSAGE": "last wins"}',
+        '{"__REALTIME_TIMESTAMP": "", "_SOURCE_REALTIME_TIMESTAMP": "x1", "PRIORITY": "9"}',
+        '{"__REALTIME_TIMESTAMP": "99999999999999999", "MESSAGE": "beyond 64 bits"}',
+        '{"__REALTIME_TIMESTAMP": "9000000000000001", "MESSAGE": "just beyond"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "esc \\"q\\" \\n"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "caf\u00e9 \u2713"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": [104, 105], "PRIORITY": 3}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": null}',
+        '{"__CURSOR": "s=1", "MESSAGE": "no realtime"}',
+        '{"MESSAGE": "names \\"__CURSOR\\" in a value"}',
+        '{"MESSAGE": "neither"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "x"} trailing',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "x"}  ',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "x",}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001" "MESSAGE": "x"}',
+        '{"__REALTIME_TIMESTAMP": "1732264801000001", "MESSAGE": "unterminated}',
+        ' {"__REALTIME_TIMESTAMP": "1732264801000001"}',
+        '{}', '{', '[1, "__CURSOR"]',
+    ],
+    "slurm": list(SLURM_ODD) + [
+        "[2026-12-03T10:00:01.123] error: Node n01 not responding",
+        "[2026-12-03T10:00:01] [123.batch] debug2: x", "[2026-12-03T10:00:01] [1+2.0] x",
+        "[2026-12-03T10:00:01] [1+.0] odd step", "[2026-12-03T10:00:01] [1.] odd step",
+        "[2026-12-03T10:00:01] [x.batch] not a step", "[2026-12-03T10:00:01] [12] no dot",
+        "[2026-12-03T10:00:01.1234567891] ten digits", "[2026-12-03T10:00:01.] no digits",
+        "[2026-12-03T10:00:01.5Z] zulu", "[2026-12-03T10:00:01+01:00] zone",
+        "[2026-02-30T10:00:01] impossible date", "[2026-12-03T25:00:01] impossible hour",
+        "[2026-12-03T10:00:99] second 99", "[2026-12-03 10:00:01] space",
+        "[2026-12-03T10:00:01]no space", "[2026-12-03T10:00:01] ",
+        "[2026-12-03T10:00:01] debug5: deep", "[2026-12-03T10:00:01] debug6: too deep",
+        "[2026-12-03T10:00:01] error:no space", "[2026-12-03T10:00:01] error:",
+        "[2026-12-03T10:00:01] ERROR:   many spaces", "[2026-12-03T10:00:01] Fatal: x",
+        "[2026-12-03T10:00:01] averyveryverylongword: x", "[Dec 03 10:00:01.250] bsd",
+        "[2026-03-29T02:30:00] a time that does not exist in Berlin",
+        "[2026-10-25T02:30:00] a time that exists twice in Berlin",
+        "[2026-12-03T10:00:01] \u00e9t\u00e9 FATAL",
+    ],
+}
+
+
+def expected(fmt: str, lines: list):
+    header = SRC["slurm"].header if fmt == "slurm" else header_function(fmt)
+    hdrs = [header(line) for line in lines]
+    return None if None in hdrs else hdrs
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_example_lines(headers, fmt):
+    for line in LINES[fmt]:
+        got = headers.chunk_headers(line.encode(), fmt, SRC.get(fmt))
+        assert got == expected(fmt, [line]), line
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_chunks_of_the_test_lines(headers_impls, fmt):
+    py, cy = headers_impls
+    rng = random.Random(fmt)
+    lines = sample(fmt, 200, rng)
+    for k in range(20):
+        chunk = rng.sample(lines, 10)
+        if k % 2:
+            chunk.append(rng.choice(LINES[fmt]))
+        data = "\n".join(chunk).encode()
+        src = SRC.get(fmt)
+        assert cy.chunk_headers(data, fmt, src) == py.chunk_headers(data, fmt, src)
+    data = "\n".join(lines).encode()
+    assert cy.chunk_headers(data, fmt, SRC.get(fmt)) == expected(fmt, lines) is not None
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"a\r\nb", b"- 1 \x01", b"\xff\xfe", b"x\tb"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_odd_chunks(headers_impls, fmt, data):
+    py, cy = headers_impls
+    assert cy.chunk_headers(data, fmt, SRC.get(fmt)) == py.chunk_headers(data, fmt, SRC.get(fmt))
+
+
+def test_crlf_lines(headers_impls):
+    py, cy = headers_impls
+    data = "\r\n".join(c[0] for c in LANL_CASES).encode()
+    assert cy.chunk_headers(data, "lanl") == py.chunk_headers(data, "lanl") is not None
+
+
+# -------------------------------------------------------------------------- hypothesis
+_TOKEN = st.text(st.sampled_from("abcXYZ019-_:/@[]. \u00e9"), min_size=0, max_size=6)
+_ALERT = st.sampled_from(["-", "KERNDTLB", "ECC", "A_1", "a", "-x", ""])
+_EPOCH = st.sampled_from(["1131566461", "113156646", "11315664610", "9999999999",
+                          "0000000000", "1117838570"])
+_SEV = st.sampled_from(["INFO", "WARNING", "SEVERE", "FATAL", "FAILURE", "ERROR", "Info",
+                        "INFO:", ""])
+_STAMP = st.builds(lambda y, mo, d, h, mi, s: f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}.{mi:02d}."
+                   f"{s:02d}.675872", st.sampled_from([1969, 1970, 2004, 2005, 2200, 2201]),
+                   st.integers(0, 13), st.integers(0, 32), st.integers(0, 24),
+                   st.integers(0, 60), st.integers(0, 99))
+_SP = st.sampled_from([" ", " ", " ", "  "])
+
+
+@st.composite
+def archive_line(draw, fmt: str) -> str:
+    if fmt == "journal_json":
+        return draw(journal_line())
+    if fmt == "slurm":
+        return (draw(st.sampled_from(["[2026-12-03T10:00:01", "[2026-02-29T10:00:01",
+                                      "[2028-02-29T23:59:59", "[Dec 03 10:00:01", "2026"]))
+                + draw(st.sampled_from(["", ".1", ".123456789", ".1234567890", ".", "Z"]))
+                + draw(st.sampled_from(["] ", "]", "]  ", "+01:00] "]))
+                + draw(st.sampled_from(["", "[1.batch] ", "[1+2.x] ", "[1] ", "[.] ", "[1.b]"]))
+                + draw(st.sampled_from(["", "error: ", "debug3:  ", "Error:", "x1: ", "a: "]))
+                + draw(_TOKEN))
+    sp = draw(_SP)
+    if fmt == "lanl":
+        return sp.join([draw(st.sampled_from(["134681", "1", "x"])), draw(_TOKEN),
+                        draw(_TOKEN), draw(_TOKEN), draw(_EPOCH),
+                        draw(st.sampled_from(["1", "0", "12", "1x", ""]))]) + draw(
+            st.sampled_from(["", " ", " msg", "  msg"]))
+    prefix = (f"{draw(_ALERT)} {draw(_EPOCH)} {draw(st.sampled_from(['2005.11.09', '05.11.09']))}"
+              f"{sp}{draw(_TOKEN)} ")
+    if fmt == "bgl":
+        return (prefix + draw(_STAMP) + sp + draw(_TOKEN) + " RAS " + draw(_TOKEN) + " "
+                + draw(_SEV) + draw(st.sampled_from(["", " ", " msg ERROR", ":x"])))
+    day = draw(st.sampled_from(["9", " 9", "09", "123", ""]))
+    return (prefix + draw(st.sampled_from(["Nov", "nov", "NOV"])) + " " + day + " 12:01:01"
+            + draw(st.sampled_from(["", " ", "x", " dn3/dn3", " a/b:c", " @", " a@b"]))
+            + draw(st.sampled_from(["", " k:", " k[1]:", " k[1 2]:", " k[1]x:", " [1]:",
+                                    " a/b:", " k::"]))
+            + draw(st.sampled_from(["", " ", " msg", "  msg", ":x"])))
+
+
+_JKEYS = st.sampled_from(["__CURSOR", "__REALTIME_TIMESTAMP", "_SOURCE_REALTIME_TIMESTAMP",
+                          "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "_COMM", "_PID",
+                          "_SYSTEMD_UNIT", "_HOSTNAME", "OTHER", "_BOOT_ID"])
+_JVALUES = st.one_of(
+    st.sampled_from(["", "0", "3", "7", "8", "06", "1732264801000001", "17322648010000012345",
+                     "n001", "sshd", "x\u00e9", "a\"b", "9000000000000000"]),
+    st.text(max_size=8), st.integers(-3, 9), st.none(), st.lists(st.integers(0, 255),
+                                                                  max_size=3))
+
+
+@st.composite
+def journal_line(draw) -> str:
+    items = draw(st.lists(st.tuples(_JKEYS, _JVALUES), max_size=8))
+    if draw(st.booleans()):
+        items.insert(0, ("__REALTIME_TIMESTAMP", "1732264801000001"))
+    body = draw(st.sampled_from([", ", ",", " , "])).join(
+        json.dumps(k) + draw(st.sampled_from([": ", ":", " : "])) +
+        json.dumps(v, ensure_ascii=draw(st.booleans())) for k, v in items)
+    return draw(st.sampled_from(["{", "{ "])) + body + draw(st.sampled_from(["}", " }"]))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@SETTINGS
+@given(data=st.data())
+def test_generated_lines(headers_impls, fmt, data):
+    py, cy = headers_impls
+    lines = data.draw(st.lists(archive_line(fmt), min_size=1, max_size=4))
+    chunk = "\n".join(lines).encode()
+    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
+    for line in lines:  # alone too: a chunk is None as soon as one line is not in the format
+        one = line.encode()
+        assert cy.chunk_headers(one, fmt, SRC.get(fmt)) == py.chunk_headers(one, fmt, SRC.get(fmt))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@SETTINGS
+@given(data=st.data())
+def test_mutated_lines(headers_impls, fmt, data):
+    py, cy = headers_impls
+    line = bytearray(data.draw(st.sampled_from(LINES[fmt])).encode())
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(line)))
+        what = data.draw(st.sampled_from([b"", b" ", b"1", b"A", b":", b"/", b"[", b"]",
+                                          b"\n", b"\xc3\xa9", b"\t", b"-"]))
+        cut = data.draw(st.integers(0, 2))
+        line[pos:pos + cut] = what
+    chunk = bytes(line)
+    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@SETTINGS
+@given(chunk=st.binary(max_size=200))
+def test_arbitrary_bytes(headers_impls, fmt, chunk):
+    py, cy = headers_impls
+    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
+
+
+def test_compiled_header_scanner_is_used():
+    """CI must run the compiled scanner unless a pure-Python run was asked for."""
+    from twins import PYTHON_ONLY
+
+    from ccstore.logs import headerscan
+
+    assert headerscan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
+    assert LogParser("bgl")._chunk_headers is headerscan.chunk_headers
+    assert LogParser("slurm")._chunk_headers is headerscan.chunk_headers
+    assert headerscan.chunk_headers is headerscan.get_implementation(
+        headerscan.IMPLEMENTATION).chunk_headers
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_parser_rows_with_either_implementation(headers_impls, fmt):
+    data = ("\n".join(sample(fmt, 300, random.Random(5)) + LINES[fmt]) + "\n").encode()
+    out = []
+    for impl in headers_impls:
+        p = LogParser(fmt, hostname="me", tz="UTC", location="/x.log")
+        p._chunk_headers = impl.chunk_headers
+        rows = []
+        for i in range(0, len(data), 4096):
+            rows.extend(p.feed(data[i:i + 4096]))
+        out.append((rows + p.finish(), p.lines, p.unparsed, p.no_host))
+    assert out[0] == out[1]
