@@ -54,7 +54,7 @@ def timed(fn, repeat: int = 1) -> list:
     return out
 
 
-def measure_queries(store: "ccstore.Store", warmup: int = 0) -> None:
+def measure_queries(store: "ccstore.Store", warmup: int = 0, retention: bool = True) -> None:
     """The query targets on a filled store (SQLite or PostgreSQL), printed: one host
     for one hour, the first 100 full-text hits, count by loglevel over 24 h, and
     expiring the oldest hour of events while a writer keeps writing (the longest
@@ -77,6 +77,8 @@ def measure_queries(store: "ccstore.Store", warmup: int = 0) -> None:
     t = timed(lambda: store.count("alex", start=last - 86400, end=last), 10)
     print(f"count by loglevel over 24 h: p50 {statistics.median(t):.2f} ms "
           f"({store.count('alex', start=last - 86400, end=last)})", flush=True)
+    if not retention:
+        return
     stop = threading.Event()
     writing = threading.Event()
     waits = []
@@ -101,37 +103,60 @@ def measure_queries(store: "ccstore.Store", warmup: int = 0) -> None:
           f"concurrent write {max(waits) * 1000:.0f} ms over {len(waits)} writes", flush=True)
 
 
+def build(d: str, n: int, fulltext: bool, compact: bool) -> "ccstore.Store":
+    """Fill the store under ``d`` with ``n`` lines and seal it; printed: ingest rate,
+    peak RSS, the sealing left after ingest and the bytes per line."""
+    lp = os.path.join(d, "workload.lp")
+    size = write_file(lp, n)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    store = ccstore.open(os.path.join(d, "q.db"), fulltext=fulltext, retention="1h",
+                         **({"compact": True} if compact else {}))
+    t0 = time.perf_counter()
+    res = store.ingest(lp, cluster="alex")
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"ingest: {res.written:,} rows from {size / 1e6:.0f} MB in {dt:.1f} s "
+          f"({res.written / dt:,.0f} rows/s); peak RSS {rss:.0f} MB "
+          f"(before ingest {rss0:.0f} MB)")
+    # queries are measured on the stored lines, not beside the sealing of the
+    # last full segments (which ingest leaves to the background)
+    t0 = time.perf_counter()
+    store.flush()
+    print(f"sealing left after ingest: {time.perf_counter() - t0:.1f} s; "
+          f"{store.backend.stats()['bytes'] / res.written:.1f} bytes per line on disk",
+          flush=True)
+    os.remove(lp)
+    return store
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10_000_000)
     ap.add_argument("--fulltext", choices=("on", "off"), default="on")
-    ap.add_argument("--dir", default=None)
+    ap.add_argument("--dir", default=None,
+                    help="directory for the temporary store (removed at the end)")
+    ap.add_argument("--store", default=None,
+                    help="keep the filled store in this directory and reuse it when it "
+                         "is already there (retention, which changes it, is skipped)")
     ap.add_argument("--compact", action="store_true",
                     help="compact sealed segments (compressed blocks)")
     args = ap.parse_args(argv)
+    fulltext = args.fulltext == "on"
+    if args.store:
+        os.makedirs(args.store, exist_ok=True)
+        if os.path.exists(os.path.join(args.store, "q.db")):
+            store = ccstore.open(os.path.join(args.store, "q.db"), fulltext=fulltext,
+                                 retention="1h",
+                                 **({"compact": True} if args.compact else {}))
+        else:
+            store = build(args.store, args.n, fulltext, args.compact)
+        measure_queries(store, retention=False)
+        store.close()
+        return
     with tempfile.TemporaryDirectory(dir=args.dir) as d:
-        lp = os.path.join(d, "workload.lp")
-        size = write_file(lp, args.n)
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        store = ccstore.open(os.path.join(d, "q.db"), fulltext=args.fulltext == "on",
-                             retention="1h", **({"compact": True} if args.compact else {}))
-        t0 = time.perf_counter()
-        res = store.ingest(lp, cluster="alex")
-        dt = time.perf_counter() - t0
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"ingest: {res.written:,} rows from {size / 1e6:.0f} MB in {dt:.1f} s "
-              f"({res.written / dt:,.0f} rows/s); peak RSS {rss:.0f} MB "
-              f"(before ingest {rss0:.0f} MB)")
-        # queries are measured on the stored lines, not beside the sealing of the
-        # last full segments (which ingest leaves to the background)
-        t0 = time.perf_counter()
-        store.flush()
-        print(f"sealing left after ingest: {time.perf_counter() - t0:.1f} s; "
-              f"{store.backend.stats()['bytes'] / res.written:.1f} bytes per line on disk",
-              flush=True)
+        store = build(d, args.n, fulltext, args.compact)
         measure_queries(store)
         store.close()
-
 
 if __name__ == "__main__":
     main()

@@ -72,6 +72,9 @@ class QuerySpec:
     levels: Optional[TagCond] = None  # condition on LEVEL_TAG[kind] (has a column)
     tags: List[TagCond] = field(default_factory=list)
     text: Optional[str] = None
+    # substrings the message contains, each (case-sensitive): what a regular
+    # expression checked after the read requires
+    contains: Tuple[str, ...] = ()
     limit: Optional[int] = 1000
     order: str = "desc"
     after: Optional[Tuple[int, int]] = None  # (time, id) of the last record seen

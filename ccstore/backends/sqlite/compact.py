@@ -24,6 +24,7 @@ import apsw
 
 from ..base import SEALED
 from .blocks import COLUMNS, block_layout, decode_block, encode_block, make_dictionary
+from .fts import literals_query
 from .schema import quote_ident
 
 #: a block as stored: (rows, first host, last host, least time, greatest time, data,
@@ -42,6 +43,7 @@ _SCRATCH_INSERT = f"INSERT INTO s({', '.join(COLUMNS)}) VALUES({', '.join('?' * 
 _HOST_AT = COLUMNS.index("hostname")
 _TIME_AT = COLUMNS.index("time")
 _ID_AT = COLUMNS.index("id")
+_FIELD_AT = COLUMNS.index("field")
 _AT = {c: i for i, c in enumerate(COLUMNS)}
 _TIME_ID = operator.itemgetter(_TIME_AT, _ID_AT)
 #: a row of a block as a query selects it (``query.SELECT_COLUMNS``)
@@ -226,7 +228,11 @@ class CompactSteps:
                 for _ in hosts) + ")")
             for h in hosts:
                 args.extend((h, h))
-        terms = _block_terms(spec.text) if (spec.text is not None and seg.fts) else None
+        terms = None
+        if seg.fts:
+            parts = [_block_terms(t) for t in (spec.text, literals_query(spec.contains))
+                     if t is not None]
+            terms = " AND ".join(p for p in parts if p is not None) or None
         if terms is not None:
             bf = quote_ident(block_fts_table(seg.tbl))
             sql.append(f"AND (blk >> {FTS_GROUP_BITS}) IN "
@@ -275,6 +281,7 @@ class CompactSteps:
             conds.append((_AT["level"], frozenset(spec.levels.values), spec.levels.negate))
         if not all(type(x) is str for _, values, _ in conds for x in values):
             return None
+        literals = spec.contains
         start, end = bounds
         after = spec.after
         desc = spec.order == "desc"
@@ -297,6 +304,12 @@ class CompactSteps:
                 break
             if not ok:
                 continue
+            if literals:
+                v = r[_FIELD_AT]
+                if type(v) is not str:
+                    return None
+                if not all(lit in v for lit in literals):
+                    continue  # instr(field, lit) > 0 fails
             if after is not None:
                 key = (t, r[_ID_AT])
                 if (key >= after) if desc else (key <= after):

@@ -7,8 +7,10 @@ query's words as substrings.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional, Sequence
 
+from ...query.literals import literal_words
+from ...query.text import fts_term
 from ..fts5 import fts5_query
 from .schema import quote_ident
 
@@ -34,3 +36,14 @@ def _plain_terms(text: str) -> List[str]:
             continue
         words.append(tok.rstrip("*").lower())
     return [w for w in words if w]
+
+
+def literals_query(literals: Sequence[str]) -> Optional[str]:
+    """An FTS5 query that every message containing each of ``literals`` matches
+    (their words, :func:`~ccstore.query.literals.literal_words`), or None."""
+    terms = []
+    for lit in literals:
+        found = literal_words(lit)
+        if found is not None:
+            terms.append(fts_term(found[0].split(), found[1]))
+    return " AND ".join(terms) or None
