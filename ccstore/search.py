@@ -338,11 +338,13 @@ class Searcher:
             hi = push.end_ns if hi is None else min(hi, push.end_ns)
         check = None if p.residual is None else row_check(p.residual)
         specs: List[QuerySpec] = []
+        regexes = () if p.residual is None else message_regexes(p.residual)
         if not (lo is not None and hi is not None and lo >= hi):
             filters = push.store_filters()
             for kind in push.kind_list():
                 spec = self.ready(keyword_spec(kind, lo, hi, **filters))
                 spec.contains = tuple(sorted(push.contains))
+                spec.regex = regexes
                 if spec.clusters is None or spec.clusters:
                     specs.append(spec)
         return Selection(specs, check, lo, hi)
@@ -626,15 +628,24 @@ class Follower:
 _MESSAGE_AT = 12
 
 
+def _is_message_regex(node: Node) -> bool:
+    return isinstance(node, Regex) and node.field == "message" and not node.tag
+
+
+def message_regexes(residual: Node) -> Tuple[str, ...]:
+    """The regular expressions on the message that every match of ``residual`` meets
+    (its conjuncts), for the backend to test as it reads."""
+    items = residual.items if isinstance(residual, And) else (residual,)
+    return tuple(n.pattern for n in items if _is_message_regex(n))
+
+
 def row_check(residual: Node) -> Callable[[tuple], bool]:
     """The residual as a test of a backend result row.  Its regular expressions on
     the message run on the row's message itself, before (and mostly instead of)
     making the record that the rest of it is evaluated on."""
     items = residual.items if isinstance(residual, And) else (residual,)
-    searches = [re.compile(n.pattern).search for n in items
-                if isinstance(n, Regex) and n.field == "message" and not n.tag]
-    rest = [n for n in items
-            if not (isinstance(n, Regex) and n.field == "message" and not n.tag)]
+    searches = [re.compile(n.pattern).search for n in items if _is_message_regex(n)]
+    rest = [n for n in items if not _is_message_regex(n)]
     pred = compile_query(And(tuple(rest)) if len(rest) > 1 else rest[0]) if rest else None
     if not searches:
         assert pred is not None

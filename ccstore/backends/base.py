@@ -75,6 +75,9 @@ class QuerySpec:
     # substrings the message contains, each (case-sensitive): what a regular
     # expression checked after the read requires
     contains: Tuple[str, ...] = ()
+    # regular expressions (Python's) the message matches, each: a backend may test
+    # them as it reads (the caller checks them again)
+    regex: Tuple[str, ...] = ()
     limit: Optional[int] = 1000
     order: str = "desc"
     after: Optional[Tuple[int, int]] = None  # (time, id) of the last record seen

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import apsw
 
 from ..base import SEALED
 from .blocks import COLUMNS, block_layout, decode_block, encode_block, make_dictionary
-from .fts import literals_query
+from .fts import add_functions, literals_query, regex_search
 from .schema import quote_ident
 
 #: a block as stored: (rows, first host, last host, least time, greatest time, data,
@@ -204,6 +204,7 @@ class CompactSteps:
         if conn is None:
             conn = apsw.Connection(":memory:")
             conn.execute(_SCRATCH_DDL)
+            add_functions(conn)
             self._local.scratch = conn
             self._local.scratch_fts = False  # whether s_fts holds entries
         return conn
@@ -282,11 +283,15 @@ class CompactSteps:
         if not all(type(x) is str for _, values, _ in conds for x in values):
             return None
         literals = spec.contains
+        searches = [regex_search(p) for p in spec.regex]
         start, end = bounds
         after = spec.after
         desc = spec.order == "desc"
         out = []
-        for r in self._candidates(conn, seg, spec, bounds):
+        rows = self._candidates(conn, seg, spec, bounds)
+        if literals or searches:  # the message first: it turns most rows down
+            rows = [r for r in rows if _message_may_pass(r[_FIELD_AT], literals, searches)]
+        for r in rows:
             t = r[_TIME_AT]
             if type(t) is not int or type(r[_ID_AT]) is not int:
                 return None
@@ -304,12 +309,8 @@ class CompactSteps:
                 break
             if not ok:
                 continue
-            if literals:
-                v = r[_FIELD_AT]
-                if type(v) is not str:
-                    return None
-                if not all(lit in v for lit in literals):
-                    continue  # instr(field, lit) > 0 fails
+            if (literals or searches) and type(r[_FIELD_AT]) is not str:
+                return None
             if after is not None:
                 key = (t, r[_ID_AT])
                 if (key >= after) if desc else (key <= after):
@@ -342,6 +343,21 @@ class CompactSteps:
                                  + ("" if hi is None else " AND time < ?"),
                                  args).fetchone()[0]
         return n
+
+
+def _message_may_pass(v: Any, literals: Sequence[str],
+                      searches: Sequence[Callable[[str], Any]]) -> bool:
+    """False only when message ``v`` surely fails ``instr(field, lit) > 0`` for one of
+    ``literals`` or ``ccstore_regexp`` for one of ``searches``."""
+    if type(v) is not str:
+        return v is not None  # NULL fails both; other types: SQL decides
+    for lit in literals:
+        if lit not in v:
+            return False
+    for search in searches:
+        if search(v) is None:
+            return False
+    return True
 
 
 def _may_pass(t: Any, start: Optional[int], end: Optional[int]) -> bool:

@@ -17,7 +17,7 @@ import apsw
 
 from ...rows import NS_PER_S
 from ..base import SEALED, GroupKey, QuerySpec, TagCond
-from .fts import _plain_terms, literals_query
+from .fts import REGEXP, _plain_terms, literals_query
 from .schema import _IX, _NO_TIME, _SEG_FIELDS, _index_tables, _Segment, quote_ident
 
 SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
@@ -169,6 +169,9 @@ class QuerySteps:
             for lit in spec.contains:
                 conds.append("instr(field, ?) > 0")
                 args.append(lit)
+        for pattern in spec.regex:
+            conds.append(f"{REGEXP}(?, field)")
+            args.append(pattern)
         if with_after and spec.after is not None:
             t, i = spec.after
             op = "<" if spec.order == "desc" else ">"
