@@ -344,6 +344,7 @@ class Searcher:
             for kind in push.kind_list():
                 spec = self.ready(keyword_spec(kind, lo, hi, **filters))
                 spec.contains = tuple(sorted(push.contains))
+                spec.icontains = tuple(sorted(push.icontains))
                 spec.regex = regexes
                 if spec.clusters is None or spec.clusters:
                     specs.append(spec)

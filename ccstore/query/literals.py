@@ -4,8 +4,10 @@
 and returns the runs of literal characters that every match of ``re.search`` contains,
 case-sensitive: a store may leave out any message lacking one of them (a substring
 test, or the full-text index through :func:`literal_words`) and then run the regular
-expression on what is left only, with the same answers.  A pattern whose matches need
-no literal (``\\d+``, an alternation, ``(?i)`` anywhere) gives none: a full scan.
+expression on what is left only, with the same answers.  Where case is ignored
+(``(?i)``), the literals are compared in lower case, of ASCII letters that match no
+other letter only.  A pattern whose matches need no literal (``\\d+``, an
+alternation) gives none: a full scan.
 """
 from __future__ import annotations
 
@@ -30,51 +32,64 @@ _ATOMIC = getattr(_c, "ATOMIC_GROUP", None)
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
-def required_literals(pattern: str) -> Tuple[str, ...]:
+def required_literals(pattern: str, ignore_case: bool = False) -> Tuple[str, ...]:
     """Substrings that every match of ``re.search(pattern, s)`` contains (at most
-    :data:`MAX_LITERALS`, longest first; none when case is ignored or nothing is
-    required)."""
+    :data:`MAX_LITERALS`, longest first; none when nothing is required).
+
+    ``ignore_case``: instead, from the parts of the pattern where case is ignored,
+    substrings (in lower case) that every match contains but for the case of ASCII
+    letters.  Only ASCII other than ``i``, ``k`` and ``s`` counts there: each of
+    those three also matches a letter beyond ASCII (``ı``, ``İ``, the Kelvin sign,
+    ``ſ``), every other ASCII character just itself and its other case.
+    """
     try:
         parsed = _sre.parse(pattern)
     except (re.error, TypeError, ValueError):
         return ()
-    if parsed.state.flags & _c.SRE_FLAG_IGNORECASE:
-        return ()
-    out: List[str] = []
-    _walk(list(parsed), out)
+    out: List[Tuple[str, bool]] = []
+    _walk(list(parsed), bool(parsed.state.flags & _c.SRE_FLAG_IGNORECASE), out)
+    found = {lit.lower() if icase else lit for lit, icase in out if icase == ignore_case}
     kept: List[str] = []
-    for lit in sorted(set(out), key=lambda s: (-len(s), s)):
+    for lit in sorted(found, key=lambda s: (-len(s), s)):
         if not any(lit in k for k in kept):
             kept.append(lit)
     return tuple(kept[:MAX_LITERALS])
 
 
-def _walk(items: list, out: List[str]) -> None:
-    """Add the literal runs every match of the sequence ``items`` passes through."""
+#: ASCII characters that, with case ignored, match a character beyond ASCII
+_WIDE_CASE = frozenset(map(ord, "iksIKS"))
+
+
+def _walk(items: list, icase: bool, out: List[Tuple[str, bool]]) -> None:
+    """Add the literal runs every match of the sequence ``items`` passes through,
+    each with whether case is ignored there."""
     run: List[str] = []
 
     def flush() -> None:
         if run:
-            out.append("".join(run))
+            out.append(("".join(run), icase))
             run.clear()
 
     for op, av in items:
-        if op is _c.LITERAL and av and not 0xD800 <= av <= 0xDFFF:
+        if op is _c.LITERAL and av and not 0xD800 <= av <= 0xDFFF and (
+                not icase or (av < 128 and av not in _WIDE_CASE)):
             run.append(chr(av))
             continue
         # (a NUL, which PostgreSQL cannot hold, or a lone surrogate, which no text
-        # binds as, ends the run and is not required)
+        # binds as, ends the run and is not required; so does, where case is
+        # ignored, a character that matches more than itself and its ASCII case)
         flush()
         if op is _c.SUBPATTERN:
-            add_flags, sub = av[1], av[3]
-            if not add_flags & _c.SRE_FLAG_IGNORECASE:
-                _walk(list(sub), out)
+            add_flags, del_flags, sub = av[1], av[2], av[3]
+            inner = (icase or bool(add_flags & _c.SRE_FLAG_IGNORECASE)) and not (
+                del_flags & _c.SRE_FLAG_IGNORECASE)
+            _walk(list(sub), inner, out)
         elif op in _REPEATS:
             lo, _, sub = av
             if lo >= 1:
-                _walk(list(sub), out)
+                _walk(list(sub), icase, out)
         elif _ATOMIC is not None and op is _ATOMIC:
-            _walk(list(av), out)
+            _walk(list(av), icase, out)
         # anything else (classes, alternations, anchors, look-arounds, back
         # references) requires no literal of its own and ends the run
     flush()

@@ -65,7 +65,8 @@ class Pushdown:
     substrings the message contains, each (case-sensitive), which the regular
     expressions of the residual require (:mod:`.literals`): the store may narrow its
     read with them (``QuerySpec.contains``), the residual decides, so they are not
-    part of :meth:`as_node` or :meth:`store_filters`.
+    part of :meth:`as_node` or :meth:`store_filters`.  ``icontains``: the same in lower
+    case, contained but for the case of ASCII letters.
     """
 
     empty: bool = False
@@ -79,6 +80,7 @@ class Pushdown:
     tags_not: Mapping[str, FrozenSet[str]] = field(default_factory=dict)
     text: Optional[Node] = None
     contains: FrozenSet[str] = frozenset()
+    icontains: FrozenSet[str] = frozenset()
 
     # -------------------------------------------------------------- for the store
     def kind_list(self) -> Tuple[str, ...]:
@@ -227,7 +229,7 @@ def _meet(a: Pushdown, b: Pushdown) -> Pushdown:
     out = Pushdown(False, _inter(a.kinds, b.kinds), _inter(a.clusters, b.clusters), lo, hi,
                    _merge(a.columns, b.columns, "&"), _merge(a.exclude, b.exclude, "|"),
                    _merge(a.tags, b.tags, "&"), _merge(a.tags_not, b.tags_not, "|"), text,
-                   a.contains | b.contains)
+                   a.contains | b.contains, a.icontains | b.icontains)
     return EMPTY if _contradicts(out) else out
 
 
@@ -253,7 +255,7 @@ def _dims(p: Pushdown) -> List[Tuple[str, str]]:
     out += [("tag", k) for k in p.tags] + [("tagnot", k) for k in p.tags_not]
     if p.text is not None:
         out.append(("text", ""))
-    if p.contains:
+    if p.contains or p.icontains:
         out.append(("contains", ""))
     return out
 
@@ -287,7 +289,7 @@ def _join(a: Pushdown, b: Pushdown, a_exact: bool, b_exact: bool) -> Tuple[Pushd
     out = Pushdown(False, union(a.kinds, b.kinds), union(a.clusters, b.clusters), lo, hi,
                    both(a.columns, b.columns, "|"), both(a.exclude, b.exclude, "&"),
                    both(a.tags, b.tags, "|"), both(a.tags_not, b.tags_not, "&"), text,
-                   a.contains & b.contains)
+                   a.contains & b.contains, a.icontains & b.icontains)
     da, db = _dims(a), _dims(b)
     exact = a_exact and b_exact and da == db and len(da) <= 1
     if exact and da == [("time", "")]:
@@ -362,7 +364,8 @@ class _Approx:
         substrings (never exact: the expression itself stays in the residual)."""
         if node.tag or node.field != "message":
             return TOP
-        return Pushdown(contains=frozenset(required_literals(node.pattern)))
+        return Pushdown(contains=frozenset(required_literals(node.pattern)),
+                        icontains=frozenset(required_literals(node.pattern, True)))
 
     def eq(self, node: Eq) -> Tuple[Pushdown, bool]:
         f, values = node.field, node.values

@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 
 #: characters of messages and literals: ASCII letters, digits and separators, and
 #: letters where case folding and FTS5's tokens are not plain ASCII
-CHARS = "abxyzABXYZ019 .:-_/\"'\\()[]*+?|{}éÉſKµß\u0301\u00a0"
+CHARS = "abikxyzABKSXYZ019 .:-_/\"'\\()[]*+?|{}éÉſKıİµß\u0301\u00a0"
+#: letters that match an ASCII letter where case is ignored
+_WIDE = str.maketrans({"k": "\u212a", "K": "\u212a", "s": "\u017f", "S": "\u017f",
+                       "i": "\u0131", "I": "\u0130"})
 
 
 def _lit(ch: str):
@@ -66,7 +69,8 @@ def _extend(children):
         if kind == "(?P<g>":
             kind = "(?:"  # one name only once: plain group instead
         if kind == "(?i:":
-            e = e.swapcase() if e.isascii() else e
+            e = e.translate(_WIDE) if draw(st.booleans()) else (
+                e.swapcase() if e.isascii() else e)
         return f"{kind}{p})", e
 
     return st.one_of(st.lists(children, min_size=1, max_size=5).map(concat), alternation(),
@@ -83,6 +87,8 @@ def flagged(draw):
     """A pattern and an example, sometimes case-insensitive as a whole."""
     p, e = draw(pattern_examples)
     if draw(st.integers(0, 5)) == 0:
+        if draw(st.booleans()):
+            return "(?i)" + p, e.translate(_WIDE)
         return "(?i)" + p, e.swapcase() if e.isascii() else e
     return p, e
 

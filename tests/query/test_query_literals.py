@@ -13,6 +13,8 @@ from ccstore.query.text import contains, tokens
 
 from regexgen import flagged, message_for
 
+#: SQLite's lower(): ASCII letters only
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -22,12 +24,17 @@ def test_every_match_contains_the_literals_and_their_words(data):
     pattern, example = data.draw(flagged())
     rx = re.compile(pattern)
     literals = required_literals(pattern)
+    lowered = required_literals(pattern, ignore_case=True)
     for _ in range(4):
         msg = data.draw(message_for(example))
         if rx.search(msg) is None:
             continue
-        for lit in literals:
-            assert lit in msg, (pattern, msg, lit)
+        for lit in lowered:
+            assert lit in msg.translate(ASCII_LOWER), (pattern, msg, lit)
+            assert lit in msg.lower(), (pattern, msg, lit)
+        for lit in literals + lowered:
+            if lit in literals:
+                assert lit in msg, (pattern, msg, lit)
             words = literal_words(lit)
             if words is not None:
                 phrase, prefix = words
@@ -61,6 +68,19 @@ def test_words_of_a_literal_are_in_every_text_around_it(data):
 ])
 def test_literals(pattern, literals):
     assert required_literals(pattern) == literals
+
+
+@pytest.mark.parametrize("pattern, lowered", [
+    ("(?i)jobid: 4242[0-9]{2} ", ("d: 4242", "job")),
+    ("(?i)ERROR at", ("error at",)),
+    ("(?i)café", ("caf",)),
+    ("a(?i:bC)de", ("bc",)),
+    ("(?i)ab(?-i:XY)cd", ("ab", "cd")),
+    ("(?i)kiss", ()),
+    ("ERROR", ()),
+])
+def test_literals_ignoring_case(pattern, lowered):
+    assert required_literals(pattern, ignore_case=True) == lowered
 
 
 @pytest.mark.parametrize("literal, words", [

@@ -78,7 +78,7 @@ class QuerySteps:
             return None
         if "hostname" in spec.columns:
             return "host"
-        if spec.text is not None or (seg.fts and literals_query(spec.contains)):
+        if spec.text is not None or (seg.fts and literals_query(spec.literals)):
             return None  # the full-text index finds the rows
         if counting and not self._cuts(seg, spec):
             return None  # every row of the segment counts: a plain scan
@@ -160,14 +160,17 @@ class QuerySteps:
                 for word in _plain_terms(spec.text):
                     conds.append("instr(lower(field), ?) > 0")
                     args.append(word)
-        if spec.contains:
-            words = literals_query(spec.contains) if seg.fts and not seg.compact else None
+        if spec.contains or spec.icontains:
+            words = literals_query(spec.literals) if seg.fts and not seg.compact else None
             if words:  # the words of the literals narrow the read, instr decides
                 fq = quote_ident(seg.tbl + "_fts")
                 conds.append(f"id IN (SELECT rowid FROM {fq} WHERE {fq} MATCH ?)")
                 args.append(words)
             for lit in spec.contains:
                 conds.append("instr(field, ?) > 0")
+                args.append(lit)
+            for lit in spec.icontains:
+                conds.append("instr(lower(field), ?) > 0")
                 args.append(lit)
         for pattern in spec.regex:
             conds.append(f"{REGEXP}(?, field)")
