@@ -5,7 +5,9 @@ become a :class:`~ccstore.backends.base.QuerySpec` here.  A query string
 (:mod:`ccstore.query`) is parsed once, its ``job:`` filters resolved from the job
 events stored, and planned: the pushdown becomes one spec per kind, which the
 backend answers with its indexes, and the residual is checked in Python on each
-record the backend returns.  Times are :mod:`ccstore.timesyntax`'s everywhere, and
+record the backend returns.  Its regular expressions on the message, and the
+literals they require, go to the backend too, which may read only the rows that
+hold them.  Times are :mod:`ccstore.timesyntax`'s everywhere, and
 a bound covers its whole unit (``end=1740028021`` takes in that whole second).
 """
 from __future__ import annotations
