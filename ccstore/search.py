@@ -5,13 +5,16 @@ become a :class:`~ccstore.backends.base.QuerySpec` here.  A query string
 (:mod:`ccstore.query`) is parsed once, its ``job:`` filters resolved from the job
 events stored, and planned: the pushdown becomes one spec per kind, which the
 backend answers with its indexes, and the residual is checked in Python on each
-record the backend returns.  Times are :mod:`ccstore.timesyntax`'s everywhere, and
+record the backend returns.  Its regular expressions on the message, and the
+literals they require, go to the backend too, which may read only the rows that
+hold them.  Times are :mod:`ccstore.timesyntax`'s everywhere, and
 a bound covers its whole unit (``end=1740028021`` takes in that whole second).
 """
 from __future__ import annotations
 
 import heapq
 import operator
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import (Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
@@ -24,7 +27,7 @@ from .query import (Group, JobInfo, compile_query, find_job, from_result, group,
                     jobs_in, parse, plan, resolve)
 from .query.jobs import JOB_EVENT_NAMES
 from .query.nodes import FIELDS as QUERY_FIELDS
-from .query.nodes import Eq, Job, Node, walk
+from .query.nodes import And, Eq, Job, Node, Regex, walk
 from .query.text import fts_term, raw_tokens
 
 __all__ = ["Searcher", "Selection", "Hits", "Follower", "keyword_spec", "time_bounds",
@@ -245,10 +248,11 @@ def _value_getter(name: str) -> Callable[[Mapping[str, Any]], Optional[str]]:
 @dataclass
 class Selection:
     """A query ready to run: one spec per kind (none: nothing matches), the residual
-    check, and the time range ``[lo, hi)`` it covers (None: unbounded)."""
+    check of a backend result row, and the time range ``[lo, hi)`` it covers (None:
+    unbounded)."""
 
     specs: List[QuerySpec]
-    check: Optional[Callable[[Mapping[str, Any]], bool]]
+    check: Optional[Callable[[tuple], bool]]
     lo: Optional[int]
     hi: Optional[int]
 
@@ -334,12 +338,16 @@ class Searcher:
             lo = push.start_ns if lo is None else max(lo, push.start_ns)
         if push.end_ns is not None:
             hi = push.end_ns if hi is None else min(hi, push.end_ns)
-        check = None if p.residual is None else compile_query(p.residual)
+        check = None if p.residual is None else row_check(p.residual)
         specs: List[QuerySpec] = []
+        regexes = () if p.residual is None else message_regexes(p.residual)
         if not (lo is not None and hi is not None and lo >= hi):
             filters = push.store_filters()
             for kind in push.kind_list():
                 spec = self.ready(keyword_spec(kind, lo, hi, **filters))
+                spec.contains = tuple(sorted(push.contains))
+                spec.icontains = tuple(sorted(push.icontains))
+                spec.regex = regexes
                 if spec.clusters is None or spec.clusters:
                     specs.append(spec)
         return Selection(specs, check, lo, hi)
@@ -381,7 +389,7 @@ class Searcher:
                 bound = found[-1][3]
         return found
 
-    def _stream(self, spec: QuerySpec, check: Optional[Callable[[Mapping[str, Any]], bool]],
+    def _stream(self, spec: QuerySpec, check: Optional[Callable[[tuple], bool]],
                 order: str, after: Optional[Tuple[int, int]],
                 want: Optional[int]) -> Iterator[tuple]:
         """Matching rows of one spec in order, at most ``want``; read page by page
@@ -395,7 +403,7 @@ class Searcher:
         while True:
             rows = self.backend.query(spec)
             for r in rows:
-                if check is None or check(from_result(r)):
+                if check is None or check(r):
                     yield r
                     if left is not None:
                         left -= 1
@@ -617,6 +625,44 @@ class Follower:
         if rows:
             self.after = _ORDER_KEY(rows[-1])
         return rows, skipped
+
+
+#: the message in a backend result row
+_MESSAGE_AT = 12
+
+
+def _is_message_regex(node: Node) -> bool:
+    return isinstance(node, Regex) and node.field == "message" and not node.tag
+
+
+def message_regexes(residual: Node) -> Tuple[str, ...]:
+    """The regular expressions on the message that every match of ``residual`` meets
+    (its conjuncts), for the backend to test as it reads."""
+    items = residual.items if isinstance(residual, And) else (residual,)
+    return tuple(n.pattern for n in items if _is_message_regex(n))
+
+
+def row_check(residual: Node) -> Callable[[tuple], bool]:
+    """The residual as a test of a backend result row.  Its regular expressions on
+    the message run on the row's message itself, before (and mostly instead of)
+    making the record that the rest of it is evaluated on."""
+    items = residual.items if isinstance(residual, And) else (residual,)
+    searches = [re.compile(n.pattern).search for n in items if _is_message_regex(n)]
+    rest = [n for n in items if not _is_message_regex(n)]
+    pred = compile_query(And(tuple(rest)) if len(rest) > 1 else rest[0]) if rest else None
+    if not searches:
+        assert pred is not None
+        return lambda r: pred(from_result(r))
+
+    def check(r: tuple) -> bool:
+        v = r[_MESSAGE_AT]
+        if v is None:
+            return False
+        for search in searches:
+            if search(v) is None:
+                return False
+        return pred is None or pred(from_result(r))
+    return check
 
 
 def _clusters_named(tree: Node) -> List[str]:

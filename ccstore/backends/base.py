@@ -72,9 +72,22 @@ class QuerySpec:
     levels: Optional[TagCond] = None  # condition on LEVEL_TAG[kind] (has a column)
     tags: List[TagCond] = field(default_factory=list)
     text: Optional[str] = None
+    # substrings the message contains, each (case-sensitive): what a regular
+    # expression checked after the read requires
+    contains: Tuple[str, ...] = ()
+    # the same in lower case, contained but for the case of ASCII letters
+    icontains: Tuple[str, ...] = ()
+    # regular expressions (Python's) the message matches, each: a backend may test
+    # them as it reads (the caller checks them again)
+    regex: Tuple[str, ...] = ()
     limit: Optional[int] = 1000
     order: str = "desc"
     after: Optional[Tuple[int, int]] = None  # (time, id) of the last record seen
+
+    @property
+    def literals(self) -> Tuple[str, ...]:
+        """Every literal the message contains, ``icontains`` but for case."""
+        return self.contains + self.icontains
 
     @property
     def level_tag(self) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from .levels import spellings
+from .literals import required_literals
 from .nodes import (
     All,
     And,
@@ -60,7 +61,12 @@ class Pushdown:
 
     ``None`` (or an empty mapping) means no condition.  ``start_ns`` is inclusive,
     ``end_ns`` exclusive.  ``text`` is a tree of :class:`~.nodes.Text` nodes under
-    And/Or/Not, rendered as an FTS5 expression by :meth:`fts`.
+    And/Or/Not, rendered as an FTS5 expression by :meth:`fts`.  ``contains``:
+    substrings the message contains, each (case-sensitive), which the regular
+    expressions of the residual require (:mod:`.literals`): the store may narrow its
+    read with them (``QuerySpec.contains``), the residual decides, so they are not
+    part of :meth:`as_node` or :meth:`store_filters`.  ``icontains``: the same in lower
+    case, contained but for the case of ASCII letters.
     """
 
     empty: bool = False
@@ -73,6 +79,8 @@ class Pushdown:
     tags: Mapping[str, FrozenSet[str]] = field(default_factory=dict)
     tags_not: Mapping[str, FrozenSet[str]] = field(default_factory=dict)
     text: Optional[Node] = None
+    contains: FrozenSet[str] = frozenset()
+    icontains: FrozenSet[str] = frozenset()
 
     # -------------------------------------------------------------- for the store
     def kind_list(self) -> Tuple[str, ...]:
@@ -220,7 +228,8 @@ def _meet(a: Pushdown, b: Pushdown) -> Pushdown:
     text = b.text if a.text is None else a.text if b.text is None else and_(a.text, b.text)
     out = Pushdown(False, _inter(a.kinds, b.kinds), _inter(a.clusters, b.clusters), lo, hi,
                    _merge(a.columns, b.columns, "&"), _merge(a.exclude, b.exclude, "|"),
-                   _merge(a.tags, b.tags, "&"), _merge(a.tags_not, b.tags_not, "|"), text)
+                   _merge(a.tags, b.tags, "&"), _merge(a.tags_not, b.tags_not, "|"), text,
+                   a.contains | b.contains, a.icontains | b.icontains)
     return EMPTY if _contradicts(out) else out
 
 
@@ -246,6 +255,8 @@ def _dims(p: Pushdown) -> List[Tuple[str, str]]:
     out += [("tag", k) for k in p.tags] + [("tagnot", k) for k in p.tags_not]
     if p.text is not None:
         out.append(("text", ""))
+    if p.contains or p.icontains:
+        out.append(("contains", ""))
     return out
 
 
@@ -277,7 +288,8 @@ def _join(a: Pushdown, b: Pushdown, a_exact: bool, b_exact: bool) -> Tuple[Pushd
 
     out = Pushdown(False, union(a.kinds, b.kinds), union(a.clusters, b.clusters), lo, hi,
                    both(a.columns, b.columns, "|"), both(a.exclude, b.exclude, "&"),
-                   both(a.tags, b.tags, "|"), both(a.tags_not, b.tags_not, "&"), text)
+                   both(a.tags, b.tags, "|"), both(a.tags_not, b.tags_not, "&"), text,
+                   a.contains & b.contains, a.icontains & b.icontains)
     da, db = _dims(a), _dims(b)
     exact = a_exact and b_exact and da == db and len(da) <= 1
     if exact and da == [("time", "")]:
@@ -324,7 +336,9 @@ class _Approx:
             return (Pushdown(tags={LEVEL_TAG: values}) if values else EMPTY), True
         if isinstance(node, Time):
             return Pushdown(start_ns=node.lo, end_ns=node.hi), True
-        if isinstance(node, (Regex, Prefix, Exists)):
+        if isinstance(node, Regex):
+            return self.regex(node), False
+        if isinstance(node, (Prefix, Exists)):
             return TOP, False
         if isinstance(node, Job):
             raise ValueError(f"{node}: a job must be resolved to its hosts and time first "
@@ -344,6 +358,14 @@ class _Approx:
                 p, exact = _join(p, q, exact, e)
             return p, exact
         raise TypeError(f"not a query node: {node!r}")
+
+    def regex(self, node: Regex) -> Pushdown:
+        """What a regular expression on the message requires: its literals as
+        substrings (never exact: the expression itself stays in the residual)."""
+        if node.tag or node.field != "message":
+            return TOP
+        return Pushdown(contains=frozenset(required_literals(node.pattern)),
+                        icontains=frozenset(required_literals(node.pattern, True)))
 
     def eq(self, node: Eq) -> Tuple[Pushdown, bool]:
         f, values = node.field, node.values

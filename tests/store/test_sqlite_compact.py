@@ -267,3 +267,31 @@ def test_full_text_over_many_blocks(tmp_path):
     for name in names:
         conn.execute(f'INSERT INTO "{name}"("{name}") VALUES(\'integrity-check\')')
     conn.close()
+
+
+def test_host_reads_find_their_blocks_by_binary_search(tmp_path):
+    """A segment of many blocks: every host, and names between, before and after
+    them, reads what the row tables hold (rows without a host sort first)."""
+    text = "".join(
+        f'ccb,cluster=c,{f"hostname=h{(i * 7) % 40:02d}," if i % 13 else ""}loglevel=info '
+        f'log="line {i}" {T0 + i}\n' for i in range(3000))
+    stores = [ccstore.open(str(tmp_path / name), seal_rows=3000, retention=None, **opts)
+              for name, opts in (("plain.db", {}), ("compact.db", {"compact": True}))]
+    try:
+        for st in stores:
+            assert st.write(text).ok
+            st.flush()
+        conn = stores[1].backend._reader()
+        tbl = conn.execute("SELECT tbl FROM ccstore_segments WHERE compact=1").fetchone()[0]
+        assert conn.execute(f'SELECT count(*) FROM "{tbl}_b"').fetchone()[0] > 20
+        names = [f"h{i:02d}" for i in range(40)] + ["", "a", "h", "h05x", "h39", "i", "zz"]
+        for h in names:
+            for hosts in ([h], [h, "h17"]):
+                want, got = (
+                    [r.as_dict() for r in st.query("c", hosts=hosts, limit=None)]
+                    for st in stores)
+                assert got == want, hosts
+            assert stores[0].query("c", hosts=h, limit=None) or h not in names[:40]
+    finally:
+        for st in stores:
+            st.close()

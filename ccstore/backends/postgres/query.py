@@ -81,6 +81,12 @@ class QuerySteps:
         if text is not None:
             conds.append(text[0])
             args += text[1]
+        for lit in spec.contains:
+            conds.append(sql.SQL("strpos(field, %s) > 0"))
+            args.append(lit)
+        for lit in spec.icontains:
+            conds.append(sql.SQL("strpos(lower(field), %s) > 0"))
+            args.append(lit)
         if with_after and spec.after is not None:
             op = sql.SQL("<" if spec.order == "desc" else ">")
             conds.append(sql.SQL("(time, id) {} (%s, %s)").format(op))

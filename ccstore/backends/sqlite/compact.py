@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import operator
 import re
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import apsw
 
 from ..base import SEALED
 from .blocks import COLUMNS, block_layout, decode_block, encode_blocks, make_dictionary
+from .fts import add_functions, literals_query, regex_search
 from .schema import quote_ident
 
 #: a block as stored: (rows, first host, last host, least time, greatest time, data,
@@ -48,6 +49,7 @@ _SCRATCH_INSERT = f"INSERT INTO s({', '.join(COLUMNS)}) VALUES({', '.join('?' * 
 _HOST_AT = COLUMNS.index("hostname")
 _TIME_AT = COLUMNS.index("time")
 _ID_AT = COLUMNS.index("id")
+_FIELD_AT = COLUMNS.index("field")
 _AT = {c: i for i, c in enumerate(COLUMNS)}
 _TIME_ID = operator.itemgetter(_TIME_AT, _ID_AT)
 #: a row of a block as a query selects it (``query.SELECT_COLUMNS``)
@@ -247,11 +249,29 @@ class CompactSteps:
         row = conn.execute("SELECT data FROM ccstore_dicts WHERE seg=?", (seg_id,)).fetchone()
         return None if row is None else row[0]
 
+    def _segment_zdict(self, conn: apsw.Connection, seg: Any) -> Optional[bytes]:
+        """The preset dictionary of compacted ``seg``, kept once read: a segment's
+        blocks and dictionary never change once compacted, and ``last_id`` (its
+        rows' greatest id, ids being unique in a store) tells a segment from a later
+        one that took the same id."""
+        cache = self.__dict__.setdefault("_zdicts", {})
+        key = (seg.id, seg.last_id, seg.rows)
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        zdict = self._zdict(conn, seg.id)
+        if len(cache) >= _ZDICTS:
+            cache.pop(next(iter(cache)), None)
+        cache[key] = zdict
+        return zdict
+
     def _scratch(self) -> apsw.Connection:
         conn = getattr(self._local, "scratch", None)
         if conn is None:
             conn = apsw.Connection(":memory:")
             conn.execute(_SCRATCH_DDL)
+            add_functions(conn)
             self._local.scratch = conn
             self._local.scratch_fts = False  # whether s_fts holds entries
         return conn
@@ -261,7 +281,8 @@ class CompactSteps:
         """The rows of ``seg``'s blocks that may match ``spec`` (a superset), shaped as
         :data:`~.blocks.COLUMNS`."""
         start, end = bounds
-        sql = [f"SELECT blk, data FROM {quote_ident(block_table(seg.tbl))} WHERE 1"]
+        b = quote_ident(block_table(seg.tbl))
+        sql = [f"SELECT blk, data FROM {b} WHERE 1"]
         args: list = []
         if start is not None:
             sql.append("AND (tmax IS NULL OR tmax >= ?)")
@@ -276,14 +297,25 @@ class CompactSteps:
                 for _ in hosts) + ")")
             for h in hosts:
                 args.extend((h, h))
-        terms = _block_terms(spec.text) if (spec.text is not None and seg.fts) else None
+            if len(hosts) <= _SEARCHED_HOSTS:
+                # the blocks of these hosts, found by binary search: a scan of the
+                # block table would read every block
+                ranges = [_host_blocks(conn, b, h) for h in hosts]
+                sql.append("AND (" + " OR ".join("blk BETWEEN ? AND ?" for _ in ranges) + ")")
+                for r in ranges:
+                    args.extend(r)
+        terms = None
+        if seg.fts:
+            parts = [_block_terms(t) for t in (spec.text, literals_query(spec.literals))
+                     if t is not None]
+            terms = " AND ".join(p for p in parts if p is not None) or None
         if terms is not None:
             bf = quote_ident(block_fts_table(seg.tbl))
             sql.append(f"AND (blk >> {FTS_GROUP_BITS}) IN "
                        f"(SELECT rowid FROM {bf} WHERE {bf} MATCH ?)")
             args.append(terms)
         host_set = set(hosts) if hosts else None
-        zdict = self._zdict(conn, seg.id)
+        zdict = self._segment_zdict(conn, seg)
         out: List[tuple] = []
         for _, data in conn.execute(" ".join(sql), args).fetchall():
             rows = decode_block(data, host_set, zdict)
@@ -325,11 +357,18 @@ class CompactSteps:
             conds.append((_AT["level"], frozenset(spec.levels.values), spec.levels.negate))
         if not all(type(x) is str for _, values, _ in conds for x in values):
             return None
+        literals = spec.contains
+        lowered = spec.icontains
+        searches = [regex_search(p) for p in spec.regex]
         start, end = bounds
         after = spec.after
         desc = spec.order == "desc"
         out = []
-        for r in self._candidates(conn, seg, spec, bounds):
+        rows = self._candidates(conn, seg, spec, bounds)
+        if literals or lowered or searches:  # the message first: it turns most rows down
+            rows = [r for r in rows
+                    if _message_may_pass(r[_FIELD_AT], literals, lowered, searches)]
+        for r in rows:
             t = r[_TIME_AT]
             if type(t) is not int or type(r[_ID_AT]) is not int:
                 return None
@@ -347,6 +386,8 @@ class CompactSteps:
                 break
             if not ok:
                 continue
+            if (literals or lowered or searches) and type(r[_FIELD_AT]) is not str:
+                return None
             if after is not None:
                 key = (t, r[_ID_AT])
                 if (key >= after) if desc else (key <= after):
@@ -379,6 +420,59 @@ class CompactSteps:
                                  + ("" if hi is None else " AND time < ?"),
                                  args).fetchone()[0]
         return n
+
+
+def _message_may_pass(v: Any, literals: Sequence[str], lowered: Sequence[str],
+                      searches: Sequence[Callable[[str], Any]]) -> bool:
+    """False only when message ``v`` surely fails ``instr(field, lit) > 0`` for one of
+    ``literals``, ``instr(lower(field), lit) > 0`` for one of ``lowered`` (ASCII
+    letters map alike in both lower cases), or ``ccstore_regexp`` for one of
+    ``searches``."""
+    if type(v) is not str:
+        return v is not None  # NULL fails them all; other types: SQL decides
+    for lit in literals:
+        if lit not in v:
+            return False
+    if lowered:
+        low = v.lower()
+        for lit in lowered:
+            if lit not in low:
+                return False
+    for search in searches:
+        if search(v) is None:
+            return False
+    return True
+
+
+#: preset dictionaries of compacted segments kept in memory (32 KiB each at most)
+_ZDICTS = 256
+#: a read of at most this many hosts finds their blocks by binary search
+_SEARCHED_HOSTS = 16
+#: the first block of a block table ``{b}`` whose ``{col} {op} ?`` holds (a NULL
+#: counts as not), by binary search on its row ids, which follow the blocks'
+#: (hostname, time, id) order: one statement, a few pages read
+_BISECT = """
+WITH RECURSIVE s(lo, hi) AS (
+    SELECT 0, (SELECT coalesce(max(blk) + 1, 0) FROM {b})
+    UNION ALL
+    SELECT CASE WHEN (SELECT {col} {op} ?1 FROM {b} WHERE blk = (lo + hi) / 2)
+                THEN lo ELSE (lo + hi) / 2 + 1 END,
+           CASE WHEN (SELECT {col} {op} ?1 FROM {b} WHERE blk = (lo + hi) / 2)
+                THEN (lo + hi) / 2 ELSE hi END
+    FROM s WHERE lo < hi)
+SELECT lo FROM s WHERE lo >= hi
+"""
+
+
+def _host_blocks(conn: apsw.Connection, b: str, host: str) -> Tuple[int, int]:
+    """The row ids ``(first, last)`` of the blocks of block table ``b`` that may hold
+    rows of ``host`` (none: ``first > last``).  A block's host range is that of its
+    rows, and the blocks follow (hostname, time, id) order, so the blocks with
+    ``host_max >= host`` and ``host_min <= host`` are consecutive; a block of NULL
+    hosts (they sort first) holds no row of a host."""
+    first = conn.execute(_BISECT.format(b=b, col="host_max", op=">="), (host,)).fetchone()[0]
+    after = conn.execute(_BISECT.format(b=b, col="host_min", op=">"), (host,)).fetchone()[0]
+    return first, after - 1
 
 
 def _may_pass(t: Any, start: Optional[int], end: Optional[int]) -> bool:

@@ -9,6 +9,7 @@ from typing import Sequence
 
 import apsw
 
+from .fts import add_functions
 from .schema import _IX
 
 #: how often a read is started again after the schema changed under it
@@ -58,6 +59,7 @@ class Connections:
             # every segment a store usually holds
             conn = self._connect(statements=_READER_STATEMENTS, attach=True)
             conn.execute("PRAGMA query_only=1")
+            add_functions(conn)
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)

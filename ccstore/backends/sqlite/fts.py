@@ -7,8 +7,14 @@ query's words as substrings.
 """
 from __future__ import annotations
 
-from typing import List
+import functools
+import re
+from typing import Any, Callable, List, Optional, Sequence
 
+import apsw
+
+from ...query.literals import literal_words
+from ...query.text import fts_term
 from ..fts5 import fts5_query
 from .schema import quote_ident
 
@@ -34,3 +40,39 @@ def _plain_terms(text: str) -> List[str]:
             continue
         words.append(tok.rstrip("*").lower())
     return [w for w in words if w]
+
+
+def literals_query(literals: Sequence[str]) -> Optional[str]:
+    """An FTS5 query that every message containing each of ``literals`` matches
+    (their words, :func:`~ccstore.query.literals.literal_words`), or None."""
+    terms = []
+    for lit in literals:
+        found = literal_words(lit)
+        if found is not None:
+            terms.append(fts_term(found[0].split(), found[1]))
+    return " AND ".join(terms) or None
+
+
+#: the SQL function ``ccstore_regexp(pattern, value)``: whether Python's regular
+#: expression finds a match in a text value (NULL: no; another type: yes, the caller
+#: decides)
+REGEXP = "ccstore_regexp"
+
+
+@functools.lru_cache(maxsize=64)
+def regex_search(pattern: str) -> Callable[[str], Any]:
+    """``re.compile(pattern).search``, compiled once."""
+    return re.compile(pattern).search
+
+
+def _regexp(pattern: str, value: Any) -> int:
+    if value is None:
+        return 0
+    if type(value) is not str:
+        return 1
+    return 1 if regex_search(pattern)(value) is not None else 0
+
+
+def add_functions(conn: apsw.Connection) -> None:
+    """The SQL functions a read uses, on a reading connection."""
+    conn.create_scalar_function(REGEXP, _regexp, 2, deterministic=True)

@@ -17,7 +17,7 @@ import apsw
 
 from ...rows import NS_PER_S
 from ..base import SEALED, GroupKey, QuerySpec, TagCond
-from .fts import _plain_terms
+from .fts import REGEXP, _plain_terms, literals_query
 from .schema import _IX, _NO_TIME, _SEG_FIELDS, _index_tables, _Segment, quote_ident
 
 SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype",
@@ -27,7 +27,8 @@ SELECT_COLUMNS = ("id", "time", "timestamp", "name", "hostname", "type", "typeid
 class QuerySteps:
     """Queries and counts."""
 
-    def _segments(self, conn: apsw.Connection, spec: QuerySpec) -> List[_Segment]:
+    def _segments(self, conn: apsw.Connection, spec: QuerySpec,
+                  with_after: bool = False) -> List[_Segment]:
         sql = [f"SELECT {_SEG_FIELDS} FROM ccstore_segments WHERE kind=? AND rows > 0 "
                "AND tbl != ''"]
         args: list = [spec.kind]
@@ -40,6 +41,11 @@ class QuerySteps:
         if spec.end is not None:
             sql.append("AND min_time <= ?")
             args.append(spec.end)
+        if with_after and spec.after is not None:
+            # a page after a record: no segment lying wholly beyond it
+            sql.append("AND (min_time IS NULL OR min_time <= ?)" if spec.order == "desc"
+                       else "AND (max_time IS NULL OR max_time >= ?)")
+            args.append(spec.after[0])
         segs = [_Segment(*r[:3], bool(r[3]), *r[4:]) for r in conn.execute(" ".join(sql), args)]
         needed = {tc.key for tc in spec.tags if not tc.negate}
         if needed:  # a segment none of whose rows carries a tag asked for has no match
@@ -72,7 +78,7 @@ class QuerySteps:
             return None
         if "hostname" in spec.columns:
             return "host"
-        if spec.text is not None:
+        if spec.text is not None or (seg.fts and literals_query(spec.literals)):
             return None  # the full-text index finds the rows
         if counting and not self._cuts(seg, spec):
             return None  # every row of the segment counts: a plain scan
@@ -154,6 +160,21 @@ class QuerySteps:
                 for word in _plain_terms(spec.text):
                     conds.append("instr(lower(field), ?) > 0")
                     args.append(word)
+        if spec.contains or spec.icontains:
+            words = literals_query(spec.literals) if seg.fts and not seg.compact else None
+            if words:  # the words of the literals narrow the read, instr decides
+                fq = quote_ident(seg.tbl + "_fts")
+                conds.append(f"id IN (SELECT rowid FROM {fq} WHERE {fq} MATCH ?)")
+                args.append(words)
+            for lit in spec.contains:
+                conds.append("instr(field, ?) > 0")
+                args.append(lit)
+            for lit in spec.icontains:
+                conds.append("instr(lower(field), ?) > 0")
+                args.append(lit)
+        for pattern in spec.regex:
+            conds.append(f"{REGEXP}(?, field)")
+            args.append(pattern)
         if with_after and spec.after is not None:
             t, i = spec.after
             op = "<" if spec.order == "desc" else ">"
@@ -166,7 +187,7 @@ class QuerySteps:
 
     def _query(self, conn: apsw.Connection, spec: QuerySpec) -> List[tuple]:
         desc = spec.order == "desc"
-        segs = self._segments(conn, spec)
+        segs = self._segments(conn, spec, with_after=True)
         # visit the segments most likely to hold the first records first, and stop
         # once no remaining segment can beat the records already found
         segs.sort(key=(lambda s: -(s.max_time or 0)) if desc else (lambda s: s.min_time or 0))
