@@ -16,7 +16,7 @@ import warnings
 from types import ModuleType
 from typing import Optional, Tuple
 
-__all__ = ["IMPLEMENTATIONS", "choose", "load", "requested"]
+__all__ = ["IMPLEMENTATIONS", "Twin", "choose", "load", "requested"]
 
 #: the implementation names, pure-Python first
 IMPLEMENTATIONS = ("python", "cython")
@@ -47,8 +47,9 @@ def load(name: str, compiled: str, pure: str, what: str) -> ModuleType:
     raise ValueError(f"unknown implementation {name!r}: use 'python' or 'cython'")
 
 
-def choose(compiled: str, pure: str, what: str) -> Tuple[str, ModuleType]:
-    """``(name, module)`` of the implementation to use (see the module docstring)."""
+def choose(compiled: str, pure: str, what: str, stacklevel: int = 3) -> Tuple[str, ModuleType]:
+    """``(name, module)`` of the implementation to use (see the module docstring);
+    ``stacklevel``: of the warning when the twin stands in, as for ``warnings.warn``."""
     wanted = requested()
     if wanted is not None:
         return wanted, load(wanted, compiled, pure, what)
@@ -56,5 +57,21 @@ def choose(compiled: str, pure: str, what: str) -> Tuple[str, ModuleType]:
         return "cython", load("cython", compiled, pure, what)
     except ImportError as exc:
         warnings.warn(f"{exc}; using the pure-Python {what} (slower)", RuntimeWarning,
-                      stacklevel=3)
+                      stacklevel=stacklevel)
         return "python", load("python", compiled, pure, what)
+
+
+class Twin:
+    """A compiled module and its pure-Python twin (module names; ``what`` names their
+    subject in messages): ``name`` and ``module`` of the one in use (:func:`choose`),
+    and :meth:`get` for either."""
+
+    def __init__(self, compiled: str, pure: str, what: str) -> None:
+        self.compiled, self.pure, self.what = compiled, pure, what
+        # the warning points at the module that imported the one making this twin
+        self.name, self.module = choose(compiled, pure, what, stacklevel=4)
+
+    def get(self, name: str) -> ModuleType:
+        """The module of implementation ``"python"`` or ``"cython"`` (ImportError when
+        the compiled one is asked for but not built)."""
+        return load(name, self.compiled, self.pure, self.what)

@@ -9,7 +9,6 @@ rows of one group (``copy_group``) as it decodes them.
 """
 from __future__ import annotations
 
-import types
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 from .. import _impl
@@ -19,18 +18,13 @@ from ._pgcopyspec import COPY_SIGNATURE, COPY_TRAILER, DAY_NS
 __all__ = ["COPY_SIGNATURE", "COPY_TRAILER", "DAY_NS", "IMPLEMENTATION", "copy_binary",
            "decode_rows", "get_implementation"]
 
-_COMPILED, _PURE, _WHAT = ("ccstore.backends._pgcopy", "ccstore.backends._pypgcopy",
-                           "COPY encoder")
-
-
-def get_implementation(name: str) -> types.ModuleType:
-    """The module of implementation ``"python"`` or ``"cython"`` (ImportError when
-    the compiled one is asked for but not built)."""
-    return _impl.load(name, _COMPILED, _PURE, _WHAT)
-
-
+_TWIN = _impl.Twin("ccstore.backends._pgcopy", "ccstore.backends._pypgcopy",
+                   "COPY encoder")
+#: ``get_implementation(name)``: the module of implementation ``"python"`` or
+#: ``"cython"`` (ImportError when the compiled one is asked for but not built)
+get_implementation = _TWIN.get
 #: "cython" or "python": the implementation behind the functions below
-IMPLEMENTATION, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
+IMPLEMENTATION, _module = _TWIN.name, _TWIN.module
 #: ``copy_binary(rows, first_id=None, ints=0) -> bytes``: signature, tuples, trailer
 copy_binary: Callable[[Iterable[Sequence[Any]], Optional[int], int], bytes] = \
     _module.copy_binary

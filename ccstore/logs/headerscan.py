@@ -7,7 +7,6 @@ pure-Python twin), chosen as the line-protocol codec is (``CCSTORE_IMPL``, see
 """
 from __future__ import annotations
 
-import types
 from typing import Callable, List, Optional
 
 from .. import _impl
@@ -16,17 +15,12 @@ from .formats import Header
 
 __all__ = ["SCANNED_FORMATS", "IMPLEMENTATION", "chunk_headers", "get_implementation"]
 
-_COMPILED, _PURE, _WHAT = ("ccstore.logs._headerscan", "ccstore.logs._pyheaderscan",
-                           "headers scanner")
-
-
-def get_implementation(name: str) -> types.ModuleType:
-    """The module of implementation ``"python"`` or ``"cython"`` (ImportError when
-    the compiled one is asked for but not built)."""
-    return _impl.load(name, _COMPILED, _PURE, _WHAT)
-
-
+_TWIN = _impl.Twin("ccstore.logs._headerscan", "ccstore.logs._pyheaderscan",
+                   "headers scanner")
+#: ``get_implementation(name)``: the module of implementation ``"python"`` or
+#: ``"cython"`` (ImportError when the compiled one is asked for but not built)
+get_implementation = _TWIN.get
 #: "cython" or "python": the implementation behind :func:`chunk_headers`
-IMPLEMENTATION, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
+IMPLEMENTATION, _module = _TWIN.name, _TWIN.module
 #: ``chunk_headers(data, format, source=None) -> [header, ...] or None``
 chunk_headers: Callable[..., Optional[List[Header]]] = _module.chunk_headers

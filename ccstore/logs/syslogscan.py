@@ -6,25 +6,19 @@ pure-Python twin), chosen as the line-protocol codec is (``CCSTORE_IMPL``, see
 """
 from __future__ import annotations
 
-import types
 from typing import Callable, List, Mapping, Optional, Tuple
 
 from .. import _impl
 
 __all__ = ["IMPLEMENTATION", "get_implementation", "syslog_chunk"]
 
-_COMPILED, _PURE, _WHAT = ("ccstore.logs._syslogscan", "ccstore.logs._pysyslogscan",
-                           "syslog fast path")
-
-
-def get_implementation(name: str) -> types.ModuleType:
-    """The module of implementation ``"python"`` or ``"cython"`` (ImportError when
-    the compiled one is asked for but not built)."""
-    return _impl.load(name, _COMPILED, _PURE, _WHAT)
-
-
+_TWIN = _impl.Twin("ccstore.logs._syslogscan", "ccstore.logs._pysyslogscan",
+                   "syslog fast path")
+#: ``get_implementation(name)``: the module of implementation ``"python"`` or
+#: ``"cython"`` (ImportError when the compiled one is asked for but not built)
+get_implementation = _TWIN.get
 #: "cython" or "python": the implementation behind :func:`syslog_chunk`
-IMPLEMENTATION, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
+IMPLEMENTATION, _module = _TWIN.name, _TWIN.module
 #: ``syslog_chunk(data, name, othertags, bsd) -> (rows, last_explicit) or None``
 syslog_chunk: Callable[[bytes, str, Mapping[str, str], Mapping[str, Optional[int]]],
                        Optional[Tuple[List[tuple], bool]]] = _module.syslog_chunk

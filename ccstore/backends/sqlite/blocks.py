@@ -26,7 +26,6 @@ compresses each block here.
 """
 from __future__ import annotations
 
-import types
 import zlib
 from typing import Any, Callable, Container, List, Optional, Sequence
 
@@ -43,19 +42,14 @@ LEVEL = 6
 #: bytes of a segment's preset dictionary (zlib uses at most 32 KiB)
 DICTIONARY_BYTES = 32768
 
-_COMPILED, _PURE, _WHAT = ("ccstore.backends.sqlite._blocks", "ccstore.backends.sqlite._pyblocks",
-                           "block codec")
-
-
-def get_implementation(name: str) -> types.ModuleType:
-    """The module of implementation ``"python"`` or ``"cython"`` (ImportError when
-    the compiled one is asked for but not built)."""
-    return _impl.load(name, _COMPILED, _PURE, _WHAT)
-
-
+_TWIN = _impl.Twin("ccstore.backends.sqlite._blocks", "ccstore.backends.sqlite._pyblocks",
+                   "block codec")
+#: ``get_implementation(name)``: the module of implementation ``"python"`` or
+#: ``"cython"`` (ImportError when the compiled one is asked for but not built)
+get_implementation = _TWIN.get
 #: "cython" or "python": the implementation behind :func:`block_layout` and
 #: :func:`rows_of_layout`
-IMPLEMENTATION, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
+IMPLEMENTATION, _module = _TWIN.name, _TWIN.module
 #: ``block_layout(rows) -> bytes``: rows shaped as :data:`COLUMNS` (values past
 #: those ignored) -> a block's layout, uncompressed
 block_layout: Callable[[Sequence[Sequence[Any]]], bytes] = _module.block_layout
