@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 import zlib
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -154,17 +154,23 @@ def store_files(path: str) -> Dict[str, int]:
             if f.startswith(base)}
 
 
-def measure(path: str, data: List[bytes], fulltext: bool, compact: bool = False,
-            seal_rows: int = 65536) -> dict:
-    """Store ``data`` (line-protocol chunks), seal what is full, close; sizes."""
-    store = ccstore.open(path, fulltext=fulltext, retention=None, compact=compact,
-                         seal_rows=seal_rows)
+def fill(store: ccstore.Store, data: List[bytes]) -> Tuple[int, float]:
+    """Write ``data`` (line-protocol chunks) and seal what is full: ``(rows written,
+    seconds)``."""
     t0 = time.perf_counter()
     written = 0
     for chunk in data:
         written += store.write(chunk).written
     store.flush()
-    seconds = time.perf_counter() - t0
+    return written, time.perf_counter() - t0
+
+
+def measure(path: str, data: List[bytes], fulltext: bool, compact: bool = False,
+            seal_rows: int = 65536) -> dict:
+    """Store ``data`` (line-protocol chunks), seal what is full, close; sizes."""
+    store = ccstore.open(path, fulltext=fulltext, retention=None, compact=compact,
+                         seal_rows=seal_rows)
+    written, seconds = fill(store, data)
     stats = store.backend.stats()
     open_rows = sum(k["rows"] for k in stats["kinds"].values()) - _sealed_rows(store)
     free = stats.get("free_bytes", 0)
@@ -206,12 +212,7 @@ def measure_postgres(server, data: List[bytes], fulltext: bool, toast: str,
     store = ccstore.open(url, fulltext=fulltext, retention=None, seal_rows=seal_rows,
                          toast_compression=toast)
     try:
-        t0 = time.perf_counter()
-        written = 0
-        for chunk in data:
-            written += store.write(chunk).written
-        store.flush()
-        seconds = time.perf_counter() - t0
+        written, seconds = fill(store, data)
         stats = store.backend.stats()
         size = store.backend.used_bytes()
         used_toast = stats["toast_compression"]

@@ -11,7 +11,8 @@ has ``max_inflight`` hand-overs waiting for their commit is not read further: th
 kernel's buffers fill and the sender waits (backpressure, nothing dropped).  UDP cannot
 wait: a datagram that arrives while ``max_pending`` messages wait is dropped and
 counted (``lost``), and the datagrams the kernel dropped because the socket's buffer was
-full are read from ``/proc/net/udp`` (``kernel_drops``, Linux).  Configuration: ``docs/server.md``; design: ``docs/design/logs.md``.
+full are read from ``/proc/net/udp`` (``kernel_drops``, Linux).  Configuration:
+``docs/server.md``; design: ``docs/design/logs.md``.
 """
 from __future__ import annotations
 
