@@ -74,6 +74,11 @@ _HIT_WORDS = (
 )
 _HIT_RES = tuple((re.compile("(?:%s)(?![\\w.-])" % "|".join(words)), level)
                  for words, level in _HIT_WORDS)
+#: the error reports of HPC software: a message that holds one within its first
+#: _LEVEL_WINDOW characters is an error whatever level the line states (NVIDIA's
+#: driver logs its Xid reports at kern.warning)
+_HPC_ERROR_WORDS = ("LustreError", "LNetError", "Xid")
+_HPC_ERROR_RE = re.compile("(?:%s)(?![\\w.-])" % "|".join(_HPC_ERROR_WORDS))
 _KV_RE = re.compile(r"l(?:evel|vl)=[\"']?([A-Za-z]+[1-5]?)")
 _LEVEL_WINDOW = 80
 

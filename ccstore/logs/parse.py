@@ -70,9 +70,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..rows import _NON_OTHER, NS_PER_S, Row, RowBatch, othertags_json
 from . import formats as _formats
-from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS,
-                       _PRI_LEVEL, LOGLEVELS, _body_hits, _clean_text, _frac_ns,
-                       _level_hits, _token_level, normalize_level)
+from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _HPC_ERROR_RE, _LEVEL_START_RE,
+                       _LEVEL_WINDOW, _LEVELS, _PRI_LEVEL, LOGLEVELS, _body_hits, _clean_text,
+                       _frac_ns, _level_hits, _token_level, normalize_level)
 from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
 from .formats import (UNPARSED_TAGS, Header, JournalExportReader, json_object,
                       structured_data_tags)
@@ -295,6 +295,9 @@ class LogParser:
 
     def feed(self, data: bytes) -> List[Row]:
         """Parse the complete lines of ``data`` (appended to earlier input)."""
+        return _hpc_errors(self._feed(data))
+
+    def _feed(self, data: bytes) -> List[Row]:
         if self._sniffing:
             head = self._buf + data if self._buf else data
             if b"\n" in head or len(head) > self.max_line:
@@ -341,10 +344,13 @@ class LogParser:
             out.extend(rows)
         if run:
             out.extend(self.feed(b"\n".join(run) + b"\n") + self.flush())
-        return out
+        return _hpc_errors(out)  # a message's later lines were joined to it
 
     def flush(self) -> List[Row]:
         """Emit the pending entry (the stream went idle); a partial line stays."""
+        return _hpc_errors(self._flush())
+
+    def _flush(self) -> List[Row]:
         out: List[Row] = []
         if self._pend is not None:
             t, name, host, level, _, body, more, _, tags = self._pend
@@ -359,6 +365,9 @@ class LogParser:
 
     def finish(self) -> List[Row]:
         """End of input: the partial last line counts as a line; emit everything."""
+        return _hpc_errors(self._finish())
+
+    def _finish(self) -> List[Row]:
         if self._sniffing and self._buf:
             self._sniff(self._buf + b"\n")
         if self._journal is not None:
@@ -814,6 +823,22 @@ _SUFFIX_BODIES = ("syslog_export", "bgl", "lanl", "slurm")
 #: of those, the ones whose message may continue an entry (a stack trace): a chunk with
 #: such a line goes to the line loop
 _CONT_BODIES = ("slurm",)
+
+
+def _hpc_errors(rows: List[Row]) -> List[Row]:
+    """``rows``, each whose message reports an error of HPC software within its first
+    ``_LEVEL_WINDOW`` characters (:data:`~._grammar._HPC_ERROR_RE`) made an error,
+    level and ``loglevel`` tag, whatever level its line stated.  Every way a parser
+    emits rows ends here, so the formats and both fast paths agree."""
+    search = _HPC_ERROR_RE.search
+    for i, r in enumerate(rows):
+        msg = r[9]
+        if (r[10] != "error" and ("Xid" in msg or "Error" in msg)
+                and search(msg, 0, _LEVEL_WINDOW)):
+            tags = json.loads(r[8])
+            tags["loglevel"] = "error"
+            rows[i] = r[:8] + (othertags_json(tags), msg, "error")
+    return rows
 
 
 def _tags_template(tags: Mapping[str, Optional[str]]) -> Tuple[str, Tuple[str, ...]]:

@@ -2,6 +2,8 @@
 LANL HPC event logs; and the level words of HPC software."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from lfutil import NS, as_dict, utc
 
@@ -225,6 +227,45 @@ def test_hpc_level_errors(message, syslog):
 ])
 def test_hpc_level_not_errors(message, syslog):
     assert hpc_levels(message, syslog) == ["info", "info", "info"]
+
+
+@pytest.mark.parametrize("pri, message, level", [
+    # a stated severity below error gives way to an error report of HPC software
+    (12, "NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.", "error"),
+    (14, "LustreError: 11-0: lustre-MDT0000-mdc: operation mds_connect failed", "error"),
+    (15, "LNetError: 120-3: Refusing connection from 10.1.1.1", "error"),
+    (11, "NVRM: Xid (PCI:0000:3b:00): 79", "error"),
+    # not one: beyond the first 80 characters, a longer word, other words
+    (12, "x" * 80 + " NVRM: Xid (PCI:0000:3b:00): 79", "warn"),
+    (12, "NVRM: Xidian (PCI:0000:3b:00): 79", "warn"),
+    (14, "Lustre: lustre-OST0001: Connection restored", "info"),
+    (14, "java.lang.OutOfMemoryError: Java heap space", "info"),
+])
+def test_hpc_errors_outrank_a_stated_level(pri, message, level, syslog):
+    line = f"<{pri}>Nov 22 08:40:01 n1 kernel: {message}".encode()
+    for columnar in (True, False):
+        for tail in (b"", b"\n<14>Nov 22 08:40:02 n1 app: next\n"):  # emitted by finish, feed
+            p = LogParser("syslog", hostname="me", tz="UTC", reference_time=1132000000)
+            p._chunk_parser = syslog.syslog_chunk
+            p._columnar = columnar
+            rows = p.feed(line + tail)
+            row = rows[0] if tail else (rows + p.finish())[0]
+            assert (row[10], json.loads(row[8])["loglevel"]) == (level, level), columnar
+            assert row[9] == message
+    # the syslog receiver's way: whole messages; the report on a message's second line
+    p = LogParser("auto", hostname="me", name="syslog", sniff=False)
+    (row,) = p.messages([f"<{pri}>Nov 22 08:40:01 n1 kernel: GPU report\n{message}".encode()])
+    assert row[10] == level and row[9] == "GPU report\n" + message
+
+
+def test_hpc_errors_outrank_journald_priority():
+    p = LogParser("journal_json", hostname="me")
+    rows = p.feed(json.dumps({"__REALTIME_TIMESTAMP": "1764756000000000", "_HOSTNAME": "n1",
+                              "PRIORITY": "4", "SYSLOG_IDENTIFIER": "kernel",
+                              "MESSAGE": "NVRM: Xid (PCI:0000:3b:00): 48, DBE"}).encode()
+                  + b"\n") + p.finish()
+    assert [(r[3], r[10]) for r in rows] == [("n1", "error")]
+    assert json.loads(rows[0][8])["loglevel"] == "error"
 
 
 def hpc_levels(message, impl):
