@@ -70,9 +70,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..rows import _NON_OTHER, NS_PER_S, Row, RowBatch, othertags_json
 from . import formats as _formats
-from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _HPC_ERROR_RE, _LEVEL_START_RE,
-                       _LEVEL_WINDOW, _LEVELS, _PRI_LEVEL, LOGLEVELS, _body_hits, _clean_text,
-                       _frac_ns, _level_hits, _token_level, normalize_level)
+from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _HPC_ERROR_RE, _HPC_ERROR_WORDS,
+                       _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS, _PRI_LEVEL, LOGLEVELS,
+                       _body_hits, _clean_text, _frac_ns, _level_hits, _token_level,
+                       normalize_level)
 from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
 from .formats import (UNPARSED_TAGS, Header, JournalExportReader, json_object,
                       structured_data_tags)
@@ -221,6 +222,9 @@ class LogParser:
         #: whether the format is still to be told from the first lines (``auto``)
         self._sniffing = format == "auto" and sniff
         self._buf = b""
+        #: input fed so far may hold an error report of HPC software in rows not
+        #: emitted yet (see :func:`_hpc_errors`)
+        self._hpc = False
         #: end of the lines consumed so far
         self.offset = offset
         #: time (ns) of the latest entry, used for lines without a timestamp
@@ -295,7 +299,14 @@ class LogParser:
 
     def feed(self, data: bytes) -> List[Row]:
         """Parse the complete lines of ``data`` (appended to earlier input)."""
-        return _hpc_errors(self._feed(data))
+        seam = self._buf[-10:] + data[:10]  # a word cut between the last feed and this
+        hpc = self._hpc or any(w in data or w in seam for w in _HPC_ERROR_BYTES)
+        rows = self._feed(data)
+        if not hpc and self._journal is None:  # (the export reader keeps its own buffer)
+            return rows
+        # rows still to come may hold what was fed: a partial line, a pending entry
+        self._hpc = bool(self._buf) or self._pend is not None
+        return _hpc_errors(rows)
 
     def _feed(self, data: bytes) -> List[Row]:
         if self._sniffing:
@@ -825,20 +836,32 @@ _SUFFIX_BODIES = ("syslog_export", "bgl", "lanl", "slurm")
 _CONT_BODIES = ("slurm",)
 
 
+_HPC_ERROR_BYTES = tuple(w.encode() for w in _HPC_ERROR_WORDS)
+
+
 def _hpc_errors(rows: List[Row]) -> List[Row]:
     """``rows``, each whose message reports an error of HPC software within its first
     ``_LEVEL_WINDOW`` characters (:data:`~._grammar._HPC_ERROR_RE`) made an error,
     level and ``loglevel`` tag, whatever level its line stated.  Every way a parser
     emits rows ends here, so the formats and both fast paths agree."""
     search = _HPC_ERROR_RE.search
-    for i, r in enumerate(rows):
+    for i in [i for i, r in enumerate(rows) if "Xid" in r[9] or "Error" in r[9]]:
+        r = rows[i]
         msg = r[9]
-        if (r[10] != "error" and ("Xid" in msg or "Error" in msg)
-                and search(msg, 0, _LEVEL_WINDOW)):
-            tags = json.loads(r[8])
-            tags["loglevel"] = "error"
-            rows[i] = r[:8] + (othertags_json(tags), msg, "error")
+        if r[10] != "error" and search(msg, 0, _LEVEL_WINDOW):
+            tags = _HPC_ERROR_TAGS.get(r[8])
+            if tags is None:  # a row's tags, as an error's: made once per tag set
+                if len(_HPC_ERROR_TAGS) > 4096:
+                    _HPC_ERROR_TAGS.clear()
+                d = json.loads(r[8])
+                d["loglevel"] = "error"
+                tags = _HPC_ERROR_TAGS[r[8]] = othertags_json(d)
+            rows[i] = r[:8] + (tags, msg, "error")
     return rows
+
+
+#: othertags JSON -> the same with ``loglevel`` error (:func:`_hpc_errors`)
+_HPC_ERROR_TAGS: Dict[str, str] = {}
 
 
 def _tags_template(tags: Mapping[str, Optional[str]]) -> Tuple[str, Tuple[str, ...]]:

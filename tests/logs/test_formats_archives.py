@@ -258,6 +258,18 @@ def test_hpc_errors_outrank_a_stated_level(pri, message, level, syslog):
     assert row[10] == level and row[9] == "GPU report\n" + message
 
 
+@pytest.mark.parametrize("columnar", [True, False])
+def test_hpc_errors_fed_in_pieces(columnar, syslog):
+    """A report whose row is emitted by a later feed, which holds no such word."""
+    p = LogParser("syslog", hostname="me", tz="UTC", reference_time=1132000000)
+    p._chunk_parser = syslog.syslog_chunk
+    p._columnar = columnar
+    rows = p.feed(b"<12>Nov 22 08:40:01 n1 kernel: NVRM: X")
+    rows += p.feed(b"id (PCI:0000:3b:00): 79\n")
+    rows += p.feed(b"<14>Nov 22 08:40:02 n1 app: next\n<14>Nov 22 08:40:03 n1 app: last\n")
+    assert [r[10] for r in rows[:2]] == ["error", "info"]
+
+
 def test_hpc_errors_outrank_journald_priority():
     p = LogParser("journal_json", hostname="me")
     rows = p.feed(json.dumps({"__REALTIME_TIMESTAMP": "1764756000000000", "_HOSTNAME": "n1",
