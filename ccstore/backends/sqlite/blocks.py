@@ -4,8 +4,12 @@ A compacted segment keeps its rows, sorted by (hostname, time, id), in blocks.  
 block holds each column apart: ids and times as 64-bit differences, ``timestamp``
 left out where it is the second of ``time``, low-cardinality columns (hostname,
 name, type, ..., tags, level) as a dictionary of their values and an index per row,
-texts as one string and their lengths; the whole is compressed with zlib, with a
-preset dictionary per segment (:func:`make_dictionary`).  Values
+texts as one string and their lengths; the whole is compressed with one
+dictionary per segment (:func:`segment_dictionary`): zstd with a dictionary trained
+on the segment's blocks, or zlib with a preset dictionary where zstandard is missing
+or the training fails, and in the segments written before zstd.  The dictionary's
+kind says the codec of the segment's blocks, and a zstd frame and a zlib stream
+begin differently, so :func:`decode_block` reads both.  Values
 keep their SQLite type (NULL, integer, real, text, blob): a column holding anything
 but integers, or text and NULL, is kept as JSON with blobs tagged.  So a block
 decodes to exactly the rows that were read.
@@ -19,14 +23,15 @@ index type (``B``, ``H`` or ``I``) and the index of each row.
 
 The layout is made and read by ``ccstore.backends.sqlite._blocks`` (compiled) or
 ``ccstore.backends.sqlite._pyblocks`` (its pure-Python twin), chosen as the
-line-protocol codec is (``CCSTORE_IMPL``, see :mod:`ccstore._impl`).  The
-compiled one, built with zlib, also compresses all blocks of a segment in one call
-without the GIL (:func:`encode_blocks`); otherwise the standard library's zlib
-compresses each block here.
+line-protocol codec is (``CCSTORE_IMPL``, see :mod:`ccstore._impl`); both feed the
+same compression here.  The blocks of a segment are compressed in one call without
+the GIL (:func:`compress_all`): zstandard's C backend for zstd, the compiled module
+(built with zlib) for zlib; otherwise block by block.
 """
 from __future__ import annotations
 
 import functools
+import threading
 import types
 import zlib
 from typing import Any, Callable, Container, List, Optional, Sequence
@@ -89,20 +94,41 @@ def is_zstd_dictionary(zdict: Optional[bytes]) -> bool:
     return zdict is not None and zdict[:4] == ZSTD_DICT_MAGIC
 
 
-@functools.lru_cache(maxsize=8)
+#: zstd compressors and decompressors of this thread (they are not to be shared
+#: between threads) by (dictionary, level); their dictionaries, made once, are shared
+_zstd_local = threading.local()
+#: zstd compressors and decompressors a thread keeps, each
+_ZSTD_KEPT = 64
+
+
+@functools.lru_cache(maxsize=_ZSTD_KEPT)
+def _zstd_dict(zdict: bytes) -> Any:
+    return zstandard.ZstdCompressionDict(zdict)
+
+
+def _kept(name: str, key: Any, make: Callable[[], Any]) -> Any:
+    cache = _zstd_local.__dict__.setdefault(name, {})
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    if len(cache) >= _ZSTD_KEPT:
+        cache.pop(next(iter(cache)))
+    cache[key] = made = make()
+    return made
+
+
 def _zstd_compressor(zdict: bytes, level: int) -> Any:
-    return zstandard.ZstdCompressor(
-        level=level, dict_data=zstandard.ZstdCompressionDict(zdict),
-        write_checksum=False, write_content_size=True, write_dict_id=False)
+    return _kept("compressors", (zdict, level), lambda: zstandard.ZstdCompressor(
+        level=level, dict_data=_zstd_dict(zdict), write_checksum=False,
+        write_content_size=True, write_dict_id=False))
 
 
-@functools.lru_cache(maxsize=64)
 def _zstd_decompressor(zdict: Optional[bytes]) -> Any:
     if zstandard is None:
         raise ValueError("a zstd block needs the zstandard package")
-    if zdict is None:
-        return zstandard.ZstdDecompressor()
-    return zstandard.ZstdDecompressor(dict_data=zstandard.ZstdCompressionDict(zdict))
+    return _kept("decompressors", zdict, lambda: zstandard.ZstdDecompressor(
+        dict_data=None if zdict is None else _zstd_dict(zdict)))
 
 
 def compress(raw: bytes, level: int = LEVEL, zdict: Optional[bytes] = None) -> bytes:

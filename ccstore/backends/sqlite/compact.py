@@ -3,8 +3,8 @@
 A store opened with ``compact=True`` rewrites each segment when it is sealed (and
 :meth:`CompactSteps.compact` rewrites those sealed before): its rows, sorted by
 (hostname, time, id), go into blocks (:mod:`.blocks`) of about one host each in a
-table ``<tbl>_b`` that records each block's host and time range (their preset zlib
-dictionary in ``ccstore_dicts``), and, with full text on, into a
+table ``<tbl>_b`` that records each block's host and time range (their dictionary,
+zstd's trained on them or zlib's, in ``ccstore_dicts``), and, with full text on, into a
 contentless FTS5 table ``<tbl>_bfts`` (``detail=none``) holding one document per
 group of consecutive blocks.  The row table, its FTS5 table and its indexes in the index file go.
 Everything but storing the result is done from a read snapshot, without the write lock:
