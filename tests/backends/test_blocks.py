@@ -201,7 +201,7 @@ def test_segment_dictionary_is_a_trained_zstd_one(n):
         blocks_mod.decode_block(data[0])  # without its dictionary
 
 
-def test_segment_dictionary_without_zstandard_is_zlib_s(monkeypatch):
+def test_segment_dictionary_without_zstandard_is_zlib(monkeypatch):
     """Without the zstandard package (or when training fails) a segment's blocks
     are zlib streams with a preset dictionary, as before; blocks of both codecs
     decode side by side."""
@@ -215,6 +215,8 @@ def test_segment_dictionary_without_zstandard_is_zlib_s(monkeypatch):
     data = blocks_mod.compress_all(layouts, zdict=zdict)
     assert data == [blocks_mod.compress(raw, 6, zdict) for raw in layouts]
     assert zlib.decompressobj(15, zdict).decompress(data[0]) == layouts[0]
+    with pytest.raises(ValueError, match="zstandard"):
+        blocks_mod.decode_block(zstd_block, zdict=zstd_dict)
     monkeypatch.undo()
     assert blocks_mod.decode_block(data[0], zdict=zdict) == blocks_mod.rows_of_layout(layouts[0])
     assert blocks_mod.decode_block(zstd_block, zdict=zstd_dict) == blocks_mod.rows_of_layout(

@@ -224,9 +224,9 @@ def decode_block(data: bytes, hosts: Optional[Container[str]] = None,
     dictionary it was compressed with.  A zstd frame and a zlib stream begin
     differently, so blocks of either codec decode."""
     if data[:4] == _ZSTD_FRAME:
+        d = _zstd_decompressor(zdict if is_zstd_dictionary(zdict) else None)
         try:
-            raw = _zstd_decompressor(zdict if is_zstd_dictionary(zdict) else None) \
-                .decompress(data)
+            raw = d.decompress(data)
         except zstandard.ZstdError as exc:
             raise ValueError(f"bad block: {exc}") from None
     elif zdict is None:
