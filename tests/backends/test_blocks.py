@@ -164,6 +164,71 @@ def test_blocks_compressed_in_one_call_are_those_of_zlib(blocks_impls, zdict):
         blocks_mod.encode_block(g, zdict=zd) for g in groups]
 
 
+
+def zstd_layouts(n: int = 40) -> list:
+    """Layouts of ``n`` blocks of templated log rows, as a segment's."""
+    return [blocks_mod.block_layout([
+        (b * 100 + i, T0 + i, "ccb", f"h{b}", "node", "0", None, None, None,
+         f"job {b * 7 + i} failed on /scratch/u{i % 9} after {i * 13} ms", (T0 + i) * NS,
+         "info") for i in range(64)]) for b in range(n)]
+
+
+@pytest.mark.parametrize("n", [1, 3, 40, 600])
+def test_segment_dictionary_is_a_trained_zstd_one(n):
+    """A segment's blocks are zstd frames with a dictionary trained on them (pieces
+    of them when they are few); compressed in one call or one by one, the same
+    bytes; decoded with that dictionary only."""
+    layouts = zstd_layouts(n)
+    zdict = blocks_mod.segment_dictionary(layouts)
+    assert blocks_mod.is_zstd_dictionary(zdict)
+    assert len(zdict) <= blocks_mod.ZSTD_DICTIONARY_BYTES
+    data = blocks_mod.compress_all(layouts, zdict=zdict)
+    assert data == [blocks_mod.compress(raw, zdict=zdict) for raw in layouts]
+    assert all(d[:4] == b"\x28\xb5\x2f\xfd" for d in data)
+    if n >= 600:  # smaller than zlib's with a preset dictionary
+        zlib_dict = blocks_mod.make_dictionary(layouts[::n // 16])
+        assert sum(map(len, data)) < sum(len(blocks_mod.compress(raw, zdict=zlib_dict))
+                                         for raw in layouts)
+    for raw, d in zip(layouts, data):
+        assert blocks_mod.decode_block(d, zdict=zdict) == blocks_mod.rows_of_layout(raw)
+    assert blocks_mod.decode_block(blocks_mod.encode_block(ODD_ROWS, zdict=zdict),
+                                   zdict=zdict) == ODD_ROWS
+    assert blocks_mod.encode_blocks([ODD_ROWS, []], zdict=zdict) == [
+        blocks_mod.encode_block(ODD_ROWS, zdict=zdict), blocks_mod.encode_block([], zdict=zdict)]
+    with pytest.raises(ValueError):
+        blocks_mod.decode_block(data[0][:-3], zdict=zdict)
+    with pytest.raises(ValueError):
+        blocks_mod.decode_block(data[0])  # without its dictionary
+
+
+def test_zlib_dictionary_is_never_taken_for_a_zstd_one():
+    layout = blocks_mod.ZSTD_DICT_MAGIC + bytes(range(200))
+    zdict = blocks_mod.make_dictionary([layout])
+    assert not blocks_mod.is_zstd_dictionary(zdict) and zdict == layout[1:]
+
+
+def test_segment_dictionary_without_zstandard_is_zlib(monkeypatch):
+    """Without the zstandard package (or when training fails) a segment's blocks
+    are zlib streams with a preset dictionary, as before; blocks of both codecs
+    decode side by side."""
+    layouts = zstd_layouts(40)
+    zstd_dict = blocks_mod.segment_dictionary(layouts)
+    zstd_block = blocks_mod.compress(layouts[0], zdict=zstd_dict)
+    monkeypatch.setattr(blocks_mod, "zstandard", None)
+    zdict = blocks_mod.segment_dictionary(layouts)
+    assert not blocks_mod.is_zstd_dictionary(zdict)
+    assert zdict == blocks_mod.make_dictionary(layouts[::2])
+    data = blocks_mod.compress_all(layouts, zdict=zdict)
+    assert data == [blocks_mod.compress(raw, 6, zdict) for raw in layouts]
+    assert zlib.decompressobj(15, zdict).decompress(data[0]) == layouts[0]
+    with pytest.raises(ValueError, match="zstandard"):
+        blocks_mod.decode_block(zstd_block, zdict=zstd_dict)
+    monkeypatch.undo()
+    assert blocks_mod.decode_block(data[0], zdict=zdict) == blocks_mod.rows_of_layout(layouts[0])
+    assert blocks_mod.decode_block(zstd_block, zdict=zstd_dict) == blocks_mod.rows_of_layout(
+        layouts[0])
+
+
 def test_compiled_implementation_is_used():
     """CI must run the compiled module unless a pure-Python run was asked for."""
     from twins import PYTHON_ONLY

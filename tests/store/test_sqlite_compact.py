@@ -15,6 +15,7 @@ import pytest
 
 import ccstore
 from ccstore import cli
+from ccstore.backends.sqlite import blocks as blocks_mod
 from ccstore.backends.sqlite.compact import _block_terms
 
 T0 = 1740000000
@@ -118,6 +119,49 @@ def test_store_of_previous_release_is_readable_and_compacted(tmp_path):
     assert conn.execute("SELECT value FROM ccstore_meta WHERE key='schema_version'"
                         ).fetchone() == ("2",)
     conn.close()
+
+
+
+def segment_codecs(path: str) -> dict:
+    """Whether each compacted segment's blocks are zstd ones, by segment id."""
+    conn = apsw.Connection(path)
+    try:
+        return {seg: blocks_mod.is_zstd_dictionary(d) for seg, d in conn.execute(
+            "SELECT seg, data FROM ccstore_dicts")}
+    finally:
+        conn.close()
+
+
+def test_zlib_compacted_segments_stay_readable(tmp_path, monkeypatch):
+    """Segments compacted with zlib (the release before zstd) are read, kept by
+    retention and sit beside zstd ones: the answers are those of a store that never
+    compacted."""
+    old = str(tmp_path / "old.db")
+    ref = str(tmp_path / "ref.db")
+    with ccstore.open(ref, seal_rows=100, retention="10m", compact=False) as st:
+        st.write(lines(1500))
+        st.flush()
+        want = answers(st)
+        st.write(lines(500, start=1500))
+        st.flush()
+        removed = st.apply_retention(now=T0 + 650 + 600)
+        want_after = (answers(st), st.count("c", kind="event"))
+    monkeypatch.setattr(blocks_mod, "zstandard", None)
+    with ccstore.open(old, seal_rows=100, retention="10m", compact=True) as st:
+        st.write(lines(1500))
+        st.flush()
+    monkeypatch.undo()
+    zlib_segments = segment_codecs(old)
+    assert len(zlib_segments) >= 10 and not any(zlib_segments.values())
+    with ccstore.open(old, seal_rows=100, retention="10m", compact=True) as st:
+        assert answers(st) == want
+        st.write(lines(500, start=1500))
+        st.flush()
+        codecs = segment_codecs(old)
+        assert sorted(seg for seg, z in codecs.items() if not z) == sorted(zlib_segments)
+        assert len(codecs) > len(zlib_segments)
+        assert st.apply_retention(now=T0 + 650 + 600) == removed > 0
+        assert (answers(st), st.count("c", kind="event")) == want_after
 
 
 def test_cli_compact(tmp_path, capsys):

@@ -3,8 +3,8 @@
 A store opened with ``compact=True`` rewrites each segment when it is sealed (and
 :meth:`CompactSteps.compact` rewrites those sealed before): its rows, sorted by
 (hostname, time, id), go into blocks (:mod:`.blocks`) of about one host each in a
-table ``<tbl>_b`` that records each block's host and time range (their preset zlib
-dictionary in ``ccstore_dicts``), and, with full text on, into a
+table ``<tbl>_b`` that records each block's host and time range (their dictionary,
+zstd's trained on them or zlib's, in ``ccstore_dicts``), and, with full text on, into a
 contentless FTS5 table ``<tbl>_bfts`` (``detail=none``) holding one document per
 group of consecutive blocks.  The row table, its FTS5 table and its indexes in the index file go.
 Everything but storing the result is done from a read snapshot, without the write lock:
@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import apsw
 
 from ..base import SEALED
-from .blocks import COLUMNS, block_layout, decode_block, encode_blocks, make_dictionary
+from .blocks import COLUMNS, block_layout, compress_all, decode_block, segment_dictionary
 from .fts import add_functions, literals_query, regex_search
 from .schema import quote_ident
 
@@ -62,8 +62,6 @@ MIN_BLOCK_ROWS, MAX_BLOCK_ROWS = 16, 4096
 HOST_BLOCK_ROWS = 64
 #: the block index has one document per 2**FTS_GROUP_BITS consecutive blocks
 FTS_GROUP_BITS = 3
-#: blocks a segment's preset dictionary is made from
-_DICTIONARY_SAMPLES = 16
 #: bytes of a page a block leaves to the rest of its row (SQLite keeps a row of up to
 #: the page size less 35 bytes in one page): a block takes one page at most
 _ROW_ROOM = 160
@@ -113,11 +111,11 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
             cur_rows = []
         cur_rows.append(r)
     groups.append(cur_rows)
-    step = max(len(groups) // _DICTIONARY_SAMPLES, 1)
     # the rows carry their text last, past the block's columns: the codec ignores it
-    zdict = make_dictionary([block_layout(g) for g in groups[::step]])
+    layouts = [block_layout(g) for g in groups]
+    zdict = segment_dictionary(layouts)
     blocks: List[Block] = []
-    for part, data in _fitted(groups, zdict, target):
+    for part, data in _fitted(groups, zdict, target, layouts):
         times = [r[_TIME_AT] for r in part if isinstance(r[_TIME_AT], int)]
         exact = len(times) == sum(r[_TIME_AT] is not None for r in part)
         tmin = min(times) if times and exact else None
@@ -128,11 +126,15 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
     return blocks, zdict
 
 
-def _fitted(groups: List[list], zdict: bytes, target: int) -> List[Tuple[list, bytes]]:
+def _fitted(groups: List[list], zdict: bytes, target: int,
+            layouts: Optional[List[bytes]] = None) -> List[Tuple[list, bytes]]:
     """(rows, block) of each group, in order, a group whose block is larger than
-    ``target`` (it would take two pages, one mostly empty) split in halves first."""
+    ``target`` (it would take two pages, one mostly empty) split in halves first.
+    ``layouts``: the groups' uncompressed layouts, when made already."""
+    if layouts is None:
+        layouts = [block_layout(g) for g in groups]
     out: List[Tuple[list, bytes]] = []
-    for part, data in zip(groups, encode_blocks(groups, zdict=zdict)):
+    for part, data in zip(groups, compress_all(layouts, zdict=zdict)):
         if len(data) > target and len(part) > MIN_BLOCK_ROWS:
             half = len(part) // 2
             out.extend(_fitted([part[:half], part[half:]], zdict, target))
