@@ -23,7 +23,7 @@ __all__ = ["IMPLEMENTATION", "LineError", "RowBatch", "RowStream", "Point", "dec
 #: the names every implementation provides
 API = ("Point", "decode", "decode_rows")
 PRECISIONS = tuple(_lpspec.PRECISIONS)
-_COMPILED, _PURE, _WHAT = "ccstore._lineproto", "ccstore._pylineproto", "line-protocol core"
+_TWIN = _impl.Twin("ccstore._lineproto", "ccstore._pylineproto", "line-protocol core")
 
 _loaded: Dict[str, types.SimpleNamespace] = {}
 
@@ -42,12 +42,11 @@ def get_implementation(name: str) -> types.SimpleNamespace:
     Raises ImportError when the compiled core is asked for but not built.
     """
     if name not in _loaded:
-        _namespace(name, _impl.load(name, _COMPILED, _PURE, _WHAT))
+        _namespace(name, _TWIN.get(name))
     return _loaded[name]
 
 
-_impl_name, _module = _impl.choose(_COMPILED, _PURE, _WHAT)
-_chosen = _namespace(_impl_name, _module)
+_chosen = _namespace(_TWIN.name, _TWIN.module)
 #: "cython" or "python": the implementation behind the functions below
 IMPLEMENTATION: str = _chosen.name
 Point = _chosen.Point
