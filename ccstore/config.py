@@ -21,8 +21,8 @@ Extensions (all optional; a Go config never needs them): in the storage file
 ``log_retention_time`` (a duration, or per log level an object such as
 ``{"*": "7d", "debug": "1d", "err": "30d"}``, ``"*"`` the levels not named),
 ``retention_interval``, ``fulltext``, ``body_budget``, ``compact`` (SQLite) and
-``max_disk_size``; in the
-api file ``max_body_size``, ``threads``, ``query_limit`` and the connection limits
+``max_disk_size``, and in a postgres ``backend`` ``toast_compression`` (``"auto"``,
+``"lz4"``, ``"pglz"``); in the api file ``max_body_size``, ``threads``, ``query_limit`` and the connection limits
 ``header_timeout``, ``body_timeout``, ``max_connections``; in a nats receiver
 ``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http
 receiver ``cluster``, ``max_body_size`` and the connection limits; and receivers of type
@@ -650,6 +650,10 @@ def _flag_list(s: _Section) -> List[str]:
     return out
 
 
+#: PostgreSQL: how the text columns are compressed (``auto``: lz4 where the server has it)
+_TOAST_COMPRESSIONS = ("auto", "lz4", "pglz")
+
+
 def parse_backend(s: _Section, base_dir: str) -> BackendConfig:
     """The ``backend`` object: ``sqlite`` (go-sqlite3 flags mapped) or ``postgres``."""
     btype = s.string("type", "")
@@ -684,8 +688,15 @@ def parse_backend(s: _Section, base_dir: str) -> BackendConfig:
                                     connect_timeout=timeout, params=flags)
         except ValueError as e:
             raise s.error("server", str(e))
+        toast = s.string("toast_compression", None)
+        if toast is not None:
+            if toast.lower() not in _TOAST_COMPRESSIONS:
+                raise s.error("toast_compression", f"expected one of "
+                                                   f"{', '.join(_TOAST_COMPRESSIONS)}, got "
+                                                   f"{json.dumps(toast)}")
+            b.options["toast_compression"] = toast.lower()
         s.warn_unknown({"type", "server", "port", "database_path", "username", "password",
-                        "flags", "connection_timeout"})
+                        "flags", "connection_timeout", "toast_compression"})
     else:
         raise s.error("type", f"unknown storage type {btype!r} (expected \"sqlite\" or "
                               "\"postgres\")")

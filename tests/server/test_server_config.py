@@ -142,6 +142,24 @@ def test_postgres_backend_becomes_a_url(tmp_path: Path) -> None:
                         "sslmode=verify-full")
 
 
+@pytest.mark.parametrize("value, want", [("lz4", "lz4"), ("PGLZ", "pglz"), ("auto", "auto")])
+def test_postgres_toast_compression(tmp_path: Path, value: str, want: str) -> None:
+    storage = {"backend": {"type": "postgres", "database_path": "events",
+                           "toast_compression": value}}
+    write_files(tmp_path, {"config.json": {"storage": storage}})
+    b = load_config(tmp_path / "config.json").storage.backend
+    assert b.options == {"toast_compression": want}
+
+
+def test_postgres_toast_compression_unknown(tmp_path: Path) -> None:
+    storage = {"backend": {"type": "postgres", "database_path": "events",
+                           "toast_compression": "zstd"}}
+    write_files(tmp_path, {"config.json": {"storage": storage}})
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "config.json")
+    assert "toast_compression" in str(e.value) and "zstd" in str(e.value)
+
+
 def test_nats_extensions(tmp_path: Path) -> None:
     creds = tmp_path / "user.creds"
     creds.write_text("-----BEGIN NATS USER JWT-----\n")
