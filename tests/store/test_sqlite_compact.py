@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import apsw
 import pytest
@@ -16,6 +17,7 @@ import pytest
 import ccstore
 from ccstore import cli
 from ccstore.backends.sqlite import blocks as blocks_mod
+from ccstore.backends.sqlite import seal as seal_mod
 from ccstore.backends.sqlite.blocks import COLUMNS
 from ccstore.backends.sqlite.compact import _block_terms, encode_segment
 
@@ -381,3 +383,46 @@ def test_segment_encoded_in_host_time_id_order(odd, fts):
                        if fts else "")
     assert got == want
     assert encode_segment(conn, "gone") is None
+
+
+class _ProbeLock:
+    """A lock that tells when a thread has to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waiting = threading.Event()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.waiting.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+def test_flush_beside_the_sealer_seals_each_segment_once(tmp_path, monkeypatch):
+    """A flush while the sealer thread compacts a segment waits for it, instead of
+    reading and encoding the same segment beside it."""
+    entered = threading.Event()
+    calls = []
+
+    def encode(conn, tbl):
+        calls.append(tbl)
+        if len(calls) == 1:  # the sealer: go on once the flush waits (or encodes too)
+            entered.set()
+            probe.waiting.wait(60)
+        else:
+            probe.waiting.set()
+        return encode_segment(conn, tbl)
+
+    monkeypatch.setattr(seal_mod, "encode_segment", encode)
+    st = ccstore.open(str(tmp_path / "s.db"), seal_rows=100, retention=None, compact=True)
+    probe = st.backend._seal_lock = _ProbeLock()  # the sealer waits for a full segment
+    st.write(lines(150))
+    assert entered.wait(60)
+    flusher = threading.Thread(target=st.flush)
+    flusher.start()
+    flusher.join()
+    st.close()
+    assert len(calls) == len(set(calls)) == 1
