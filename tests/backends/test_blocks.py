@@ -135,6 +135,47 @@ def test_implementations_agree(blocks_impls, rows, hosts):
         assert types_of(got) == types_of(py.rows_of_layout(data, want))
 
 
+def spans_of(rows, host_rows, max_rows):
+    """What ``block_spans`` gives, written out as the rows are walked."""
+    spans, start = [], 0
+    for i in range(1, len(rows)):
+        k, a, b = i - start, rows[i][3], rows[i - 1][3]
+        if k >= max_rows or (k >= host_rows and a is not b and a != b):
+            spans.append((start, i))
+            start = i
+    return spans + [(start, len(rows))] if rows else spans
+
+
+@SETTINGS
+@given(rows=block_rows(), host_rows=st.integers(1, 8), max_rows=st.integers(1, 12),
+       sort=st.booleans())
+def test_block_spans_and_time_ranges_agree(blocks_impls, rows, host_rows, max_rows, sort):
+    py, cy = blocks_impls
+    if sort:
+        rows = sorted(rows, key=lambda r: repr(r[3]))
+    spans = cy.block_spans(rows, host_rows, max_rows)
+    assert spans == py.block_spans(rows, host_rows, max_rows) == spans_of(rows, host_rows,
+                                                                          max_rows)
+    assert cy.block_spans(tuple(rows), host_rows, max_rows) == spans
+    for a, b in spans + [(0, len(rows))]:
+        part = rows[a:b]
+        got = cy.time_range(part)
+        assert got == py.time_range(part)
+        times = [r[10] for r in part if r[10] is not None]
+        if times and all(isinstance(t, int) for t in times):
+            assert got == (min(times), max(times))
+        else:
+            assert got == (None, None)
+
+
+def test_time_range_of_rows_past_64_bits(blocks):
+    rows = [ODD_ROWS[0][:10] + (t,) + ODD_ROWS[0][11:] for t in (2**70, None, -2**65, 3)]
+    assert blocks.time_range(rows) == (-2**65, 2**70)
+    assert blocks.time_range(rows[1:2]) == (None, None)
+    assert blocks.time_range([]) == (None, None)
+    assert blocks.block_spans([], 1, 1) == []
+
+
 def test_floats_keep_their_value_and_sign(blocks):
     rows = [(1, 0, "n", "h", "t", "0", None, None, None, x, 0, "info")
             for x in (math.inf, -math.inf, -0.0, 1e308, 5e-324)]

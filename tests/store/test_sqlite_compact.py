@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import apsw
 import pytest
@@ -16,7 +17,9 @@ import pytest
 import ccstore
 from ccstore import cli
 from ccstore.backends.sqlite import blocks as blocks_mod
-from ccstore.backends.sqlite.compact import _block_terms
+from ccstore.backends.sqlite import seal as seal_mod
+from ccstore.backends.sqlite.blocks import COLUMNS
+from ccstore.backends.sqlite.compact import _block_terms, encode_segment
 
 T0 = 1740000000
 
@@ -339,3 +342,87 @@ def test_host_reads_find_their_blocks_by_binary_search(tmp_path):
     finally:
         for st in stores:
             st.close()
+
+
+#: rows of a segment table, the normal ones (text hosts, integer times) and odd ones
+_SEG_ROWS = [(i, T0 + i % 5, "ccb", f"h{(7 * i) % 5}", "node", "0", None, None, None,
+              f"message {i}", (T0 + i % 5) * 10**9 + (i * 13) % 7, "info") for i in range(1, 60)]
+
+
+@pytest.mark.parametrize("odd", [
+    [], [(100, T0, "x", None, None, None, None, None, None, "no host", T0, None)],
+    [(100, T0, "x", "h1", None, None, None, None, None, b"\x00blob", "later", None)],
+    [(100, T0, "x", "h1", None, None, None, None, None, 12, 1.5, None),
+     (101, T0, "x", "h1", None, None, None, None, None, 2.5, None, None)],
+    [(100, T0, "x", "h\u00e9", None, None, None, None, None, "", -(2**63), None)],
+])
+@pytest.mark.parametrize("fts", [0, 1])
+def test_segment_encoded_in_host_time_id_order(odd, fts):
+    """Rows sorted here come out in SQLite's (hostname, time, id) order, with SQLite's
+    sort where Python cannot order a column's values; full-text documents are the
+    ``field`` texts of a block's rows, as SQLite casts them."""
+    conn = apsw.Connection(":memory:")
+    conn.execute("CREATE TABLE ccstore_segments(tbl TEXT, fts INTEGER)")
+    conn.execute("INSERT INTO ccstore_segments VALUES('t', ?)", (fts,))
+    conn.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, timestamp INTEGER, name TEXT, "
+                 "hostname TEXT, type TEXT, typeid TEXT, stype TEXT, stypeid TEXT, othertags, "
+                 "field, time INTEGER, level TEXT)")
+    conn.executemany(f"INSERT INTO t({', '.join(COLUMNS)}) VALUES({', '.join('?' * 12)})",
+                     list(reversed(_SEG_ROWS)) + odd)
+    want = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM t "
+                        "ORDER BY hostname, time, id").fetchall()
+    texts = dict(conn.execute("SELECT id, CAST(field AS TEXT) FROM t"))
+    blocks, zdict = encode_segment(conn, "t")
+    got, docs = [], []
+    for n, _, _, _, _, data, doc in blocks:
+        rows = blocks_mod.decode_block(data, zdict=zdict)
+        assert len(rows) == n
+        got.extend(rows)
+        docs.append(doc)
+        assert doc == ("\n".join(texts[r[0]] for r in rows if texts[r[0]] is not None)
+                       if fts else "")
+    assert got == want
+    assert encode_segment(conn, "gone") is None
+
+
+class _ProbeLock:
+    """A lock that tells when a thread has to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waiting = threading.Event()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.waiting.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self._lock.release()
+
+
+def test_flush_beside_the_sealer_seals_each_segment_once(tmp_path, monkeypatch):
+    """A flush while the sealer thread compacts a segment waits for it, instead of
+    reading and encoding the same segment beside it."""
+    entered = threading.Event()
+    calls = []
+
+    def encode(conn, tbl):
+        calls.append(tbl)
+        if len(calls) == 1:  # the sealer: go on once the flush waits (or encodes too)
+            entered.set()
+            probe.waiting.wait(60)
+        else:
+            probe.waiting.set()
+        return encode_segment(conn, tbl)
+
+    monkeypatch.setattr(seal_mod, "encode_segment", encode)
+    st = ccstore.open(str(tmp_path / "s.db"), seal_rows=100, retention=None, compact=True)
+    probe = st.backend._seal_lock = _ProbeLock()  # the sealer waits for a full segment
+    st.write(lines(150))
+    assert entered.wait(60)
+    flusher = threading.Thread(target=st.flush)
+    flusher.start()
+    flusher.join()
+    st.close()
+    assert len(calls) == len(set(calls)) == 1

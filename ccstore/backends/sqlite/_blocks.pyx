@@ -22,7 +22,8 @@ from libc.string cimport memcpy
 from ccstore.backends.sqlite._blockspec import (
     COLUMNS, DICT, FIELD, HOST, ID, NS, TIME, TS, json_section, json_values, typed_distinct)
 
-__all__ = ["HAVE_ZLIB", "block_layout", "compress_layouts", "rows_of_layout"]
+__all__ = ["HAVE_ZLIB", "block_layout", "block_spans", "compress_layouts", "rows_of_layout",
+           "time_range"]
 
 
 cdef extern from *:
@@ -77,6 +78,11 @@ cdef extern from "Python.h":
     bint PyUnicode_CheckExact(object o)
     bint PyTuple_CheckExact(object o)
     bint PyList_CheckExact(object o)
+    bint PyLong_Check(object o)
+    int PyObject_RichCompareBool(object a, object b, int op) except -1
+    int Py_NE
+    int Py_LT
+    int Py_GT
     long long PyLong_AsLongLongAndOverflow(object o, int* overflow) except? -1
     object PyLong_FromLongLong(long long v)
     Py_ssize_t PyLong_AsSsize_t(object o) except? -1
@@ -414,6 +420,54 @@ def block_layout(rows) -> bytes:
         return PyBytes_FromStringAndSize(o.buf, o.size)
     finally:
         free(o.buf)
+
+
+cdef inline object _item(object row, Py_ssize_t col):
+    if PyTuple_CheckExact(row) and col < PyTuple_GET_SIZE(row):
+        return <object>PyTuple_GET_ITEM(row, col)
+    return row[col]
+
+
+def block_spans(rows, Py_ssize_t host_rows, Py_ssize_t max_rows) -> list:
+    """(start, end) of each block of ``rows`` (sorted by host), in order (see the
+    twin)."""
+    cdef list rs = rows if PyList_CheckExact(rows) else list(rows)
+    cdef Py_ssize_t n = len(rs), i, start = 0, k
+    cdef list spans = []
+    cdef object host, prev
+    if n == 0:
+        return spans
+    prev = _item(<object>PyList_GET_ITEM(rs, 0), _HOST)
+    for i in range(1, n):
+        host = _item(<object>PyList_GET_ITEM(rs, i), _HOST)
+        k = i - start
+        if k >= max_rows or (k >= host_rows and PyObject_RichCompareBool(host, prev, Py_NE)):
+            spans.append((start, i))
+            start = i
+        prev = host
+    spans.append((start, n))
+    return spans
+
+
+def time_range(rows) -> tuple:
+    """The least and greatest ``time`` of ``rows`` when every one that is not NULL is
+    an integer and there is one, else (None, None) (see the twin)."""
+    cdef list rs = rows if PyList_CheckExact(rows) else list(rows)
+    cdef Py_ssize_t n = len(rs), i
+    cdef object t, lo = None, hi = None
+    for i in range(n):
+        t = _item(<object>PyList_GET_ITEM(rs, i), _TIME)
+        if t is None:
+            continue
+        if not PyLong_Check(t):
+            return None, None
+        if lo is None:
+            lo = hi = t
+        elif PyObject_RichCompareBool(t, lo, Py_LT):
+            lo = t
+        elif PyObject_RichCompareBool(t, hi, Py_GT):
+            hi = t
+    return lo, hi
 
 
 # ---------------------------------------------------------------------------- reading

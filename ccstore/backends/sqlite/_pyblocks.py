@@ -2,6 +2,8 @@
 
 :func:`block_layout` turns rows into a block's uncompressed layout and
 :func:`rows_of_layout` turns it back into rows (see :mod:`.blocks` for the layout);
+:func:`block_spans` cuts a segment's sorted rows into blocks and :func:`time_range`
+gives a block's time range;
 ``ccstore.backends.sqlite._blocks`` is the compiled implementation of the same
 functions, tested against this one.
 """
@@ -17,7 +19,7 @@ from ._blockspec import (
     COLUMNS, COUNT, DELTA, DICT, DICTIONARY, FIELD, HEAD, HOST, ID, JSON, MAGIC, NS, SECOND,
     SECTION, TEXT, TIME, TS, json_section, json_values, typed_distinct)
 
-__all__ = ["block_layout", "rows_of_layout"]
+__all__ = ["block_layout", "block_spans", "rows_of_layout", "time_range"]
 
 _SWAP = sys.byteorder != "little"
 _PLAIN_TYPES = frozenset((type(None), int, str))
@@ -199,3 +201,32 @@ def rows_of_layout(raw: Any, hosts: Optional[Container[str]] = None) -> List[tup
     kind, payload, pos = _read_section(buf, pos)
     cols[FIELD] = _values(kind, payload, n, keep)
     return list(zip(*cols)) if n else []
+
+
+def block_spans(rows: Sequence[Sequence[Any]], host_rows: int,
+                max_rows: int) -> List[Tuple[int, int]]:
+    """(start, end) of each block of ``rows`` (sorted by host), in order: a block ends
+    at a host's last row once it holds ``host_rows`` rows, and at ``max_rows`` rows.
+    Two hosts are the same when they are one object or equal."""
+    spans: List[Tuple[int, int]] = []
+    start = 0
+    prev = rows[0][HOST] if rows else None
+    for i in range(1, len(rows)):
+        host = rows[i][HOST]
+        k = i - start
+        if k >= max_rows or (k >= host_rows and host is not prev and host != prev):
+            spans.append((start, i))
+            start = i
+        prev = host
+    if rows:
+        spans.append((start, len(rows)))
+    return spans
+
+
+def time_range(rows: Sequence[Sequence[Any]]) -> Tuple[Optional[int], Optional[int]]:
+    """The least and greatest ``time`` of ``rows`` when every one that is not NULL is an
+    integer and there is one, else (None, None)."""
+    times = [r[TIME] for r in rows if isinstance(r[TIME], int)]
+    if not times or len(times) != sum(r[TIME] is not None for r in rows):
+        return None, None
+    return min(times), max(times)

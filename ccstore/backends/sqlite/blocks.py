@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import threading
 import zlib
-from typing import Any, Callable, Container, List, Optional, Sequence
+from typing import Any, Callable, Container, List, Optional, Sequence, Tuple
 
 try:
     import zstandard
@@ -44,9 +44,10 @@ from ... import _impl
 from ._blockspec import COLUMNS
 
 __all__ = ["COLUMNS", "DICTIONARY_BYTES", "IMPLEMENTATION", "LEVEL", "ZSTD_DICTIONARY_BYTES",
-           "ZSTD_LEVEL", "block_layout", "compress", "compress_all", "compress_layouts",
-           "decode_block", "encode_block", "encode_blocks", "get_implementation",
-           "is_zstd_dictionary", "make_dictionary", "rows_of_layout", "segment_dictionary"]
+           "ZSTD_LEVEL", "block_layout", "block_spans", "compress", "compress_all",
+           "compress_layouts", "decode_block", "encode_block", "encode_blocks",
+           "get_implementation", "is_zstd_dictionary", "make_dictionary", "rows_of_layout",
+           "segment_dictionary", "time_range"]
 
 #: zlib level of the blocks
 LEVEL = 6
@@ -74,6 +75,15 @@ block_layout: Callable[[Sequence[Sequence[Any]]], bytes] = _module.block_layout
 #: rows, in stored order; with ``hosts``, only those whose hostname is one of them
 #: or not text
 rows_of_layout: Callable[..., List[tuple]] = _module.rows_of_layout
+#: ``block_spans(rows, host_rows, max_rows) -> [(start, end), ...]``: the blocks of a
+#: segment's rows sorted by host, a block ending at a host's last row once it holds
+#: ``host_rows`` rows, and at ``max_rows`` rows
+block_spans: Callable[[Sequence[Sequence[Any]], int, int], List[Tuple[int, int]]] = (
+    _module.block_spans)
+#: ``time_range(rows) -> (least, greatest)``: a block's ``time`` range, or (None, None)
+#: unless every ``time`` that is not NULL is an integer and there is one
+time_range: Callable[[Sequence[Sequence[Any]]], Tuple[Optional[int], Optional[int]]] = (
+    _module.time_range)
 
 
 #: ``compress_layouts(layouts, level, zdict) -> blocks``: zlib's C library without

@@ -27,7 +27,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import apsw
 
 from ..base import SEALED
-from .blocks import COLUMNS, block_layout, compress_all, decode_block, segment_dictionary
+from .blocks import (COLUMNS, block_layout, block_spans, compress_all, decode_block,
+                     segment_dictionary, time_range)
 from .fts import add_functions, literals_query, regex_search
 from .schema import quote_ident
 
@@ -52,6 +53,8 @@ _ID_AT = COLUMNS.index("id")
 _FIELD_AT = COLUMNS.index("field")
 _AT = {c: i for i, c in enumerate(COLUMNS)}
 _TIME_ID = operator.itemgetter(_TIME_AT, _ID_AT)
+_ID_OF = operator.itemgetter(_ID_AT)
+_FIELD_OF = operator.itemgetter(_FIELD_AT)
 #: a row of a block as a query selects it (``query.SELECT_COLUMNS``)
 _AS_SELECTED = operator.itemgetter(*(_AT[c] for c in (
     "id", "time", "timestamp", "name", "hostname", "type", "typeid", "stype", "stypeid",
@@ -89,12 +92,11 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
     rows, so a read of one host decodes about that many rows per segment; the
     segment's preset dictionary, made from some of its blocks, gives small blocks
     about the compression of large ones.  A block larger than a page is split.
+    The blocks carry their full-text documents only when the segment has full text.
     """
     q = quote_ident(tbl)
     try:
-        cur = conn.execute(f"SELECT {', '.join(COLUMNS)}, CAST(field AS TEXT) FROM {q} "
-                           "ORDER BY hostname, time, id")
-        rows = cur.fetchall()
+        rows = _host_ordered(conn, q)
     except apsw.SQLError as exc:
         if f"no such table: {tbl}" in str(exc):
             return None
@@ -102,28 +104,56 @@ def encode_segment(conn: apsw.Connection, tbl: str) -> Optional[Encoded]:
     if not rows:
         return [], None
     target = conn.execute("PRAGMA page_size").fetchone()[0] - _ROW_ROOM
-    groups: List[list] = []
-    cur_rows: list = []
-    for r in rows:
-        if cur_rows and (len(cur_rows) >= MAX_BLOCK_ROWS or (
-                len(cur_rows) >= HOST_BLOCK_ROWS and r[_HOST_AT] != cur_rows[-1][_HOST_AT])):
-            groups.append(cur_rows)
-            cur_rows = []
-        cur_rows.append(r)
-    groups.append(cur_rows)
-    # the rows carry their text last, past the block's columns: the codec ignores it
+    groups = [rows[a:b] for a, b in block_spans(rows, HOST_BLOCK_ROWS, MAX_BLOCK_ROWS)]
     layouts = [block_layout(g) for g in groups]
     zdict = segment_dictionary(layouts)
+    texts = _odd_texts(conn, q) if _has_fulltext(conn, tbl) else None
     blocks: List[Block] = []
     for part, data in _fitted(groups, zdict, target, layouts):
-        times = [r[_TIME_AT] for r in part if isinstance(r[_TIME_AT], int)]
-        exact = len(times) == sum(r[_TIME_AT] is not None for r in part)
-        tmin = min(times) if times and exact else None
-        tmax = max(times) if times and exact else None
-        doc = "\n".join(r[-1] for r in part if r[-1] is not None)
-        blocks.append((len(part), part[0][_HOST_AT], part[-1][_HOST_AT], tmin, tmax, data,
-                       doc))
+        blocks.append((len(part), part[0][_HOST_AT], part[-1][_HOST_AT], *time_range(part),
+                       data, "" if texts is None else _document(part, texts)))
     return blocks, zdict
+
+
+#: a segment's rows in (hostname, time) order when Python orders their values as SQLite
+_HOST_TIME = (operator.itemgetter(_TIME_AT), operator.itemgetter(_HOST_AT))
+
+
+def _host_ordered(conn: apsw.Connection, q: str) -> List[tuple]:
+    """The rows of segment table ``q`` shaped as :data:`COLUMNS`, ordered by (hostname,
+    time, id).  Read in id order (the table's own, no sort in SQLite) and sorted here,
+    stably, by time and then host; where a column holds values Python does not order
+    (NULL, or text next to numbers) the sort fails and SQLite sorts them instead:
+    values Python can order, it orders as SQLite does."""
+    rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM {q} ORDER BY id").fetchall()
+    try:
+        for key in _HOST_TIME:
+            rows.sort(key=key)
+    except TypeError:
+        rows = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM {q} "
+                            "ORDER BY hostname, time, id").fetchall()
+    return rows
+
+
+def _has_fulltext(conn: apsw.Connection, tbl: str) -> bool:
+    row = conn.execute("SELECT fts FROM ccstore_segments WHERE tbl=?", (tbl,)).fetchone()
+    return row is None or bool(row[0])
+
+
+def _odd_texts(conn: apsw.Connection, q: str) -> Dict[int, str]:
+    """The text of each ``field`` of table ``q`` that is neither text nor NULL, by id."""
+    return dict(conn.execute(f"SELECT id, CAST(field AS TEXT) FROM {q} "
+                             "WHERE typeof(field) NOT IN ('text', 'null')"))
+
+
+def _document(rows: List[tuple], texts: Dict[int, str]) -> str:
+    """The full-text document of a block: its rows' ``field`` as text, one a line."""
+    if texts:
+        fields = [f if f is None or isinstance(f, str) else texts[i]
+                  for i, f in zip(map(_ID_OF, rows), map(_FIELD_OF, rows))]
+    else:
+        fields = list(map(_FIELD_OF, rows))
+    return "\n".join([f for f in fields if f is not None])
 
 
 def _fitted(groups: List[list], zdict: bytes, target: int,

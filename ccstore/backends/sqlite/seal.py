@@ -42,6 +42,13 @@ class SealSteps:
         self.seal_full()
 
     def seal_full(self) -> int:
+        """Seal every full segment (:meth:`_seal_each`), in one thread at a time: a
+        thread that comes while another seals waits, and then finds those segments
+        sealed, rather than doing the same work on the same segment beside it."""
+        with self.__dict__.setdefault("_seal_lock", threading.Lock()):
+            return self._seal_each()
+
+    def _seal_each(self) -> int:
         """Index and summarise every full segment, one at a time.
 
         The per-minute counts are read from a snapshot, and the indexes built in
