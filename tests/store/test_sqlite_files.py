@@ -323,6 +323,9 @@ def test_head_index_answers_like_a_scan_and_follows_other_writers(tmp_path):
     first.write(lines(["z"], 910, 3))
     head = first.backend._heads[1]
     assert head.last == (1 << 32) + 913
+    # the write's runs wait for a lookup to join the arrays
+    assert head.pending == [((1 << 32) + 911, [("z", 3)])]
+    head.fold()
     # z's rows 906-910 (second store, after a's five) and 911-913 form one run
     assert list(head.hosts["z"]) == [(1 << 32) + 906, (1 << 32) + 913]
     assert list(head.ids(["z"], 8)) == [(1 << 32) + i for i in range(906, 914)]

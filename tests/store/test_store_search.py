@@ -384,12 +384,19 @@ def test_jobs_from_both_spellings(make_store, spelling):
 
 
 # ---------------------------------------------------------------------- facets of segments
-def test_facets_of_whole_and_cut_segments(make_store, backend_name, monkeypatch):
+@pytest.mark.parametrize("column_values", [None, 2])
+def test_facets_of_whole_and_cut_segments(make_store, backend_name, monkeypatch, column_values):
     """Facets from the counts kept per sealed segment, from rows where a range cuts a
-    segment or a segment is open, and from rows for a tag with too many values."""
+    segment or a segment is open, and from rows for a tag with too many values; on
+    SQLite also with columns of too many values (the hosts counted through the host
+    index, the levels from rows)."""
+    if column_values is not None and not backend_name.startswith("sqlite"):
+        pytest.skip("a SQLite store's limit")
     if backend_name.startswith("sqlite"):
         from ccstore.backends.sqlite import seal
 
+        if column_values is not None:
+            monkeypatch.setattr(seal, "FACET_COLUMN_VALUES", column_values)
         monkeypatch.setattr(seal, "FACET_TAG_VALUES", 10)
         monkeypatch.setattr(seal, "_TAG_SETS", 20)  # tag sets counted by SQLite too
     store = make_store(seal_rows=50, retention=None)

@@ -7,7 +7,7 @@ reads those rows by id instead of scanning the segment.
 from __future__ import annotations
 
 from array import array
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apsw
 
@@ -24,19 +24,24 @@ class _Head:
     Each host has an ``array`` of id runs, ``first, last`` pairs: a write inserts
     its rows host by host, so one run per host and write.  Ids only ever join
     (in increasing order), under the backend's head lock: the writer adds the
-    rows it inserts before it commits, and a reader that finds ``last`` behind
-    the ``last_id`` of its snapshot (another process wrote, or this process has
-    just opened the store) first reads the missing ``(id, hostname)`` pairs from
-    its snapshot.  Lookups copy arrays, which the GIL makes atomic.  Ids of rows
-    that retention deleted may stay: the lookup only narrows a query that still
-    tests the hostname.
+    rows it inserts before it commits, as the ``(host, count)`` runs of the
+    write, which the first lookup after it joins into the arrays (so that a
+    write pays nothing per host, and nothing at all when no lookup comes before
+    the segment is sealed); a reader that finds ``last`` behind the ``last_id``
+    of its snapshot (another process wrote, or this process has just opened the
+    store) first reads the missing ``(id, hostname)`` pairs from its snapshot.
+    Lookups copy arrays, which the GIL makes atomic.  Ids of rows that retention
+    deleted may stay: the lookup only narrows a query that still tests the
+    hostname.
     """
 
-    __slots__ = ("last", "hosts")
+    __slots__ = ("last", "hosts", "pending")
 
     def __init__(self, last: int) -> None:
         self.last = last
         self.hosts: Dict[Optional[str], array] = {}
+        #: writes not yet joined into ``hosts``: (first id, runs), in id order
+        self.pending: List[Tuple[int, Sequence[Tuple[Optional[str], int]]]] = []
 
     def _join(self, host: Optional[str], first: int, last: int) -> None:
         runs = self.hosts.get(host)
@@ -47,17 +52,24 @@ class _Head:
         else:
             runs.extend((first, last))
 
-    def add(self, first: int, runs: Iterable[Tuple[Optional[str], int]]) -> None:
-        """Rows from id ``first`` on, given as ``(hostname, count)`` in id order."""
-        i = first
-        for host, n in runs:
-            self._join(host, i, i + n - 1)
-            i += n
-        if i > first:
-            self.last = i - 1
+    def add(self, first: int, last: int, runs: Sequence[Tuple[Optional[str], int]]) -> None:
+        """Rows ``first`` to ``last``, given as ``(hostname, count)`` in id order."""
+        if last >= first:
+            self.pending.append((first, runs))
+            self.last = last
+
+    def fold(self) -> None:
+        """Join the runs of the writes added since the last lookup into ``hosts``."""
+        pending, self.pending = self.pending, []
+        for first, runs in pending:
+            i = first
+            for host, n in runs:
+                self._join(host, i, i + n - 1)
+                i += n
 
     def catch_up(self, conn: apsw.Connection, seg: "_Segment") -> None:
         """Add the rows of ``seg`` after ``last`` up to ``seg.last_id``, as ``conn`` sees them."""
+        self.fold()
         for i, h in conn.execute(
                 f"SELECT id, hostname FROM {quote_ident(seg.tbl)} WHERE id > ? AND id <= ? "
                 "ORDER BY id", (self.last, seg.last_id)):
@@ -104,7 +116,8 @@ class HeadIndex:
         """Ids of ``hosts`` in unsealed ``seg`` (as of this snapshot) from the head
         index, or None where that would not spare much of a scan."""
         head = self._heads.get(seg.id)
-        if head is None or head.last < seg.last_id:
+        if head is None or head.last < seg.last_id or head.pending:
             with self._heads_lock:
                 head = self._head(conn, seg)
+                head.fold()
         return head.ids(hosts, _HEAD_MAX_SHARE * seg.rows)

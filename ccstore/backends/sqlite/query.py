@@ -349,9 +349,11 @@ class QuerySteps:
             fields.append(key if kind == "column" else "level" if kind == "level"
                           else "tag:" + key if kind == "tag" else None)
         tag_keys = {key for kind, key in by if kind == "tag"}
+        columns = {f for (kind, _), f in zip(by, fields) if kind != "tag" and f is not None}
         marks = ", ".join("?" * len(whole))
         usable = set()
         capped = set()
+        by_index = set()  # segments whose hostname counts the host index gives
         for seg, field, value in conn.execute(
                 f"SELECT seg, field, value FROM ccstore_facets WHERE seg IN ({marks}) "
                 "AND field IN ('*', '!')", list(whole)):
@@ -359,10 +361,20 @@ class QuerySteps:
                 usable.add(seg)
             elif value in tag_keys:
                 capped.add(seg)  # too many values of a tag asked for: counted from rows
+            elif value == "hostname" in columns and whole[seg].ix and not whole[seg].compact:
+                by_index.add(seg)
+            elif value in columns:
+                capped.add(seg)  # likewise a column
         usable -= capped
         if not usable:
             return usable, {}
         ids = sorted(usable)
+        for seg_id in sorted(by_index & usable):
+            slots = [i for i, k in enumerate(by) if k == ("column", "hostname")]
+            host_from = self._from(whole[seg_id], "host")
+            for value, n in conn.execute(f"SELECT x.h, count(*) FROM {host_from} GROUP BY 1"):
+                for i in slots:
+                    out[i][value] = out[i].get(value, 0) + n
         wanted = sorted({f for f in fields if f is not None})
         if wanted:
             slot = {f: [i for i, g in enumerate(fields) if g == f] for f in wanted}

@@ -26,10 +26,13 @@ INDEX_SUFFIX = "-index"
 _IX = "ix"
 #: columns whose value counts a sealed segment keeps in ``ccstore_facets`` (each a field
 #: of its own; besides them: ``*`` the rows, ``#`` rows per tag key, ``tag:<key>`` rows
-#: per value of a tag, ``!`` a tag key with too many values to keep them)
+#: per value of a tag, ``!`` a tag key or column with too many values to keep them)
 FACET_COLUMNS = ("hostname", "type", "typeid", "stype", "stypeid", "name", "level")
 #: a tag's values are kept per segment while it has at most this many
 FACET_TAG_VALUES = 1000
+#: a column's values likewise, in segments with indexes (``!`` marks a column
+#: with more; its counts are then read through the segment's host index or rows)
+FACET_COLUMN_VALUES = 4096
 #: a sealed segment's time, for rows without one (sorts where SQLite sorts NULL)
 _NO_TIME = -(1 << 63)
 

@@ -11,13 +11,14 @@ import json
 import logging
 import threading
 import time as _time
+from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apsw
 
 from ..base import FULL, SEALED
 from .compact import BlockIndex, Encoded, encode_segment, index_blocks
-from .schema import FACET_COLUMNS, FACET_TAG_VALUES, quote_ident
+from .schema import FACET_COLUMN_VALUES, FACET_COLUMNS, FACET_TAG_VALUES, quote_ident
 
 log = logging.getLogger("ccstore.sqlite")
 
@@ -95,7 +96,7 @@ class SealSteps:
         if row is None:
             return None
         seg_id, tbl, rows, min_time = row
-        return seg_id, tbl, (rows, min_time), _summary(conn, tbl)
+        return seg_id, tbl, (rows, min_time), _summary(conn, tbl, self._column_values())
 
     def _seal_txn(self, seg_id: int, tbl: str, shape: tuple,
                   counts: Tuple[List[tuple], List[tuple]],
@@ -131,7 +132,12 @@ class SealSteps:
         return True
 
     def _summarise(self, seg_id: int, tbl: str) -> None:
-        self._store_counts(seg_id, _summary(self._w, tbl))
+        self._store_counts(seg_id, _summary(self._w, tbl, self._column_values()))
+
+    def _column_values(self) -> Optional[int]:
+        """The most values of a column whose counts a sealed segment keeps: capped
+        where the index file answers the hostname's counts (not when compacting)."""
+        return None if self.compacting else FACET_COLUMN_VALUES
 
     def _store_counts(self, seg_id: int, counts: Tuple[List[tuple], List[tuple]]) -> None:
         minutes, facets = counts
@@ -144,49 +150,68 @@ class SealSteps:
                             [(seg_id,) + f for f in facets])
 
 
-def _summary(conn: apsw.Connection, tbl: str) -> Tuple[List[tuple], List[tuple]]:
+def _summary(conn: apsw.Connection, tbl: str, column_values: Optional[int] = None
+             ) -> Tuple[List[tuple], List[tuple]]:
     """A segment's per-minute counts ``(name, level, minute, n)`` and facet counts
-    ``(field, value, n)`` (:data:`~.schema.FACET_COLUMNS`)."""
-    minutes = conn.execute(_summary_sql(tbl), (60,)).fetchall()
+    ``(field, value, n)`` (:data:`~.schema.FACET_COLUMNS`).
+
+    Two reads of the table, each grouped by a ``Counter`` (a hash table) rather
+    than by SQLite, whose GROUP BY sorts: one of the columns of few values (name,
+    level, minute, the other columns, the tag set), one of the hostname, whose
+    values may be as many as the rows.  A column with more than ``column_values``
+    values (None: no limit) keeps only the marker ``("!", column, values)``: its
+    counts are read from rows or the host index then."""
     q = quote_ident(tbl)
+    cols = [c for c in FACET_COLUMNS if c not in ("name", "level", "hostname")]
+    groups = Counter(conn.execute(
+        f"SELECT name, level, {_floor_expr('timestamp')}, {', '.join(cols)}, othertags "
+        f"FROM {q}", (60,)))
+    hosts = Counter(conn.execute(f"SELECT hostname FROM {q}"))
+    minutes: Dict[tuple, int] = {}
     tally: Dict[Tuple[str, Any], int] = {}
-    for name, level, _, n in minutes:  # name and level from the minutes
-        tally[("name", name)] = tally.get(("name", name), 0) + n
-        tally[("level", level)] = tally.get(("level", level), 0) + n
-    cols = [c for c in FACET_COLUMNS if c not in ("name", "level")]
-    total = 0
-    for row in conn.execute(f"SELECT {', '.join(cols)}, count(*) FROM {q} GROUP BY "
-                            f"{', '.join(str(i + 1) for i in range(len(cols)))}"):
-        n = row[-1]
-        total += n
-        for field, value in zip(cols, row):
-            tally[(field, value)] = tally.get((field, value), 0) + n
-    facets = [("*", None, total)] + [(f, v, n) for (f, v), n in tally.items()]
+    sets: Dict[Any, int] = {}
+    fields = ("name", "level", "", *cols)
+    for key, n in groups.items():
+        minute = key[:3]
+        minutes[minute] = minutes.get(minute, 0) + n
+        for field, value in zip(fields, key):
+            if field:
+                tally[(field, value)] = tally.get((field, value), 0) + n
+        sets[key[-1]] = sets.get(key[-1], 0) + n
+    facets: List[tuple] = [("*", None, sum(groups.values()))]
+    values = {"hostname": len(hosts)}
+    for field, _ in tally:
+        values[field] = values.get(field, 0) + 1
+    capped = {f for f, k in values.items() if column_values is not None and k > column_values}
+    facets.extend(("!", f, values[f]) for f in sorted(capped))
+    if "hostname" not in capped:
+        facets.extend(("hostname", h, n) for (h,), n in hosts.items())
+    facets.extend((f, v, n) for (f, v), n in tally.items() if f not in capped)
     tags: Dict[str, Dict[Any, int]] = {}
-    for key, value, n in _tag_counts(conn, q):
+    for key, value, n in _tag_counts(conn, q, sets):
         have = tags.setdefault(key, {})
         have[value] = have.get(value, 0) + n
-    for key, values in tags.items():
-        facets.append(("#", key, sum(values.values())))
-        if len(values) > FACET_TAG_VALUES:
-            facets.append(("!", key, len(values)))
+    for key, tvalues in tags.items():
+        facets.append(("#", key, sum(tvalues.values())))
+        if len(tvalues) > FACET_TAG_VALUES:
+            facets.append(("!", key, len(tvalues)))
         else:
-            facets.extend(("tag:" + key, v, n) for v, n in values.items())
-    return minutes, facets
+            facets.extend(("tag:" + key, v, n) for v, n in tvalues.items())
+    return [k + (n,) for k, n in minutes.items()], facets
 
 
 #: distinct tag sets of a segment read in Python at most; more are counted by SQLite
 _TAG_SETS = 2000
 
 
-def _tag_counts(conn: apsw.Connection, q: str) -> Iterator[Tuple[str, Any, int]]:
+def _tag_counts(conn: apsw.Connection, q: str, sets: Dict[Any, int]
+                ) -> Iterator[Tuple[str, Any, int]]:
     """(tag key, value, rows) of a segment table, a key's values possibly split over
-    several items.  Segments hold few distinct tag sets: each is decoded once."""
-    sets = conn.execute(f"SELECT othertags, count(*) FROM {q} GROUP BY 1 LIMIT ?",
-                        (_TAG_SETS + 1,)).fetchall()
+    several items, from its tag sets (``othertags`` text: rows).  Segments hold few
+    distinct tag sets: each is decoded once."""
     if len(sets) <= _TAG_SETS:
         decoded = []
-        for text, n in sets:
+        for text, n in sets.items():
             try:
                 tags = json.loads(text) if isinstance(text, str) else None
             except ValueError:
@@ -203,15 +228,9 @@ def _tag_counts(conn: apsw.Connection, q: str) -> Iterator[Tuple[str, Any, int]]
             return
     yield from conn.execute(
         f"SELECT j.key, j.value, count(*) FROM {q} AS t, json_each(t.othertags) AS j "
-        "WHERE json_valid(t.othertags) GROUP BY 1, 2")
+        "WHERE json_valid(t.othertags) AND json_type(t.othertags) = 'object' GROUP BY 1, 2")
 
 
 def _floor_expr(col: str) -> str:
     """SQL for ``col`` floored to a multiple of the bound parameter (also below 0)."""
     return f"({col} - ((({col} % ?1) + ?1) % ?1))"
-
-
-def _summary_sql(tbl: str) -> str:
-    """Per-minute counts of a segment table: (name, level, minute, n); ?1 is 60."""
-    return (f"SELECT name, level, {_floor_expr('timestamp')}, count(*) "
-            f"FROM {quote_ident(tbl)} GROUP BY 1, 2, 3")

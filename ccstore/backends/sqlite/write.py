@@ -107,7 +107,7 @@ class WriteSteps:
                     if head.last != first - 1:
                         raise RuntimeError(
                             f"{seg.tbl}: head index at {head.last}, rows from {first}")
-                    head.add(first, runs)
+                    head.add(first, last, runs)
                 if seg.fts:
                     fq = quote_ident(seg.tbl + "_fts")
                     self._w.execute(
