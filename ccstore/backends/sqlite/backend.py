@@ -57,6 +57,8 @@ class SQLiteBackend(SchemaSteps, WriteSteps, SealSteps, CompactSteps, IndexFile,
         self._local = threading.local()
         self._heads: Dict[int, _Head] = {}
         self._heads_lock = threading.Lock()
+        #: one thread seals at a time (the sealer, or a caller of flush)
+        self._seal_lock = threading.Lock()
         self._appends: Dict[str, str] = {}  # segment table -> its append statement
         self._readers: List[apsw.Connection] = []
         self._readers_lock = threading.Lock()

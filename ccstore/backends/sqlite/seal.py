@@ -46,7 +46,7 @@ class SealSteps:
         """Seal every full segment (:meth:`_seal_each`), in one thread at a time: a
         thread that comes while another seals waits, and then finds those segments
         sealed, rather than doing the same work on the same segment beside it."""
-        with self.__dict__.setdefault("_seal_lock", threading.Lock()):
+        with self._seal_lock:
             return self._seal_each()
 
     def _seal_each(self) -> int:
