@@ -361,7 +361,8 @@ class QuerySteps:
                 usable.add(seg)
             elif value in tag_keys:
                 capped.add(seg)  # too many values of a tag asked for: counted from rows
-            elif value == "hostname" in columns and whole[seg].ix and not whole[seg].compact:
+            elif (value == "hostname" and "hostname" in columns and whole[seg].ix
+                  and not whole[seg].compact):
                 by_index.add(seg)
             elif value in columns:
                 capped.add(seg)  # likewise a column
