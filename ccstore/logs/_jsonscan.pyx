@@ -565,3 +565,174 @@ def journal_json_chunk(bytes data, str name, str hostname, base_tags, othertags,
             break
         pos = end + 1
     return rows, explicit, tags, no_host
+
+
+# -- format journal_export --------------------------------------------------------------
+cdef _Keys _EXPORT_KEYS = _Keys(("_SOURCE_REALTIME_TIMESTAMP", "__REALTIME_TIMESTAMP",
+                                 "MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "_COMM", "_PID",
+                                 "_SYSTEMD_UNIT", "_HOSTNAME"))
+
+
+cdef inline bint _key_ok(const char* s, Py_ssize_t a, Py_ssize_t b) nogil:
+    """Whether ``s[a:b]`` is a field name of the export format: ``[A-Za-z0-9_]+``."""
+    cdef char c
+    if a == b:
+        return False
+    while a < b:
+        c = s[a]
+        if not (_is_digit(c) or (c'a' <= c <= c'z') or (c'A' <= c <= c'Z') or c == c'_'):
+            return False
+        a += 1
+    return True
+
+
+cdef object _btext(const char* s, Py_ssize_t a, Py_ssize_t b):
+    """A field value as text: undecodable bytes become U+FFFD, NUL bytes are dropped."""
+    v = PyUnicode_DecodeUTF8(s + a, b - a, "replace")
+    if memchr(s + a, 0, b - a) != NULL:
+        v = v.replace("\x00", "")
+    return v
+
+
+cdef object _digits_us_ns(const char* s, Py_ssize_t a, Py_ssize_t b):
+    """Nanoseconds of microseconds in ASCII digits, None for anything else."""
+    cdef Py_ssize_t i
+    cdef long long v = 0
+    if a == b:
+        return None
+    for i in range(a, b):
+        if not _is_digit(s[i]):
+            return None
+    if b - a > 15:
+        return int(s[a:b]) * 1000
+    for i in range(a, b):
+        v = v * 10 + (<int>s[i] - 48)
+    return v * 1000
+
+
+def export_chunk(bytes buf, Py_ssize_t max_field, str name, str hostname, base_tags,
+                 othertags, level_of, last_time, reference_ns):
+    """The rows of the whole entries at the start of ``buf`` in ``journalctl -o export``:
+    ``(rows, end, entries, no_host, last_time)``."""
+    cdef const char* s = PyBytes_AS_STRING(buf)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(buf), pos = 0, p, nlp = 0, ka, kb, va, vb, end
+    cdef Py_ssize_t fs[16]
+    cdef Py_ssize_t fe[16]
+    cdef const char* nl
+    cdef const char* eq
+    cdef unsigned long long size
+    cdef bint binary, keys_ok, stop, cut = False
+    cdef int j, k, nkeys = _EXPORT_KEYS.n
+    cdef list rows = []
+    cdef Py_ssize_t no_host = 0, entries = 0
+    cdef bint splice = all(key < "loglevel" for key in base_tags)
+    while True:
+        p = pos
+        binary = False
+        keys_ok = True
+        stop = False
+        for j in range(nkeys):
+            fs[j] = -1
+        while True:
+            nl = <const char*>memchr(s + p, c'\n', n - p)
+            if nl == NULL:
+                stop = cut = True
+                break
+            nlp = nl - s
+            if nlp == pos:  # an empty line where an entry should start
+                stop = True
+                break
+            if nlp == p:  # the empty line that ends the entry
+                break
+            eq = <const char*>memchr(s + p, c'=', nlp - p)
+            ka = p
+            if eq != NULL:
+                kb = eq - s
+                va = kb + 1
+                vb = nlp
+                end = nlp + 1
+                if nlp - p > max_field:
+                    stop = True
+                    break
+            else:
+                kb = nlp
+                if nlp + 9 > n:
+                    stop = cut = True
+                    break
+                size = 0
+                for k in range(8):
+                    size |= (<unsigned long long>(<unsigned char>s[nlp + 1 + k])) << (8 * k)
+                if size > <unsigned long long>max_field:
+                    stop = True
+                    break
+                end = nlp + 9 + <Py_ssize_t>size + 1
+                if end > n:
+                    stop = cut = True
+                    break
+                if s[end - 1] != c'\n':
+                    stop = True
+                    break
+                va = nlp + 9
+                vb = end - 1
+                binary = True
+            if keys_ok and not _key_ok(s, ka, kb):
+                keys_ok = False
+            for j in range(nkeys):  # the first of a key given twice counts
+                if (_EXPORT_KEYS.lens[j] == kb - ka
+                        and memcmp(_EXPORT_KEYS.ptrs[j], s + ka, kb - ka) == 0):
+                    if fs[j] < 0:
+                        fs[j] = va
+                        fe[j] = vb
+                    break
+            p = end
+        if stop or (binary and not keys_ok) or (not binary and nlp - 1 - pos > max_field):
+            cut = cut and keys_ok  # the reader drops an entry with a bad key at once
+            break
+        # the header of the entry (formats.journal_header) and its row
+        t = None
+        for j in (JK_SOURCE, JK_REALTIME):
+            if fs[j] >= 0:
+                t = _digits_us_ns(s, fs[j], fe[j])
+                if t is not None:
+                    break
+        if fs[JK_MSG] >= 0:
+            msg = _btext(s, fs[JK_MSG], fe[JK_MSG])
+            if msg.endswith("\n"):
+                msg = msg.rstrip("\n")
+        else:
+            msg = ""
+        level = None
+        if fs[JK_PRIO] >= 0 and fe[JK_PRIO] - fs[JK_PRIO] == 1 and c'0' <= s[fs[JK_PRIO]] <= c'7':
+            level = _PRI[<int>s[fs[JK_PRIO]] - 48]
+        nm = _btext(s, fs[JK_IDENT], fe[JK_IDENT]) if fs[JK_IDENT] >= 0 else None
+        if not nm and fs[JK_COMM] >= 0:
+            nm = _btext(s, fs[JK_COMM], fe[JK_COMM])
+        host = _btext(s, fs[JK_HOST], fe[JK_HOST]) if fs[JK_HOST] >= 0 else None
+        pid = _btext(s, fs[JK_PID], fe[JK_PID]) if fs[JK_PID] >= 0 else None
+        unit = _btext(s, fs[JK_UNIT], fe[JK_UNIT]) if fs[JK_UNIT] >= 0 else None
+        if level is None:
+            level = level_of(msg) or "info"
+        if t is None:
+            t = last_time if last_time is not None else reference_ns
+        else:
+            last_time = t
+        if not host:
+            host = hostname
+            no_host += 1
+        ot = othertags[level]
+        if pid or unit:
+            if splice:  # their keys sort after the level's
+                ot = "".join([ot[:len(ot) - 1],
+                              ',"pid":' if pid else "", _json_str(pid) if pid else "",
+                              ',"unit":' if unit else "", _json_str(unit) if unit else "", "}"])
+            else:
+                tags = {}
+                if pid:
+                    tags["pid"] = pid
+                if unit:
+                    tags["unit"] = unit
+                ot = othertags_json({**base_tags, **tags, "loglevel": level})
+        rows.append((t, t // _NS, nm or name, host, "node", "0", None, None, ot, msg, level))
+        entries += 1
+        pos = nlp + 1
+    return rows, pos, entries, no_host, last_time, cut

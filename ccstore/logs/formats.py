@@ -539,6 +539,29 @@ class JournalExportReader:
         self.entries += len(out)
         return out
 
+    @property
+    def pending_bytes(self) -> int:
+        """The bytes fed and not read yet."""
+        return len(self._buf)
+
+    def take(self, data: bytes, scan: Callable[[bytes], Tuple[Any, int, int]]) -> Any:
+        """Give the input not read yet, ``data`` appended, to ``scan(buf) -> (result, end,
+        entries)``, which reads the ``entries`` whole entries before ``end`` at the start
+        of ``buf``; :meth:`feed` reads on from there.  ``result``, or None when an entry
+        is being read (it is :meth:`feed`'s to finish)."""
+        buf = self._buf + data if self._buf else data
+        if self._fields or self._resync:
+            self._buf = buf
+            return None
+        result, end, entries = scan(buf)
+        if end:
+            self._base += end
+            self._entry_start = self._base
+            buf = buf[end:]
+        self._buf = buf
+        self.entries += entries
+        return result
+
     def _broken(self) -> Dict[bytes, bytes]:
         """Drop the entry being read; read on after the next empty line."""
         self.skipped += 1

@@ -70,7 +70,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..rows import _NON_OTHER, NS_PER_S, Row, RowBatch, othertags_json
 from . import formats as _formats
-from . import jsonscan
+from . import _pyjsonscan, jsonscan
 from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _HPC_ERROR_RE, _HPC_ERROR_WORDS,
                        _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS, _PRI_LEVEL, LOGLEVELS,
                        _body_hits, _clean_text, _frac_ns, _level_hits, _token_level,
@@ -200,6 +200,9 @@ class LogParser:
         #: makes the rows of a chunk of JSON lines (tests set either implementation)
         self._json_chunks = jsonscan.module
         self._journal: Optional[JournalExportReader] = None
+        #: the whole entries of an export stream read at once stopped at the end of the
+        #: input (an entry cut off), not at an entry left to the export reader
+        self._export_cut = False
         self._slurm: Optional[_formats.SlurmFormat] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
@@ -249,7 +252,7 @@ class LogParser:
         self._one_line = format in _ONE_LINE_FORMATS
         #: whether chunks of JSON lines are read a chunk at once (tests turn it off to
         #: compare it with the other ways)
-        self._json_lines = format in ("json", "journal_json")
+        self._json_lines = format in ("json", "journal_json", "journal_export")
 
     def _sniff(self, head: bytes) -> None:
         """``auto``: the format of the file from its first lines, if they are in one of
@@ -303,7 +306,7 @@ class LogParser:
             data = self._buf + data
         if self._journal is not None:
             self._buf = b""
-            return self._journal_rows(self._journal.feed(data))
+            return self._export_rows(data)
         end = data.rfind(b"\n")
         if end < 0:
             self._buf = data
@@ -370,9 +373,11 @@ class LogParser:
         if self._journal is not None:
             if self._buf:  # fed before the format was known
                 buf, self._buf = self._buf, b""
-                out = self._journal_rows(self._journal.feed(buf))
+                out = self._export_rows(buf)
             else:
                 out = []
+            # what waits for the rest of its entry is the reader's to end
+            out.extend(self._journal_rows(self._journal.feed(b"")))
             return out + self._journal_rows(self._journal.finish())
         out: List[Row] = []
         if self._buf:
@@ -656,27 +661,41 @@ class LogParser:
             self._shared_cache[(level, id(tags))] = (tags, v)
         return v
 
+    def _export_rows(self, data: bytes) -> List[Row]:
+        """Rows of the entries that ``data`` completes in a ``journalctl -o export``
+        stream: the plainly well-formed ones at once (:mod:`ccstore.logs.jsonscan`,
+        compiled or its pure-Python twin), the rest by the export reader."""
+        reader = self._journal
+        assert reader is not None
+        if not self._json_lines:
+            return self._journal_rows(reader.feed(data))
+        rows = reader.take(data, self._export_chunk)  # (data is the reader's now)
+        if rows is not None and self._export_cut and reader.pending_bytes <= reader.max_field:
+            # only an entry cut off by the end of the input is left: it waits for the rest
+            self.offset = reader.offset
+            return rows
+        rest = self._journal_rows(reader.feed(b""))
+        return rest if rows is None else rows + rest
+
+    def _export_chunk(self, buf: bytes) -> Tuple[List[Row], int, int]:
+        """``(rows, end, entries)`` of the whole entries at the start of ``buf``."""
+        assert self._journal is not None
+        rows, end, n, no_host, self.last_time, self._export_cut = self._json_chunks.export_chunk(
+            buf, self._journal.max_field, self.name, self.hostname, self._base_tags,
+            self._othertags, _level_of, self.last_time, int(self.clock.reference * NS_PER_S))
+        self.no_host += no_host
+        self.lines += n
+        self.entries += n
+        return rows, end, n
+
     def _journal_rows(self, headers: List[_Header]) -> List[Row]:
         """Rows of the entries of a ``journalctl -o export`` stream."""
         reader = self._journal
         assert reader is not None
-        out: List[Row] = []
-        default_name, default_host = self.name, self.hostname
-        last_time = self.last_time
-        for t, name, host, level, body, _, tags in headers:
-            if level is None:
-                level = _level_of(body) or "info"
-            if t is None:
-                t = last_time if last_time is not None else int(self.clock.reference * NS_PER_S)
-            else:
-                last_time = t
-            if not host:
-                host = default_host
-                self.no_host += 1
-            out.append((t, t // NS_PER_S, name or default_name, host, "node", "0", None, None,
-                        self._othertags[level] if tags is None else self._tagged(level, tags),
-                        body, level))
-        self.last_time = last_time
+        out, no_host, self.last_time = _pyjsonscan.journal_rows(
+            headers, self.name, self.hostname, self._base_tags, self._othertags, _level_of,
+            self.last_time, int(self.clock.reference * NS_PER_S))
+        self.no_host += no_host
         self.lines += len(headers)
         self.entries += len(headers)
         self.skipped += reader.skipped

@@ -1,15 +1,16 @@
-"""Chunks of JSON lines (formats ``json`` and ``journal_json``) read at once, both
-implementations (:mod:`ccstore.logs.jsonscan`).
+"""Chunks of JSON lines (formats ``json`` and ``journal_json``) and the entries of
+``journalctl -o export`` read at once, both implementations (:mod:`ccstore.logs.jsonscan`).
 
-The reference is the line loop (and, for ``journal_json``, the chunk of headers): a
-parser that reads chunks of JSON lines at once gives the same rows, counters and
-offsets as one that does not, on every input; where the compiled scanner gives rows,
-the pure-Python twin gives the same.
+The reference is the line loop (and, for ``journal_json``, the chunk of headers; for the
+export stream, the export reader alone): a parser that reads at once gives the same
+rows, counters and offsets as one that does not, on every input; where the compiled
+scanner gives rows, the pure-Python twin gives the same.
 """
 from __future__ import annotations
 
 import json
 import random
+import struct
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -121,9 +122,12 @@ ODD_JOURNAL = [
 ]
 
 
-def run(impl, fmt: str, data: bytes, step: int, on: bool = True, location="/var/log/x.json"):
+def run(impl, fmt: str, data: bytes, step: int, on: bool = True, location="/var/log/x.json",
+        max_field=None):
     """Rows, counters and offsets of a parser fed ``data`` in pieces of ``step`` bytes."""
     p = LogParser(fmt, hostname="me", tz="UTC", location=location, reference_time=T0)
+    if max_field is not None:
+        p._journal.max_field = max_field
     p._json_chunks = impl
     p._json_lines = on
     out = []
@@ -268,3 +272,89 @@ def test_bench_lines(jsonscan):
     for fmt in ("json", "journal_json"):
         lines = bench_logs.FORMATS[fmt][0](2000, random.Random(0))
         same_as_loop(jsonscan, fmt, lines, steps=(1 << 16,))
+
+
+# -- journalctl -o export ------------------------------------------------------------------
+def export_entry(i: int, rng: random.Random) -> bytes:
+    obj = json.loads(journal_line(i, rng))
+    if rng.random() < 0.2:
+        del obj["__REALTIME_TIMESTAMP"]
+    out = []
+    for k, v in obj.items():
+        v = v.encode()
+        if rng.random() < 0.15 or b"\n" in v:
+            v = v + rng.choice((b"", b"\x00", b"\xff\xfe", b"\n\n"))
+            out.append(k.encode() + b"\n" + struct.pack("<Q", len(v)) + v + b"\n")
+        else:
+            out.append(k.encode() + b"=" + v + b"\n")
+    if rng.random() < 0.1:
+        out.append(b"MESSAGE=the first of a key given twice wins\n")
+    return b"".join(out) + b"\n"
+
+
+ODD_EXPORT = [
+    b"bad key=x\nMESSAGE=a text entry takes any key\n\n",
+    b"bad key=x\nMESSAGE\n" + struct.pack("<Q", 3) + b"bin\n\n",
+    b"MESSAGE\n" + struct.pack("<Q", 10**6) + b"short\n\n",
+    b"MESSAGE\n" + struct.pack("<Q", 3) + b"binX\n\n",
+    b"\n\nMESSAGE=after empty lines\n\n",
+    b"MESSAGE=" + b"y" * 100 + b"\n\n",
+    b"__REALTIME_TIMESTAMP=12x\nMESSAGE=bad time\n\n",
+    b"__REALTIME_TIMESTAMP=123456789012345678901\nMESSAGE=big time\n\n",
+    b"PRIORITY=3\n_PID=\xff\n_SYSTEMD_UNIT=a\"b\nMESSAGE=error words\n\n",
+    b"=no key\nMESSAGE=x\n\n",
+    b"MESSAGE=no final empty line\n",
+    b"MESSAGE=no final newline",
+    b"MESSAGE\n" + struct.pack("<Q", 5) + b"cut",
+]
+
+
+def same_export(impl, data: bytes, steps=(1 << 20, 4096, 333, 97, 7), max_field=None):
+    for step in steps:
+        assert (run(impl, "journal_export", data, step, max_field=max_field)
+                == run(impl, "journal_export", data, step, on=False, max_field=max_field)), step
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_export_rows_as_the_reader(jsonscan, seed):
+    rng = random.Random(seed)
+    same_export(jsonscan, b"".join(export_entry(i, rng) for i in range(300)))
+
+
+@pytest.mark.parametrize("odd", range(len(ODD_EXPORT)))
+def test_export_odd_entries(jsonscan, odd):
+    rng = random.Random(odd)
+    entries = [export_entry(i, rng) for i in range(20)]
+    data = b"".join(entries[:10]) + ODD_EXPORT[odd] + b"".join(entries[10:])
+    same_export(jsonscan, data, steps=(1 << 20, 64, 5))
+    same_export(jsonscan, data, steps=(1 << 20, 64), max_field=64)
+    same_export(jsonscan, ODD_EXPORT[odd], steps=(1 << 20, 3))
+
+
+def test_export_twins_agree(jsonscan_impls):
+    py, cy = jsonscan_impls
+    oth = {lv: json.dumps({"location": "/x", "loglevel": lv}, separators=(",", ":"))
+           for lv in ("debug", "info", "warn", "error")}
+    rng = random.Random(3)
+    for n in range(100):
+        data = b"".join(export_entry(i, rng) for i in range(rng.randrange(1, 5)))
+        data = data[:rng.randrange(len(data) + 1)] if rng.random() < 0.3 else data
+        args = (data, 1 << 20, "app", "me", {"location": "/x"}, oth, level_of, None, 5)
+        assert cy.export_chunk(*args) == py.export_chunk(*args)
+
+
+@SETTINGS
+@given(raw=st.binary(max_size=300), cut=st.integers(1, 50))
+def test_export_any_bytes(jsonscan, raw, cut):
+    data = b"__CURSOR=c\nMESSAGE=a\n\n" + raw
+    same_export(jsonscan, data, steps=(1 << 20, cut), max_field=40)
+
+
+def test_export_bench_entries(jsonscan):
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    import bench_logs
+
+    same_export(jsonscan, bench_logs.gen_journal_export(1000, random.Random(0)),
+                steps=(1 << 16, 1000))
