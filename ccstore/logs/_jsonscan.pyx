@@ -16,7 +16,7 @@ import json as _json
 from json.encoder import encode_basestring as _json_str
 
 from ..rows import NS_PER_S, othertags_json
-from ._grammar import _CONT_RE, _PRI_LEVEL, normalize_level
+from ._grammar import _CONT_RE, _CTRL_BYTES, _PRI_LEVEL, normalize_level
 from ._pyjsonscan import TRACEBACK
 from .formats import (JSON_EXTRA, JSON_HOST, JSON_LEVEL, JSON_MSG, JSON_NAME, JSON_TIME,
                       json_message, json_time)
@@ -269,25 +269,16 @@ cdef object _pyvalue(const char* s, Pair* p):
 cdef bint _clean(bytes data) except -1:
     """Whether the chunk is what the scanner reads: UTF-8 text without control bytes
     (tab, LF and ESC allowed, as the line loop's clean text) and without CR."""
-    cdef const unsigned char* s = <const unsigned char*>PyBytes_AS_STRING(data)
-    cdef Py_ssize_t i, n = PyBytes_GET_SIZE(data)
-    cdef unsigned char c
-    cdef bint ascii = True
-    for i in range(n):
-        c = s[i]
-        if c < 0x20:
-            if c != c'\t' and c != c'\n' and c != 27:
-                return False
-        elif c >= 0x7f:
-            if c == 0x7f:
-                return False
-            ascii = False
-    if not ascii:
+    if b"\r" in data or _TRACEBACK_B in data:
+        return False
+    if len(data.translate(None, _CTRL_BYTES)) != len(data):
+        return False
+    if not data.isascii():
         try:
-            PyUnicode_DecodeUTF8(<const char*>s, n, NULL)
+            data.decode()
         except UnicodeDecodeError:
             return False
-    return _TRACEBACK_B not in data
+    return True
 
 
 # -- format json ------------------------------------------------------------------------
@@ -463,11 +454,11 @@ cdef object _epoch_us_ns(const char* s, Pair* p):
     for i in range(p.vs, p.ve):
         if not _is_digit(s[i]):
             return None
-    if n > 15:
+    if n > 18:
         return int(s[p.vs:p.ve]) * 1000
     for i in range(p.vs, p.ve):
         v = v * 10 + (<int>s[i] - 48)
-    return v * 1000
+    return <object>v * 1000
 
 
 def journal_json_chunk(bytes data, str name, str hostname, base_tags, othertags, level_of):
@@ -603,11 +594,11 @@ cdef object _digits_us_ns(const char* s, Py_ssize_t a, Py_ssize_t b):
     for i in range(a, b):
         if not _is_digit(s[i]):
             return None
-    if b - a > 15:
+    if b - a > 18:
         return int(s[a:b]) * 1000
     for i in range(a, b):
         v = v * 10 + (<int>s[i] - 48)
-    return v * 1000
+    return <object>v * 1000
 
 
 def export_chunk(bytes buf, Py_ssize_t max_field, str name, str hostname, base_tags,
