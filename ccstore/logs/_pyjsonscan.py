@@ -19,8 +19,14 @@ from typing import Callable, List, Mapping, Optional, Tuple
 from ..rows import NS_PER_S, Row, othertags_json
 from ._grammar import _CONT_RE, _clean_text
 from .clock import Clock
-from .formats import (_EXPORT_KEY_RE, _JOURNAL_BKEYS, Header, _journal_header,
-                      header_journal_json, header_json)
+from .formats import (
+    _EXPORT_KEY_RE,
+    _JOURNAL_BKEYS,
+    Header,
+    _journal_header,
+    header_journal_json,
+    header_json,
+)
 
 __all__ = ["TRACEBACK", "export_chunk", "journal_rows", "json_chunk", "journal_json_chunk"]
 

@@ -290,7 +290,7 @@ def _journal_header(get: Callable[[Any], Any], keys: Tuple[Any, ...]) -> Header:
         if v is not None:
             if not isinstance(v, (str, bytes)):
                 v = _journal_text(v)
-            if v and v.isdigit():
+            if v and (v.isdecimal() if isinstance(v, str) else v.isdigit()):
                 t = int(v) * 1000
                 break
     msg = _journal_text(get(kmsg))
@@ -342,7 +342,8 @@ def json_time(value: Any, clock: Clock) -> Optional[int]:
     8601 text (read by ``clock``); None for anything else."""
     if isinstance(value, str):
         value = value.strip()
-        return epoch_ns(value) if value.isdigit() and len(value) >= 9 else clock.iso_ns(value)
+        # (isdecimal: the digits int() reads; isdigit also takes superscripts)
+        return epoch_ns(value) if value.isdecimal() and len(value) >= 9 else clock.iso_ns(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return number_ns(value)
     if isinstance(value, float) and math.isfinite(value):  # not NaN or Infinity

@@ -99,6 +99,8 @@ ODD_JSON = [
     '{"time": 1764756000, "msg": "' + "y" * (_LEVEL_WINDOW - 3) + ' ERROR"}',
     '{"time": "  1764756000  ", "msg": "digits with spaces"}',
     '{"time": true, "ts": 1764756001, "msg": "bool time skipped"}',
+    '{"time": "\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", '
+    '"ts": 1764756001, "level": "\u00b2", "msg": "superscript digits are no number"}',
 ]
 ODD_JOURNAL = [
     '{"__CURSOR": "c", "__REALTIME_TIMESTAMP": "1764756000000000", "MESSAGE": [104, 105]}',
@@ -119,6 +121,7 @@ ODD_JOURNAL = [
     '{"__CURSOR": "c", "__REALTIME_TIMESTAMP": "12345678901234567890", "MESSAGE": "big"}',
     '{"__CURSOR": "c", "__REALTIME_TIMESTAMP": "1764756000000000", "_PID": "", '
     '"_SYSTEMD_UNIT": "", "MESSAGE": "empty tags"}',
+    '{"__CURSOR": "c", "__REALTIME_TIMESTAMP": "\u00b9", "MESSAGE": "superscript time"}',
 ]
 
 
