@@ -307,6 +307,46 @@ cdef object _first_text(const char* s, Pair* pairs, int* slot, int a, int b):
     return None
 
 
+cdef bint _may_continue(str msg):
+    """False when ``_grammar._CONT_RE`` cannot match ``msg``: it starts with an ASCII
+    character that opens none of its branches, or with an ASCII word not followed by a
+    dot; True when it may (the regex decides)."""
+    cdef Py_ssize_t i, n = len(msg)
+    cdef Py_UCS4 c
+    if n == 0:
+        return False
+    c = msg[0]
+    if c >= 128 or c == c' ' or c == c'\t' or c == c'.':
+        return True
+    if not ((c'a' <= c <= c'z') or (c'A' <= c <= c'Z') or c == c'_' or c == c'$'):
+        return False
+    if c == c'C' or c == c'S' or c == c'T' or c == c'D':
+        return True
+    for i in range(1, n):
+        c = msg[i]
+        if c >= 128:
+            return True
+        if not ((c'a' <= c <= c'z') or (c'A' <= c <= c'Z') or (c'0' <= c <= c'9')
+                or c == c'_' or c == c'$'):
+            return c == c'.'
+    return False
+
+
+cdef object _int_ns(const char* s, Pair* p):
+    """formats.number_ns of an integer of up to 18 characters."""
+    cdef Py_ssize_t i = p.vs
+    cdef long long v = 0, scale
+    cdef bint neg = s[i] == c'-'
+    if neg:
+        i += 1
+    while i < p.ve:
+        v = v * 10 + (<int>s[i] - 48)
+        i += 1
+    scale = (1 if v >= 100000000000000000 else 1000 if v >= 100000000000000
+             else 1000000 if v >= 100000000000 else 1000000000)
+    return <object>(-v if neg else v) * scale
+
+
 cdef object _level_value(object v):
     """normalize_level of a value, texts cached."""
     if type(v) is str:
@@ -346,6 +386,9 @@ def json_chunk(bytes data, str name, str hostname, othertags, clock, level_of):
                 p = &pairs[slot[j]]
                 if p.kind == K_NULL:
                     continue
+                if p.kind == K_INT and p.ve - p.vs <= 18:
+                    t = _int_ns(s, p)
+                    break
                 t = json_time(_pyvalue(s, p), clock)
                 if t is not None:
                     break
@@ -380,7 +423,7 @@ def json_chunk(bytes data, str name, str hostname, othertags, clock, level_of):
                 for j in range(_J_EXTRA, _J_END)])
         else:
             line = None
-        if _cont_match(msg) is not None:
+        if _may_continue(msg) and _cont_match(msg) is not None:
             return None  # it may continue the entry before it: the line loop decides
         if level is None:
             level = level_of(msg)

@@ -34,7 +34,10 @@ MESSAGES = ("session opened for user root", "error: bad key", "LustreError: 11-0
             "h\u00e9llo w\u00f6rld \u2603", 'quote " and back\\slash', "tab\there",
             "line\nbreak\n", "nul\x00byte", "\tat org.Foo.bar(Foo.java:1)",
             "Caused by: java.io.IOException", "", "   ", "Traceback (most recent call last):",
-            "x" * 100 + " ERROR late", "level=warn in logfmt", "\u2028sep", "/path/\u00e9")
+            "x" * 100 + " ERROR late", "level=warn in logfmt", "\u2028sep", "/path/\u00e9",
+            "org.example.FooException: boom", "java.lang.OutOfMemoryError", "a.b",
+            "\u00dcber.FooError: x", "ab$_9.c.DError", "x.y z", "Suppressed: x",
+            "During handling of the above exception", "...", "$x.YError")
 
 
 def journal_line(i: int, rng: random.Random) -> str:
