@@ -16,7 +16,7 @@ import json as _json
 from json.encoder import encode_basestring as _json_str
 
 from ..rows import NS_PER_S, othertags_json
-from ._grammar import _CONT_RE, _CTRL_BYTES, _PRI_LEVEL, normalize_level
+from ._grammar import _CONT_RE, _PRI_LEVEL, normalize_level
 from ._pyjsonscan import TRACEBACK
 from .formats import (JSON_EXTRA, JSON_HOST, JSON_LEVEL, JSON_MSG, JSON_NAME, JSON_TIME,
                       json_message, json_time)
@@ -47,6 +47,8 @@ cdef object _loads = _json.loads
 cdef object _cont_match = _CONT_RE.match
 cdef tuple _PRI = tuple(_PRI_LEVEL)
 cdef long long _NS = NS_PER_S
+#: microseconds below this are nanoseconds in a long long
+cdef long long _NO_OVERFLOW_US = 9000000000000000
 #: normalize_level of the texts seen, a cache
 cdef dict _LEVEL_OF_TEXT = {}
 
@@ -92,7 +94,7 @@ cdef Py_ssize_t _string(const char* s, Py_ssize_t i, Py_ssize_t end, Pair* p) no
                 return -1
             i += 2
             continue
-        if c < 0x20:
+        if c < 0x20 or c == 0x7f:
             return -1
         if c >= 0x80:
             ascii = False
@@ -267,11 +269,11 @@ cdef object _pyvalue(const char* s, Pair* p):
 
 
 cdef bint _clean(bytes data) except -1:
-    """Whether the chunk is what the scanner reads: UTF-8 text without control bytes
-    (tab, LF and ESC allowed, as the line loop's clean text) and without CR."""
-    if b"\r" in data or _TRACEBACK_B in data:
-        return False
-    if len(data.translate(None, _CTRL_BYTES)) != len(data):
+    """Whether the chunk may be read: valid UTF-8 without a Python traceback.  (Control
+    bytes, CR and DEL, which the line loop's clean text refuses, fail the grammar of
+    the scanner: outside strings only spaces and tabs are whitespace, inside them
+    bytes below 0x20 and DEL are refused.)"""
+    if _TRACEBACK_B in data:
         return False
     if not data.isascii():
         try:
@@ -344,6 +346,8 @@ cdef object _int_ns(const char* s, Pair* p):
         i += 1
     scale = (1 if v >= 100000000000000000 else 1000 if v >= 100000000000000
              else 1000000 if v >= 100000000000 else 1000000000)
+    if v < 9000000000000000000 // scale:
+        return -v * scale if neg else v * scale
     return <object>(-v if neg else v) * scale
 
 
@@ -501,7 +505,7 @@ cdef object _epoch_us_ns(const char* s, Pair* p):
         return int(s[p.vs:p.ve]) * 1000
     for i in range(p.vs, p.ve):
         v = v * 10 + (<int>s[i] - 48)
-    return <object>v * 1000
+    return v * 1000 if v < _NO_OVERFLOW_US else <object>v * 1000
 
 
 def journal_json_chunk(bytes data, str name, str hostname, base_tags, othertags, level_of):
@@ -641,7 +645,7 @@ cdef object _digits_us_ns(const char* s, Py_ssize_t a, Py_ssize_t b):
         return int(s[a:b]) * 1000
     for i in range(a, b):
         v = v * 10 + (<int>s[i] - 48)
-    return <object>v * 1000
+    return v * 1000 if v < _NO_OVERFLOW_US else <object>v * 1000
 
 
 def export_chunk(bytes buf, Py_ssize_t max_field, str name, str hostname, base_tags,
