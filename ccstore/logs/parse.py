@@ -50,7 +50,10 @@ Speed: a chunk that is nothing but single-line RFC 3164 entries takes a fast
 path, :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its
 pure-Python twin); a chunk of one-line entries of an HPC format is read at once,
 its headers from :func:`ccstore.logs.headerscan.chunk_headers` (compiled, or the
-formats' header functions); anything else goes through the line loop.  All give
+formats' header functions); chunks of ``json`` and ``journal_json`` lines and the whole
+entries of a ``journal_export`` stream are made rows at once by
+:mod:`ccstore.logs.jsonscan` (compiled, or its pure-Python twin); anything else goes
+through the line loop.  All give
 the same rows (differential tests hold them together); figures are in
 docs/design/logs.md.
 
