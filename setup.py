@@ -3,7 +3,8 @@
 Metadata lives in ``pyproject.toml``; this file only declares the extensions
 and how they are built: the line-protocol core ``ccstore._lineproto`` (its
 ``.pyx`` includes ``.pxi`` files; ``_lineproto.pxd`` is what the others cimport),
-the syslog fast path ``ccstore.logs._syslogscan``, the backends' encoders
+the syslog fast path ``ccstore.logs._syslogscan``, the JSON lines scanner
+``ccstore.logs._jsonscan``, the backends' encoders
 ``ccstore.backends._hostruns`` and ``ccstore.backends._pgcopy``, and the block
 codec of compacted SQLite segments ``ccstore.backends.sqlite._blocks``.  Each is an
 accelerator: ccstore works without them, on their pure-Python twins, with the
@@ -30,6 +31,7 @@ EXTENSIONS = {
     "ccstore._lineproto": "ccstore/_lineproto.pyx",
     "ccstore.logs._syslogscan": "ccstore/logs/_syslogscan.pyx",
     "ccstore.logs._headerscan": "ccstore/logs/_headerscan.pyx",
+    "ccstore.logs._jsonscan": "ccstore/logs/_jsonscan.pyx",
     "ccstore.backends._hostruns": "ccstore/backends/_hostruns.pyx",
     "ccstore.backends._pgcopy": "ccstore/backends/_pgcopy.pyx",
     "ccstore.backends.sqlite._blocks": "ccstore/backends/sqlite/_blocks.pyx",

@@ -35,7 +35,7 @@ def normalize_level(value: Any) -> Optional[str]:
     if isinstance(value, str):
         v = value.strip().lower()
         lvl = _LEVELS.get(v)
-        if lvl is not None or not v.isdigit():
+        if lvl is not None or not v.isdecimal():  # (the digits int() reads)
             return lvl
         value = int(v)
     if isinstance(value, bool) or not isinstance(value, (int, float)):

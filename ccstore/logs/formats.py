@@ -33,6 +33,7 @@ from __future__ import annotations
 import calendar
 import datetime as _dt
 import json
+import math
 import operator
 import os
 import re
@@ -41,7 +42,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ..rows import NS_PER_S
 from ._grammar import _LEVELS, _PRI_LEVEL, _frac_ns, normalize_level
-from .clock import Clock
+from .clock import Clock, epoch_ns
 
 __all__ = [
     "FORMATS",
@@ -55,6 +56,7 @@ __all__ = [
     "detect_line",
     "header_bgl",
     "header_function",
+    "header_json",
     "header_journal_json",
     "header_lanl",
     "header_syslog_export",
@@ -288,7 +290,7 @@ def _journal_header(get: Callable[[Any], Any], keys: Tuple[Any, ...]) -> Header:
         if v is not None:
             if not isinstance(v, (str, bytes)):
                 v = _journal_text(v)
-            if v and v.isdigit():
+            if v and (v.isdecimal() if isinstance(v, str) else v.isdigit()):
                 t = int(v) * 1000
                 break
     msg = _journal_text(get(kmsg))
@@ -309,6 +311,100 @@ def _journal_header(get: Callable[[Any], Any], keys: Tuple[Any, ...]) -> Header:
         if unit:
             tags["unit"] = unit
     return t, name, _journal_text(get(khost)) or None, level, msg, False, tags
+
+
+# -- JSON lines ----------------------------------------------------------------------------
+#: the keys of a JSON line's time, level, message, host and name (the first present wins),
+#: and those whose text (a stack trace) is appended to the message
+JSON_TIME = ("time", "timestamp", "ts", "@timestamp", "t", "date", "datetime", "asctime",
+             "__REALTIME_TIMESTAMP")
+JSON_LEVEL = ("level", "severity", "loglevel", "lvl", "levelname", "log.level", "PRIORITY",
+              "priority")
+JSON_MSG = ("msg", "message", "MESSAGE", "log", "text")
+JSON_HOST = ("host", "hostname", "_HOSTNAME", "host.name")
+JSON_NAME = ("logger", "program", "app", "application", "service", "component", "name",
+             "logger_name", "SYSLOG_IDENTIFIER", "_COMM")
+JSON_EXTRA = ("stack_trace", "stacktrace", "exception", "exc_info", "stack",
+              "error.stack_trace")
+
+
+def number_ns(value: float) -> int:
+    """A numeric epoch (s, ms, us or ns, judged by magnitude) as nanoseconds."""
+    v = abs(value)
+    scale = 1 if v >= 1e17 else 1_000 if v >= 1e14 else 1_000_000 if v >= 1e11 else NS_PER_S
+    if isinstance(value, int):
+        return value * scale
+    return int(round(value * scale))
+
+
+def json_time(value: Any, clock: Clock) -> Optional[int]:
+    """Nanoseconds of a JSON time value: an epoch (number or digits, s to ns) or an ISO
+    8601 text (read by ``clock``); None for anything else."""
+    if isinstance(value, str):
+        value = value.strip()
+        # (isdecimal: the digits int() reads; isdigit also takes superscripts)
+        return epoch_ns(value) if value.isdecimal() and len(value) >= 9 else clock.iso_ns(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return number_ns(value)
+    if isinstance(value, float) and math.isfinite(value):  # not NaN or Infinity
+        return number_ns(value)
+    return None
+
+
+def json_message(line: str, msg: Optional[str], extras: Iterable[Any]) -> str:
+    """The message of a JSON line: ``msg`` (the first text of :data:`JSON_MSG`) without
+    trailing newlines, the whole line when that leaves nothing, and the non-empty texts
+    of ``extras`` (the values of :data:`JSON_EXTRA`, None where absent) on lines of
+    their own."""
+    msg = msg.rstrip("\n") if msg else ""
+    if not msg:
+        msg = line
+    for v in extras:
+        if isinstance(v, str) and v:
+            msg = msg + "\n" + v.rstrip("\n")
+    return msg
+
+
+def header_json(line: str, clock: Clock) -> Optional[Header]:
+    """A line holding a JSON object (format ``json``): time, level, message, host and
+    name from the first of their keys (:data:`JSON_TIME`...) present; ``level`` None
+    when no key states one (the caller reads the message); no tags."""
+    if line[:1] != "{":
+        return None
+    obj = json_object(line)
+    if obj is None:
+        return None
+    get = obj.get
+    t = level = None
+    for k in JSON_TIME:
+        v = get(k)
+        if v is not None:
+            t = json_time(v, clock)
+            if t is not None:
+                break
+    for k in JSON_LEVEL:
+        v = get(k)
+        if v is not None:
+            level = normalize_level(v)
+            if level is not None:
+                break
+    msg = None
+    for k in JSON_MSG:
+        v = get(k)
+        if isinstance(v, str):
+            msg = v
+            break
+    return (t, _first_text(get, JSON_NAME), _first_text(get, JSON_HOST), level,
+            json_message(line, msg, map(get, JSON_EXTRA)), None, None)
+
+
+def _first_text(get: Callable[[str], Any], keys: Tuple[str, ...]) -> Optional[str]:
+    """The first non-empty text among the values of ``keys``."""
+    for k in keys:
+        v = get(k)
+        if isinstance(v, str) and v:
+            return v
+    return None
 
 
 def json_object(line: str) -> Optional[Dict[str, Any]]:
@@ -443,6 +539,29 @@ class JournalExportReader:
         self._buf = buf[pos:]
         self.entries += len(out)
         return out
+
+    @property
+    def pending_bytes(self) -> int:
+        """The bytes fed and not read yet."""
+        return len(self._buf)
+
+    def take(self, data: bytes, scan: Callable[[bytes], Tuple[Any, int, int]]) -> Any:
+        """Give the input not read yet, ``data`` appended, to ``scan(buf) -> (result, end,
+        entries)``, which reads the ``entries`` whole entries before ``end`` at the start
+        of ``buf``; :meth:`feed` reads on from there.  ``result``, or None when an entry
+        is being read (it is :meth:`feed`'s to finish)."""
+        buf = self._buf + data if self._buf else data
+        if self._fields or self._resync:
+            self._buf = buf
+            return None
+        result, end, entries = scan(buf)
+        if end:
+            self._base += end
+            self._entry_start = self._base
+            buf = buf[end:]
+        self._buf = buf
+        self.entries += entries
+        return result
 
     def _broken(self) -> Dict[bytes, bytes]:
         """Drop the entry being read; read on after the next empty line."""

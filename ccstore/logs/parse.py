@@ -50,7 +50,10 @@ Speed: a chunk that is nothing but single-line RFC 3164 entries takes a fast
 path, :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its
 pure-Python twin); a chunk of one-line entries of an HPC format is read at once,
 its headers from :func:`ccstore.logs.headerscan.chunk_headers` (compiled, or the
-formats' header functions); anything else goes through the line loop.  All give
+formats' header functions); chunks of ``json`` and ``journal_json`` lines and the whole
+entries of a ``journal_export`` stream are made rows at once by
+:mod:`ccstore.logs.jsonscan` (compiled, or its pure-Python twin); anything else goes
+through the line loop.  All give
 the same rows (differential tests hold them together); figures are in
 docs/design/logs.md.
 
@@ -70,12 +73,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..rows import _NON_OTHER, NS_PER_S, Row, RowBatch, othertags_json
 from . import formats as _formats
+from . import _pyjsonscan, jsonscan
 from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _HPC_ERROR_RE, _HPC_ERROR_WORDS,
                        _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS, _PRI_LEVEL, LOGLEVELS,
                        _body_hits, _clean_text, _frac_ns, _level_hits, _token_level,
                        normalize_level)
 from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
-from .formats import (UNPARSED_TAGS, Header, JournalExportReader, json_object,
+from .formats import (UNPARSED_TAGS, Header, JournalExportReader, header_json,
                       structured_data_tags)
 from .patterns import UserFormat, compile_pattern, compile_regex
 from .headerscan import SCANNED_FORMATS, chunk_headers
@@ -119,30 +123,10 @@ _KLOG_RE = re.compile(r"([IWEF])(\d\d)(\d\d) (\d\d:\d\d:\d\d)\.(\d{6}) +\d+ (.*)
 _CTRL_ONLY_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]")
 _CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f\ufffd]")
 
-_JSON_TIME = ("time", "timestamp", "ts", "@timestamp", "t", "date", "datetime", "asctime",
-              "__REALTIME_TIMESTAMP")
-_JSON_LEVEL = ("level", "severity", "loglevel", "lvl", "levelname", "log.level", "PRIORITY",
-               "priority")
-_JSON_MSG = ("msg", "message", "MESSAGE", "log", "text")
-_JSON_HOST = ("host", "hostname", "_HOSTNAME", "host.name")
-_JSON_NAME = ("logger", "program", "app", "application", "service", "component", "name",
-              "logger_name", "SYSLOG_IDENTIFIER", "_COMM")
-_JSON_EXTRA = ("stack_trace", "stacktrace", "exception", "exc_info", "stack",
-               "error.stack_trace")
-
 #: what a format's line parser returns (:data:`ccstore.logs.formats.Header`): (time ns,
 #: name, hostname, level, message, continues-the-previous-entry, tags), None where the
 #: line does not say; None for a line that has no header of that format
 _Header = Header
-
-
-def _number_ns(value: float) -> int:
-    """A numeric epoch (s, ms, us or ns, judged by magnitude) as nanoseconds."""
-    v = abs(value)
-    scale = 1 if v >= 1e17 else 1_000 if v >= 1e14 else 1_000_000 if v >= 1e11 else NS_PER_S
-    if isinstance(value, int):
-        return value * scale
-    return int(round(value * scale))
 
 
 def _default_name(location: Optional[str]) -> str:
@@ -216,7 +200,12 @@ class LogParser:
         self._chunk_parser = syslog_chunk
         #: makes the headers of a chunk of a scanned format (tests set either one)
         self._chunk_headers = chunk_headers
+        #: makes the rows of a chunk of JSON lines (tests set either implementation)
+        self._json_chunks = jsonscan.module
         self._journal: Optional[JournalExportReader] = None
+        #: the whole entries of an export stream read at once stopped at the end of the
+        #: input (an entry cut off), not at an entry left to the export reader
+        self._export_cut = False
         self._slurm: Optional[_formats.SlurmFormat] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
@@ -264,6 +253,9 @@ class LogParser:
         #: whether chunks whose every line is a one-line entry of the format are read
         #: a chunk at once (formats whose headers never continue an entry)
         self._one_line = format in _ONE_LINE_FORMATS
+        #: whether chunks of JSON lines are read a chunk at once (tests turn it off to
+        #: compare it with the other ways)
+        self._json_lines = format in ("json", "journal_json", "journal_export")
 
     def _sniff(self, head: bytes) -> None:
         """``auto``: the format of the file from its first lines, if they are in one of
@@ -317,7 +309,7 @@ class LogParser:
             data = self._buf + data
         if self._journal is not None:
             self._buf = b""
-            return self._journal_rows(self._journal.feed(data))
+            return self._export_rows(data)
         end = data.rfind(b"\n")
         if end < 0:
             self._buf = data
@@ -384,9 +376,11 @@ class LogParser:
         if self._journal is not None:
             if self._buf:  # fed before the format was known
                 buf, self._buf = self._buf, b""
-                out = self._journal_rows(self._journal.feed(buf))
+                out = self._export_rows(buf)
             else:
                 out = []
+            # what waits for the rest of its entry is the reader's to end
+            out.extend(self._journal_rows(self._journal.feed(b"")))
             return out + self._journal_rows(self._journal.finish())
         out: List[Row] = []
         if self._buf:
@@ -403,6 +397,8 @@ class LogParser:
             out = self._syslog_chunk(data, end_offset)
             if out is not None:
                 return out
+        elif self._json_lines and (out := self._json_chunk(data, end_offset)) is not None:
+            return out
         elif self._one_line:
             out = self._one_line_chunk(data, end_offset)
             if out is not None:
@@ -557,6 +553,37 @@ class LogParser:
         self.offset = end_offset
         return out
 
+    def _json_chunk(self, data: bytes, end_offset: int) -> Optional[List[Row]]:
+        """A chunk of JSON lines (``json``, ``journal_json``), each a one-line entry, read
+        at once by :mod:`ccstore.logs.jsonscan` (compiled, or its pure-Python twin): the
+        rows of the line loop, which takes over (None) when any line is something else
+        (see there).  As in the syslog fast path, the last entry stays pending."""
+        if self._tb:
+            return None
+        if self.format == "json":
+            res = self._json_chunks.json_chunk(data, self.name, self.hostname,
+                                               self._othertags, self.clock, _level_of)
+        else:
+            res = self._json_chunks.journal_json_chunk(data, self.name, self.hostname,
+                                                       self._base_tags, self._othertags,
+                                                       _level_of)
+        if res is None:
+            return None
+        rows, last_explicit, last_tags, no_host = res
+        nlines = len(rows)
+        out: List[Row] = self.flush() if self._pend is not None else []
+        self.no_host += no_host
+        last = rows.pop()
+        out.extend(rows)
+        self.entries += len(rows)
+        self.lines += nlines
+        self.last_time = last[0]
+        self._blank = 0
+        self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
+                      self.offset + data.rfind(b"\n") + 1, last_tags]
+        self.offset = end_offset
+        return out
+
     def _one_line_chunk(self, data: bytes, end_offset: int) -> Optional[List[Row]]:
         """A chunk of a format whose entries are one line each, read at once.
 
@@ -637,27 +664,41 @@ class LogParser:
             self._shared_cache[(level, id(tags))] = (tags, v)
         return v
 
+    def _export_rows(self, data: bytes) -> List[Row]:
+        """Rows of the entries that ``data`` completes in a ``journalctl -o export``
+        stream: the plainly well-formed ones at once (:mod:`ccstore.logs.jsonscan`,
+        compiled or its pure-Python twin), the rest by the export reader."""
+        reader = self._journal
+        assert reader is not None
+        if not self._json_lines:
+            return self._journal_rows(reader.feed(data))
+        rows = reader.take(data, self._export_chunk)  # (data is the reader's now)
+        if rows is not None and self._export_cut and reader.pending_bytes <= reader.max_field:
+            # only an entry cut off by the end of the input is left: it waits for the rest
+            self.offset = reader.offset
+            return rows
+        rest = self._journal_rows(reader.feed(b""))
+        return rest if rows is None else rows + rest
+
+    def _export_chunk(self, buf: bytes) -> Tuple[List[Row], int, int]:
+        """``(rows, end, entries)`` of the whole entries at the start of ``buf``."""
+        assert self._journal is not None
+        rows, end, n, no_host, self.last_time, self._export_cut = self._json_chunks.export_chunk(
+            buf, self._journal.max_field, self.name, self.hostname, self._base_tags,
+            self._othertags, _level_of, self.last_time, int(self.clock.reference * NS_PER_S))
+        self.no_host += no_host
+        self.lines += n
+        self.entries += n
+        return rows, end, n
+
     def _journal_rows(self, headers: List[_Header]) -> List[Row]:
         """Rows of the entries of a ``journalctl -o export`` stream."""
         reader = self._journal
         assert reader is not None
-        out: List[Row] = []
-        default_name, default_host = self.name, self.hostname
-        last_time = self.last_time
-        for t, name, host, level, body, _, tags in headers:
-            if level is None:
-                level = _level_of(body) or "info"
-            if t is None:
-                t = last_time if last_time is not None else int(self.clock.reference * NS_PER_S)
-            else:
-                last_time = t
-            if not host:
-                host = default_host
-                self.no_host += 1
-            out.append((t, t // NS_PER_S, name or default_name, host, "node", "0", None, None,
-                        self._othertags[level] if tags is None else self._tagged(level, tags),
-                        body, level))
-        self.last_time = last_time
+        out, no_host, self.last_time = _pyjsonscan.journal_rows(
+            headers, self.name, self.hostname, self._base_tags, self._othertags, _level_of,
+            self.last_time, int(self.clock.reference * NS_PER_S))
+        self.no_host += no_host
         self.lines += len(headers)
         self.entries += len(headers)
         self.skipped += reader.skipped
@@ -731,46 +772,10 @@ class LogParser:
                 tags)
 
     def _hdr_json(self, line: str) -> Optional[_Header]:
-        if line[0] != "{":
-            return None
-        obj = json_object(line)
-        if obj is None:
-            return None
-        t = level = name = host = None
-        for k in _JSON_TIME:
-            v = obj.get(k)
-            if v is None:
-                continue
-            if isinstance(v, str):
-                v = v.strip()
-                t = epoch_ns(v) if v.isdigit() and len(v) >= 9 else self.clock.iso_ns(v)
-            elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                t = _number_ns(v)
-            if t is not None:
-                break
-        for k in _JSON_LEVEL:
-            v = obj.get(k)
-            if v is not None:
-                level = normalize_level(v)
-                if level is not None:
-                    break
-        name = _first_str(obj, _JSON_NAME)
-        host = _first_str(obj, _JSON_HOST)
-        msg = None
-        for k in _JSON_MSG:
-            v = obj.get(k)
-            if isinstance(v, str):
-                msg = v.rstrip("\n")
-                break
-        if not msg:
-            msg = line
-        for k in _JSON_EXTRA:
-            v = obj.get(k)
-            if isinstance(v, str) and v:
-                msg = msg + "\n" + v.rstrip("\n")
-        if level is None:
-            level = _level_of(msg)
-        return t, name, host, level, msg, None, None
+        h = header_json(line, self.clock)
+        if h is None or h[3] is not None:
+            return h
+        return h[:3] + (_level_of(h[4]),) + h[4:]
 
     def _hdr_plain(self, line: str) -> Optional[_Header]:
         m = _PLAIN_RE.match(line)
@@ -849,19 +854,25 @@ def _hpc_errors(rows: List[Row]) -> List[Row]:
         r = rows[i]
         msg = r[9]
         if r[10] != "error" and search(msg, 0, _LEVEL_WINDOW):
-            tags = _HPC_ERROR_TAGS.get(r[8])
-            if tags is None:  # a row's tags, as an error's: made once per tag set
-                if len(_HPC_ERROR_TAGS) > 4096:
-                    _HPC_ERROR_TAGS.clear()
-                d = json.loads(r[8])
-                d["loglevel"] = "error"
-                tags = _HPC_ERROR_TAGS[r[8]] = othertags_json(d)
-            rows[i] = r[:8] + (tags, msg, "error")
+            rows[i] = r[:8] + (_error_tags(r[8], r[10]), msg, "error")
     return rows
 
 
-#: othertags JSON -> the same with ``loglevel`` error (:func:`_hpc_errors`)
-_HPC_ERROR_TAGS: Dict[str, str] = {}
+def _error_tags(tags: str, level: str) -> str:
+    """The othertags JSON ``tags`` of a row of level ``level``, made an error's.
+
+    In the compact sorted JSON of :func:`ccstore.rows.othertags_json` the level's
+    member, opened by ``{`` or ``,`` and an unescaped quote, can only be the key
+    ``loglevel`` (a quote within a key or value is escaped); its value is replaced in
+    place, and decoding and encoding the object is the way only for other text.
+    """
+    for lead in ("{", ","):
+        member = '%s"loglevel":"%s"' % (lead, level)
+        if member in tags:
+            return tags.replace(member, lead + '"loglevel":"error"', 1)
+    d = json.loads(tags)
+    d["loglevel"] = "error"
+    return othertags_json(d)
 
 
 def _tags_template(tags: Mapping[str, Optional[str]]) -> Tuple[str, Tuple[str, ...]]:
@@ -884,14 +895,6 @@ def _tags_template(tags: Mapping[str, Optional[str]]) -> Tuple[str, Tuple[str, .
 
 def _no_header(line: str) -> None:
     """The header function of a format that is not read line by line."""
-    return None
-
-
-def _first_str(obj: dict, keys: Tuple[str, ...]) -> Optional[str]:
-    for k in keys:
-        v = obj.get(k)
-        if isinstance(v, str) and v:
-            return v
     return None
 
 

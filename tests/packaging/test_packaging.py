@@ -233,8 +233,8 @@ def test_sdist_carries_sources_tests_and_no_build_output(dists):
 def test_wheel_carries_the_compiled_core_package_data_and_license(dists):
     with zipfile.ZipFile(dists.wheel) as zf:
         names = set(zf.namelist())
-    for module in ("_lineproto", "logs/_syslogscan", "logs/_headerscan", "backends/_hostruns",
-                   "backends/_pgcopy", "backends/sqlite/_blocks"):
+    for module in ("_lineproto", "logs/_syslogscan", "logs/_headerscan", "logs/_jsonscan",
+                   "backends/_hostruns", "backends/_pgcopy", "backends/sqlite/_blocks"):
         pattern = rf"ccstore/{module}\.cpython-\d+-.+\.so"
         assert [n for n in names if re.fullmatch(pattern, n)], \
             f"no compiled ccstore/{module} in {dists.wheel.name}"
