@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, List, Optional, Protocol, Tuple, Union
 
 import nats
 import nats.aio.client
@@ -30,7 +30,7 @@ from ..config import NatsReceiverConfig
 from ..rows import LineError, RowBatch
 from .commit import ManagerClosed, StorageManager, Ticket
 
-__all__ = ["NatsReceiver", "NatsReceivers", "decode_messages"]
+__all__ = ["NatsReceiver", "NatsReceivers", "Outlet", "Storer", "decode_messages"]
 
 log = logging.getLogger("ccstore.receivers.nats")
 
@@ -41,14 +41,34 @@ FETCH_TIMEOUT = 1.0
 HAND_OVER_BYTES = 256 << 10
 
 
-class NatsReceiver:
-    """One configured nats receiver, living in the loop of :class:`NatsReceivers`."""
+class Outlet(Protocol):
+    """Where a :class:`NatsReceiver` hands its messages over: :class:`Storer` in the
+    storing process, or its stand-in in a client process (:mod:`.natsproc`)."""
 
-    def __init__(self, config: NatsReceiverConfig, manager: StorageManager) -> None:
+    batch_size: int
+    commit_rows: int
+    max_process: int
+
+    def hand_over(self, payloads: Sequence[bytes], names: Sequence[Union[bytes, str]],
+                  done: Callable[[Optional[str]], None]) -> int:
+        """Decode and submit the messages; ``done(error)`` (any thread) once their commit
+        ended, ``error`` None when it succeeded.  Returns their rows, when known (else
+        one for each message)."""
+
+    def count_error(self, kind: str) -> None:
+        """Count an error of the NATS client (its type name)."""
+
+
+class NatsReceiver:
+    """The NATS client side of one configured nats receiver, living in an asyncio loop
+    (of :class:`NatsReceivers` or of a client process): it subscribes or fetches and
+    hands the messages over to its :class:`Outlet`, acknowledging JetStream messages
+    once the outlet says they were committed."""
+
+    def __init__(self, config: NatsReceiverConfig, outlet: Outlet) -> None:
         self.config = config
-        self.manager = manager
+        self.outlet = outlet
         self.source = config.name
-        manager.register_source(self.source)
         self.state = "starting"
         self.last_error: Optional[str] = None
         self.messages = 0
@@ -61,19 +81,19 @@ class NatsReceiver:
         self._wait_task: Optional[asyncio.Future] = None
         self._wake: Optional[asyncio.Event] = None
         self._fetch_task: Optional[asyncio.Task] = None
-        self._last_warning = 0.0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         #: a hand-over is taken while fewer messages than this, or fewer rows than
         #: that, are in flight (submitted, not yet committed and acknowledged)
-        self._max_messages = 2 * manager.batch_size
-        self._max_rows = 2 * manager.commit_rows
+        self._max_messages = 2 * outlet.batch_size
+        self._max_rows = 2 * outlet.commit_rows
         self._in_messages = 0
         self._in_rows = 0
         self._pending = 0  # hand-overs in flight
         self._room: Optional[asyncio.Event] = None  # set when a hand-over may be taken
         self._idle: Optional[asyncio.Event] = None  # set when none is in flight
         #: outcomes of commits, put by the committer, taken in the loop by _drain
-        self._done: Deque[Tuple[Any, int, Optional[Sequence[Any]], int]] = deque()
+        self._done: Deque[Tuple[Optional[str], int, Optional[Sequence[Any]], List[int]]] = \
+            deque()
         self._drain_scheduled = False
         self._acks: set = set()
 
@@ -138,7 +158,7 @@ class NatsReceiver:
     async def _on_error(self, exc: Exception) -> None:
         self.last_error = str(exc) or type(exc).__name__
         log.warning("nats receiver %s: %s", self.source, self.last_error)
-        self.manager.count_error(self.source, type(exc).__name__)
+        self.outlet.count_error(type(exc).__name__)
 
     async def _on_disconnect(self) -> None:
         if not self._stopping:
@@ -212,10 +232,10 @@ class NatsReceiver:
         manager's ``commit_rows`` while they hold fewer than :data:`HAND_OVER_BYTES`
         (small messages are handed over a transaction at once)."""
         assert self._sink is not None
-        subjects, payloads = self._sink.take(self.manager.max_process,
-                                             self.manager.commit_rows, HAND_OVER_BYTES)
+        subjects, payloads = self._sink.take(self.outlet.max_process,
+                                             self.outlet.commit_rows, HAND_OVER_BYTES)
         if payloads:
-            self._hand_over(payloads, lambda i: f"a message on {subjects[i].decode()}", None)
+            self._hand_over(payloads, subjects, None)
 
     # ------------------------------------------------------------------ jetstream
     async def _run_jetstream(self) -> None:
@@ -241,7 +261,7 @@ class NatsReceiver:
             if self._stopping:
                 break
             self._fetch_task = asyncio.ensure_future(
-                self._sub.fetch(batch=self.manager.max_process, timeout=FETCH_TIMEOUT))
+                self._sub.fetch(batch=self.outlet.max_process, timeout=FETCH_TIMEOUT))
             try:
                 msgs = await self._fetch_task
             except (NatsTimeoutError, asyncio.TimeoutError):
@@ -257,7 +277,7 @@ class NatsReceiver:
                 continue
             finally:
                 self._fetch_task = None
-            self._hand_over([m.data for m in msgs], lambda i: _describe(msgs[i]), msgs)
+            self._hand_over([m.data for m in msgs], [_describe(m) for m in msgs], msgs)
 
     # ------------------------------------------------------------------ hand-over
     def _has_room(self) -> bool:
@@ -269,34 +289,29 @@ class NatsReceiver:
             self._room.clear()
             await self._room.wait()
 
-    def _hand_over(self, payloads: Sequence[bytes], about: Callable[[int], str],
+    def _hand_over(self, payloads: Sequence[bytes], names: Sequence[Union[bytes, str]],
                    acks: Optional[Sequence[Any]]) -> None:
-        """Decode the messages' payloads, submit them together; ``acks``: the JetStream
-        messages, acknowledged after the commit.  ``about(i)`` names message ``i``."""
-        batches, bad = decode_messages(self.manager.store.decode_rows, payloads,
-                                       cluster=self.config.cluster, default_time=time.time_ns())
+        """Hand the messages' payloads over; ``names``: each message's subject (bytes) or
+        description; ``acks``: the JetStream messages, acknowledged after the commit."""
         n = len(payloads)
         self.messages += n
-        if bad:
-            self._warn_bad(about, n, bad)
-        rows = sum(b.rows for b in batches)
-        self._in_messages += n
-        self._in_rows += rows
         self._pending += 1
         assert self._idle is not None
         self._idle.clear()
-        try:
-            ticket = self.manager.submit(batches, self.source, messages=n)
-        except ManagerClosed as exc:
-            self._committed(exc, n, acks, rows)
-            return
-        ticket.add_done_callback(lambda t: self._committed(t, n, acks, rows))
+        rows = [0]  # known once handed over; read when the outcome is drained
 
-    def _committed(self, outcome: Union[Ticket, Exception], n: int,
-                   acks: Optional[Sequence[Any]], rows: int) -> None:
+        def done(error: Optional[str]) -> None:
+            self._committed(error, n, acks, rows)
+
+        self._in_messages += n
+        rows[0] = self.outlet.hand_over(payloads, names, done)
+        self._in_rows += rows[0]
+
+    def _committed(self, error: Optional[str], n: int, acks: Optional[Sequence[Any]],
+                   rows: List[int]) -> None:
         """A hand-over's commit ended (called in any thread): its outcome goes to the
         loop, one wake-up for all the outcomes that arrive meanwhile."""
-        self._done.append((outcome, n, acks, rows))
+        self._done.append((error, n, acks, rows))
         if not self._drain_scheduled:
             self._drain_scheduled = True
             assert self._loop is not None
@@ -308,17 +323,14 @@ class NatsReceiver:
         self._drain_scheduled = False  # before taking: an outcome put later wakes again
         done = self._done
         while done:
-            outcome, n, acks, rows = done.popleft()
-            failed = not isinstance(outcome, Ticket) or outcome.error is not None
-            if failed:
-                err = outcome if not isinstance(outcome, Ticket) else outcome.error
-                log.error("nats receiver %s: %d messages not stored: %s", self.source, n, err)
+            error, n, acks, rows = done.popleft()
             if acks is not None:
-                task = asyncio.ensure_future(self._acknowledge(acks, failed, rows))
+                task = asyncio.ensure_future(self._acknowledge(acks, error is not None,
+                                                               rows[0]))
                 self._acks.add(task)
                 task.add_done_callback(self._acks.discard)
             else:
-                self._finished(n, rows)
+                self._finished(n, rows[0])
 
     async def _acknowledge(self, msgs: Sequence[Any], failed: bool, rows: int) -> None:
         try:
@@ -346,18 +358,6 @@ class NatsReceiver:
         if not self._pending:
             self._idle.set()
 
-    def _warn_bad(self, about: Callable[[int], str], n: int,
-                  bad: Sequence[Tuple[int, LineError]]) -> None:
-        """Log the first rejected line of a hand-over (at most every 10 s): the
-        message (subject; stream sequence with JetStream), its line and column."""
-        now = time.monotonic()
-        if now - self._last_warning < 10.0:
-            return
-        self._last_warning = now
-        i, err = bad[0]
-        log.warning("nats receiver %s: rejected line in %s: %s (%d rejected lines in %d "
-                    "messages)", self.source, about(i), err, len(bad), n)
-
     def info(self) -> Dict[str, Any]:
         c = self.config
         out: Dict[str, Any] = {"type": "nats", "state": self.state, "url": c.url,
@@ -373,6 +373,62 @@ class NatsReceiver:
         if self.last_error:
             out["last_error"] = self.last_error
         return out
+
+
+class Storer:
+    """The storing side of a nats receiver: decodes the messages of each hand-over
+    together (:func:`decode_messages`), logs rejected lines and submits the rows to the
+    group commit; tells the hand-over's ``done`` the outcome of its commit."""
+
+    def __init__(self, config: NatsReceiverConfig, manager: StorageManager) -> None:
+        self.config = config
+        self.manager = manager
+        self.source = config.name
+        manager.register_source(self.source)
+        self.batch_size = manager.batch_size
+        self.commit_rows = manager.commit_rows
+        self.max_process = manager.max_process
+        self._last_warning = 0.0
+
+    def hand_over(self, payloads: Sequence[bytes], names: Sequence[Union[bytes, str]],
+                  done: Callable[[Optional[str]], None]) -> int:
+        batches, bad = decode_messages(self.manager.store.decode_rows, payloads,
+                                       cluster=self.config.cluster, default_time=time.time_ns())
+        n = len(payloads)
+        if bad:
+            self._warn_bad(names, n, bad)
+        rows = sum(b.rows for b in batches)
+        try:
+            ticket = self.manager.submit(batches, self.source, messages=n)
+        except ManagerClosed as exc:
+            self._ended(exc, n, done)
+            return rows
+        ticket.add_done_callback(lambda t: self._ended(t, n, done))
+        return rows
+
+    def _ended(self, outcome: Union[Ticket, Exception], n: int,
+               done: Callable[[Optional[str]], None]) -> None:
+        err = outcome if not isinstance(outcome, Ticket) else outcome.error
+        if err is not None:
+            log.error("nats receiver %s: %d messages not stored: %s", self.source, n, err)
+        done(None if err is None else str(err) or type(err).__name__)
+
+    def count_error(self, kind: str) -> None:
+        self.manager.count_error(self.source, kind)
+
+    def _warn_bad(self, names: Sequence[Union[bytes, str]], n: int,
+                  bad: Sequence[Tuple[int, LineError]]) -> None:
+        """Log the first rejected line of a hand-over (at most every 10 s): the
+        message (subject; stream sequence with JetStream), its line and column."""
+        now = time.monotonic()
+        if now - self._last_warning < 10.0:
+            return
+        self._last_warning = now
+        i, err = bad[0]
+        name = names[i]
+        about = name if isinstance(name, str) else f"a message on {name.decode()}"
+        log.warning("nats receiver %s: rejected line in %s: %s (%d rejected lines in %d "
+                    "messages)", self.source, about, err, len(bad), n)
 
 
 class _Sink:
@@ -511,15 +567,26 @@ def _describe(msg: Any) -> str:
 
 
 class NatsReceivers:
-    """Runs every nats receiver in one asyncio loop in a background thread."""
+    """Runs every nats receiver: by default each one's NATS client in a process of its
+    own (:class:`~.natsproc.NatsProcess`); with ``processes=False`` all of them in one
+    asyncio loop in a background thread of this process."""
 
-    def __init__(self, configs: Sequence[NatsReceiverConfig], manager: StorageManager) -> None:
-        self.receivers = [NatsReceiver(c, manager) for c in configs]
+    def __init__(self, configs: Sequence[NatsReceiverConfig], manager: StorageManager,
+                 processes: bool = True) -> None:
+        self.processes: List[Any] = []
+        self.receivers: List[NatsReceiver] = []
+        if processes:
+            from .natsproc import NatsProcess
+            self.processes = [NatsProcess(c, manager) for c in configs]
+        else:
+            self.receivers = [NatsReceiver(c, Storer(c, manager)) for c in configs]
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._tasks: List[asyncio.Task] = []
 
     def start(self) -> None:
+        for p in self.processes:
+            p.start()
         if not self.receivers:
             return
         self._loop = asyncio.new_event_loop()
@@ -539,6 +606,11 @@ class NatsReceivers:
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop every receiver: what was taken is committed (and acked) first."""
+        closing = [threading.Thread(target=p.close, args=(timeout,)) for p in self.processes]
+        for t in closing:
+            t.start()
+        for t in closing:
+            t.join()
         if self._loop is None or self._thread is None:
             return
         loop = self._loop
@@ -559,4 +631,6 @@ class NatsReceivers:
         self._loop = None
 
     def info(self) -> Dict[str, Any]:
-        return {r.source: r.info() for r in self.receivers}
+        out = {p.source: p.info() for p in self.processes}
+        out.update((r.source, r.info()) for r in self.receivers)
+        return out
