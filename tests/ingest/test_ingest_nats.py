@@ -386,7 +386,7 @@ def test_jetstream_a_client_killed_before_the_commit_acknowledges_nothing(
     async def consumer(nc: Any) -> Dict[str, int]:
         ci = await nc.jetstream().consumer_info(stream, durable)
         return {"ack_floor": ci.ack_floor.consumer_seq, "ack_pending": ci.num_ack_pending,
-                "pending": ci.num_pending}
+                "waiting": ci.num_waiting}
 
     nats_server.run(setup)
     gate = Gate(store)
@@ -400,6 +400,11 @@ def test_jetstream_a_client_killed_before_the_commit_acknowledges_nothing(
         receivers.start()
         try:
             assert gate.entered.wait(60), "no commit began"
+            # the client fetches again while the commit is held: what it would have
+            # acknowledged before that fetch has reached the server
+            held = wait_until(lambda: (lambda c: c if c["waiting"] else None)(
+                nats_server.run(consumer)), "the next fetch")
+            assert held["ack_floor"] == 0 and held["ack_pending"] == n, held
             first = receivers.info()["kjs"]["process"]
             os.kill(first, signal.SIGKILL)
             wait_until(lambda: receivers.info()["kjs"]["process"] != first,
