@@ -13,10 +13,15 @@ import asyncio
 import bisect
 import itertools
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
 from typing import Any, Deque, Dict, List, Optional, Protocol, Tuple, Union
 
 import nats
@@ -30,12 +35,19 @@ from ..config import NatsReceiverConfig
 from ..rows import LineError, RowBatch
 from .commit import ManagerClosed, StorageManager, Ticket
 
-__all__ = ["NatsReceiver", "NatsReceivers", "Outlet", "Storer", "decode_messages"]
+__all__ = ["NatsProcess", "NatsReceiver", "NatsReceivers", "Outlet", "Storer", "decode_messages"]
 
 log = logging.getLogger("ccstore.receivers.nats")
 
 #: seconds one JetStream fetch waits for messages before it is repeated
 FETCH_TIMEOUT = 1.0
+#: seconds between two looks of a client process at its receiver's state (sent when
+#: changed)
+INFO_INTERVAL = 0.2
+#: seconds before a client process that died is started again (doubling up to
+#: RESTART_MAX)
+RESTART_DELAY = 0.5
+RESTART_MAX = 30.0
 #: a hand-over of a plain subscription may take more than ``max_process`` messages
 #: (up to the manager's ``commit_rows``) while they hold fewer bytes than this
 HAND_OVER_BYTES = 256 << 10
@@ -57,6 +69,9 @@ class Outlet(Protocol):
 
     def count_error(self, kind: str) -> None:
         """Count an error of the NATS client (its type name)."""
+
+    def acknowledged(self, acked: int, nacked: int) -> None:
+        """The JetStream messages acknowledged and negatively acknowledged so far."""
 
 
 class NatsReceiver:
@@ -345,6 +360,7 @@ class NatsReceiver:
                 except Exception as exc:
                     log.warning("nats receiver %s: ack failed: %s", self.source, exc)
         finally:
+            self.outlet.acknowledged(self.acked, self.nacked)
             self._finished(len(msgs), rows)
 
     def _finished(self, n: int, rows: int) -> None:
@@ -415,6 +431,9 @@ class Storer:
 
     def count_error(self, kind: str) -> None:
         self.manager.count_error(self.source, kind)
+
+    def acknowledged(self, acked: int, nacked: int) -> None:
+        pass  # the receiver, in this process, counts them
 
     def _warn_bad(self, names: Sequence[Union[bytes, str]], n: int,
                   bad: Sequence[Tuple[int, LineError]]) -> None:
@@ -566,20 +585,182 @@ def _describe(msg: Any) -> str:
     return what
 
 
+class NatsProcess:
+    """One nats receiver whose NATS client runs in a child process
+    (:mod:`.natsproc`): frames of payloads come in, are decoded and submitted by a
+    :class:`Storer`, and each is answered once its commit ended.  A child that dies is
+    reported down and started again.
+
+    Frames (pickled tuples), child to parent: ``("batch", id, payloads, names)``,
+    ``("info", dict)``, ``("acked", acked, nacked)``, ``("error", kind)``,
+    ``("log", level, text)``, ``("stopped",)``; parent to child: ``("start", config,
+    knobs, log level)``, ``("done", id, error)``, ``("stop",)``."""
+
+    def __init__(self, config: NatsReceiverConfig, manager: StorageManager) -> None:
+        self.config = config
+        self.source = config.name
+        self.storer = Storer(config, manager)
+        self.state = "starting"
+        self.last_error: Optional[str] = None
+        self.messages = 0
+        self.restarts = 0
+        self.child: Dict[str, Any] = {}  # the child's last report of its receiver
+        self._in_flight = 0
+        self._proc: Optional[subprocess.Popen] = None
+        self._conn: Optional[Connection] = None
+        self._send_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"ccstore-nats-{self.source}",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Ask the child to stop: it hands over what it took, waits for every answer,
+        acknowledges and exits; the frames it sends meanwhile are stored."""
+        self._stopping.set()
+        self._send(("stop",))
+        if self._thread is not None:
+            self._thread.join(timeout)
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            log.warning("nats receiver %s: the client process did not stop; killed",
+                        self.source)
+            proc.kill()
+            proc.wait()
+        self.state = "stopped"
+
+    @property
+    def pid(self) -> Optional[int]:
+        return None if self._proc is None else self._proc.pid
+
+    def _spawn(self) -> Connection:
+        self.child = {}
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        with theirs:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "ccstore.ingest.natsproc", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        conn = Connection(ours.detach())
+        knobs = {"batch_size": self.storer.batch_size, "commit_rows": self.storer.commit_rows,
+                 "max_process": self.storer.max_process}
+        with self._send_lock:
+            self._conn = conn
+            conn.send(("start", self.config, knobs, log.getEffectiveLevel()))
+        return conn
+
+    def _send(self, frame: Any) -> None:
+        with self._send_lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.send(frame)
+            except OSError:
+                pass  # the child is gone: the reading thread reports it
+
+    def _run(self) -> None:
+        delay = RESTART_DELAY
+        while not self._stopping.is_set():
+            try:
+                conn = self._spawn()
+            except OSError as exc:
+                self.state, self.last_error = "down", f"cannot start the client: {exc}"
+                log.error("nats receiver %s: %s", self.source, self.last_error)
+            else:
+                if self._serve(conn):
+                    return
+                delay = RESTART_DELAY if self.child.get("messages") else delay
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, RESTART_MAX)
+            self.restarts += 1
+
+    def _serve(self, conn: Connection) -> bool:
+        """Take the child's frames until it stopped (True) or died (False)."""
+        stopped = False
+        try:
+            while True:
+                frame = conn.recv()
+                kind = frame[0]
+                if kind == "batch":
+                    self._batch(frame[1], frame[2], frame[3])
+                elif kind == "info":
+                    self.child = frame[1]
+                    self.state = self.child.get("state", self.state)
+                    self.last_error = self.child.get("last_error", self.last_error)
+                elif kind == "acked":
+                    self.child = dict(self.child, acked=frame[1], nacked=frame[2])
+                elif kind == "error":
+                    self.storer.count_error(frame[1])
+                elif kind == "log":
+                    log.log(frame[1], "%s", frame[2])
+                elif kind == "stopped":
+                    stopped = True
+                    break
+        except (EOFError, OSError):
+            pass
+        with self._send_lock:
+            self._conn = None
+        conn.close()
+        assert self._proc is not None
+        code = self._proc.wait()
+        if stopped or self._stopping.is_set():
+            return True
+        self.state = "down"
+        self.last_error = f"the client process exited (code {code}); starting it again"
+        log.error("nats receiver %s: %s", self.source, self.last_error)
+        return False
+
+    def _batch(self, ident: int, payloads: Sequence[bytes],
+               names: Sequence[Union[bytes, str]]) -> None:
+        self.messages += len(payloads)
+        with self._send_lock:
+            self._in_flight += 1
+
+        def done(error: Optional[str]) -> None:
+            with self._send_lock:
+                self._in_flight -= 1
+            self._send(("done", ident, error))
+
+        self.storer.hand_over(payloads, names, done)
+
+    def info(self) -> Dict[str, Any]:
+        c = self.config
+        out: Dict[str, Any] = {"type": "nats", "state": self.state, "url": c.url,
+                               "subject": c.subject, "messages": self.messages,
+                               "in_flight": self._in_flight, "process": self.pid,
+                               "restarts": self.restarts}
+        if c.queue:
+            out["queue"] = c.queue
+        if "waiting" in self.child:
+            out["waiting"] = self.child["waiting"]
+        if c.jetstream is not None:
+            out.update(stream=c.jetstream.stream, durable=c.jetstream.durable,
+                       acked=self.child.get("acked", 0), nacked=self.child.get("nacked", 0))
+        if self.last_error:
+            out["last_error"] = self.last_error
+        return out
+
+
 class NatsReceivers:
-    """Runs every nats receiver: by default each one's NATS client in a process of its
-    own (:class:`~.natsproc.NatsProcess`); with ``processes=False`` all of them in one
-    asyncio loop in a background thread of this process."""
+    """Runs every nats receiver: each one's NATS client in a process of its own
+    (:class:`~.natsproc.NatsProcess`) when its ``process`` is on (the default) or
+    ``processes`` is True, the others in one asyncio loop in a background thread."""
 
     def __init__(self, configs: Sequence[NatsReceiverConfig], manager: StorageManager,
-                 processes: bool = True) -> None:
-        self.processes: List[Any] = []
+                 processes: Optional[bool] = None) -> None:
+        self.processes: List[NatsProcess] = []
         self.receivers: List[NatsReceiver] = []
-        if processes:
-            from .natsproc import NatsProcess
-            self.processes = [NatsProcess(c, manager) for c in configs]
-        else:
-            self.receivers = [NatsReceiver(c, Storer(c, manager)) for c in configs]
+        for c in configs:
+            if c.process if processes is None else processes:
+                self.processes.append(NatsProcess(c, manager))
+            else:
+                self.receivers.append(NatsReceiver(c, Storer(c, manager)))
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._tasks: List[asyncio.Task] = []

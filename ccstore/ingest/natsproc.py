@@ -1,201 +1,30 @@
-"""A nats receiver's NATS client in a process of its own.
+"""The client process of a nats receiver: ``python -m ccstore.ingest.natsproc FD``.
 
-nats-py parses every message in Python; in the storing process that work shares one
-GIL with the group commit.  Here the client (:class:`~.nats.NatsReceiver`) runs in a
-child process (``python -m ccstore.ingest.natsproc FD``) and sends each hand-over's
-payloads over a socket pair as one frame; the storing process decodes and submits them
-(:class:`~.nats.Storer`) and answers each frame once its commit ended, so the child
-acknowledges a JetStream message only after its lines are committed.  The child hands
-over only while its frames in flight leave room (the receiver's own bounds), stops on
-request after every frame it sent was answered, and exits when the storing process
-goes.  :class:`NatsProcess` starts the child, reports it down when it dies and starts
-it again.
-
-Frames (pickled tuples), child to parent: ``("batch", id, payloads, names)``,
-``("info", dict)``, ``("error", kind)``, ``("log", level, text)``, ``("stopped",)``;
-parent to child: ``("start", config, knobs, log level)``, ``("done", id, error)``,
-``("stop",)``.
+nats-py parses every message in Python; in the storing process that work would share
+one GIL with the group commit.  Here the client (:class:`~.nats.NatsReceiver`) runs
+alone and sends each hand-over's payloads over the socket ``FD`` as one frame; the
+storing process (:class:`~.nats.NatsProcess`) decodes and submits them and answers
+each frame once its commit ended, so a JetStream message is acknowledged only after
+its lines are committed.  The client hands over only while its frames in flight leave
+room (the receiver's own bounds), stops on request once every frame it sent was
+answered, and exits when the storing process goes.  The frames: see
+:class:`~.nats.NatsProcess`.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import socket
-import subprocess
 import sys
-import threading
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
-from ..config import NatsReceiverConfig
-from .commit import StorageManager
-from .nats import NatsReceiver, Storer
+from .nats import INFO_INTERVAL, NatsReceiver
 
-__all__ = ["NatsProcess"]
+__all__ = ["main"]
 
 log = logging.getLogger("ccstore.receivers.nats")
-
-#: seconds between two looks of the child at its receiver's state (sent when changed)
-INFO_INTERVAL = 0.2
-#: seconds before a child that died is started again (doubling up to RESTART_MAX)
-RESTART_DELAY = 0.5
-RESTART_MAX = 30.0
-
-
-# ------------------------------------------------------------------ storing process
-class NatsProcess:
-    """One nats receiver whose NATS client runs in a child process."""
-
-    def __init__(self, config: NatsReceiverConfig, manager: StorageManager) -> None:
-        self.config = config
-        self.source = config.name
-        self.storer = Storer(config, manager)
-        self.state = "starting"
-        self.last_error: Optional[str] = None
-        self.messages = 0
-        self.restarts = 0
-        self.child: Dict[str, Any] = {}  # the child's last report of its receiver
-        self._in_flight = 0
-        self._proc: Optional[subprocess.Popen] = None
-        self._conn: Optional[Connection] = None
-        self._send_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: Optional[threading.Thread] = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"ccstore-nats-{self.source}",
-                                        daemon=True)
-        self._thread.start()
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Ask the child to stop: it hands over what it took, waits for every answer,
-        acknowledges and exits; the frames it sends meanwhile are stored."""
-        self._stopping.set()
-        self._send(("stop",))
-        if self._thread is not None:
-            self._thread.join(timeout)
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            log.warning("nats receiver %s: the client process did not stop; killed",
-                        self.source)
-            proc.kill()
-            proc.wait()
-        self.state = "stopped"
-
-    @property
-    def pid(self) -> Optional[int]:
-        return None if self._proc is None else self._proc.pid
-
-    def _spawn(self) -> Connection:
-        self.child = {}
-        ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        with theirs:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "ccstore.ingest.natsproc", str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
-        conn = Connection(ours.detach())
-        knobs = {"batch_size": self.storer.batch_size, "commit_rows": self.storer.commit_rows,
-                 "max_process": self.storer.max_process}
-        with self._send_lock:
-            self._conn = conn
-            conn.send(("start", self.config, knobs, log.getEffectiveLevel()))
-        return conn
-
-    def _send(self, frame: Any) -> None:
-        with self._send_lock:
-            if self._conn is None:
-                return
-            try:
-                self._conn.send(frame)
-            except OSError:
-                pass  # the child is gone: the reading thread reports it
-
-    def _run(self) -> None:
-        delay = RESTART_DELAY
-        while not self._stopping.is_set():
-            try:
-                conn = self._spawn()
-            except OSError as exc:
-                self.state, self.last_error = "down", f"cannot start the client: {exc}"
-                log.error("nats receiver %s: %s", self.source, self.last_error)
-            else:
-                if self._serve(conn):
-                    return
-                delay = RESTART_DELAY if self.child.get("messages") else delay
-            if self._stopping.wait(delay):
-                return
-            delay = min(delay * 2, RESTART_MAX)
-            self.restarts += 1
-
-    def _serve(self, conn: Connection) -> bool:
-        """Take the child's frames until it stopped (True) or died (False)."""
-        stopped = False
-        try:
-            while True:
-                frame = conn.recv()
-                kind = frame[0]
-                if kind == "batch":
-                    self._batch(frame[1], frame[2], frame[3])
-                elif kind == "info":
-                    self.child = frame[1]
-                    self.state = self.child.get("state", self.state)
-                    self.last_error = self.child.get("last_error", self.last_error)
-                elif kind == "error":
-                    self.storer.count_error(frame[1])
-                elif kind == "log":
-                    log.log(frame[1], "%s", frame[2])
-                elif kind == "stopped":
-                    stopped = True
-                    break
-        except (EOFError, OSError):
-            pass
-        with self._send_lock:
-            self._conn = None
-        conn.close()
-        assert self._proc is not None
-        code = self._proc.wait()
-        if stopped or self._stopping.is_set():
-            return True
-        self.state = "down"
-        self.last_error = f"the client process exited (code {code}); starting it again"
-        log.error("nats receiver %s: %s", self.source, self.last_error)
-        return False
-
-    def _batch(self, ident: int, payloads: Sequence[bytes],
-               names: Sequence[Union[bytes, str]]) -> None:
-        self.messages += len(payloads)
-        with self._send_lock:
-            self._in_flight += 1
-
-        def done(error: Optional[str]) -> None:
-            with self._send_lock:
-                self._in_flight -= 1
-            self._send(("done", ident, error))
-
-        self.storer.hand_over(payloads, names, done)
-
-    def info(self) -> Dict[str, Any]:
-        c = self.config
-        out: Dict[str, Any] = {"type": "nats", "state": self.state, "url": c.url,
-                               "subject": c.subject, "messages": self.messages,
-                               "in_flight": self._in_flight, "process": self.pid,
-                               "restarts": self.restarts}
-        if c.queue:
-            out["queue"] = c.queue
-        if "waiting" in self.child:
-            out["waiting"] = self.child["waiting"]
-        if c.jetstream is not None:
-            out.update(stream=c.jetstream.stream, durable=c.jetstream.durable,
-                       acked=self.child.get("acked", 0), nacked=self.child.get("nacked", 0))
-        if self.last_error:
-            out["last_error"] = self.last_error
-        return out
-
 
 # ------------------------------------------------------------------ child process
 class _Remote:
@@ -220,6 +49,9 @@ class _Remote:
 
     def count_error(self, kind: str) -> None:
         self.conn.send(("error", kind))
+
+    def acknowledged(self, acked: int, nacked: int) -> None:
+        self.conn.send(("acked", acked, nacked))
 
     def readable(self) -> None:
         """The storing process wrote: answers, or the request to stop; or it is gone."""

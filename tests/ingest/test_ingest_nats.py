@@ -319,7 +319,7 @@ def test_a_killed_client_process_is_reported_down(store: Any, nats_server: NatsS
                                                   monkeypatch: Any) -> None:
     """Killed, the client process leaves the receiver down (a state health and metrics
     count as down) with the reason, until it is started again."""
-    from ccstore.ingest import natsproc
+    from ccstore.ingest import nats as natsproc
     from ccstore.server.monitor import DOWN_STATES
 
     monkeypatch.setattr(natsproc, "RESTART_DELAY", 3600.0)
@@ -343,7 +343,7 @@ def test_a_killed_client_process_is_reported_down(store: Any, nats_server: NatsS
 
 def test_a_killed_client_process_is_started_again(store: Any, nats_server: NatsServer,
                                                   monkeypatch: Any) -> None:
-    from ccstore.ingest import natsproc
+    from ccstore.ingest import nats as natsproc
 
     monkeypatch.setattr(natsproc, "RESTART_DELAY", 0.01)
     cfg = NatsReceiverConfig(name="r", subject="again.>", address="127.0.0.1",
@@ -373,7 +373,7 @@ def test_jetstream_a_client_killed_before_the_commit_acknowledges_nothing(
     """The commit is held, the client process killed: nothing is acknowledged; the
     commit lands; the messages come again (ack_wait) to the new client, are stored
     again and acknowledged; every message is stored."""
-    from ccstore.ingest import natsproc
+    from ccstore.ingest import nats as natsproc
 
     monkeypatch.setattr(natsproc, "RESTART_DELAY", 0.01)
     n, stream, durable = 30, "KJS", "ccstore"
