@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import traceback
 from multiprocessing.connection import Connection
@@ -126,6 +127,10 @@ async def _child(conn: Connection) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    # a signal to the server's process group (Ctrl-C, a service manager's stop) is for
+    # the server, which stops the client once it stops taking messages
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(int(args[0]))
     asyncio.run(_child(conn))
     conn.close()

@@ -462,3 +462,29 @@ def test_jetstream_stop_with_messages_in_flight_acknowledges_after_commit(
     assert (info["acked"], info["nacked"], info["state"]) == (n, 0, "stopped")
     assert nats_server.run(consumer) == {"ack_floor": n, "ack_pending": 0}
     assert stored(store, "sjs") == sorted(f"message {i}" for i in range(n))
+
+
+def test_the_client_process_leaves_sigterm_and_sigint_to_the_server(
+        store: Any, nats_server: NatsServer) -> None:
+    """A signal to the server's process group does not end the client: the server
+    stops it once it stops taking messages."""
+    cfg = NatsReceiverConfig(name="sig", subject="sig.>", address="127.0.0.1",
+                             port=nats_server.port)
+    with StorageManager(store, retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            wait_until(lambda: receivers.info()["sig"]["state"] == "subscribed",
+                       "the subscription")
+            pid = receivers.info()["sig"]["process"]
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGINT)
+            nats_server.publish("sig.log", [event(i).replace(b"=burst", b"=sig")
+                                            for i in range(10)])
+            wait_until(lambda: manager.stats()["sources"]["sig"]["messages"] == 10,
+                       "10 messages taken")
+            info = receivers.info()["sig"]
+            assert (info["process"], info["restarts"], info["state"]) == (pid, 0, "subscribed")
+        finally:
+            receivers.close()
+    assert stored(store, "sig") == sorted(f"message {i}" for i in range(10))
