@@ -652,6 +652,8 @@ class NatsProcess:
         with self._send_lock:
             self._conn = conn
             conn.send(("start", self.config, knobs, log.getEffectiveLevel()))
+            if self._stopping.is_set():  # close() came while the child was started
+                conn.send(("stop",))
         return conn
 
     def _send(self, frame: Any) -> None:
@@ -704,9 +706,12 @@ class NatsProcess:
                     break
         except (EOFError, OSError):
             pass
+        except Exception:
+            log.exception("nats receiver %s: a frame of the client process failed",
+                          self.source)
         with self._send_lock:
             self._conn = None
-        conn.close()
+        conn.close()  # the child sees the end and exits
         assert self._proc is not None
         code = self._proc.wait()
         if stopped or self._stopping.is_set():
