@@ -4,7 +4,10 @@ Each hand-over takes the messages that wait (up to ``max_process``), decodes the
 call as if each were decoded alone (a broken message cannot spill into the next) and
 submits them together; hand-overs are taken while the messages or the rows in flight
 leave room for two transactions, so transactions fill up under load.  With JetStream a
-message is acknowledged only after its lines are committed.
+message is acknowledged only after its lines are committed.  The client side
+(:class:`NatsReceiver`) runs in a process of its own by default (:class:`NatsProcess`,
+:mod:`.natsproc`), so that nats-py's parsing does not share the GIL with the commits;
+the storing side (:class:`Storer`) decodes and submits in the server.
 Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
