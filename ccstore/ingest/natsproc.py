@@ -25,9 +25,7 @@ from .nats import INFO_INTERVAL, NatsReceiver
 
 __all__ = ["main"]
 
-log = logging.getLogger("ccstore.receivers.nats")
 
-# ------------------------------------------------------------------ child process
 class _Remote:
     """The child's outlet: each hand-over one frame to the storing process."""
 
