@@ -10,7 +10,10 @@ transport in the same run.
 - NATS (when ``nats-server`` is installed): one line per message published to a subject
   the server subscribes to, timed from the first publish until every line is stored.
   Reference: a subscriber that only counts the messages (nats-py, a process of its
-  own), timed the same way.
+  own), timed the same way.  ``--thread`` also runs the server with the receiver's
+  NATS client in a thread of its own process (``"process": false``) rather than in a
+  client process.  Each ccstore run prints the CPU time the server and its client
+  process took per message.
 
 The group commit's figures (transactions, the rows in the largest) are printed with
 each ccstore run.  ``--source DIR`` runs the ccstore server from another source tree.
@@ -36,7 +39,7 @@ from bench_http import Server, start_nats, wait_until  # noqa: E402
 from workload import iter_lines  # noqa: E402
 
 #: seconds between two looks at the server's statistics while NATS messages are stored
-STATS_INTERVAL = 0.05
+STATS_INTERVAL = 0.2
 #: seconds without a message more after which a NATS run counts what it got
 QUIET = 10.0
 
@@ -187,15 +190,34 @@ def bench_counter(port: int, messages: List[bytes]) -> float:
         proc.wait(120)
 
 
+def cpu_seconds(pid: Optional[int]) -> float:
+    """User + system CPU seconds process ``pid`` took so far (0 when unknown)."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_nats(port: int, messages: List[bytes], workdir: str, storage: Dict[str, Any],
-               source: Optional[str]) -> Tuple[float, Dict[str, Any]]:
+               source: Optional[str], process: bool = True,
+               ) -> Tuple[float, Dict[str, Any], Tuple[float, float]]:
+    """Seconds per message set, the group commit's figures, and the CPU seconds the
+    server and its client process took."""
     subject = "small.store"
     rc = {"in": {"type": "nats", "address": "127.0.0.1", "port": str(port),
                  "subject": subject}}
+    if not process:
+        rc["in"]["process"] = False
     srv = Server(workdir, rc, storage, source=source)
     try:
         wait_until(lambda: srv.get("/api/stats/")["receivers"]["in"]["state"] == "subscribed",
                    "the subscription", 60)
+        child = srv.get("/api/stats/")["receivers"]["in"].get("process")
+        cpu0 = cpu_seconds(srv.proc.pid), cpu_seconds(child)
         n = len(messages)
         t0 = time.perf_counter()
         asyncio.run(publish(port, subject, messages))
@@ -204,19 +226,24 @@ def bench_nats(port: int, messages: List[bytes], workdir: str, storage: Dict[str
             st = srv.get("/api/stats/")["receivers"]["in"]
             return st["written"] + sum(st["errors"].values()) + sum(st["dropped"].values())
 
-        # /api/stats/ costs the server milliseconds (it reads the store's figures):
-        # asked every 50 ms, not more often, so that it takes little from the run
+        # /api/stats/ costs the server milliseconds (it reads the store's figures), more
+        # on a busy machine: asked every STATS_INTERVAL, the end taken between the last
+        # two looks in proportion to the messages stored between them
         done, last = 0, t0
         while done < n:
             time.sleep(STATS_INTERVAL)
             now, got = time.perf_counter(), stored()
-            if got > done:
+            if got >= n:  # the moment the n-th was stored, between the last two looks
+                last += (now - last) * (n - done) / (got - done)
+                done = got
+            elif got > done:
                 done, last = got, now
             elif now - last > QUIET:  # core NATS lost the rest on the way
                 print(f"  (ccstore got {done:,} of {n:,} messages: the rest was lost on the "
                       "way)")
                 break
-        return (last - t0) * n / max(done, 1), manager_figures(srv)
+        cpu = cpu_seconds(srv.proc.pid) - cpu0[0], cpu_seconds(child) - cpu0[1]
+        return (last - t0) * n / max(done, 1), manager_figures(srv), cpu
     finally:
         srv.stop()
 
@@ -238,6 +265,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="storage batch_size of the ccstore runs (default: the server's)")
     ap.add_argument("--max-process", type=int, default=None,
                     help="storage max_process of the ccstore runs (default: the server's)")
+    ap.add_argument("--thread", action="store_true",
+                    help="also run the NATS receiver's client in a thread of the server")
     ap.add_argument("--source", help="run the ccstore server from this source tree")
     args = ap.parse_args(argv)
     storage: Dict[str, Any] = {}
@@ -270,15 +299,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         try:
             messages = lines(args.messages)
             ref_rate = bench_counter(port, messages)
-            os.makedirs(os.path.join(tmp, "nats"))
-            got, fig = bench_nats(port, messages, os.path.join(tmp, "nats"), storage,
-                                  args.source)
+            runs = [("ccstore", True)] + ([("ccstore, thread", False)] if args.thread else [])
+            results = []
+            for label, process in runs:
+                d = os.path.join(tmp, f"nats-{len(results)}")
+                os.makedirs(d)
+                results.append((label, process, bench_nats(port, messages, d, storage,
+                                                           args.source, process)))
             print(f"NATS, {args.messages:,} single-line messages ({knobs}):")
             print(f"  counting subscriber {ref_rate:10,.0f} messages/s")
-            print(f"  ccstore             {args.messages / got:10,.0f} messages/s = "
-                  f"{args.messages / got / ref_rate:.2f}x the counting subscriber "
-                  "(target >= 0.5x); "
-                  f"{commits(fig, args.messages)}")
+            n = args.messages
+            for label, process, (got, fig, (server, client)) in results:
+                print(f"  {label:<19} {n / got:10,.0f} messages/s = "
+                      f"{n / got / ref_rate:.2f}x the counting subscriber "
+                      "(target >= 0.5x); "
+                      f"{commits(fig, n)}; CPU per message: server {server / n * 1e6:.1f} us"
+                      + (f", client process {client / n * 1e6:.1f} us" if process else ""))
         finally:
             proc.terminate()
             proc.wait(30)

@@ -191,6 +191,8 @@ class NatsReceiverConfig:
     queue: str = ""
     jetstream: Optional[JetStreamConfig] = None
     cluster: Optional[str] = None
+    #: run the NATS client in a process of its own (False: a thread of the server)
+    process: bool = True
     type: str = "nats"
 
     @property
@@ -846,6 +848,7 @@ def _nats_receiver(name: str, s: _Section, base_dir: str) -> NatsReceiverConfig:
             raise s.error("nkey_file", f"{r.nkey_file} does not exist")
     r.queue = s.string("queue", "") or ""
     r.cluster = s.string("cluster", None) or None
+    r.process = s.boolean("process", r.process)
     if s.get("jetstream") is not None:
         js = s.section("jetstream")
         stream = js.string("stream", "")
@@ -860,7 +863,7 @@ def _nats_receiver(name: str, s: _Section, base_dir: str) -> NatsReceiverConfig:
         r.jetstream = JetStreamConfig(stream=stream, durable=durable, ack_wait=ack_wait)
         js.warn_unknown({"stream", "durable", "ack_wait"})
     s.warn_unknown({"type", "address", "port", "subject", "user", "password", "nkey_file",
-                    "queue", "jetstream", "cluster", "process_messages"})
+                    "queue", "jetstream", "cluster", "process", "process_messages"})
     return r
 
 

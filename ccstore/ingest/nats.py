@@ -4,7 +4,10 @@ Each hand-over takes the messages that wait (up to ``max_process``), decodes the
 call as if each were decoded alone (a broken message cannot spill into the next) and
 submits them together; hand-overs are taken while the messages or the rows in flight
 leave room for two transactions, so transactions fill up under load.  With JetStream a
-message is acknowledged only after its lines are committed.
+message is acknowledged only after its lines are committed.  The client side
+(:class:`NatsReceiver`) runs in a process of its own by default (:class:`NatsProcess`,
+:mod:`.natsproc`), so that nats-py's parsing does not share the GIL with the commits;
+the storing side (:class:`Storer`) decodes and submits in the server.
 Configuration: ``docs/server.md``; design: ``docs/design/ingest.md``.
 """
 from __future__ import annotations
@@ -13,11 +16,16 @@ import asyncio
 import bisect
 import itertools
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from multiprocessing.connection import Connection
+from typing import Any, Deque, Dict, List, Optional, Protocol, Tuple, Union
 
 import nats
 import nats.aio.client
@@ -30,25 +38,55 @@ from ..config import NatsReceiverConfig
 from ..rows import LineError, RowBatch
 from .commit import ManagerClosed, StorageManager, Ticket
 
-__all__ = ["NatsReceiver", "NatsReceivers", "decode_messages"]
+__all__ = ["NatsProcess", "NatsReceiver", "NatsReceivers", "Outlet", "Storer", "decode_messages"]
 
 log = logging.getLogger("ccstore.receivers.nats")
 
 #: seconds one JetStream fetch waits for messages before it is repeated
 FETCH_TIMEOUT = 1.0
+#: seconds between two looks of a client process at its receiver's state (sent when
+#: changed)
+INFO_INTERVAL = 0.2
+#: seconds before a client process that died is started again (doubling up to
+#: RESTART_MAX)
+RESTART_DELAY = 0.5
+RESTART_MAX = 30.0
 #: a hand-over of a plain subscription may take more than ``max_process`` messages
 #: (up to the manager's ``commit_rows``) while they hold fewer bytes than this
 HAND_OVER_BYTES = 256 << 10
 
 
-class NatsReceiver:
-    """One configured nats receiver, living in the loop of :class:`NatsReceivers`."""
+class Outlet(Protocol):
+    """Where a :class:`NatsReceiver` hands its messages over: :class:`Storer` in the
+    storing process, or its stand-in in a client process (:mod:`.natsproc`)."""
 
-    def __init__(self, config: NatsReceiverConfig, manager: StorageManager) -> None:
+    batch_size: int
+    commit_rows: int
+    max_process: int
+
+    def hand_over(self, payloads: Sequence[bytes], names: Sequence[Union[bytes, str]],
+                  done: Callable[[Optional[str]], None]) -> int:
+        """Decode and submit the messages; ``done(error)`` (any thread) once their commit
+        ended, ``error`` None when it succeeded.  Returns their rows, when known (else
+        one for each message)."""
+
+    def count_error(self, kind: str) -> None:
+        """Count an error of the NATS client (its type name)."""
+
+    def acknowledged(self, acked: int, nacked: int) -> None:
+        """The JetStream messages acknowledged and negatively acknowledged so far."""
+
+
+class NatsReceiver:
+    """The NATS client side of one configured nats receiver, living in an asyncio loop
+    (of :class:`NatsReceivers` or of a client process): it subscribes or fetches and
+    hands the messages over to its :class:`Outlet`, acknowledging JetStream messages
+    once the outlet says they were committed."""
+
+    def __init__(self, config: NatsReceiverConfig, outlet: Outlet) -> None:
         self.config = config
-        self.manager = manager
+        self.outlet = outlet
         self.source = config.name
-        manager.register_source(self.source)
         self.state = "starting"
         self.last_error: Optional[str] = None
         self.messages = 0
@@ -61,19 +99,19 @@ class NatsReceiver:
         self._wait_task: Optional[asyncio.Future] = None
         self._wake: Optional[asyncio.Event] = None
         self._fetch_task: Optional[asyncio.Task] = None
-        self._last_warning = 0.0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         #: a hand-over is taken while fewer messages than this, or fewer rows than
         #: that, are in flight (submitted, not yet committed and acknowledged)
-        self._max_messages = 2 * manager.batch_size
-        self._max_rows = 2 * manager.commit_rows
+        self._max_messages = 2 * outlet.batch_size
+        self._max_rows = 2 * outlet.commit_rows
         self._in_messages = 0
         self._in_rows = 0
         self._pending = 0  # hand-overs in flight
         self._room: Optional[asyncio.Event] = None  # set when a hand-over may be taken
         self._idle: Optional[asyncio.Event] = None  # set when none is in flight
         #: outcomes of commits, put by the committer, taken in the loop by _drain
-        self._done: Deque[Tuple[Any, int, Optional[Sequence[Any]], int]] = deque()
+        self._done: Deque[Tuple[Optional[str], int, Optional[Sequence[Any]], List[int]]] = \
+            deque()
         self._drain_scheduled = False
         self._acks: set = set()
 
@@ -138,7 +176,7 @@ class NatsReceiver:
     async def _on_error(self, exc: Exception) -> None:
         self.last_error = str(exc) or type(exc).__name__
         log.warning("nats receiver %s: %s", self.source, self.last_error)
-        self.manager.count_error(self.source, type(exc).__name__)
+        self.outlet.count_error(type(exc).__name__)
 
     async def _on_disconnect(self) -> None:
         if not self._stopping:
@@ -212,10 +250,10 @@ class NatsReceiver:
         manager's ``commit_rows`` while they hold fewer than :data:`HAND_OVER_BYTES`
         (small messages are handed over a transaction at once)."""
         assert self._sink is not None
-        subjects, payloads = self._sink.take(self.manager.max_process,
-                                             self.manager.commit_rows, HAND_OVER_BYTES)
+        subjects, payloads = self._sink.take(self.outlet.max_process,
+                                             self.outlet.commit_rows, HAND_OVER_BYTES)
         if payloads:
-            self._hand_over(payloads, lambda i: f"a message on {subjects[i].decode()}", None)
+            self._hand_over(payloads, subjects, None)
 
     # ------------------------------------------------------------------ jetstream
     async def _run_jetstream(self) -> None:
@@ -241,7 +279,7 @@ class NatsReceiver:
             if self._stopping:
                 break
             self._fetch_task = asyncio.ensure_future(
-                self._sub.fetch(batch=self.manager.max_process, timeout=FETCH_TIMEOUT))
+                self._sub.fetch(batch=self.outlet.max_process, timeout=FETCH_TIMEOUT))
             try:
                 msgs = await self._fetch_task
             except (NatsTimeoutError, asyncio.TimeoutError):
@@ -257,7 +295,7 @@ class NatsReceiver:
                 continue
             finally:
                 self._fetch_task = None
-            self._hand_over([m.data for m in msgs], lambda i: _describe(msgs[i]), msgs)
+            self._hand_over([m.data for m in msgs], [_describe(m) for m in msgs], msgs)
 
     # ------------------------------------------------------------------ hand-over
     def _has_room(self) -> bool:
@@ -269,34 +307,29 @@ class NatsReceiver:
             self._room.clear()
             await self._room.wait()
 
-    def _hand_over(self, payloads: Sequence[bytes], about: Callable[[int], str],
+    def _hand_over(self, payloads: Sequence[bytes], names: Sequence[Union[bytes, str]],
                    acks: Optional[Sequence[Any]]) -> None:
-        """Decode the messages' payloads, submit them together; ``acks``: the JetStream
-        messages, acknowledged after the commit.  ``about(i)`` names message ``i``."""
-        batches, bad = decode_messages(self.manager.store.decode_rows, payloads,
-                                       cluster=self.config.cluster, default_time=time.time_ns())
+        """Hand the messages' payloads over; ``names``: each message's subject (bytes) or
+        description; ``acks``: the JetStream messages, acknowledged after the commit."""
         n = len(payloads)
         self.messages += n
-        if bad:
-            self._warn_bad(about, n, bad)
-        rows = sum(b.rows for b in batches)
-        self._in_messages += n
-        self._in_rows += rows
         self._pending += 1
         assert self._idle is not None
         self._idle.clear()
-        try:
-            ticket = self.manager.submit(batches, self.source, messages=n)
-        except ManagerClosed as exc:
-            self._committed(exc, n, acks, rows)
-            return
-        ticket.add_done_callback(lambda t: self._committed(t, n, acks, rows))
+        rows = [0]  # known once handed over; read when the outcome is drained
 
-    def _committed(self, outcome: Union[Ticket, Exception], n: int,
-                   acks: Optional[Sequence[Any]], rows: int) -> None:
+        def done(error: Optional[str]) -> None:
+            self._committed(error, n, acks, rows)
+
+        self._in_messages += n
+        rows[0] = self.outlet.hand_over(payloads, names, done)
+        self._in_rows += rows[0]
+
+    def _committed(self, error: Optional[str], n: int, acks: Optional[Sequence[Any]],
+                   rows: List[int]) -> None:
         """A hand-over's commit ended (called in any thread): its outcome goes to the
         loop, one wake-up for all the outcomes that arrive meanwhile."""
-        self._done.append((outcome, n, acks, rows))
+        self._done.append((error, n, acks, rows))
         if not self._drain_scheduled:
             self._drain_scheduled = True
             assert self._loop is not None
@@ -308,17 +341,14 @@ class NatsReceiver:
         self._drain_scheduled = False  # before taking: an outcome put later wakes again
         done = self._done
         while done:
-            outcome, n, acks, rows = done.popleft()
-            failed = not isinstance(outcome, Ticket) or outcome.error is not None
-            if failed:
-                err = outcome if not isinstance(outcome, Ticket) else outcome.error
-                log.error("nats receiver %s: %d messages not stored: %s", self.source, n, err)
+            error, n, acks, rows = done.popleft()
             if acks is not None:
-                task = asyncio.ensure_future(self._acknowledge(acks, failed, rows))
+                task = asyncio.ensure_future(self._acknowledge(acks, error is not None,
+                                                               rows[0]))
                 self._acks.add(task)
                 task.add_done_callback(self._acks.discard)
             else:
-                self._finished(n, rows)
+                self._finished(n, rows[0])
 
     async def _acknowledge(self, msgs: Sequence[Any], failed: bool, rows: int) -> None:
         try:
@@ -333,6 +363,7 @@ class NatsReceiver:
                 except Exception as exc:
                     log.warning("nats receiver %s: ack failed: %s", self.source, exc)
         finally:
+            self.outlet.acknowledged(self.acked, self.nacked)
             self._finished(len(msgs), rows)
 
     def _finished(self, n: int, rows: int) -> None:
@@ -345,18 +376,6 @@ class NatsReceiver:
             self._room.set()
         if not self._pending:
             self._idle.set()
-
-    def _warn_bad(self, about: Callable[[int], str], n: int,
-                  bad: Sequence[Tuple[int, LineError]]) -> None:
-        """Log the first rejected line of a hand-over (at most every 10 s): the
-        message (subject; stream sequence with JetStream), its line and column."""
-        now = time.monotonic()
-        if now - self._last_warning < 10.0:
-            return
-        self._last_warning = now
-        i, err = bad[0]
-        log.warning("nats receiver %s: rejected line in %s: %s (%d rejected lines in %d "
-                    "messages)", self.source, about(i), err, len(bad), n)
 
     def info(self) -> Dict[str, Any]:
         c = self.config
@@ -373,6 +392,65 @@ class NatsReceiver:
         if self.last_error:
             out["last_error"] = self.last_error
         return out
+
+
+class Storer:
+    """The storing side of a nats receiver: decodes the messages of each hand-over
+    together (:func:`decode_messages`), logs rejected lines and submits the rows to the
+    group commit; tells the hand-over's ``done`` the outcome of its commit."""
+
+    def __init__(self, config: NatsReceiverConfig, manager: StorageManager) -> None:
+        self.config = config
+        self.manager = manager
+        self.source = config.name
+        manager.register_source(self.source)
+        self.batch_size = manager.batch_size
+        self.commit_rows = manager.commit_rows
+        self.max_process = manager.max_process
+        self._last_warning = 0.0
+
+    def hand_over(self, payloads: Sequence[bytes], names: Sequence[Union[bytes, str]],
+                  done: Callable[[Optional[str]], None]) -> int:
+        batches, bad = decode_messages(self.manager.store.decode_rows, payloads,
+                                       cluster=self.config.cluster, default_time=time.time_ns())
+        n = len(payloads)
+        if bad:
+            self._warn_bad(names, n, bad)
+        rows = sum(b.rows for b in batches)
+        try:
+            ticket = self.manager.submit(batches, self.source, messages=n)
+        except ManagerClosed as exc:
+            self._ended(exc, n, done)
+            return rows
+        ticket.add_done_callback(lambda t: self._ended(t, n, done))
+        return rows
+
+    def _ended(self, outcome: Union[Ticket, Exception], n: int,
+               done: Callable[[Optional[str]], None]) -> None:
+        err = outcome if not isinstance(outcome, Ticket) else outcome.error
+        if err is not None:
+            log.error("nats receiver %s: %d messages not stored: %s", self.source, n, err)
+        done(None if err is None else str(err) or type(err).__name__)
+
+    def count_error(self, kind: str) -> None:
+        self.manager.count_error(self.source, kind)
+
+    def acknowledged(self, acked: int, nacked: int) -> None:
+        pass  # the receiver, in this process, counts them
+
+    def _warn_bad(self, names: Sequence[Union[bytes, str]], n: int,
+                  bad: Sequence[Tuple[int, LineError]]) -> None:
+        """Log the first rejected line of a hand-over (at most every 10 s): the
+        message (subject; stream sequence with JetStream), its line and column."""
+        now = time.monotonic()
+        if now - self._last_warning < 10.0:
+            return
+        self._last_warning = now
+        i, err = bad[0]
+        name = names[i]
+        about = name if isinstance(name, str) else f"a message on {name.decode()}"
+        log.warning("nats receiver %s: rejected line in %s: %s (%d rejected lines in %d "
+                    "messages)", self.source, about, err, len(bad), n)
 
 
 class _Sink:
@@ -510,16 +588,194 @@ def _describe(msg: Any) -> str:
     return what
 
 
-class NatsReceivers:
-    """Runs every nats receiver in one asyncio loop in a background thread."""
+class NatsProcess:
+    """One nats receiver whose NATS client runs in a child process
+    (:mod:`.natsproc`): frames of payloads come in, are decoded and submitted by a
+    :class:`Storer`, and each is answered once its commit ended.  A child that dies is
+    reported down and started again.
 
-    def __init__(self, configs: Sequence[NatsReceiverConfig], manager: StorageManager) -> None:
-        self.receivers = [NatsReceiver(c, manager) for c in configs]
+    Frames (pickled tuples), child to parent: ``("batch", id, payloads, names)``,
+    ``("info", dict)``, ``("acked", acked, nacked)``, ``("error", kind)``,
+    ``("log", level, text)``, ``("stopped",)``; parent to child: ``("start", config,
+    knobs, log level)``, ``("done", id, error)``, ``("stop",)``."""
+
+    def __init__(self, config: NatsReceiverConfig, manager: StorageManager) -> None:
+        self.config = config
+        self.source = config.name
+        self.storer = Storer(config, manager)
+        self.state = "starting"
+        self.last_error: Optional[str] = None
+        self.messages = 0
+        self.restarts = 0
+        self.child: Dict[str, Any] = {}  # the child's last report of its receiver
+        self._in_flight = 0
+        self._proc: Optional[subprocess.Popen] = None
+        self._conn: Optional[Connection] = None
+        self._send_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"ccstore-nats-{self.source}",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Ask the child to stop: it hands over what it took, waits for every answer,
+        acknowledges and exits; the frames it sends meanwhile are stored."""
+        self._stopping.set()
+        self._send(("stop",))
+        if self._thread is not None:
+            self._thread.join(timeout)
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            log.warning("nats receiver %s: the client process did not stop; killed",
+                        self.source)
+            proc.kill()
+            proc.wait()
+        self.state = "stopped"
+
+    @property
+    def pid(self) -> Optional[int]:
+        return None if self._proc is None else self._proc.pid
+
+    def _spawn(self) -> Connection:
+        self.child = {}
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        with theirs:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "ccstore.ingest.natsproc", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        conn = Connection(ours.detach())
+        knobs = {"batch_size": self.storer.batch_size, "commit_rows": self.storer.commit_rows,
+                 "max_process": self.storer.max_process}
+        with self._send_lock:
+            self._conn = conn
+            conn.send(("start", self.config, knobs, log.getEffectiveLevel()))
+            if self._stopping.is_set():  # close() came while the child was started
+                conn.send(("stop",))
+        return conn
+
+    def _send(self, frame: Any) -> None:
+        with self._send_lock:
+            if self._conn is None:
+                return
+            try:
+                self._conn.send(frame)
+            except OSError:
+                pass  # the child is gone: the reading thread reports it
+
+    def _run(self) -> None:
+        delay = RESTART_DELAY
+        while not self._stopping.is_set():
+            try:
+                conn = self._spawn()
+            except OSError as exc:
+                self.state, self.last_error = "down", f"cannot start the client: {exc}"
+                log.error("nats receiver %s: %s", self.source, self.last_error)
+            else:
+                if self._serve(conn):
+                    return
+                delay = RESTART_DELAY if self.child.get("messages") else delay
+            if self._stopping.wait(delay):
+                return
+            delay = min(delay * 2, RESTART_MAX)
+            self.restarts += 1
+
+    def _serve(self, conn: Connection) -> bool:
+        """Take the child's frames until it stopped (True) or died (False)."""
+        stopped = False
+        try:
+            while True:
+                frame = conn.recv()
+                kind = frame[0]
+                if kind == "batch":
+                    self._batch(frame[1], frame[2], frame[3])
+                elif kind == "info":
+                    self.child = frame[1]
+                    self.state = self.child.get("state", self.state)
+                    self.last_error = self.child.get("last_error", self.last_error)
+                elif kind == "acked":
+                    self.child = dict(self.child, acked=frame[1], nacked=frame[2])
+                elif kind == "error":
+                    self.storer.count_error(frame[1])
+                elif kind == "log":
+                    log.log(frame[1], "%s", frame[2])
+                elif kind == "stopped":
+                    stopped = True
+                    break
+        except (EOFError, OSError):
+            pass
+        except Exception:
+            log.exception("nats receiver %s: a frame of the client process failed",
+                          self.source)
+        with self._send_lock:
+            self._conn = None
+        conn.close()  # the child sees the end and exits
+        assert self._proc is not None
+        code = self._proc.wait()
+        if stopped or self._stopping.is_set():
+            return True
+        self.state = "down"
+        self.last_error = f"the client process exited (code {code}); starting it again"
+        log.error("nats receiver %s: %s", self.source, self.last_error)
+        return False
+
+    def _batch(self, ident: int, payloads: Sequence[bytes],
+               names: Sequence[Union[bytes, str]]) -> None:
+        self.messages += len(payloads)
+        with self._send_lock:
+            self._in_flight += 1
+
+        def done(error: Optional[str]) -> None:
+            with self._send_lock:
+                self._in_flight -= 1
+            self._send(("done", ident, error))
+
+        self.storer.hand_over(payloads, names, done)
+
+    def info(self) -> Dict[str, Any]:
+        c = self.config
+        out: Dict[str, Any] = {"type": "nats", "state": self.state, "url": c.url,
+                               "subject": c.subject, "messages": self.messages,
+                               "in_flight": self._in_flight, "process": self.pid,
+                               "restarts": self.restarts}
+        if c.queue:
+            out["queue"] = c.queue
+        if "waiting" in self.child:
+            out["waiting"] = self.child["waiting"]
+        if c.jetstream is not None:
+            out.update(stream=c.jetstream.stream, durable=c.jetstream.durable,
+                       acked=self.child.get("acked", 0), nacked=self.child.get("nacked", 0))
+        if self.last_error:
+            out["last_error"] = self.last_error
+        return out
+
+
+class NatsReceivers:
+    """Runs every nats receiver: each one's NATS client in a process of its own
+    (:class:`~.natsproc.NatsProcess`) when its ``process`` is on (the default) or
+    ``processes`` is True, the others in one asyncio loop in a background thread."""
+
+    def __init__(self, configs: Sequence[NatsReceiverConfig], manager: StorageManager,
+                 processes: Optional[bool] = None) -> None:
+        self.processes: List[NatsProcess] = []
+        self.receivers: List[NatsReceiver] = []
+        for c in configs:
+            if c.process if processes is None else processes:
+                self.processes.append(NatsProcess(c, manager))
+            else:
+                self.receivers.append(NatsReceiver(c, Storer(c, manager)))
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._tasks: List[asyncio.Task] = []
 
     def start(self) -> None:
+        for p in self.processes:
+            p.start()
         if not self.receivers:
             return
         self._loop = asyncio.new_event_loop()
@@ -539,6 +795,11 @@ class NatsReceivers:
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop every receiver: what was taken is committed (and acked) first."""
+        closing = [threading.Thread(target=p.close, args=(timeout,)) for p in self.processes]
+        for t in closing:
+            t.start()
+        for t in closing:
+            t.join()
         if self._loop is None or self._thread is None:
             return
         loop = self._loop
@@ -559,4 +820,6 @@ class NatsReceivers:
         self._loop = None
 
     def info(self) -> Dict[str, Any]:
-        return {r.source: r.info() for r in self.receivers}
+        out = {p.source: p.info() for p in self.processes}
+        out.update((r.source, r.info()) for r in self.receivers)
+        return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -93,6 +95,12 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
         yield server
 
 
+@pytest.fixture(params=[True, False], ids=["process", "thread"])
+def processes(request: Any) -> bool:
+    """Each receiver's NATS client in a process of its own, or in a thread."""
+    return request.param
+
+
 def event(i: int) -> bytes:
     return (f"ccb,cluster=burst,hostname=n{i % 7},type=node,type-id=0,loglevel=info "
             f'log="message {i}" {1740000000 + i}').encode()
@@ -124,22 +132,22 @@ class Gate:
 
 
 def test_a_burst_of_single_line_messages_with_bad_ones(store: Any, nats_server: NatsServer,
-                                                       caplog: Any) -> None:
+                                                       caplog: Any, processes: bool) -> None:
     n = 400
     payloads = [event(i) for i in range(n)]
     payloads[150] = b"ccb,cluster=burst,hostname=n1 log=unquoted 1740000150"
     payloads[250] = b'ccb,cluster=burst,hostname=n2 log="never closed 1740000250'
-    cfg = NatsReceiverConfig(name="in", subject="burst.>", address="127.0.0.1",
-                             port=nats_server.port)
+    cfg = NatsReceiverConfig(name="in", subject=f"burst{int(processes)}.>",
+                             address="127.0.0.1", port=nats_server.port)
     caplog.set_level(logging.WARNING, logger="ccstore.receivers.nats")
     with StorageManager(store, batch_size=1000, max_process=100,
                         retention_daily=None) as manager:
-        receivers = NatsReceivers([cfg], manager)
+        receivers = NatsReceivers([cfg], manager, processes=processes)
         receivers.start()
         try:
             wait_until(lambda: receivers.info()["in"]["state"] == "subscribed",
                        "the subscription")
-            nats_server.publish("burst.log", payloads)
+            nats_server.publish(f"burst{int(processes)}.log", payloads)
             wait_until(lambda: manager.stats()["sources"]["in"]["messages"] == n,
                        f"{n} messages taken")
         finally:
@@ -149,20 +157,23 @@ def test_a_burst_of_single_line_messages_with_bad_ones(store: Any, nats_server: 
     assert stored(store, "burst") == sorted(f"message {i}" for i in range(n)
                                             if i not in (150, 250))
     warned = [r.getMessage() for r in caplog.records if "rejected line" in r.getMessage()]
-    assert warned and "a message on burst.log: line 1, column " in warned[0]
+    assert warned and f"a message on burst{int(processes)}.log: line 1, column " in warned[0]
 
 
-def test_jetstream_acks_only_after_the_commit(store: Any, nats_server: NatsServer) -> None:
+def test_jetstream_acks_only_after_the_commit(store: Any, nats_server: NatsServer,
+                                             processes: bool) -> None:
     """The commit is held: nothing is acknowledged; it fails: every message of it is
     negatively acknowledged, none acknowledged; delivered again, they are stored once
     and acknowledged."""
     n = 60
-    stream, durable = "IJS", "ccstore"
+    stream, durable = f"IJS{int(processes)}", "ccstore"
+    cluster = b"ijs%d" % processes
 
     async def setup(nc: Any) -> None:
-        await nc.jetstream().add_stream(name=stream, subjects=["ijs.>"])
+        await nc.jetstream().add_stream(name=stream, subjects=[f"{stream}.>"])
         for i in range(n):
-            await nc.jetstream().publish("ijs.log", event(i).replace(b"=burst", b"=ijs"))
+            await nc.jetstream().publish(f"{stream}.log", event(i).replace(b"=burst",
+                                                                           b"=" + cluster))
 
     async def consumer(nc: Any) -> Dict[str, int]:
         ci = await nc.jetstream().consumer_info(stream, durable)
@@ -171,13 +182,13 @@ def test_jetstream_acks_only_after_the_commit(store: Any, nats_server: NatsServe
 
     nats_server.run(setup)  # all waiting before the consumer's first fetch
     gate = Gate(store, fail=1)
-    cfg = NatsReceiverConfig(name="js", subject="ijs.>", address="127.0.0.1",
+    cfg = NatsReceiverConfig(name="js", subject=f"{stream}.>", address="127.0.0.1",
                              port=nats_server.port,
                              jetstream=JetStreamConfig(stream=stream, durable=durable,
                                                        ack_wait=1.0))
     with StorageManager(store, batch_size=1000, max_process=100,
                         retention_daily=None) as manager:
-        receivers = NatsReceivers([cfg], manager)
+        receivers = NatsReceivers([cfg], manager, processes=processes)
         receivers.start()
         try:
             assert gate.entered.wait(60), "no commit began"
@@ -197,24 +208,25 @@ def test_jetstream_acks_only_after_the_commit(store: Any, nats_server: NatsServe
         finally:
             gate.go.set()
             receivers.close()
-    assert stored(store, "ijs") == sorted(f"message {i}" for i in range(n))
+    assert stored(store, cluster.decode()) == sorted(f"message {i}" for i in range(n))
 
 
-def test_what_was_received_is_stored_on_stop(store: Any, nats_server: NatsServer) -> None:
+def test_what_was_received_is_stored_on_stop(store: Any, nats_server: NatsServer,
+                                             processes: bool) -> None:
     """The commit is held, so the receiver takes no more and the messages wait in the
     subscription; stopping it commits them all."""
     n = 50
     gate = Gate(store)
-    cfg = NatsReceiverConfig(name="stop", subject="stop.>", address="127.0.0.1",
-                             port=nats_server.port)
+    cfg = NatsReceiverConfig(name="stop", subject=f"stop{int(processes)}.>",
+                             address="127.0.0.1", port=nats_server.port)
     with StorageManager(store, batch_size=2, max_process=1, commit_rows=0,
                         retention_daily=None) as manager:
-        receivers = NatsReceivers([cfg], manager)
+        receivers = NatsReceivers([cfg], manager, processes=processes)
         receivers.start()
         try:
             wait_until(lambda: receivers.info()["stop"]["state"] == "subscribed",
                        "the subscription")
-            nats_server.publish("stop.log", [event(i).replace(b"=burst", b"=stop")
+            nats_server.publish(f"stop{int(processes)}.log", [event(i).replace(b"=burst", b"=stop")
                                              for i in range(n)])
             assert gate.entered.wait(60), "no commit began"
             wait_until(lambda: (lambda i: i["messages"] + i["waiting"])(
@@ -300,3 +312,179 @@ def test_the_client_gives_a_subscription_s_messages_to_its_sink(
     assert other == b"other"
     assert [type(e).__name__ for e in errors] == ["SlowConsumerError"] * 2
     assert "sink.late.2" in str(errors[0])
+
+
+# ------------------------------------------------------------------ the client process
+def test_a_killed_client_process_is_reported_down(store: Any, nats_server: NatsServer,
+                                                  monkeypatch: Any) -> None:
+    """Killed, the client process leaves the receiver down (a state health and metrics
+    count as down) with the reason, until it is started again."""
+    from ccstore.ingest import nats as natsproc
+    from ccstore.server.monitor import DOWN_STATES
+
+    monkeypatch.setattr(natsproc, "RESTART_DELAY", 3600.0)
+    cfg = NatsReceiverConfig(name="k", subject="kill.>", address="127.0.0.1",
+                             port=nats_server.port)
+    with StorageManager(store, retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            wait_until(lambda: receivers.info()["k"]["state"] == "subscribed",
+                       "the subscription")
+            os.kill(receivers.info()["k"]["process"], signal.SIGKILL)
+            wait_until(lambda: receivers.info()["k"]["state"] == "down", "down reported")
+            info = receivers.info()["k"]
+            assert "down" in DOWN_STATES
+            assert "the client process exited (code -9)" in info["last_error"]
+        finally:
+            receivers.close()
+    assert receivers.info()["k"]["state"] == "stopped"
+
+
+def test_a_killed_client_process_is_started_again(store: Any, nats_server: NatsServer,
+                                                  monkeypatch: Any) -> None:
+    from ccstore.ingest import nats as natsproc
+
+    monkeypatch.setattr(natsproc, "RESTART_DELAY", 0.01)
+    cfg = NatsReceiverConfig(name="r", subject="again.>", address="127.0.0.1",
+                             port=nats_server.port)
+    with StorageManager(store, retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            wait_until(lambda: receivers.info()["r"]["state"] == "subscribed",
+                       "the subscription")
+            first = receivers.info()["r"]["process"]
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: (lambda i: i["restarts"] == 1 and i["state"] == "subscribed")(
+                receivers.info()["r"]), "the client started again")
+            assert receivers.info()["r"]["process"] != first
+            nats_server.publish("again.log", [event(i).replace(b"=burst", b"=again")
+                                              for i in range(20)])
+            wait_until(lambda: manager.stats()["sources"]["r"]["messages"] == 20,
+                       "20 messages taken")
+        finally:
+            receivers.close()
+    assert stored(store, "again") == sorted(f"message {i}" for i in range(20))
+
+
+def test_jetstream_a_client_killed_before_the_commit_acknowledges_nothing(
+        store: Any, nats_server: NatsServer, monkeypatch: Any) -> None:
+    """The commit is held, the client process killed: nothing is acknowledged; the
+    commit lands; the messages come again (ack_wait) to the new client, are stored
+    again and acknowledged; every message is stored."""
+    from ccstore.ingest import nats as natsproc
+
+    monkeypatch.setattr(natsproc, "RESTART_DELAY", 0.01)
+    n, stream, durable = 30, "KJS", "ccstore"
+
+    async def setup(nc: Any) -> None:
+        await nc.jetstream().add_stream(name=stream, subjects=["kjs.>"])
+        for i in range(n):
+            await nc.jetstream().publish("kjs.log", event(i).replace(b"=burst", b"=kjs"))
+
+    async def consumer(nc: Any) -> Dict[str, int]:
+        ci = await nc.jetstream().consumer_info(stream, durable)
+        return {"ack_floor": ci.ack_floor.consumer_seq, "ack_pending": ci.num_ack_pending,
+                "waiting": ci.num_waiting}
+
+    nats_server.run(setup)
+    gate = Gate(store)
+    cfg = NatsReceiverConfig(name="kjs", subject="kjs.>", address="127.0.0.1",
+                             port=nats_server.port,
+                             jetstream=JetStreamConfig(stream=stream, durable=durable,
+                                                       ack_wait=1.0))
+    with StorageManager(store, batch_size=1000, max_process=100,
+                        retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            assert gate.entered.wait(60), "no commit began"
+            # the client fetches again while the commit is held: what it would have
+            # acknowledged before that fetch has reached the server
+            held = wait_until(lambda: (lambda c: c if c["waiting"] else None)(
+                nats_server.run(consumer)), "the next fetch")
+            assert held["ack_floor"] == 0 and held["ack_pending"] == n, held
+            first = receivers.info()["kjs"]["process"]
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: receivers.info()["kjs"]["process"] != first,
+                       "the client started again")
+            gate.go.set()
+            wait_until(lambda: manager.stats()["sources"]["kjs"]["written"] >= 2 * n,
+                       "the messages stored again")
+            wait_until(lambda: nats_server.run(consumer)["ack_pending"] == 0
+                       and nats_server.run(consumer)["ack_floor"] >= n,
+                       "every message acknowledged")
+        finally:
+            gate.go.set()
+            receivers.close()
+    assert sorted(set(stored(store, "kjs"))) == sorted(f"message {i}" for i in range(n))
+
+
+def test_jetstream_stop_with_messages_in_flight_acknowledges_after_commit(
+        store: Any, nats_server: NatsServer) -> None:
+    """Stopped while its commit is held, the receiver acknowledges nothing; once the
+    commit lands every message is acknowledged and the stop ends."""
+    n, stream, durable = 40, "SJS", "ccstore"
+
+    async def setup(nc: Any) -> None:
+        await nc.jetstream().add_stream(name=stream, subjects=["sjs.>"])
+        for i in range(n):
+            await nc.jetstream().publish("sjs.log", event(i).replace(b"=burst", b"=sjs"))
+
+    async def consumer(nc: Any) -> Dict[str, int]:
+        ci = await nc.jetstream().consumer_info(stream, durable)
+        return {"ack_floor": ci.ack_floor.consumer_seq, "ack_pending": ci.num_ack_pending}
+
+    nats_server.run(setup)
+    gate = Gate(store)
+    cfg = NatsReceiverConfig(name="sjs", subject="sjs.>", address="127.0.0.1",
+                             port=nats_server.port,
+                             jetstream=JetStreamConfig(stream=stream, durable=durable,
+                                                       ack_wait=60.0))
+    with StorageManager(store, batch_size=1000, max_process=100,
+                        retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            assert gate.entered.wait(60), "no commit began"
+            closing = threading.Thread(target=receivers.close)
+            closing.start()
+            assert nats_server.run(consumer)["ack_floor"] == 0
+            assert receivers.info()["sjs"]["acked"] == 0
+            gate.go.set()
+            closing.join(60)
+            assert not closing.is_alive()
+        finally:
+            gate.go.set()
+            receivers.close()
+        info = receivers.info()["sjs"]
+    assert (info["acked"], info["nacked"], info["state"]) == (n, 0, "stopped")
+    assert nats_server.run(consumer) == {"ack_floor": n, "ack_pending": 0}
+    assert stored(store, "sjs") == sorted(f"message {i}" for i in range(n))
+
+
+def test_the_client_process_leaves_sigterm_and_sigint_to_the_server(
+        store: Any, nats_server: NatsServer) -> None:
+    """A signal to the server's process group does not end the client: the server
+    stops it once it stops taking messages."""
+    cfg = NatsReceiverConfig(name="sig", subject="sig.>", address="127.0.0.1",
+                             port=nats_server.port)
+    with StorageManager(store, retention_daily=None) as manager:
+        receivers = NatsReceivers([cfg], manager)
+        receivers.start()
+        try:
+            wait_until(lambda: receivers.info()["sig"]["state"] == "subscribed",
+                       "the subscription")
+            pid = receivers.info()["sig"]["process"]
+            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGINT)
+            nats_server.publish("sig.log", [event(i).replace(b"=burst", b"=sig")
+                                            for i in range(10)])
+            wait_until(lambda: manager.stats()["sources"]["sig"]["messages"] == 10,
+                       "10 messages taken")
+            info = receivers.info()["sig"]
+            assert (info["process"], info["restarts"], info["state"]) == (pid, 0, "subscribed")
+        finally:
+            receivers.close()
+    assert stored(store, "sig") == sorted(f"message {i}" for i in range(10))

@@ -65,6 +65,7 @@ def test_go_repository_sample_files_load_with_go_defaults(tmp_path: Path) -> Non
     assert isinstance(r, NatsReceiverConfig)
     assert (r.url, r.subject, r.queue, r.jetstream) == ("nats://localhost:4222", "meggie", "",
                                                         None)
+    assert r.process
 
 
 def test_documented_spellings_and_inline_objects(tmp_path: Path) -> None:
@@ -164,7 +165,7 @@ def test_nats_extensions(tmp_path: Path) -> None:
     creds = tmp_path / "user.creds"
     creds.write_text("-----BEGIN NATS USER JWT-----\n")
     receivers = {"n": {"type": "nats", "subject": "alex.>", "port": 4333, "queue": "ccstore",
-                       "nkey_file": "user.creds", "cluster": "alex",
+                       "nkey_file": "user.creds", "cluster": "alex", "process": False,
                        "jetstream": {"stream": "CC", "durable": "ccstore"}},
                  "k": {"type": "kafka"}}
     write_files(tmp_path, {"config.json": {"storage": GO_STORAGE, "receivers": receivers}})
@@ -173,6 +174,7 @@ def test_nats_extensions(tmp_path: Path) -> None:
     assert (n.url, n.queue, n.cluster, n.nkey_file) == ("nats://localhost:4333", "ccstore",
                                                         "alex", str(creds))
     assert (n.jetstream.stream, n.jetstream.durable) == ("CC", "ccstore")
+    assert n.process is False
     assert cfg.skipped_receivers == {"k": "unknown receiver type 'kafka'"}
 
 

@@ -283,3 +283,27 @@ def test_syslog_receiver(tmp_path: Path) -> None:
         assert s.stop() == 0
     finally:
         s.kill()
+
+
+def gone(pid: int) -> bool:
+    """The process ``pid`` ended (a zombie left to a parent that does not reap counts)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_the_nats_client_process_ends_with_a_killed_server(tmp_path: Path,
+                                                           nats_server: NatsServer) -> None:
+    """kill -9 of the server: its nats client process ends too (it acknowledges
+    nothing more)."""
+    s = start(tmp_path, "orphan", {"in": nats_receiver(nats_server, "orphan.>")})
+    try:
+        wait_until(lambda: subscribed(s, "in"), "the nats subscription")
+        pid = s.stats()["receivers"]["in"]["process"]
+        assert pid and not gone(pid)
+        s.kill()
+        wait_until(lambda: gone(pid), "the client process to end")
+    finally:
+        s.kill()
