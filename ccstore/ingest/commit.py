@@ -237,6 +237,7 @@ class StorageManager:
             "submissions": 0, "transactions": 0, "rows_written": 0, "largest_transaction": 0,
             "commit_seconds": 0.0, "late_commits": 0, "commit_failures": 0,
             "streamed_writes": 0,
+            "last_commit": None,  # Unix time at which the last transaction committed
         }
         self._retention: Dict[str, Any] = {
             "runs": 0, "rows_removed": 0, "last_run": None, "last_seconds": None,
@@ -449,6 +450,7 @@ class StorageManager:
             c["rows_written"] += result.written
             c["commit_seconds"] += seconds
             c["largest_transaction"] = max(c["largest_transaction"], result.written)
+            c["last_commit"] = time.time()
         return result
 
     # ------------------------------------------------------------------ committer
@@ -508,6 +510,7 @@ class StorageManager:
             c["commit_seconds"] += end - start
             c["late_commits"] += late
             c["largest_transaction"] = max(c["largest_transaction"], rows)
+            c["last_commit"] = time.time()
             for t in group:
                 self._source(t.source).written += t.rows
         for t in group:
