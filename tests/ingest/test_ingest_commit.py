@@ -62,6 +62,20 @@ def test_a_small_body_is_one_submission_a_large_one_a_transaction_of_its_own(
     assert manager.stats()["sources"]["api"]["received"] == 20
 
 
+def test_the_time_of_the_last_commit_is_reported(store, manager):
+    import time
+
+    assert manager.stats()["manager"]["last_commit"] is None
+    t0 = time.time()
+    manager.write(b"".join(line(i) for i in range(10)), "api")  # through the group commit
+    first = manager.stats()["manager"]["last_commit"]
+    assert t0 <= first <= time.time()
+    t1 = time.time()
+    assert t1 > first
+    manager.write(b"".join(line(i) for i in range(10, 20)), "api", chunk_size=100)  # streamed
+    assert manager.stats()["manager"]["last_commit"] >= t1
+
+
 class Broken(Exception):
     pass
 
