@@ -15,11 +15,13 @@ from libc.string cimport memchr, memcmp, memcpy
 
 from ccstore._lineproto cimport _floordiv, cbuf, intern_ascii
 
+from ccstore.logs import _grammar as _g
 from ccstore.logs import formats as _f
-from ccstore.logs._pyheaderscan import SCANNED_FORMATS
+from ccstore.logs._pyheaderscan import SCANNED_FORMATS, line_level
 from ccstore.logs._pyheaderscan import chunk_headers as _twin_chunk_headers
+from ccstore.logs._pyheaderscan import chunk_rows as _twin_chunk_rows
 
-__all__ = ["SCANNED_FORMATS", "chunk_headers"]
+__all__ = ["SCANNED_FORMATS", "chunk_headers", "chunk_rows"]
 
 
 cdef extern from "Python.h":
@@ -594,39 +596,143 @@ cdef object _slurm(cbuf b, Py_ssize_t s, Py_ssize_t e, _Slurm S):
             None, tags)
 
 
-def chunk_headers(data, format, source=None):
-    """The header of each line of a chunk in an headers format, or None.
+# -- the level words of a message (_grammar._level_hits), its stack-trace lines ------------
+cdef object _HIT_WORDS = [(w.encode(), lvl) for ws, lvl in _g._HIT_WORDS for w in ws]
+cdef bytes _WORDS = b"".join(w for w, _ in _HIT_WORDS)
+cdef int _NW = len(_HIT_WORDS)
+cdef Py_ssize_t _woff[64]
+cdef Py_ssize_t _wlen[64]
+cdef tuple _WLEVEL = tuple(lvl for _, lvl in _HIT_WORDS)
+cdef unsigned char _first[256]
+cdef dict _ALL_LEVELS = _g._LEVELS
+cdef object _level_of = _g._level_of
+cdef object _cont_match = _g._CONT_RE.match
+cdef Py_ssize_t _WINDOW = _g._LEVEL_WINDOW
+cdef bytes _TRACEBACK = b"Traceback (most recent call last):"
+cdef str _INFO = "info"
+cdef str _NODE = "node"
+cdef str _ZERO = "0"
 
-    The compiled twin of :func:`ccstore.logs._pyheaderscan.chunk_headers` (see
-    there): the same on every input.
-    """
-    cdef _Slurm S = None
-    cdef bytes buf
-    cdef cbuf b
-    cdef Py_ssize_t n, s, e, i
-    cdef int kind
-    cdef bint high
+
+cdef void _winit():
+    cdef Py_ssize_t off = 0
+    cdef int i = 0
+    assert _NW <= 64
+    for i in range(256):
+        _first[i] = 0
+    i = 0
+    for w, _ in _HIT_WORDS:
+        _woff[i] = off
+        _wlen[i] = len(w)
+        _first[w[0]] = 1
+        off += len(w)
+        i += 1
+
+
+_winit()
+
+
+cdef inline bint _wordch(unsigned char c) noexcept nogil:
+    """``[\w.-]`` of an ASCII character."""
+    return _digit(c) or _upper(c) or _lower(c) or c == 95 or c == 46 or c == 45
+
+
+cdef inline bint _alpha(unsigned char c) noexcept nogil:
+    return _upper(c) or _lower(c)
+
+
+cdef object _hit_level(cbuf b, Py_ssize_t ls, Py_ssize_t bs, Py_ssize_t e):
+    """:func:`~ccstore.logs._pyheaderscan.line_level` of the ASCII line b[ls:e] whose
+    message starts at b[bs]: the level of its first level word or ``level=`` that starts
+    within the first _WINDOW characters of the message, None for none."""
+    cdef cbuf words = <cbuf>PyBytes_AS_STRING(_WORDS)
+    cdef Py_ssize_t i, j, v0, L, end = bs + _WINDOW
+    cdef Py_ssize_t kv_from = bs
+    cdef unsigned char c, prev
+    cdef unsigned char low[16]
+    cdef int w
+    if end > e:
+        end = e
+    for i in range(bs, end):
+        c = b[i]
+        if _first[c]:
+            prev = b[i - 1] if i > ls else 10
+            if not _wordch(prev):
+                for w in range(_NW):
+                    L = _wlen[w]
+                    if (words[_woff[w]] == c and i + L <= e
+                            and memcmp(words + _woff[w], b + i, L) == 0
+                            and (i + L == e or not _wordch(b[i + L]))):
+                        return _WLEVEL[w]
+        elif c == 108 and i >= kv_from:  # l(?:evel|vl)=["']?([A-Za-z]+[1-5]?)
+            j = i + 1
+            if e - j >= 5 and memcmp(b + j, b"evel=", 5) == 0:
+                j += 5
+            elif e - j >= 3 and memcmp(b + j, b"vl=", 3) == 0:
+                j += 3
+            else:
+                continue
+            if j + 1 < e and (b[j] == 34 or b[j] == 39) and _alpha(b[j + 1]):
+                j += 1
+            v0 = j
+            while j < e and _alpha(b[j]):
+                j += 1
+            if j == v0:
+                continue
+            if j < e and 49 <= b[j] <= 53:
+                j += 1
+            kv_from = j
+            if j - v0 <= 16:
+                for L in range(j - v0):
+                    low[L] = b[v0 + L] | 0x20 if _upper(b[v0 + L]) else b[v0 + L]
+                lvl = _ALL_LEVELS.get(_ascii(low, j - v0))
+                if lvl is not None:
+                    return lvl
+    return None
+
+
+cdef bint _may_continue(cbuf b, Py_ssize_t bs, Py_ssize_t e) noexcept nogil:
+    """Whether the ASCII message b[bs:e] may be one that continues an entry
+    (_grammar._CONT_RE decides those that may)."""
+    cdef Py_ssize_t p = bs
     cdef unsigned char c
-    cdef list out
-    cdef object h, header
-    if not isinstance(data, bytes):
-        raise TypeError(f"chunk_headers: bytes expected, not {type(data).__name__}")
-    kind = _KIND[format]
+    if p >= e:
+        return False
+    c = b[p]
+    if c == 32 or c == 9 or c == 46 or c == 67 or c == 83 or c == 84 or c == 68:
+        return True  # white space, "... ", Caused by, Suppressed, Traceback, The, During
+    while p < e:  # a dotted name: an exception's
+        c = b[p]
+        if c == 46:
+            return True
+        if not (_digit(c) or _upper(c) or _lower(c) or c == 95 or c == 36):
+            return False
+        p += 1
+    return False
+
+
+cdef list _scan(bytes data, str format, object source, bint rows, str name, str hostname,
+                object othertags, object tagged, bint* last_explicit, Py_ssize_t* no_host,
+                list last):
+    """The headers (``rows`` false) or the rows of a chunk without control characters,
+    None when a line is not in the format (rows: or the line loop must decide)."""
+    cdef _Slurm S = None
+    cdef cbuf b = <cbuf>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef Py_ssize_t s = 0, e, i, bs
+    cdef int kind = _KIND[format]
+    cdef bint high, explicit = False
+    cdef list out = []
+    cdef dict shared = {}
+    cdef object h, header, t, level, body, tags, host, nm, other, line, hit
+    cdef object last_tags = None
+    cdef cbuf q
     if kind == A_SLURM:
         S = _Slurm(source)
         header = source.header
     else:
         header = _HEADERS[kind]
-    buf = data
-    b = <cbuf>PyBytes_AS_STRING(buf)
-    n = PyBytes_GET_SIZE(buf)
-    # control characters, tabs, CR LF: the twin decides the chunk
-    for i in range(n):
-        c = b[i]
-        if (c < 32 and c != 10) or c == 127:
-            return _twin_chunk_headers(data, format, source)
-    out = []
-    s = 0
+    no_host[0] = 0
     while True:
         q = <cbuf>memchr(b + s, 10, n - s)
         e = n if q == NULL else q - b
@@ -636,6 +742,7 @@ def chunk_headers(data, format, source=None):
                 high = True
                 break
         h = None
+        line = None
         if not high:
             if kind == A_BGL:
                 h = _bgl(b, s, e)
@@ -649,14 +756,106 @@ def chunk_headers(data, format, source=None):
                 h = _export(b, s, e)
         if h is None:
             try:
-                h = header(PyUnicode_DecodeUTF8(<const char*>(b + s), e - s, NULL))
+                line = PyUnicode_DecodeUTF8(<const char*>(b + s), e - s, NULL)
             except UnicodeDecodeError:
                 return None
+            h = header(line)
             if h is None:
                 return None
-        out.append(h)
+        if not rows:
+            out.append(h)
+        else:
+            t, nm, host, level, body, _, tags = <tuple>h
+            if t is None:
+                return None
+            if kind == A_SLURM:
+                if line is not None or _may_continue(b, e - len(<str>body), e):
+                    if _cont_match(body) is not None:
+                        return None
+            if level is None:
+                if kind == A_JOURNAL:
+                    level = _level_of(body)
+                elif line is None:
+                    level = _hit_level(b, s, e - len(<str>body), e)
+                else:
+                    level = line_level(line, body)
+            explicit = level is not None
+            if not explicit:
+                level = _INFO
+            last_tags = tags
+            if not host:
+                host = hostname
+                no_host[0] += 1
+            if tags is None:
+                other = othertags[level]
+            elif kind == A_JOURNAL:
+                other = tagged(level, tags)
+            else:  # the formats share their tags objects between lines
+                hit = shared.get(id(tags))
+                if hit is None:
+                    hit = shared[id(tags)] = (tags, {})
+                other = (<dict>(<tuple>hit)[1]).get(level)
+                if other is None:
+                    other = (<dict>(<tuple>hit)[1])[level] = tagged(level, tags)
+            out.append((t, t // _NS, nm or name, host, _NODE, _ZERO, None, None, other, body,
+                        level))
         if q == NULL:
             break
         s = e + 1
+    last_explicit[0] = explicit
+    if rows:
+        last.append(last_tags)
     return out
 
+
+cdef bint _unclean(bytes data):
+    """Whether ``data`` holds control characters, tabs or CR (the twin decides those)."""
+    cdef cbuf b = <cbuf>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t i, n = PyBytes_GET_SIZE(data)
+    cdef unsigned char c
+    for i in range(n):
+        c = b[i]
+        if (c < 32 and c != 10) or c == 127:
+            return True
+    return False
+
+
+def chunk_headers(data, format, source=None):
+    """The header of each line of a chunk in an headers format, or None.
+
+    The compiled twin of :func:`ccstore.logs._pyheaderscan.chunk_headers` (see
+    there): the same on every input.
+    """
+    cdef bint explicit
+    cdef Py_ssize_t no_host
+    if not isinstance(data, bytes):
+        raise TypeError(f"chunk_headers: bytes expected, not {type(data).__name__}")
+    _KIND[format]
+    if _unclean(data):
+        return _twin_chunk_headers(data, format, source)
+    return _scan(data, format, source, False, None, None, None, None, &explicit, &no_host,
+                 None)
+
+
+def chunk_rows(data, format, source, name, hostname, othertags, tagged):
+    """The rows of a chunk of one-line entries, or None.
+
+    The compiled twin of :func:`ccstore.logs._pyheaderscan.chunk_rows` (see there): the
+    same on every input.
+    """
+    cdef bint explicit = False
+    cdef Py_ssize_t no_host = 0
+    cdef list rows
+    if not isinstance(data, bytes):
+        raise TypeError(f"chunk_rows: bytes expected, not {type(data).__name__}")
+    _KIND[format]
+    if _unclean(data):
+        return _twin_chunk_rows(data, format, source, name, hostname, othertags, tagged)
+    if _TRACEBACK in data:
+        return None
+    cdef list last = []
+    rows = _scan(data, format, source, True, name, hostname, othertags, tagged, &explicit,
+                 &no_host, last)
+    if rows is None:
+        return None
+    return rows, explicit, last[0], no_host

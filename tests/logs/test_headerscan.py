@@ -1,8 +1,10 @@
-"""``chunk_headers``: the headers of a chunk of lines of one format (Sandia/LANL syslog
-exports, BlueGene/L RAS, LANL HPC events, ``journalctl -o json``), both implementations.
+"""``chunk_headers`` and ``chunk_rows``: the headers and rows of a chunk of lines of one
+format (Sandia/LANL syslog exports, BlueGene/L RAS, LANL HPC events, ``journalctl -o
+json``, Slurm), both implementations.
 
-The pure-Python twin (the header functions of ``ccstore.logs.formats``) defines the
-result; the compiled scanner must give the same headers, and None, for every input.
+The pure-Python twin (the header functions of ``ccstore.logs.formats``, the parser's
+level rules) defines the result; the compiled scanner must give the same headers, rows,
+and None, for every input.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from test_formats_chunks import sample as _sample
 from ccstore.logs import LogParser
 from ccstore.logs.clock import Clock
 from ccstore.logs.formats import SlurmFormat, header_function
+from ccstore.logs.parse import _hpc_errors
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -118,6 +121,19 @@ LINES = {
 }
 
 
+def same(py, cy, chunk: bytes, fmt: str) -> None:
+    """Both implementations give the same headers and the same rows of ``chunk``."""
+    src = SRC.get(fmt)
+    assert cy.chunk_headers(chunk, fmt, src) == py.chunk_headers(chunk, fmt, src)
+    assert rows_of(cy, chunk, fmt) == rows_of(py, chunk, fmt)
+
+
+def rows_of(impl, chunk: bytes, fmt: str):
+    """``impl.chunk_rows`` of ``chunk`` with a parser's defaults and tags."""
+    p = LogParser(fmt, hostname="me", location="/var/log/x.log", tz="UTC")
+    return impl.chunk_rows(chunk, fmt, SRC.get(fmt), "x", "me", p._othertags, p._tagged)
+
+
 def expected(fmt: str, lines: list):
     header = SRC["slurm"].header if fmt == "slurm" else header_function(fmt)
     hdrs = [header(line) for line in lines]
@@ -140,9 +156,7 @@ def test_chunks_of_the_test_lines(headers_impls, fmt):
         chunk = rng.sample(lines, 10)
         if k % 2:
             chunk.append(rng.choice(LINES[fmt]))
-        data = "\n".join(chunk).encode()
-        src = SRC.get(fmt)
-        assert cy.chunk_headers(data, fmt, src) == py.chunk_headers(data, fmt, src)
+        same(py, cy, "\n".join(chunk).encode(), fmt)
     data = "\n".join(lines).encode()
     assert cy.chunk_headers(data, fmt, SRC.get(fmt)) == expected(fmt, lines) is not None
 
@@ -151,7 +165,7 @@ def test_chunks_of_the_test_lines(headers_impls, fmt):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_odd_chunks(headers_impls, fmt, data):
     py, cy = headers_impls
-    assert cy.chunk_headers(data, fmt, SRC.get(fmt)) == py.chunk_headers(data, fmt, SRC.get(fmt))
+    same(py, cy, data, fmt)
 
 
 def test_crlf_lines(headers_impls):
@@ -232,11 +246,9 @@ def journal_line(draw) -> str:
 def test_generated_lines(headers_impls, fmt, data):
     py, cy = headers_impls
     lines = data.draw(st.lists(archive_line(fmt), min_size=1, max_size=4))
-    chunk = "\n".join(lines).encode()
-    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
+    same(py, cy, "\n".join(lines).encode(), fmt)
     for line in lines:  # alone too: a chunk is None as soon as one line is not in the format
-        one = line.encode()
-        assert cy.chunk_headers(one, fmt, SRC.get(fmt)) == py.chunk_headers(one, fmt, SRC.get(fmt))
+        same(py, cy, line.encode(), fmt)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -251,8 +263,7 @@ def test_mutated_lines(headers_impls, fmt, data):
                                           b"\n", b"\xc3\xa9", b"\t", b"-"]))
         cut = data.draw(st.integers(0, 2))
         line[pos:pos + cut] = what
-    chunk = bytes(line)
-    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
+    same(py, cy, bytes(line), fmt)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -260,7 +271,7 @@ def test_mutated_lines(headers_impls, fmt, data):
 @given(chunk=st.binary(max_size=200))
 def test_arbitrary_bytes(headers_impls, fmt, chunk):
     py, cy = headers_impls
-    assert cy.chunk_headers(chunk, fmt, SRC.get(fmt)) == py.chunk_headers(chunk, fmt, SRC.get(fmt))
+    same(py, cy, chunk, fmt)
 
 
 def test_compiled_header_scanner_is_used():
@@ -270,10 +281,11 @@ def test_compiled_header_scanner_is_used():
     from ccstore.logs import headerscan
 
     assert headerscan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
-    assert LogParser("bgl")._chunk_headers is headerscan.chunk_headers
-    assert LogParser("slurm")._chunk_headers is headerscan.chunk_headers
-    assert headerscan.chunk_headers is headerscan.get_implementation(
-        headerscan.IMPLEMENTATION).chunk_headers
+    assert LogParser("bgl")._chunk_rows is headerscan.chunk_rows
+    assert LogParser("slurm")._chunk_rows is headerscan.chunk_rows
+    impl = headerscan.get_implementation(headerscan.IMPLEMENTATION)
+    assert headerscan.chunk_headers is impl.chunk_headers
+    assert headerscan.chunk_rows is impl.chunk_rows
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -282,9 +294,73 @@ def test_parser_rows_with_either_implementation(headers_impls, fmt):
     out = []
     for impl in headers_impls:
         p = LogParser(fmt, hostname="me", tz="UTC", location="/x.log")
-        p._chunk_headers = impl.chunk_headers
+        p._chunk_rows = impl.chunk_rows
         rows = []
         for i in range(0, len(data), 4096):
             rows.extend(p.feed(data[i:i + 4096]))
         out.append((rows + p.finish(), p.lines, p.unparsed, p.no_host))
     assert out[0] == out[1]
+
+
+# ------------------------------------------------------------- the levels of the messages
+#: pieces of messages: level words where they count and where they do not, ``level=``,
+#: the error reports of HPC software, lines that may continue an entry (Slurm)
+_PIECES = st.sampled_from([
+    "ERROR", "ERR", "ERRORS", "xERROR", "_WARN", "-INFO", ".DEBUG", "ERROR.", "ERROR-x",
+    "WARN:", "WARNING", "CRITICAL", "CRIT", "FATAL", "EMERG", "EMERGENCY", "ALERT", "PANIC",
+    "SEVERE", "NOTICE", "TRACE", "LustreError", "LNetError:", "Xid", "Xid1", "error:",
+    "level=warn", "lvl=DEBUG2", "level='info", 'level="error"', "level=debug6",
+    "level=lvl=warn", "xlevel=warn", "level=", "lvl=x", "level=\u00e9", " ", "  ", "x" * 30,
+    "at", "\u00e9t\u00e9", "java.lang.IllegalStateException:", "Caused by: x", "... 3 more",
+    "a.b", "$x.Y", "Traceback (", "During handling", "The above exception", "File \"x\"",
+])
+
+
+@st.composite
+def worded_line(draw, fmt: str) -> str:
+    rng = random.Random(draw(st.integers(0, 1000)))
+    line = sample(fmt, 1, rng)[0]
+    if fmt == "journal_json":
+        obj = json.loads(line)
+        obj["MESSAGE"] = " ".join(draw(st.lists(_PIECES, max_size=8)))
+        if draw(st.booleans()):
+            obj.pop("PRIORITY", None)
+        return json.dumps(obj)
+    if fmt == "bgl" and draw(st.booleans()):  # a severity the format does not know
+        line = line.replace(" INFO ", " ODD ").replace(" FATAL ", " ODD ")
+    if fmt == "slurm":
+        line = line[:line.index("]") + 2]
+        if draw(st.booleans()):
+            line += draw(st.sampled_from(["[1.batch] ", "error: ", "debug: "]))
+    elif fmt != "bgl" or draw(st.booleans()):
+        line = line.rsplit(" ", draw(st.integers(0, 2)))[0] + " "
+    return line + draw(st.sampled_from([" ", ""])).join(draw(st.lists(_PIECES, max_size=12)))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@SETTINGS
+@given(data=st.data())
+def test_level_words(headers_impls, fmt, data):
+    py, cy = headers_impls
+    lines = data.draw(st.lists(worded_line(fmt), min_size=1, max_size=4))
+    same(py, cy, "\n".join(lines).encode(), fmt)
+    for line in lines:
+        same(py, cy, line.encode(), fmt)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_rows_are_the_line_loops(headers, fmt):
+    """The rows of a chunk are those of the parser's line loop."""
+    lines = sample(fmt, 200, random.Random(3))
+    data = ("\n".join(lines) + "\n").encode()
+    out = []
+    for fast in (True, False):
+        p = LogParser(fmt, hostname="me", tz="UTC", location="/x.log")
+        p._chunk_rows = headers.chunk_rows
+        p._one_line = fast
+        out.append(p.feed(data) + p.finish())
+    assert out[0] == out[1]
+    p = LogParser(fmt, hostname="me", tz="UTC", location="/x.log")
+    got = headers.chunk_rows(data[:-1], fmt, p._slurm, p.name, "me", p._othertags,
+                             p._tagged)
+    assert got is not None and _hpc_errors(got[0][:-1]) == out[0][:199]
