@@ -364,3 +364,30 @@ def test_rows_are_the_line_loops(headers, fmt):
     got = headers.chunk_rows(data[:-1], fmt, p._slurm, p.name, "me", p._othertags,
                              p._tagged)
     assert got is not None and _hpc_errors(got[0][:-1]) == out[0][:199]
+
+
+#: the start of a line of each format whose message follows and states no level
+LEVEL_FREE = {"syslog_export": "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3 k[1]: ",
+              "bgl": "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL ODD ",
+              "lanl": "1 n1 c s 1077804742 1 ", "slurm": "[2026-12-03T10:00:01] "}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_level_window(headers_impls, fmt):
+    """A level word counts when it starts within the first characters of the message."""
+    py, cy = headers_impls
+    lines = []
+    for word in ("ERROR", "WARN:", "level=warn", "Xid", "xERROR", "INFO\u00e9"):
+        for pad in range(74, 84):
+            msg = "x" * pad + " " + word
+            if fmt == "journal_json":
+                lines.append(json.dumps({"__REALTIME_TIMESTAMP": "1732264801000001",
+                                         "MESSAGE": msg}))
+            else:
+                lines.append(LEVEL_FREE[fmt] + msg)
+    for line in lines:
+        same(py, cy, line.encode(), fmt)
+    same(py, cy, "\n".join(lines).encode(), fmt)
+    if fmt != "journal_json":
+        rows = rows_of(py, "\n".join(lines[:10]).encode(), fmt)[0]
+        assert [r[10] for r in rows] == ["error"] * 5 + ["info"] * 5
