@@ -17,7 +17,7 @@ from ccstore._lineproto cimport _floordiv, cbuf, intern_ascii
 
 from ccstore.logs import _grammar as _g
 from ccstore.logs import formats as _f
-from ccstore.logs._pyheaderscan import SCANNED_FORMATS, line_level
+from ccstore.logs._pyheaderscan import SCANNED_FORMATS, message_level
 from ccstore.logs._pyheaderscan import chunk_headers as _twin_chunk_headers
 from ccstore.logs._pyheaderscan import chunk_rows as _twin_chunk_rows
 
@@ -37,11 +37,14 @@ cdef enum:
     A_LANL = 2
     A_JOURNAL = 3
     A_SLURM = 4
+    A_RFC5424 = 5
+    A_PLAIN = 6
 
 cdef dict _KIND = {"syslog_export": A_EXPORT, "bgl": A_BGL, "lanl": A_LANL,
-                   "journal_json": A_JOURNAL, "slurm": A_SLURM}
+                   "journal_json": A_JOURNAL, "slurm": A_SLURM, "rfc5424": A_RFC5424,
+                   "plain": A_PLAIN}
 cdef tuple _HEADERS = (_f.header_syslog_export, _f.header_bgl, _f.header_lanl,
-                       _f.header_journal_json, None)
+                       _f.header_journal_json, None, None, None)
 cdef dict _SLURM_STEPS = _f._SLURM_STEPS
 cdef dict _LEVELS = _f._LEVELS
 # the formats' caches of shared tags (cleared in place when full, never replaced)
@@ -55,6 +58,9 @@ cdef int64_t _MAX_ZONE = _f._MAX_ZONE
 # epochs (s) whose nanoseconds fit 64 bits with room
 cdef int64_t _EPOCH_MAX = 9000000000
 cdef str _ERROR = "error"
+cdef tuple _PRI_LEVEL = _g._PRI_LEVEL
+cdef dict _START_WORDS = _g._START_WORDS
+cdef object _sd_tags = _f.structured_data_tags
 cdef str _EMPTY = ""
 
 
@@ -596,6 +602,232 @@ cdef object _slurm(cbuf b, Py_ssize_t s, Py_ssize_t e, _Slurm S):
             None, tags)
 
 
+# -- RFC 5424 and plain lines: an ISO 8601 time, a level word at the start ---------------
+cdef class _Minutes:
+    """A clock's ``minute(prefix, zone)``, the last one remembered."""
+    cdef object minute
+    cdef unsigned char last[24]
+    cdef Py_ssize_t last_n
+    cdef int64_t last_v
+
+    def __init__(self, clock):
+        self.minute = clock.minute
+        self.last_n = -1
+
+
+cdef Py_ssize_t _iso(cbuf b, Py_ssize_t p, Py_ssize_t e, _Minutes M, bint spaced,
+                     int64_t* t):
+    """``YYYY-MM-DD(T| )HH:MM:SS[.f][Z|+HH:MM|+HHMM]`` at b[p] (a space between date and
+    time only when ``spaced``; then, too, no zone after a space): the position after it
+    and its time in ``t``; -1 for any other shape or an impossible date (the Python
+    header decides those)."""
+    cdef Py_ssize_t q, z0, nd, key_n
+    cdef int64_t sec, frac, v
+    cdef unsigned char key[24]
+    if not (p + 19 <= e and _digits(b, p, 4, e) and b[p + 4] == 45 and _digits(b, p + 5, 2, e)
+            and b[p + 7] == 45 and _digits(b, p + 8, 2, e)
+            and (b[p + 10] == 84 or (spaced and b[p + 10] == 32))
+            and _digits(b, p + 11, 2, e) and b[p + 13] == 58 and _digits(b, p + 14, 2, e)
+            and b[p + 16] == 58 and _digits(b, p + 17, 2, e)):
+        return -1
+    sec = _num(b, p + 17, 2)
+    q = p + 19
+    frac = 0
+    if q + 1 < e and (b[q] == 46 or b[q] == 44) and _digit(b[q + 1]):
+        q += 1
+        nd = 0
+        while q < e and _digit(b[q]) and nd < 9:
+            frac = frac * 10 + (b[q] - 48)
+            q += 1
+            nd += 1
+        while nd < 9:
+            frac *= 10
+            nd += 1
+    while q < e and _digit(b[q]):
+        q += 1
+    z0 = q
+    if q < e and b[q] == 90:
+        q += 1
+    elif q < e and (b[q] == 43 or b[q] == 45):
+        if _digits(b, q + 1, 2, e) and q + 3 < e and b[q + 3] == 58 and _digits(b, q + 4, 2, e):
+            q += 6
+        elif _digits(b, q + 1, 4, e):
+            q += 5
+        else:
+            return -1
+    elif q < e and b[q] == 85:
+        return -1  # UTC, or not
+    elif spaced and q + 1 < e and b[q] == 32 and (b[q + 1] == 90 or b[q + 1] == 85
+                                                   or b[q + 1] == 43 or b[q + 1] == 45):
+        return -1  # a zone after a space, or not
+    key_n = 16 + q - z0
+    memcpy(key, b + p, 16)
+    memcpy(key + 16, b + z0, q - z0)
+    if M.last_n == key_n and memcmp(M.last, key, key_n) == 0:
+        v = M.last_v
+    else:
+        try:
+            pv = M.minute(_ascii(b + p, 16), _ascii(b + z0, q - z0) if q > z0 else None)
+        except (KeyError, ValueError):
+            return -1
+        if not -_EPOCH_MAX < pv < _EPOCH_MAX:
+            return -1  # beyond 64 bits in ns: to the Python header
+        v = pv
+        memcpy(M.last, key, key_n)
+        M.last_n = key_n
+        M.last_v = v
+    t[0] = (v + sec) * _NS + frac
+    return q
+
+
+cdef object _start_level(cbuf b, Py_ssize_t p, Py_ssize_t e):
+    """_grammar._start_level of the ASCII message b[p:e]: the level of a level word at
+    its start (``error:``, ``[WARN]``...), None for none."""
+    cdef Py_ssize_t w0, w1, i
+    cdef bint bracket
+    cdef unsigned char low[16]
+    while p < e and b[p] == 32:
+        p += 1
+    if p >= e:
+        return None
+    bracket = b[p] == 91 or b[p] == 60 or b[p] == 40
+    if bracket:
+        p += 1
+        while p < e and b[p] == 32:
+            p += 1
+    w0 = p
+    while p < e and _alpha(b[p]):
+        p += 1
+    if p - w0 < 3 or p - w0 > 13:
+        return None
+    if p < e and _digit(b[p]):
+        p += 1
+    w1 = p
+    while p < e and b[p] == 32:
+        p += 1
+    if p >= e:
+        return None
+    if bracket:
+        if not (b[p] == 93 or b[p] == 62 or b[p] == 41):
+            return None
+    elif b[p] != 58:
+        return None
+    for i in range(w1 - w0):
+        low[i] = b[w0 + i] | 0x20 if _upper(b[w0 + i]) else b[w0 + i]
+    return _START_WORDS.get(_ascii(low, w1 - w0))
+
+
+cdef object _rfc5424(cbuf b, Py_ssize_t s, Py_ssize_t e, _Minutes M):
+    """The header of an RFC 5424 line of the usual shape (a time with a zone, the message
+    at the end of the line), None: any other."""
+    cdef Py_ssize_t p = s, q, h0, h1, a0, a1, sd0, sd1, m0, k
+    cdef int pri = -1
+    cdef int64_t t
+    cdef object tags = None, level, body, sd
+    if p < e and b[p] == 60:
+        q = p + 1
+        while q < e and _digit(b[q]) and q - p <= 3:
+            q += 1
+        if q == p + 1 or q - p > 4 or q >= e or b[q] != 62:
+            return None
+        pri = <int>_num(b, p + 1, q - p - 1)
+        p = q + 1
+    if not (p + 1 < e and b[p] == 49 and b[p + 1] == 32):
+        return None
+    q = _iso(b, p + 2, e, M, False, &t)
+    if q < 0 or q >= e or b[q] != 32:
+        return None
+    # HOST APP PROCID MSGID
+    h0 = q + 1
+    h1 = _token(b, h0, e)
+    a0 = h1 + 1
+    a1 = _token(b, a0, e) if h1 > h0 and h1 < e else a0
+    if a1 == a0 or a1 >= e:
+        return None
+    q = a1 + 1
+    for k in range(2):
+        p = _token(b, q, e)
+        if p == q or p >= e:
+            return None
+        q = p + 1
+    # STRUCTURED-DATA: - or [ID PARAM="VALUE" ...]...
+    sd0 = q
+    if q < e and b[q] == 45:
+        q += 1
+    elif q < e and b[q] == 91:
+        while q < e and b[q] == 91:
+            p = q + 1
+            while p < e and b[p] != 93 and b[p] != 34 and b[p] != 32:
+                p += 1
+            if p == q + 1:
+                return None
+            while p < e and b[p] == 32:
+                p += 1
+                k = p
+                while p < e and b[p] != 61 and b[p] != 32 and b[p] != 93:
+                    p += 1
+                if p == k or not (p + 1 < e and b[p] == 61 and b[p + 1] == 34):
+                    return None
+                p += 2
+                while p < e and b[p] != 34:
+                    p += 2 if b[p] == 92 else 1
+                if p >= e:
+                    return None
+                p += 1
+            if p >= e or b[p] != 93:
+                return None
+            q = p + 1
+    else:
+        return None
+    sd1 = q
+    if q < e and b[q] != 32:
+        return None
+    m0 = q + 1 if q < e else e
+    if pri >= 0:
+        level = _PRI_LEVEL[pri & 7]
+    else:
+        level = _start_level(b, m0, e)
+    if sd1 - sd0 == 1 and b[sd0] == 45:
+        body = _ascii(b + m0, e - m0)
+    elif m0 < e:
+        body = _ascii(b + sd0, e - sd0)
+        sd = _ascii(b + sd0, sd1 - sd0)
+        tags = _sd_tags(sd)
+    elif sd1 == e:
+        body = sd = _ascii(b + sd0, sd1 - sd0)
+        tags = _sd_tags(sd)
+    else:
+        return None  # a space after the data and no message: not the line's end
+    host = None if h1 - h0 == 1 and b[h0] == 45 else intern_ascii(b + h0, h1 - h0)
+    app = None if a1 - a0 == 1 and b[a0] == 45 else intern_ascii(b + a0, a1 - a0)
+    return (t, app, host, level, body, None, tags)
+
+
+cdef object _plain(cbuf b, Py_ssize_t s, Py_ssize_t e, _Minutes M):
+    """The header of a plain line that starts with an ISO 8601 time of the usual shape,
+    None: any other."""
+    cdef Py_ssize_t p = s
+    cdef int64_t t
+    if p < e and b[p] == 91:
+        p += 1
+    if p < e and b[p] == 32:
+        p += 1
+    p = _iso(b, p, e, M, True, &t)
+    if p < 0:
+        return None
+    if p < e and b[p] == 93:
+        p += 1
+    while p < e and b[p] == 32:
+        p += 1
+    if p + 1 < e and (b[p] == 124 or b[p] == 58 or b[p] == 45) and b[p + 1] == 32:
+        p += 2
+        while p < e and b[p] == 32:
+            p += 1
+    if p >= e:
+        p = s
+    return (t, None, None, _start_level(b, p, e), _ascii(b + p, e - p), None, None)
+
+
 # -- the level words of a message (_grammar._level_hits), its stack-trace lines ------------
 cdef object _HIT_WORDS = [(w.encode(), lvl) for ws, lvl in _g._HIT_WORDS for w in ws]
 cdef bytes _WORDS = b"".join(w for w, _ in _HIT_WORDS)
@@ -717,6 +949,7 @@ cdef list _scan(bytes data, str format, object source, bint rows, str name, str 
     """The headers (``rows`` false) or the rows of a chunk without control characters,
     None when a line is not in the format (rows: or the line loop must decide)."""
     cdef _Slurm S = None
+    cdef _Minutes M = None
     cdef cbuf b = <cbuf>PyBytes_AS_STRING(data)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
     cdef Py_ssize_t s = 0, e, i, bs
@@ -729,6 +962,9 @@ cdef list _scan(bytes data, str format, object source, bint rows, str name, str 
     cdef cbuf q
     if kind == A_SLURM:
         S = _Slurm(source)
+        header = source.header
+    elif kind == A_RFC5424 or kind == A_PLAIN:
+        M = _Minutes(source.clock)
         header = source.header
     else:
         header = _HEADERS[kind]
@@ -752,9 +988,15 @@ cdef list _scan(bytes data, str format, object source, bint rows, str name, str 
                 h = _journal(b, s, e)
             elif kind == A_SLURM:
                 h = _slurm(b, s, e, S)
+            elif kind == A_RFC5424:
+                h = _rfc5424(b, s, e, M)
+            elif kind == A_PLAIN:
+                h = _plain(b, s, e, M)
             else:
                 h = _export(b, s, e)
         if h is None:
+            if e == s:  # a blank line is in no format
+                return None
             try:
                 line = PyUnicode_DecodeUTF8(<const char*>(b + s), e - s, NULL)
             except UnicodeDecodeError:
@@ -768,7 +1010,7 @@ cdef list _scan(bytes data, str format, object source, bint rows, str name, str 
             t, nm, host, level, body, _, tags = <tuple>h
             if t is None:
                 return None
-            if kind == A_SLURM:
+            if kind == A_SLURM or kind == A_RFC5424 or kind == A_PLAIN:
                 if line is not None or _may_continue(b, e - len(<str>body), e):
                     if _cont_match(body) is not None:
                         return None
@@ -778,7 +1020,7 @@ cdef list _scan(bytes data, str format, object source, bint rows, str name, str 
                 elif line is None:
                     level = _hit_level(b, s, e - len(<str>body), e)
                 else:
-                    level = line_level(line, body)
+                    level = message_level(line, body)
             explicit = level is not None
             if not explicit:
                 level = _INFO

@@ -10,24 +10,33 @@ with the same results on every input.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Mapping, Optional, Tuple
+from typing import Callable, List, Mapping, NamedTuple, Optional, Tuple
 
 from ..rows import NS_PER_S, Row
 from . import formats as _f
+from .clock import Clock
 from ._grammar import (_CONT_RE, _LEVEL_WINDOW, _body_hits, _clean_text, _level_hits,
                        _level_of)
 
-__all__ = ["SCANNED_FORMATS", "chunk_headers", "chunk_rows"]
+__all__ = ["SCANNED_FORMATS", "LineSource", "chunk_headers", "chunk_rows", "message_level"]
 
 #: the formats :func:`chunk_headers` reads
-SCANNED_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm")
+SCANNED_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm", "rfc5424",
+                   "plain")
 _HEADER = {"syslog_export": _f.header_syslog_export, "bgl": _f.header_bgl,
            "lanl": _f.header_lanl, "journal_json": _f.header_journal_json}
-#: of those, the ones whose message ends the line
-SUFFIX_BODIES = ("syslog_export", "bgl", "lanl", "slurm")
 #: of those, the ones whose message may continue an entry (a stack trace): a chunk with
 #: such a line is left to the line loop
-CONT_BODIES = ("slurm",)
+CONT_BODIES = ("slurm", "rfc5424", "plain")
+
+
+class LineSource(NamedTuple):
+    """The ``source`` of the formats a :class:`~ccstore.logs.LogParser` reads with its
+    own header function (``rfc5424``, ``plain``): that function and the clock it
+    reads times with."""
+
+    header: Callable[[str], Optional[_f.Header]]
+    clock: Clock
 _TRACEBACK = "Traceback (most recent call last):"
 
 
@@ -37,14 +46,15 @@ def chunk_headers(data: bytes, format: str,
     newline, CRLF allowed) in ``format`` (one of :data:`SCANNED_FORMATS`), or None when
     any line is not in it or the chunk is not clean text (valid UTF-8 without control
     characters).  ``source``: the :class:`~ccstore.logs.formats.SlurmFormat` of a
-    ``slurm`` file (its clock, daemon and host)."""
+    ``slurm`` file (its clock, daemon and host), the :class:`LineSource` of ``rfc5424``
+    and ``plain``."""
     if not isinstance(data, bytes):
         raise TypeError(f"chunk_headers: bytes expected, not {type(data).__name__}")
-    header = source.header if format == "slurm" else _HEADER[format]
+    header = _HEADER[format] if format in _HEADER else source.header
     text = _clean_text(data)
     if text is None:
         return None
-    hdrs = list(map(header, text.split("\n")))
+    hdrs = [header(line) if line else None for line in text.split("\n")]
     return None if None in hdrs else hdrs
 
 
@@ -57,6 +67,15 @@ def line_level(line: str, body: str) -> Optional[str]:
         if p >= start:
             return level if p < start + _LEVEL_WINDOW else None
     return None
+
+
+def message_level(line: str, body: str) -> Optional[str]:
+    """The level the line loop finds for a line whose header states none: that of
+    :func:`line_level` when the message ``body`` ends the line, else of
+    :func:`~ccstore.logs._grammar._level_of`."""
+    if line.endswith(body):
+        return line_level(line, body)
+    return _level_of(body)
 
 
 def chunk_rows(data: bytes, format: str, source: Optional[_f.SlurmFormat], name: str,
@@ -83,15 +102,18 @@ def chunk_rows(data: bytes, format: str, source: Optional[_f.SlurmFormat], name:
         return None
     levels: List[Optional[str]] = [h[3] for h in hdrs]
     if None in levels:
-        if format in SUFFIX_BODIES:  # the message ends each line
+        bodies = [h[4] for h in hdrs]
+        if format == "journal_json":
+            levels = [lv if lv is not None else _level_of(b) for lv, b in zip(levels, bodies)]
+        else:  # message_level of each line, the level words of the chunk found at once
             hits = _level_hits(text)
-            if hits:
-                for i, level in _body_hits(text, hits, [h[4] for h in hdrs]).items():
-                    if level and levels[i] is None:
-                        levels[i] = level
-        else:
-            levels = [lv if lv is not None else _level_of(h[4])
-                      for lv, h in zip(levels, hdrs)]
+            found = _body_hits(text, hits, bodies) if hits else {}
+            for i, line in enumerate(text.split("\n")):
+                if levels[i] is None:
+                    if line.endswith(bodies[i]):
+                        levels[i] = found.get(i) or None
+                    else:
+                        levels[i] = _level_of(bodies[i])
     last_explicit = levels[-1] is not None
     ns = NS_PER_S
     rows = []

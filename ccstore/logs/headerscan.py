@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any, Callable, List, Optional, Tuple
 
 from .. import _impl
-from ._pyheaderscan import SCANNED_FORMATS
+from ._pyheaderscan import SCANNED_FORMATS, LineSource
 from ..rows import Row
 from .formats import Header
 
-__all__ = ["SCANNED_FORMATS", "IMPLEMENTATION", "chunk_headers", "chunk_rows",
+__all__ = ["SCANNED_FORMATS", "IMPLEMENTATION", "LineSource", "chunk_headers", "chunk_rows",
            "get_implementation"]
 
 _TWIN = _impl.Twin("ccstore.logs._headerscan", "ccstore.logs._pyheaderscan",

@@ -78,7 +78,7 @@ from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
 from .formats import (UNPARSED_TAGS, Header, JournalExportReader, json_object,
                       structured_data_tags)
 from .patterns import UserFormat, compile_pattern, compile_regex
-from .headerscan import SCANNED_FORMATS, chunk_rows
+from .headerscan import SCANNED_FORMATS, LineSource, chunk_rows
 from .syslogscan import syslog_chunk
 
 __all__ = [
@@ -218,6 +218,8 @@ class LogParser:
         self._chunk_rows = chunk_rows
         self._journal: Optional[JournalExportReader] = None
         self._slurm: Optional[_formats.SlurmFormat] = None
+        #: the ``source`` of the chunk scanner for the format (see :func:`chunk_rows`)
+        self._source: Optional[object] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
         self._sniffing = format == "auto" and sniff
@@ -258,6 +260,8 @@ class LogParser:
             self._header = _formats.header_function(format)
         else:
             self._header = getattr(self, "_hdr_" + format)
+        self._source = (self._slurm if format == "slurm" else
+                        LineSource(self._header, self.clock) if format in _OWN_SCANNED else None)
         #: whether whole chunks of RFC 3164 lines take the fast path (tests turn it
         #: off to compare it with the line loop)
         self._columnar = format in ("syslog", "auto")
@@ -568,7 +572,7 @@ class LogParser:
         """
         if self._tb:
             return None
-        res = self._chunk_rows(data, self.format, self._slurm, self.name, self.hostname,
+        res = self._chunk_rows(data, self.format, self._source, self.name, self.hostname,
                                self._othertags, self._tagged)
         if res is None:
             return None
@@ -800,8 +804,10 @@ class LogParser:
 
 _FAR = 1 << 62
 #: formats whose entries are mostly one line each (no header of theirs continues an
-#: entry; Slurm's messages may), read a chunk at once when they can be
+#: entry; a message may), read a chunk at once when they can be
 _ONE_LINE_FORMATS = SCANNED_FORMATS
+#: of those, the ones read with the parser's own header function
+_OWN_SCANNED = ("rfc5424", "plain")
 
 
 _HPC_ERROR_BYTES = tuple(w.encode() for w in _HPC_ERROR_WORDS)

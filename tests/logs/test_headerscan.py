@@ -21,21 +21,43 @@ from test_formats_chunks import sample as _sample
 from ccstore.logs import LogParser
 from ccstore.logs.clock import Clock
 from ccstore.logs.formats import SlurmFormat, header_function
+from ccstore.logs.headerscan import LineSource
 from ccstore.logs.parse import _hpc_errors
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
-FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm")
-#: the source argument of each format: Slurm's clock, daemon and host
-SRC = {"slurm": SlurmFormat(Clock("Europe/Berlin"), name="slurmd", host="n01")}
+FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm", "rfc5424", "plain")
+
+
+def own(fmt: str) -> LineSource:
+    """The source of a format the parser reads with its own header function."""
+    p = LogParser(fmt, tz="Europe/Berlin", reference_time=1732300000)
+    return LineSource(p._header, p.clock)
+
+
+#: the source argument of each format: Slurm's clock, daemon and host; the parser's
+#: header function and clock
+SRC = {"slurm": SlurmFormat(Clock("Europe/Berlin"), name="slurmd", host="n01"),
+       "rfc5424": own("rfc5424"), "plain": own("plain")}
+RFC5424_LINES = (
+    "<{pri}>1 2024-11-22T08:40:0{s}.{ms:03d}Z n{s} app{s} {ms} - - {msg}",
+    '<{pri}>1 2024-11-22T08:40:0{s}+01:00 n1 - - ID47 [ex@1 a="{s}" b="x\\"]"] {msg}',
+    '<{pri}>1 2024-11-22T08:40:0{s}.{ms}-05:00 h9 d - - [origin][meta sequenceId="{ms}"] {msg}',
+    "1 2024-11-22T08:40:0{s}Z h app - - - {msg}")
+PLAIN_LINES = ("2024-11-22T08:40:0{s}.{ms:03d}Z INFO {msg}",
+               "2024-11-22 08:40:0{s},{ms:03d} [WARN] {msg}",
+               "[2024-11-22T08:40:0{s}+01:00] error: {msg}", "2024-11-22T08:40:0{s} - {msg}",
+               "2024-11-22 08:40:0{s}.{ms}+0100 | {msg}")
 
 
 def sample(fmt: str, n: int, rng: random.Random) -> list:
-    if fmt != "slurm":
+    lines = {"slurm": SLURM_LINES, "rfc5424": RFC5424_LINES, "plain": PLAIN_LINES}.get(fmt)
+    if lines is None:
         return _sample(fmt, n, rng)
-    return [rng.choice(SLURM_LINES).format(s=rng.randrange(10), ms=rng.randrange(1000),
-                                           msg=rng.choice(WORDS)) for _ in range(n)]
+    return [rng.choice(lines).format(s=rng.randrange(10), ms=rng.randrange(1000),
+                                     pri=rng.randrange(192), msg=rng.choice(WORDS))
+            for _ in range(n)]
 
 BGL_LINES = [BGL.format(alert=a, component=c, severity=s, msg=m)
              for a, c, s, m in [("-", "KERNEL", "INFO", "cache parity error corrected"),
@@ -118,6 +140,40 @@ LINES = {
         "[2026-10-25T02:30:00] a time that exists twice in Berlin",
         "[2026-12-03T10:00:01] \u00e9t\u00e9 FATAL",
     ],
+    "rfc5424": [
+        '<165>1 2024-11-22T08:40:03.123Z host1 app 12 ID47 [ex@1 a="1" b="x\\"]"] hi',
+        "<11>1 2024-11-22T08:40:03-05:00 h9 slurmd - - - \ufeffnode down",
+        "<14>1 - - - - - - only a message", "<14>1 2024-11-22T08:40:03Z h a p m -x junk",
+        "<14>1 2024-11-22T08:40:03Z h a p m [x]junk", "<14>1 2024-11-22T08:40:03Z h a p m [x] ",
+        "<14>1 2024-11-22T08:40:03Z h a p m [x]", '<14>1 2024-11-22T08:40:03Z h a p m [x a="1"][y] m',
+        '<14>1 2024-11-22T08:40:03Z h a p m [x a="1" m', '<14>1 2024-11-22T08:40:03Z h a p m [x a=1]',
+        "<14>1 2024-11-22T08:40:03Z h  a p m - two spaces", "<1444>1 2024-11-22T08:40:03Z h a p m - x",
+        "<>1 2024-11-22T08:40:03Z h a p m - x", "1 2024-11-22T08:40:03Z h a p m - error: x",
+        "1 2024-11-22T08:40:03Z h a p m - [WARN] x", "1 2024-11-22T08:40:03Z h a p m - WARN x",
+        "<14>1 2024-11-22T08:40:03.1234567891Z h a p m - long fraction",
+        "<14>1 2024-11-22T08:40:03 h a p m - no zone", "<14>1 2024-11-22T08:40:03UTC h a p m - u",
+        "<14>1 2024-02-30T08:40:03Z h a p m - bad date", "<14>1 2024-11-22T08:40:03+0100 h a p m -",
+        "<14>1 2024-11-22T08:40:03Zjunk h a p m - junk", "<14>1 2024/11/22T08:40:03Z h a p m - x",
+        "<14>1 2024-11-22T08:40:03Z - - - - -", "<14>1 2024-11-22T08:40:03Z h a p m - ",
+        "<14>1 2024-11-22T08:40:03Z h a p m - java.lang.IllegalStateException: boom",
+        "<14>1 2024-11-22T08:40:03Z h\u00e9 a p m - unicode", "<14>1 2024-11-22T08:40:03Z h a",
+        "<14>1 9999-11-22T08:40:03Z h a p m - far", "<14>1 2024-11-22T08:40:03.Z h a p m - dot",
+    ],
+    "plain": [
+        "2024-11-22T08:40:01Z", "2024-11-22T08:40:01Z ", "2024-11-22 08:40:01 Z zone after space",
+        "2024-11-22 08:40:01 UTC x", "2024-11-22T08:40:01UTCx", "2024-11-22T08:40:01-foo",
+        "2024-11-22T08:40:01 - - x", "2024-11-22T08:40:01.x", "2024-11-22T08:40:0123 digits",
+        "[ 2024-11-22T08:40:01] x", "[2024-11-22T08:40:01 x", "2024-11-22T08:40:01]x",
+        "1732264801 epoch", "1732264801123 ms", "Nov 22 08:40:01 bsd", "2024-13-22T08:40:01 m",
+        "I1122 08:40:01.123456 1 main.go:1] klog", "2024-11-22T08:40:01 [ WARN ] x",
+        "2024-11-22T08:40:01 averyveryverylongword: x", "2024-11-22T08:40:01 error1: x",
+        "2024-11-22T08:40:01 |x", "2024-11-22T08:40:01 | x", "2024-11-22T08:40:01 caf\u00e9: x",
+        "2024-03-31T02:30:00 a time that does not exist in Berlin", "not a time",
+        "2024-11-22T08:40:01 +01:00 x", "2024-11-22T08:40:01 -x", "2024-11-22T08:40:01+01x",
+        "2024/11/22 08:40:01 slashes", "2024-11-22T08:40:01.123456789123+01:00 long",
+        "2024-11-22T08:40:01 (err) x", "2024-11-22T08:40:01 <Info2 > x", "9999-11-22T08:40:01 x",
+        "2024-11-22T08:40:01 Traceback (most recent call last):",
+    ],
 }
 
 
@@ -135,7 +191,7 @@ def rows_of(impl, chunk: bytes, fmt: str):
 
 
 def expected(fmt: str, lines: list):
-    header = SRC["slurm"].header if fmt == "slurm" else header_function(fmt)
+    header = SRC[fmt].header if fmt in SRC else header_function(fmt)
     hdrs = [header(line) for line in lines]
     return None if None in hdrs else hdrs
 
@@ -192,6 +248,8 @@ _SP = st.sampled_from([" ", " ", " ", "  "])
 def archive_line(draw, fmt: str) -> str:
     if fmt == "journal_json":
         return draw(journal_line())
+    if fmt in ("rfc5424", "plain"):
+        return own_line(draw, fmt)
     if fmt == "slurm":
         return (draw(st.sampled_from(["[2026-12-03T10:00:01", "[2026-02-29T10:00:01",
                                       "[2028-02-29T23:59:59", "[Dec 03 10:00:01", "2026"]))
@@ -217,6 +275,28 @@ def archive_line(draw, fmt: str) -> str:
             + draw(st.sampled_from(["", " k:", " k[1]:", " k[1 2]:", " k[1]x:", " [1]:",
                                     " a/b:", " k::"]))
             + draw(st.sampled_from(["", " ", " msg", "  msg", ":x"])))
+
+
+_ISO_TIMES = st.sampled_from([
+    "2024-11-22T08:40:03Z", "2024-11-22T08:40:03.5+01:00", "2024-11-22T08:40:03,1234567891-0130",
+    "2024-11-22 08:40:03", "-", "2024-02-30T08:40:03Z", "2024-11-22T08:40:03+0100",
+    "2024-11-22T08:40:03UTC", "2024-11-22T08:40:03", "2024-11-22T08:40:03.", "2024-11-22T08:40",
+    "2024-11-22T08:40:03+01", "2024-11-22T08:40:03-0x:00", "2024-03-31T02:30:00"])
+
+
+def own_line(draw, fmt: str) -> str:
+    if fmt == "rfc5424":
+        return (draw(st.sampled_from(["<14>", "<165>", "", "<1000>", "<x>", "<7>"]))
+                + draw(st.sampled_from(["1 ", "2 ", "1  "])) + draw(_ISO_TIMES)
+                + "".join(" " + draw(st.sampled_from(["h", "-", "", "app", "a:b"]))
+                          for _ in range(4))
+                + " " + draw(st.sampled_from(["-", "[x]", '[x a="1"]', '[x a="\\"]"][y@1 b=""]',
+                                               "[x a=1]", "[]", "-x", '[x a="1"', "[x]y"]))
+                + draw(st.sampled_from(["", " ", " msg", " error: x", " [WARN] x", " x ERROR"])))
+    return (draw(st.sampled_from(["", "[", "[ ", " "])) + draw(_ISO_TIMES)
+            + draw(st.sampled_from(["", "]", " Z", " +01:00", " UTC", "-x", ".", "123", "Z"]))
+            + draw(st.sampled_from(["", " ", " - ", " | ", ": ", "  ", "-"]))
+            + draw(_TOKEN) + draw(st.sampled_from(["", " ERROR", ": x", " level=warn"])))
 
 
 _JKEYS = st.sampled_from(["__CURSOR", "__REALTIME_TIMESTAMP", "_SOURCE_REALTIME_TIMESTAMP",
@@ -328,6 +408,8 @@ def worded_line(draw, fmt: str) -> str:
         return json.dumps(obj)
     if fmt == "bgl" and draw(st.booleans()):  # a severity the format does not know
         line = line.replace(" INFO ", " ODD ").replace(" FATAL ", " ODD ")
+    if fmt == "rfc5424" and draw(st.booleans()):
+        line = line[line.index(">") + 1:] if line[0] == "<" else line
     if fmt == "slurm":
         line = line[:line.index("]") + 2]
         if draw(st.booleans()):
@@ -361,7 +443,7 @@ def test_rows_are_the_line_loops(headers, fmt):
         out.append(p.feed(data) + p.finish())
     assert out[0] == out[1]
     p = LogParser(fmt, hostname="me", tz="UTC", location="/x.log")
-    got = headers.chunk_rows(data[:-1], fmt, p._slurm, p.name, "me", p._othertags,
+    got = headers.chunk_rows(data[:-1], fmt, p._source, p.name, "me", p._othertags,
                              p._tagged)
     assert got is not None and _hpc_errors(got[0][:-1]) == out[0][:199]
 
@@ -369,7 +451,8 @@ def test_rows_are_the_line_loops(headers, fmt):
 #: the start of a line of each format whose message follows and states no level
 LEVEL_FREE = {"syslog_export": "- 1131566461 2005.11.09 dn3 Nov 9 12:01:01 dn3/dn3 k[1]: ",
               "bgl": "- 1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL ODD ",
-              "lanl": "1 n1 c s 1077804742 1 ", "slurm": "[2026-12-03T10:00:01] "}
+              "lanl": "1 n1 c s 1077804742 1 ", "slurm": "[2026-12-03T10:00:01] ",
+              "rfc5424": "1 2024-11-22T08:40:03Z h a p m - ", "plain": "2024-11-22T08:40:01Z "}
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
