@@ -145,9 +145,12 @@ LINES = {
         "<11>1 2024-11-22T08:40:03-05:00 h9 slurmd - - - \ufeffnode down",
         "<14>1 - - - - - - only a message", "<14>1 2024-11-22T08:40:03Z h a p m -x junk",
         "<14>1 2024-11-22T08:40:03Z h a p m [x]junk", "<14>1 2024-11-22T08:40:03Z h a p m [x] ",
-        "<14>1 2024-11-22T08:40:03Z h a p m [x]", '<14>1 2024-11-22T08:40:03Z h a p m [x a="1"][y] m',
-        '<14>1 2024-11-22T08:40:03Z h a p m [x a="1" m', '<14>1 2024-11-22T08:40:03Z h a p m [x a=1]',
-        "<14>1 2024-11-22T08:40:03Z h  a p m - two spaces", "<1444>1 2024-11-22T08:40:03Z h a p m - x",
+        "<14>1 2024-11-22T08:40:03Z h a p m [x]",
+        '<14>1 2024-11-22T08:40:03Z h a p m [x a="1"][y] m',
+        '<14>1 2024-11-22T08:40:03Z h a p m [x a="1" m',
+        '<14>1 2024-11-22T08:40:03Z h a p m [x a=1]',
+        "<14>1 2024-11-22T08:40:03Z h  a p m - two spaces",
+        "<1444>1 2024-11-22T08:40:03Z h a p m - x",
         "<>1 2024-11-22T08:40:03Z h a p m - x", "1 2024-11-22T08:40:03Z h a p m - error: x",
         "1 2024-11-22T08:40:03Z h a p m - [WARN] x", "1 2024-11-22T08:40:03Z h a p m - WARN x",
         "<14>1 2024-11-22T08:40:03.1234567891Z h a p m - long fraction",
@@ -361,8 +364,9 @@ def test_compiled_header_scanner_is_used():
     from ccstore.logs import headerscan
 
     assert headerscan.IMPLEMENTATION == ("python" if PYTHON_ONLY else "cython")
-    assert LogParser("bgl")._chunk_rows is headerscan.chunk_rows
-    assert LogParser("slurm")._chunk_rows is headerscan.chunk_rows
+    for fmt in FORMATS:
+        p = LogParser(fmt)
+        assert p._chunk_rows is headerscan.chunk_rows and p._one_line
     impl = headerscan.get_implementation(headerscan.IMPLEMENTATION)
     assert headerscan.chunk_headers is impl.chunk_headers
     assert headerscan.chunk_rows is impl.chunk_rows
