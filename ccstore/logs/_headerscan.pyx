@@ -1,14 +1,22 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False, overflowcheck=False
-"""The headers of a chunk of lines of one format, compiled: the twin of ``_pyheaderscan``.
+"""The headers and rows of a chunk of lines of one format, compiled: the twin of
+``_pyheaderscan``.
 
 A hand scanner of the usual shape of each line of the Sandia/LANL syslog exports,
 BlueGene/L RAS records and LANL HPC event logs (single spaces, ASCII, times that
 fit 64 bits), of the flat objects of ``journalctl -o json`` (ASCII string values
-without escapes) and of Slurm's lines (ISO time without a zone).  A line of any other shape (bytes >= 0x80, extra spaces, an odd
-date, a line that is not in the format) is given to the format's header function
-in :mod:`ccstore.logs.formats`, which decides it exactly; so is a whole chunk with
-control characters or CR LF line ends.
+without escapes), of Slurm's lines (ISO time without a zone), of RFC 5424 lines
+(an ISO time with a zone, structured data) and of plain lines that open with an ISO
+time.  A line of any other shape (bytes >= 0x80, extra spaces, an odd date, a line
+that is not in the format) is given to the format's header function, which decides
+it exactly; so is a whole chunk with control characters, tabs or CR LF line ends.
+
+``chunk_rows`` goes on to the rows: the level words of each message are looked for
+in the bytes (``_grammar``'s rules: a word that starts within the first characters
+of the message, ``level=``), a message that may continue an entry is given to
+``_grammar``'s regex, and the othertags JSON is made once per level and tags object
+of the chunk, by the parser's own function.
 """
 from libc.stdint cimport int64_t
 from libc.string cimport memchr, memcmp, memcpy

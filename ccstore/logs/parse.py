@@ -48,10 +48,10 @@ that name no host (:attr:`LogParser.no_host`).
 
 Speed: a chunk that is nothing but single-line RFC 3164 entries takes a fast
 path, :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its
-pure-Python twin); a chunk of one-line entries of an HPC format is read at once,
-its headers from :func:`ccstore.logs.headerscan.chunk_headers` (compiled, or the
-formats' header functions); anything else goes through the line loop.  All give
-the same rows (differential tests hold them together); figures are in
+pure-Python twin); a chunk of one-line entries of ``rfc5424``, ``plain`` or an HPC
+format is read at once, its rows from :func:`ccstore.logs.headerscan.chunk_rows`
+(compiled, or its pure-Python twin); anything else goes through the line loop.  All
+give the same rows (differential tests hold them together); figures are in
 docs/design/logs.md.
 
 >>> p = LogParser("syslog", hostname="me", location="/var/log/syslog", tz="UTC",
