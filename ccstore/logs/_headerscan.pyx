@@ -25,7 +25,7 @@ from ccstore._lineproto cimport _floordiv, cbuf, intern_ascii
 
 from ccstore.logs import _grammar as _g
 from ccstore.logs import formats as _f
-from ccstore.logs._pyheaderscan import SCANNED_FORMATS, message_level
+from ccstore.logs._pyheaderscan import SCANNED_FORMATS, hpc_error, message_level
 from ccstore.logs._pyheaderscan import chunk_headers as _twin_chunk_headers
 from ccstore.logs._pyheaderscan import chunk_rows as _twin_chunk_rows
 
@@ -931,6 +931,31 @@ cdef object _hit_level(cbuf b, Py_ssize_t ls, Py_ssize_t bs, Py_ssize_t e):
     return None
 
 
+cdef bint _hpc_error(cbuf b, Py_ssize_t bs, Py_ssize_t e) noexcept nogil:
+    """:func:`~ccstore.logs._pyheaderscan.hpc_error` of the ASCII message b[bs:e]: an
+    error report of HPC software (``_grammar._HPC_ERROR_WORDS``, not followed by
+    ``[\w.-]``) within its first _WINDOW characters (the end of which counts as the
+    end of the message)."""
+    cdef Py_ssize_t i, j, end = bs + _WINDOW
+    if end > e:
+        end = e
+    for i in range(bs, end):
+        if b[i] == 88 and i + 3 <= end and b[i + 1] == 105 and b[i + 2] == 100:
+            j = i + 3  # Xid
+        elif b[i] == 76 and i + 11 <= end and memcmp(b + i, b"LustreError", 11) == 0:
+            j = i + 11
+        elif b[i] == 76 and i + 9 <= end and memcmp(b + i, b"LNetError", 9) == 0:
+            j = i + 9
+        else:
+            continue
+        if j >= end or not _wordch(b[j]):
+            return True
+    return False
+
+
+assert _g._HPC_ERROR_WORDS == ("LustreError", "LNetError", "Xid")
+
+
 cdef bint _may_continue(cbuf b, Py_ssize_t bs, Py_ssize_t e) noexcept nogil:
     """Whether the ASCII message b[bs:e] may be one that continues an entry
     (_grammar._CONT_RE decides those that may)."""
@@ -1032,6 +1057,12 @@ cdef list _scan(bytes data, str format, object source, bint rows, str name, str 
             explicit = level is not None
             if not explicit:
                 level = _INFO
+            if level != _ERROR:  # an error report of HPC software makes it an error
+                if line is None and kind != A_JOURNAL:  # the message ends the line
+                    if _hpc_error(b, e - len(<str>body), e):
+                        level = _ERROR
+                elif hpc_error(body):
+                    level = _ERROR
             last_tags = tags
             if not host:
                 host = hostname

@@ -15,10 +15,11 @@ from typing import Callable, List, Mapping, NamedTuple, Optional, Tuple
 from ..rows import NS_PER_S, Row
 from . import formats as _f
 from .clock import Clock
-from ._grammar import (_CONT_RE, _LEVEL_WINDOW, _body_hits, _clean_text, _level_hits,
-                       _level_of)
+from ._grammar import (_CONT_RE, _HPC_ERROR_RE, _LEVEL_WINDOW, _body_hits, _clean_text,
+                       _level_hits, _level_of)
 
-__all__ = ["SCANNED_FORMATS", "LineSource", "chunk_headers", "chunk_rows", "message_level"]
+__all__ = ["SCANNED_FORMATS", "LineSource", "chunk_headers", "chunk_rows", "hpc_error",
+           "message_level"]
 
 #: the formats :func:`chunk_headers` reads
 SCANNED_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm", "rfc5424",
@@ -78,6 +79,14 @@ def message_level(line: str, body: str) -> Optional[str]:
     return _level_of(body)
 
 
+def hpc_error(body: str) -> bool:
+    """Whether the message ``body`` reports an error of HPC software within its first
+    characters (:data:`~ccstore.logs._grammar._HPC_ERROR_RE`): the entry is an error
+    whatever level its line states."""
+    return (("Xid" in body or "Error" in body)
+            and _HPC_ERROR_RE.search(body, 0, _LEVEL_WINDOW) is not None)
+
+
 def chunk_rows(data: bytes, format: str, source: Optional[_f.SlurmFormat], name: str,
                hostname: str, othertags: Mapping[str, str],
                tagged: Callable[[str, Mapping[str, str]], str]
@@ -89,7 +98,8 @@ def chunk_rows(data: bytes, format: str, source: Optional[_f.SlurmFormat], name:
     without time, one that may continue an entry, a Python traceback, text that is
     not clean).  ``name``/``hostname``: of lines that name none; ``othertags``: level
     -> othertags JSON of the entries without tags of their format, ``tagged(level,
-    tags)`` that of the others."""
+    tags)`` that of the others.  An entry that reports an error of HPC software
+    (:func:`hpc_error`) is an error, as the parser makes every entry it emits."""
     text = _clean_text(data)
     if text is None or _TRACEBACK in text:
         return None
@@ -119,6 +129,8 @@ def chunk_rows(data: bytes, format: str, source: Optional[_f.SlurmFormat], name:
     rows = []
     for (t, nm, host, _, body, _, tags), lv in zip(hdrs, levels):
         lv = lv or "info"
+        if lv != "error" and hpc_error(body):
+            lv = "error"
         rows.append((t, t // ns, nm or name, host or hostname, "node", "0", None, None,
                      othertags[lv] if tags is None else tagged(lv, tags), body, lv))
     return rows, last_explicit, hdrs[-1][6], sum(1 for h in hdrs if not h[2])
