@@ -227,6 +227,9 @@ class LogParser:
         #: input fed so far may hold an error report of HPC software in rows not
         #: emitted yet (see :func:`_hpc_errors`)
         self._hpc = False
+        #: rows of the current :meth:`feed` made by the chunk path, whose rows have
+        #: been through the check of :func:`_hpc_errors` (flushed ones too)
+        self._checked = 0
         #: end of the lines consumed so far
         self.offset = offset
         #: time (ns) of the latest entry, used for lines without a timestamp
@@ -305,12 +308,14 @@ class LogParser:
         """Parse the complete lines of ``data`` (appended to earlier input)."""
         seam = self._buf[-10:] + data[:10]  # a word cut between the last feed and this
         hpc = self._hpc or any(w in data or w in seam for w in _HPC_ERROR_BYTES)
+        self._checked = 0
         rows = self._feed(data)
         if not hpc and self._journal is None:  # (the export reader keeps its own buffer)
             return rows
         # rows still to come may hold what was fed: a partial line, a pending entry
         self._hpc = bool(self._buf) or self._pend is not None
-        return _hpc_errors(rows)
+        # (the rows of the chunk path have been through the check already)
+        return rows if self._checked == len(rows) else _hpc_errors(rows)
 
     def _feed(self, data: bytes) -> List[Row]:
         if self._sniffing:
@@ -589,6 +594,7 @@ class LogParser:
         self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
                       self.offset + data.rfind(b"\n") + 1, last_tags]
         self.offset = end_offset
+        self._checked += len(out)
         return out
 
     def _tagged(self, level: str, tags: Mapping[str, str]) -> str:
