@@ -144,6 +144,21 @@ def _level_hits(text: str) -> List[Tuple[int, str]]:
     return hits
 
 
+def _start_level(body: str) -> Optional[str]:
+    """Level named by a word at the start of ``body`` (``error:``, ``[WARN]``...)."""
+    m = _LEVEL_START_RE.match(body)
+    return _token_level(m.group(0)) if m is not None else None
+
+
+def _level_of(body: str) -> Optional[str]:
+    """Level named anywhere near the start of ``body`` (slow path of the line loop)."""
+    level = _start_level(body)
+    if level is None:
+        for _, level in _level_hits(body[:_LEVEL_WINDOW]):
+            break
+    return level
+
+
 def _clean_text(data: bytes) -> Optional[str]:
     """The chunk as text when it is valid UTF-8 without control characters, else None.
 

@@ -1,25 +1,35 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False, overflowcheck=False
-"""The headers of a chunk of lines of one format, compiled: the twin of ``_pyheaderscan``.
+"""The headers and rows of a chunk of lines of one format, compiled: the twin of
+``_pyheaderscan``.
 
 A hand scanner of the usual shape of each line of the Sandia/LANL syslog exports,
 BlueGene/L RAS records and LANL HPC event logs (single spaces, ASCII, times that
 fit 64 bits), of the flat objects of ``journalctl -o json`` (ASCII string values
-without escapes) and of Slurm's lines (ISO time without a zone).  A line of any other shape (bytes >= 0x80, extra spaces, an odd
-date, a line that is not in the format) is given to the format's header function
-in :mod:`ccstore.logs.formats`, which decides it exactly; so is a whole chunk with
-control characters or CR LF line ends.
+without escapes), of Slurm's lines (ISO time without a zone), of RFC 5424 lines
+(an ISO time with a zone, structured data) and of plain lines that open with an ISO
+time.  A line of any other shape (bytes >= 0x80, extra spaces, an odd date, a line
+that is not in the format) is given to the format's header function, which decides
+it exactly; so is a whole chunk with control characters, tabs or CR LF line ends.
+
+``chunk_rows`` goes on to the rows: the level words of each message are looked for
+in the bytes (``_grammar``'s rules: a word that starts within the first characters
+of the message, ``level=``), a message that may continue an entry is given to
+``_grammar``'s regex, and the othertags JSON is made once per level and tags object
+of the chunk, by the parser's own function.
 """
 from libc.stdint cimport int64_t
 from libc.string cimport memchr, memcmp, memcpy
 
 from ccstore._lineproto cimport _floordiv, cbuf, intern_ascii
 
+from ccstore.logs import _grammar as _g
 from ccstore.logs import formats as _f
-from ccstore.logs._pyheaderscan import SCANNED_FORMATS
+from ccstore.logs._pyheaderscan import SCANNED_FORMATS, hpc_error, message_level
 from ccstore.logs._pyheaderscan import chunk_headers as _twin_chunk_headers
+from ccstore.logs._pyheaderscan import chunk_rows as _twin_chunk_rows
 
-__all__ = ["SCANNED_FORMATS", "chunk_headers"]
+__all__ = ["SCANNED_FORMATS", "chunk_headers", "chunk_rows"]
 
 
 cdef extern from "Python.h":
@@ -35,11 +45,14 @@ cdef enum:
     A_LANL = 2
     A_JOURNAL = 3
     A_SLURM = 4
+    A_RFC5424 = 5
+    A_PLAIN = 6
 
 cdef dict _KIND = {"syslog_export": A_EXPORT, "bgl": A_BGL, "lanl": A_LANL,
-                   "journal_json": A_JOURNAL, "slurm": A_SLURM}
+                   "journal_json": A_JOURNAL, "slurm": A_SLURM, "rfc5424": A_RFC5424,
+                   "plain": A_PLAIN}
 cdef tuple _HEADERS = (_f.header_syslog_export, _f.header_bgl, _f.header_lanl,
-                       _f.header_journal_json, None)
+                       _f.header_journal_json, None, None, None)
 cdef dict _SLURM_STEPS = _f._SLURM_STEPS
 cdef dict _LEVELS = _f._LEVELS
 # the formats' caches of shared tags (cleared in place when full, never replaced)
@@ -53,6 +66,9 @@ cdef int64_t _MAX_ZONE = _f._MAX_ZONE
 # epochs (s) whose nanoseconds fit 64 bits with room
 cdef int64_t _EPOCH_MAX = 9000000000
 cdef str _ERROR = "error"
+cdef tuple _PRI_LEVEL = _g._PRI_LEVEL
+cdef dict _START_WORDS = _g._START_WORDS
+cdef object _sd_tags = _f.structured_data_tags
 cdef str _EMPTY = ""
 
 
@@ -594,39 +610,398 @@ cdef object _slurm(cbuf b, Py_ssize_t s, Py_ssize_t e, _Slurm S):
             None, tags)
 
 
-def chunk_headers(data, format, source=None):
-    """The header of each line of a chunk in an headers format, or None.
+# -- RFC 5424 and plain lines: an ISO 8601 time, a level word at the start ---------------
+cdef class _Minutes:
+    """A clock's ``minute(prefix, zone)``, the last one remembered."""
+    cdef object minute
+    cdef unsigned char last[24]
+    cdef Py_ssize_t last_n
+    cdef int64_t last_v
 
-    The compiled twin of :func:`ccstore.logs._pyheaderscan.chunk_headers` (see
-    there): the same on every input.
-    """
-    cdef _Slurm S = None
-    cdef bytes buf
-    cdef cbuf b
-    cdef Py_ssize_t n, s, e, i
-    cdef int kind
-    cdef bint high
+    def __init__(self, clock):
+        self.minute = clock.minute
+        self.last_n = -1
+
+
+cdef Py_ssize_t _iso(cbuf b, Py_ssize_t p, Py_ssize_t e, _Minutes M, bint spaced,
+                     int64_t* t):
+    """``YYYY-MM-DD(T| )HH:MM:SS[.f][Z|+HH:MM|+HHMM]`` at b[p] (a space between date and
+    time only when ``spaced``; then, too, no zone after a space): the position after it
+    and its time in ``t``; -1 for any other shape or an impossible date (the Python
+    header decides those)."""
+    cdef Py_ssize_t q, z0, nd, key_n
+    cdef int64_t sec, frac, v
+    cdef unsigned char key[24]
+    if not (p + 19 <= e and _digits(b, p, 4, e) and b[p + 4] == 45 and _digits(b, p + 5, 2, e)
+            and b[p + 7] == 45 and _digits(b, p + 8, 2, e)
+            and (b[p + 10] == 84 or (spaced and b[p + 10] == 32))
+            and _digits(b, p + 11, 2, e) and b[p + 13] == 58 and _digits(b, p + 14, 2, e)
+            and b[p + 16] == 58 and _digits(b, p + 17, 2, e)):
+        return -1
+    sec = _num(b, p + 17, 2)
+    q = p + 19
+    frac = 0
+    if q + 1 < e and (b[q] == 46 or b[q] == 44) and _digit(b[q + 1]):
+        q += 1
+        nd = 0
+        while q < e and _digit(b[q]) and nd < 9:
+            frac = frac * 10 + (b[q] - 48)
+            q += 1
+            nd += 1
+        while nd < 9:
+            frac *= 10
+            nd += 1
+    while q < e and _digit(b[q]):
+        q += 1
+    z0 = q
+    if q < e and b[q] == 90:
+        q += 1
+    elif q < e and (b[q] == 43 or b[q] == 45):
+        if _digits(b, q + 1, 2, e) and q + 3 < e and b[q + 3] == 58 and _digits(b, q + 4, 2, e):
+            q += 6
+        elif _digits(b, q + 1, 4, e):
+            q += 5
+        else:
+            return -1
+    elif q < e and b[q] == 85:
+        return -1  # UTC, or not
+    elif spaced and q + 1 < e and b[q] == 32 and (b[q + 1] == 90 or b[q + 1] == 85
+                                                   or b[q + 1] == 43 or b[q + 1] == 45):
+        return -1  # a zone after a space, or not
+    key_n = 16 + q - z0
+    memcpy(key, b + p, 16)
+    memcpy(key + 16, b + z0, q - z0)
+    if M.last_n == key_n and memcmp(M.last, key, key_n) == 0:
+        v = M.last_v
+    else:
+        try:
+            pv = M.minute(_ascii(b + p, 16), _ascii(b + z0, q - z0) if q > z0 else None)
+        except (KeyError, ValueError):
+            return -1
+        if not -_EPOCH_MAX < pv < _EPOCH_MAX:
+            return -1  # beyond 64 bits in ns: to the Python header
+        v = pv
+        memcpy(M.last, key, key_n)
+        M.last_n = key_n
+        M.last_v = v
+    t[0] = (v + sec) * _NS + frac
+    return q
+
+
+cdef object _start_level(cbuf b, Py_ssize_t p, Py_ssize_t e):
+    """_grammar._start_level of the ASCII message b[p:e]: the level of a level word at
+    its start (``error:``, ``[WARN]``...), None for none."""
+    cdef Py_ssize_t w0, w1, i
+    cdef bint bracket
+    cdef unsigned char low[16]
+    while p < e and b[p] == 32:
+        p += 1
+    if p >= e:
+        return None
+    bracket = b[p] == 91 or b[p] == 60 or b[p] == 40
+    if bracket:
+        p += 1
+        while p < e and b[p] == 32:
+            p += 1
+    w0 = p
+    while p < e and _alpha(b[p]):
+        p += 1
+    if p - w0 < 3 or p - w0 > 13:
+        return None
+    if p < e and _digit(b[p]):
+        p += 1
+    w1 = p
+    while p < e and b[p] == 32:
+        p += 1
+    if p >= e:
+        return None
+    if bracket:
+        if not (b[p] == 93 or b[p] == 62 or b[p] == 41):
+            return None
+    elif b[p] != 58:
+        return None
+    for i in range(w1 - w0):
+        low[i] = b[w0 + i] | 0x20 if _upper(b[w0 + i]) else b[w0 + i]
+    return _START_WORDS.get(_ascii(low, w1 - w0))
+
+
+cdef object _rfc5424(cbuf b, Py_ssize_t s, Py_ssize_t e, _Minutes M):
+    """The header of an RFC 5424 line of the usual shape (a time with a zone, the message
+    at the end of the line), None: any other."""
+    cdef Py_ssize_t p = s, q, h0, h1, a0, a1, sd0, sd1, m0, k
+    cdef int pri = -1
+    cdef int64_t t
+    cdef object tags = None, level, body, sd
+    if p < e and b[p] == 60:
+        q = p + 1
+        while q < e and _digit(b[q]) and q - p <= 3:
+            q += 1
+        if q == p + 1 or q - p > 4 or q >= e or b[q] != 62:
+            return None
+        pri = <int>_num(b, p + 1, q - p - 1)
+        p = q + 1
+    if not (p + 1 < e and b[p] == 49 and b[p + 1] == 32):
+        return None
+    q = _iso(b, p + 2, e, M, False, &t)
+    if q < 0 or q >= e or b[q] != 32:
+        return None
+    # HOST APP PROCID MSGID
+    h0 = q + 1
+    h1 = _token(b, h0, e)
+    a0 = h1 + 1
+    a1 = _token(b, a0, e) if h1 > h0 and h1 < e else a0
+    if a1 == a0 or a1 >= e:
+        return None
+    q = a1 + 1
+    for k in range(2):
+        p = _token(b, q, e)
+        if p == q or p >= e:
+            return None
+        q = p + 1
+    # STRUCTURED-DATA: - or [ID PARAM="VALUE" ...]...
+    sd0 = q
+    if q < e and b[q] == 45:
+        q += 1
+    elif q < e and b[q] == 91:
+        while q < e and b[q] == 91:
+            p = q + 1
+            while p < e and b[p] != 93 and b[p] != 34 and b[p] != 32:
+                p += 1
+            if p == q + 1:
+                return None
+            while p < e and b[p] == 32:
+                p += 1
+                k = p
+                while p < e and b[p] != 61 and b[p] != 32 and b[p] != 93:
+                    p += 1
+                if p == k or not (p + 1 < e and b[p] == 61 and b[p + 1] == 34):
+                    return None
+                p += 2
+                while p < e and b[p] != 34:
+                    p += 2 if b[p] == 92 else 1
+                if p >= e:
+                    return None
+                p += 1
+            if p >= e or b[p] != 93:
+                return None
+            q = p + 1
+    else:
+        return None
+    sd1 = q
+    if q < e and b[q] != 32:
+        return None
+    m0 = q + 1 if q < e else e
+    if pri >= 0:
+        level = _PRI_LEVEL[pri & 7]
+    else:
+        level = _start_level(b, m0, e)
+    if sd1 - sd0 == 1 and b[sd0] == 45:
+        body = _ascii(b + m0, e - m0)
+    elif m0 < e:
+        body = _ascii(b + sd0, e - sd0)
+        sd = _ascii(b + sd0, sd1 - sd0)
+        tags = _sd_tags(sd)
+    elif sd1 == e:
+        body = sd = _ascii(b + sd0, sd1 - sd0)
+        tags = _sd_tags(sd)
+    else:
+        return None  # a space after the data and no message: not the line's end
+    host = None if h1 - h0 == 1 and b[h0] == 45 else intern_ascii(b + h0, h1 - h0)
+    app = None if a1 - a0 == 1 and b[a0] == 45 else intern_ascii(b + a0, a1 - a0)
+    return (t, app, host, level, body, None, tags)
+
+
+cdef object _plain(cbuf b, Py_ssize_t s, Py_ssize_t e, _Minutes M):
+    """The header of a plain line that starts with an ISO 8601 time of the usual shape,
+    None: any other."""
+    cdef Py_ssize_t p = s
+    cdef int64_t t
+    if p < e and b[p] == 91:
+        p += 1
+    if p < e and b[p] == 32:
+        p += 1
+    p = _iso(b, p, e, M, True, &t)
+    if p < 0:
+        return None
+    if p < e and b[p] == 93:
+        p += 1
+    while p < e and b[p] == 32:
+        p += 1
+    if p + 1 < e and (b[p] == 124 or b[p] == 58 or b[p] == 45) and b[p + 1] == 32:
+        p += 2
+        while p < e and b[p] == 32:
+            p += 1
+    if p >= e:
+        p = s
+    return (t, None, None, _start_level(b, p, e), _ascii(b + p, e - p), None, None)
+
+
+# -- the level words of a message (_grammar._level_hits), its stack-trace lines ------------
+cdef object _HIT_WORDS = [(w.encode(), lvl) for ws, lvl in _g._HIT_WORDS for w in ws]
+cdef bytes _WORDS = b"".join(w for w, _ in _HIT_WORDS)
+cdef int _NW = len(_HIT_WORDS)
+cdef Py_ssize_t _woff[64]
+cdef Py_ssize_t _wlen[64]
+cdef tuple _WLEVEL = tuple(lvl for _, lvl in _HIT_WORDS)
+cdef unsigned char _first[256]
+cdef dict _ALL_LEVELS = _g._LEVELS
+cdef object _level_of = _g._level_of
+cdef object _cont_match = _g._CONT_RE.match
+cdef Py_ssize_t _WINDOW = _g._LEVEL_WINDOW
+cdef bytes _TRACEBACK = b"Traceback (most recent call last):"
+cdef str _INFO = "info"
+cdef str _NODE = "node"
+cdef str _ZERO = "0"
+
+
+cdef void _winit():
+    cdef Py_ssize_t off = 0
+    cdef int i = 0
+    assert _NW <= 64
+    for i in range(256):
+        _first[i] = 0
+    i = 0
+    for w, _ in _HIT_WORDS:
+        _woff[i] = off
+        _wlen[i] = len(w)
+        _first[w[0]] = 1
+        off += len(w)
+        i += 1
+
+
+_winit()
+
+
+cdef inline bint _wordch(unsigned char c) noexcept nogil:
+    """``[\w.-]`` of an ASCII character."""
+    return _digit(c) or _upper(c) or _lower(c) or c == 95 or c == 46 or c == 45
+
+
+cdef inline bint _alpha(unsigned char c) noexcept nogil:
+    return _upper(c) or _lower(c)
+
+
+cdef object _hit_level(cbuf b, Py_ssize_t ls, Py_ssize_t bs, Py_ssize_t e):
+    """:func:`~ccstore.logs._pyheaderscan.line_level` of the ASCII line b[ls:e] whose
+    message starts at b[bs]: the level of its first level word or ``level=`` that starts
+    within the first _WINDOW characters of the message, None for none."""
+    cdef cbuf words = <cbuf>PyBytes_AS_STRING(_WORDS)
+    cdef Py_ssize_t i, j, v0, L, end = bs + _WINDOW
+    cdef Py_ssize_t kv_from = bs
+    cdef unsigned char c, prev
+    cdef unsigned char low[16]
+    cdef int w
+    if end > e:
+        end = e
+    for i in range(bs, end):
+        c = b[i]
+        if _first[c]:
+            prev = b[i - 1] if i > ls else 10
+            if not _wordch(prev):
+                for w in range(_NW):
+                    L = _wlen[w]
+                    if (words[_woff[w]] == c and i + L <= e
+                            and memcmp(words + _woff[w], b + i, L) == 0
+                            and (i + L == e or not _wordch(b[i + L]))):
+                        return _WLEVEL[w]
+        elif c == 108 and i >= kv_from:  # l(?:evel|vl)=["']?([A-Za-z]+[1-5]?)
+            j = i + 1
+            if e - j >= 5 and memcmp(b + j, b"evel=", 5) == 0:
+                j += 5
+            elif e - j >= 3 and memcmp(b + j, b"vl=", 3) == 0:
+                j += 3
+            else:
+                continue
+            if j + 1 < e and (b[j] == 34 or b[j] == 39) and _alpha(b[j + 1]):
+                j += 1
+            v0 = j
+            while j < e and _alpha(b[j]):
+                j += 1
+            if j == v0:
+                continue
+            if j < e and 49 <= b[j] <= 53:
+                j += 1
+            kv_from = j
+            if j - v0 <= 16:
+                for L in range(j - v0):
+                    low[L] = b[v0 + L] | 0x20 if _upper(b[v0 + L]) else b[v0 + L]
+                lvl = _ALL_LEVELS.get(_ascii(low, j - v0))
+                if lvl is not None:
+                    return lvl
+    return None
+
+
+cdef bint _hpc_error(cbuf b, Py_ssize_t bs, Py_ssize_t e) noexcept nogil:
+    """:func:`~ccstore.logs._pyheaderscan.hpc_error` of the ASCII message b[bs:e]: an
+    error report of HPC software (``_grammar._HPC_ERROR_WORDS``, not followed by
+    ``[\w.-]``) within its first _WINDOW characters (the end of which counts as the
+    end of the message)."""
+    cdef Py_ssize_t i, j, end = bs + _WINDOW
+    if end > e:
+        end = e
+    for i in range(bs, end):
+        if b[i] == 88 and i + 3 <= end and b[i + 1] == 105 and b[i + 2] == 100:
+            j = i + 3  # Xid
+        elif b[i] == 76 and i + 11 <= end and memcmp(b + i, b"LustreError", 11) == 0:
+            j = i + 11
+        elif b[i] == 76 and i + 9 <= end and memcmp(b + i, b"LNetError", 9) == 0:
+            j = i + 9
+        else:
+            continue
+        if j >= end or not _wordch(b[j]):
+            return True
+    return False
+
+
+assert _g._HPC_ERROR_WORDS == ("LustreError", "LNetError", "Xid")
+
+
+cdef bint _may_continue(cbuf b, Py_ssize_t bs, Py_ssize_t e) noexcept nogil:
+    """Whether the ASCII message b[bs:e] may be one that continues an entry
+    (_grammar._CONT_RE decides those that may)."""
+    cdef Py_ssize_t p = bs
     cdef unsigned char c
-    cdef list out
-    cdef object h, header
-    if not isinstance(data, bytes):
-        raise TypeError(f"chunk_headers: bytes expected, not {type(data).__name__}")
-    kind = _KIND[format]
+    if p >= e:
+        return False
+    c = b[p]
+    if c == 32 or c == 9 or c == 46 or c == 67 or c == 83 or c == 84 or c == 68:
+        return True  # white space, "... ", Caused by, Suppressed, Traceback, The, During
+    while p < e:  # a dotted name: an exception's
+        c = b[p]
+        if c == 46:
+            return True
+        if not (_digit(c) or _upper(c) or _lower(c) or c == 95 or c == 36):
+            return False
+        p += 1
+    return False
+
+
+cdef list _scan(bytes data, str format, object source, bint rows, str name, str hostname,
+                object othertags, object tagged, bint* last_explicit, Py_ssize_t* no_host,
+                list last):
+    """The headers (``rows`` false) or the rows of a chunk without control characters,
+    None when a line is not in the format (rows: or the line loop must decide)."""
+    cdef _Slurm S = None
+    cdef _Minutes M = None
+    cdef cbuf b = <cbuf>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef Py_ssize_t s = 0, e, i, bs
+    cdef int kind = _KIND[format]
+    cdef bint high, explicit = False
+    cdef list out = []
+    cdef dict shared = {}
+    cdef object h, header, t, level, body, tags, host, nm, other, line, hit
+    cdef object last_tags = None
+    cdef cbuf q
     if kind == A_SLURM:
         S = _Slurm(source)
         header = source.header
+    elif kind == A_RFC5424 or kind == A_PLAIN:
+        M = _Minutes(source.clock)
+        header = source.header
     else:
         header = _HEADERS[kind]
-    buf = data
-    b = <cbuf>PyBytes_AS_STRING(buf)
-    n = PyBytes_GET_SIZE(buf)
-    # control characters, tabs, CR LF: the twin decides the chunk
-    for i in range(n):
-        c = b[i]
-        if (c < 32 and c != 10) or c == 127:
-            return _twin_chunk_headers(data, format, source)
-    out = []
-    s = 0
+    no_host[0] = 0
     while True:
         q = <cbuf>memchr(b + s, 10, n - s)
         e = n if q == NULL else q - b
@@ -636,6 +1011,7 @@ def chunk_headers(data, format, source=None):
                 high = True
                 break
         h = None
+        line = None
         if not high:
             if kind == A_BGL:
                 h = _bgl(b, s, e)
@@ -645,18 +1021,122 @@ def chunk_headers(data, format, source=None):
                 h = _journal(b, s, e)
             elif kind == A_SLURM:
                 h = _slurm(b, s, e, S)
+            elif kind == A_RFC5424:
+                h = _rfc5424(b, s, e, M)
+            elif kind == A_PLAIN:
+                h = _plain(b, s, e, M)
             else:
                 h = _export(b, s, e)
         if h is None:
+            if e == s:  # a blank line is in no format
+                return None
             try:
-                h = header(PyUnicode_DecodeUTF8(<const char*>(b + s), e - s, NULL))
+                line = PyUnicode_DecodeUTF8(<const char*>(b + s), e - s, NULL)
             except UnicodeDecodeError:
                 return None
+            h = header(line)
             if h is None:
                 return None
-        out.append(h)
+        if not rows:
+            out.append(h)
+        else:
+            t, nm, host, level, body, _, tags = <tuple>h
+            if t is None:
+                return None
+            if kind == A_SLURM or kind == A_RFC5424 or kind == A_PLAIN:
+                if line is not None or _may_continue(b, e - len(<str>body), e):
+                    if _cont_match(body) is not None:
+                        return None
+            if level is None:
+                if kind == A_JOURNAL:
+                    level = _level_of(body)
+                elif line is None:
+                    level = _hit_level(b, s, e - len(<str>body), e)
+                else:
+                    level = message_level(line, body)
+            explicit = level is not None
+            if not explicit:
+                level = _INFO
+            if level != _ERROR:  # an error report of HPC software makes it an error
+                if line is None and kind != A_JOURNAL:  # the message ends the line
+                    if _hpc_error(b, e - len(<str>body), e):
+                        level = _ERROR
+                elif hpc_error(body):
+                    level = _ERROR
+            last_tags = tags
+            if not host:
+                host = hostname
+                no_host[0] += 1
+            if tags is None:
+                other = othertags[level]
+            elif kind == A_JOURNAL:
+                other = tagged(level, tags)
+            else:  # the formats share their tags objects between lines
+                hit = shared.get(id(tags))
+                if hit is None:
+                    hit = shared[id(tags)] = (tags, {})
+                other = (<dict>(<tuple>hit)[1]).get(level)
+                if other is None:
+                    other = (<dict>(<tuple>hit)[1])[level] = tagged(level, tags)
+            out.append((t, t // _NS, nm or name, host, _NODE, _ZERO, None, None, other, body,
+                        level))
         if q == NULL:
             break
         s = e + 1
+    last_explicit[0] = explicit
+    if rows:
+        last.append(last_tags)
     return out
 
+
+cdef bint _unclean(bytes data):
+    """Whether ``data`` holds control characters, tabs or CR (the twin decides those)."""
+    cdef cbuf b = <cbuf>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t i, n = PyBytes_GET_SIZE(data)
+    cdef unsigned char c
+    for i in range(n):
+        c = b[i]
+        if (c < 32 and c != 10) or c == 127:
+            return True
+    return False
+
+
+def chunk_headers(data, format, source=None):
+    """The header of each line of a chunk in an headers format, or None.
+
+    The compiled twin of :func:`ccstore.logs._pyheaderscan.chunk_headers` (see
+    there): the same on every input.
+    """
+    cdef bint explicit
+    cdef Py_ssize_t no_host
+    if not isinstance(data, bytes):
+        raise TypeError(f"chunk_headers: bytes expected, not {type(data).__name__}")
+    _KIND[format]
+    if _unclean(data):
+        return _twin_chunk_headers(data, format, source)
+    return _scan(data, format, source, False, None, None, None, None, &explicit, &no_host,
+                 None)
+
+
+def chunk_rows(data, format, source, name, hostname, othertags, tagged):
+    """The rows of a chunk of one-line entries, or None.
+
+    The compiled twin of :func:`ccstore.logs._pyheaderscan.chunk_rows` (see there): the
+    same on every input.
+    """
+    cdef bint explicit = False
+    cdef Py_ssize_t no_host = 0
+    cdef list rows
+    if not isinstance(data, bytes):
+        raise TypeError(f"chunk_rows: bytes expected, not {type(data).__name__}")
+    _KIND[format]
+    if _unclean(data):
+        return _twin_chunk_rows(data, format, source, name, hostname, othertags, tagged)
+    if _TRACEBACK in data:
+        return None
+    cdef list last = []
+    rows = _scan(data, format, source, True, name, hostname, othertags, tagged, &explicit,
+                 &no_host, last)
+    if rows is None:
+        return None
+    return rows, explicit, last[0], no_host

@@ -48,13 +48,13 @@ that name no host (:attr:`LogParser.no_host`).
 
 Speed: a chunk that is nothing but single-line RFC 3164 entries takes a fast
 path, :func:`ccstore.logs.syslogscan.syslog_chunk` (compiled, or its
-pure-Python twin); a chunk of one-line entries of an HPC format is read at once,
-its headers from :func:`ccstore.logs.headerscan.chunk_headers` (compiled, or the
-formats' header functions); chunks of ``json`` and ``journal_json`` lines and the whole
-entries of a ``journal_export`` stream are made rows at once by
+pure-Python twin); a chunk of one-line entries of ``rfc5424``, ``plain`` or an HPC
+format is read at once, its rows from :func:`ccstore.logs.headerscan.chunk_rows`
+(compiled, or its pure-Python twin); chunks of ``json`` and ``journal_json`` lines and
+the whole entries of a ``journal_export`` stream are made rows at once by
 :mod:`ccstore.logs.jsonscan` (compiled, or its pure-Python twin); anything else goes
-through the line loop.  All give
-the same rows (differential tests hold them together); figures are in
+through the line loop.  All give the same rows (differential tests hold them
+together); figures are in
 docs/design/logs.md.
 
 >>> p = LogParser("syslog", hostname="me", location="/var/log/syslog", tz="UTC",
@@ -76,13 +76,13 @@ from . import formats as _formats
 from . import _pyjsonscan, jsonscan
 from ._grammar import (_CONT_RE, _FAST_SYSLOG_RE, _HPC_ERROR_RE, _HPC_ERROR_WORDS,
                        _LEVEL_START_RE, _LEVEL_WINDOW, _LEVELS, _PRI_LEVEL, LOGLEVELS,
-                       _body_hits, _clean_text, _frac_ns, _level_hits, _token_level,
-                       normalize_level)
+                       _clean_text, _frac_ns, _level_hits, _level_of, _start_level,
+                       _token_level, normalize_level)
 from .clock import _ISO, _MONTH_NAMES, Clock, epoch_ns
 from .formats import (UNPARSED_TAGS, Header, JournalExportReader, header_json,
                       structured_data_tags)
 from .patterns import UserFormat, compile_pattern, compile_regex
-from .headerscan import SCANNED_FORMATS, chunk_headers
+from .headerscan import SCANNED_FORMATS, LineSource, chunk_rows
 from .syslogscan import syslog_chunk
 
 __all__ = [
@@ -198,8 +198,8 @@ class LogParser:
         self._shared_cache: Dict[Tuple[str, int], Tuple[Mapping[str, str], str]] = {}
         #: makes the fast path's rows (tests set either implementation)
         self._chunk_parser = syslog_chunk
-        #: makes the headers of a chunk of a scanned format (tests set either one)
-        self._chunk_headers = chunk_headers
+        #: makes the rows of a chunk of a scanned format (tests set either one)
+        self._chunk_rows = chunk_rows
         #: makes the rows of a chunk of JSON lines (tests set either implementation)
         self._json_chunks = jsonscan.module
         self._journal: Optional[JournalExportReader] = None
@@ -207,6 +207,8 @@ class LogParser:
         #: input (an entry cut off), not at an entry left to the export reader
         self._export_cut = False
         self._slurm: Optional[_formats.SlurmFormat] = None
+        #: the ``source`` of the chunk scanner for the format (see :func:`chunk_rows`)
+        self._source: Optional[object] = None
         self._set_format(format, offset)
         #: whether the format is still to be told from the first lines (``auto``)
         self._sniffing = format == "auto" and sniff
@@ -214,6 +216,9 @@ class LogParser:
         #: input fed so far may hold an error report of HPC software in rows not
         #: emitted yet (see :func:`_hpc_errors`)
         self._hpc = False
+        #: rows of the current :meth:`feed` made by the chunk path, whose rows have
+        #: been through the check of :func:`_hpc_errors` (flushed ones too)
+        self._checked = 0
         #: end of the lines consumed so far
         self.offset = offset
         #: time (ns) of the latest entry, used for lines without a timestamp
@@ -247,6 +252,8 @@ class LogParser:
             self._header = _formats.header_function(format)
         else:
             self._header = getattr(self, "_hdr_" + format)
+        self._source = (self._slurm if format == "slurm" else
+                        LineSource(self._header, self.clock) if format in _OWN_SCANNED else None)
         #: whether whole chunks of RFC 3164 lines take the fast path (tests turn it
         #: off to compare it with the line loop)
         self._columnar = format in ("syslog", "auto")
@@ -293,12 +300,14 @@ class LogParser:
         """Parse the complete lines of ``data`` (appended to earlier input)."""
         seam = self._buf[-10:] + data[:10]  # a word cut between the last feed and this
         hpc = self._hpc or any(w in data or w in seam for w in _HPC_ERROR_BYTES)
+        self._checked = 0
         rows = self._feed(data)
         if not hpc and self._journal is None:  # (the export reader keeps its own buffer)
             return rows
         # rows still to come may hold what was fed: a partial line, a pending entry
         self._hpc = bool(self._buf) or self._pend is not None
-        return _hpc_errors(rows)
+        # (the rows of the chunk path have been through the check already)
+        return rows if self._checked == len(rows) else _hpc_errors(rows)
 
     def _feed(self, data: bytes) -> List[Row]:
         if self._sniffing:
@@ -587,58 +596,32 @@ class LogParser:
     def _one_line_chunk(self, data: bytes, end_offset: int) -> Optional[List[Row]]:
         """A chunk of a format whose entries are one line each, read at once.
 
-        The rows of the line loop, which takes over (None) when any line is not in the
-        format (blank, unparsed, a continuation), has no time, opens a Python
+        :func:`ccstore.logs.headerscan.chunk_rows` (compiled, or its pure-Python twin)
+        makes the rows of the line loop, which takes over (None) when any line is not
+        in the format (blank, unparsed, a continuation), has no time, opens a Python
         traceback, or the chunk is not clean text.  As in the syslog fast path, the
         last entry stays pending.
         """
         if self._tb:
             return None
-        text = _clean_text(data)
-        if text is None or _TRACEBACK in text:
+        res = self._chunk_rows(data, self.format, self._source, self.name, self.hostname,
+                               self._othertags, self._tagged)
+        if res is None:
             return None
-        if self.format in SCANNED_FORMATS:
-            hdrs = self._chunk_headers(data, self.format, self._slurm)
-            if hdrs is None:
-                return None
-        else:
-            hdrs = list(map(self._header, text.split("\n")))
-            if None in hdrs:
-                return None
-        if self.format in _CONT_BODIES and any(map(_CONT_RE.match, [h[4] for h in hdrs])):
-            return None  # a line that may continue the entry before it: the loop decides
-        levels: List[Optional[str]] = [h[3] for h in hdrs]
-        if None in levels:
-            if any(h[0] is None for h in hdrs):
-                return None
-            if self.format in _SUFFIX_BODIES:  # the message ends each line
-                hits = _level_hits(text)
-                if hits:
-                    for i, level in _body_hits(text, hits, [h[4] for h in hdrs]).items():
-                        if level and levels[i] is None:
-                            levels[i] = level
-            else:
-                levels = [lv if lv is not None else _level_of(h[4])
-                          for lv, h in zip(levels, hdrs)]
-        elif any(h[0] is None for h in hdrs):
-            return None
-        last_explicit = levels[-1] is not None
-        lvls = [lv or "info" for lv in levels]
-        dn, dh, ot, tagged, ns = self.name, self.hostname, self._othertags, self._tagged, NS_PER_S
-        rows = [(t, t // ns, name or dn, host or dh, "node", "0", None, None,
-                 ot[lv] if tags is None else tagged(lv, tags), body, lv)
-                for (t, name, host, _, body, _, tags), lv in zip(hdrs, lvls)]
+        rows, last_explicit, last_tags, no_host = res
         out: List[Row] = self.flush() if self._pend is not None else []
-        self.no_host += sum(1 for h in hdrs if not h[2])
+        self.no_host += no_host
+        nlines = len(rows)
         last = rows.pop()
         out.extend(rows)
         self.entries += len(rows)
-        self.lines += len(hdrs)
+        self.lines += nlines
         self.last_time = last[0]
         self._blank = 0
         self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
-                      self.offset + data.rfind(b"\n") + 1, hdrs[-1][6]]
+                      self.offset + data.rfind(b"\n") + 1, last_tags]
         self.offset = end_offset
+        self._checked += len(out)
         return out
 
     def _tagged(self, level: str, tags: Mapping[str, str]) -> str:
@@ -832,13 +815,10 @@ class LogParser:
 
 _FAR = 1 << 62
 #: formats whose entries are mostly one line each (no header of theirs continues an
-#: entry; Slurm's messages may), read a chunk at once when they can be; of those, the
-#: ones whose message ends the line
-_ONE_LINE_FORMATS = ("syslog_export", "bgl", "lanl", "journal_json", "slurm")
-_SUFFIX_BODIES = ("syslog_export", "bgl", "lanl", "slurm")
-#: of those, the ones whose message may continue an entry (a stack trace): a chunk with
-#: such a line goes to the line loop
-_CONT_BODIES = ("slurm",)
+#: entry; a message may), read a chunk at once when they can be
+_ONE_LINE_FORMATS = SCANNED_FORMATS
+#: of those, the ones read with the parser's own header function
+_OWN_SCANNED = ("rfc5424", "plain")
 
 
 _HPC_ERROR_BYTES = tuple(w.encode() for w in _HPC_ERROR_WORDS)
@@ -898,19 +878,6 @@ def _no_header(line: str) -> None:
     return None
 
 
-def _start_level(body: str) -> Optional[str]:
-    """Level named by a word at the start of ``body`` (``error:``, ``[WARN]``...)."""
-    m = _LEVEL_START_RE.match(body)
-    return _token_level(m.group(0)) if m is not None else None
-
-
-def _level_of(body: str) -> Optional[str]:
-    """Level named anywhere near the start of ``body`` (slow path of the line loop)."""
-    level = _start_level(body)
-    if level is None:
-        for _, level in _level_hits(body[:_LEVEL_WINDOW]):
-            break
-    return level
 
 
 def _traceback_state(body: str, tb: bool) -> bool:
