@@ -22,9 +22,11 @@ Extensions (all optional; a Go config never needs them): in the storage file
 ``{"*": "7d", "debug": "1d", "err": "30d"}``, ``"*"`` the levels not named),
 ``retention_interval``, ``fulltext``, ``body_budget``, ``compact`` (SQLite) and
 ``max_disk_size``, and in a postgres ``backend`` ``toast_compression`` (``"auto"``,
-``"lz4"``, ``"pglz"``); in the api file ``max_body_size``, ``threads``, ``query_limit`` and the connection limits
-``header_timeout``, ``body_timeout``, ``max_connections``; in a nats receiver
-``queue``, ``jetstream: {"stream", "durable", "ack_wait"}`` and ``cluster``; in an http
+``"lz4"``, ``"pglz"``); in the api file ``max_body_size``, ``threads``,
+``query_limit`` and the connection limits ``header_timeout``, ``body_timeout``,
+``max_connections``; in a nats receiver ``queue``, ``jetstream: {"stream",
+"durable", "ack_wait"}``, ``cluster`` and ``process`` (its client in a process of its
+own, default true); in an http
 receiver ``cluster``, ``max_body_size`` and the connection limits; and receivers of type
 ``files`` (``paths``, ``cluster``, ``hostname``, ``format``, ``timezone``, ``start_at``,
 ``interval``, and a format of the user's: ``pattern`` or ``regex``, ``levels``,
