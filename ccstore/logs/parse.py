@@ -547,10 +547,15 @@ class LogParser:
         if res is None:
             return None
         rows, last_explicit = res
+        return self._chunk_out(data, end_offset, rows, last_explicit, None, 0)
+
+    def _chunk_out(self, data: bytes, end_offset: int, rows: List[Row], last_explicit: bool,
+                   last_tags: Any, no_host: int) -> List[Row]:
+        """The rows a chunk path made of a chunk of one-line entries (``data``, ending at
+        ``end_offset``): the entry pending before them first, the last one pending."""
+        out: List[Row] = self.flush() if self._pend is not None else []
+        self.no_host += no_host
         nlines = len(rows)
-        out: List[Row] = []
-        if self._pend is not None:
-            out.extend(self.flush())
         last = rows.pop()
         out.extend(rows)
         self.entries += len(rows)
@@ -558,7 +563,7 @@ class LogParser:
         self.last_time = last[0]
         self._blank = 0
         self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
-                      self.offset + data.rfind(b"\n") + 1, None]
+                      self.offset + data.rfind(b"\n") + 1, last_tags]
         self.offset = end_offset
         return out
 
@@ -578,20 +583,7 @@ class LogParser:
                                                        _level_of)
         if res is None:
             return None
-        rows, last_explicit, last_tags, no_host = res
-        nlines = len(rows)
-        out: List[Row] = self.flush() if self._pend is not None else []
-        self.no_host += no_host
-        last = rows.pop()
-        out.extend(rows)
-        self.entries += len(rows)
-        self.lines += nlines
-        self.last_time = last[0]
-        self._blank = 0
-        self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
-                      self.offset + data.rfind(b"\n") + 1, last_tags]
-        self.offset = end_offset
-        return out
+        return self._chunk_out(data, end_offset, *res)
 
     def _one_line_chunk(self, data: bytes, end_offset: int) -> Optional[List[Row]]:
         """A chunk of a format whose entries are one line each, read at once.
@@ -608,19 +600,7 @@ class LogParser:
                                self._othertags, self._tagged)
         if res is None:
             return None
-        rows, last_explicit, last_tags, no_host = res
-        out: List[Row] = self.flush() if self._pend is not None else []
-        self.no_host += no_host
-        nlines = len(rows)
-        last = rows.pop()
-        out.extend(rows)
-        self.entries += len(rows)
-        self.lines += nlines
-        self.last_time = last[0]
-        self._blank = 0
-        self._pend = [last[0], last[2], last[3], last[10], last_explicit, last[9], None,
-                      self.offset + data.rfind(b"\n") + 1, last_tags]
-        self.offset = end_offset
+        out = self._chunk_out(data, end_offset, *res)
         self._checked += len(out)
         return out
 
