@@ -11,7 +11,6 @@ import json
 import logging
 import threading
 import time as _time
-from collections import Counter
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import apsw
@@ -155,18 +154,20 @@ def _summary(conn: apsw.Connection, tbl: str, column_values: Optional[int] = Non
     """A segment's per-minute counts ``(name, level, minute, n)`` and facet counts
     ``(field, value, n)`` (:data:`~.schema.FACET_COLUMNS`).
 
-    Two reads of the table, each grouped by a ``Counter`` (a hash table) rather
-    than by SQLite, whose GROUP BY sorts: one of the columns of few values (name,
-    level, minute, the other columns, the tag set), one of the hostname, whose
-    values may be as many as the rows.  A column with more than ``column_values``
-    values (None: no limit) keeps only the marker ``("!", column, values)``: its
-    counts are read from rows or the host index then."""
+    Two grouped reads of the table, grouped by SQLite, which leaves the GIL to the
+    writer and the parser meanwhile: one of the columns of few values (name, level,
+    minute, the other columns, the tag set), one of the hostname, whose values may
+    be as many as the rows; the facets are tallied from those groups.  A column with
+    more than ``column_values`` values (None: no limit) keeps only the marker
+    ``("!", column, values)``: its counts are read from rows or the host index then."""
     q = quote_ident(tbl)
     cols = [c for c in FACET_COLUMNS if c not in ("name", "level", "hostname")]
-    groups = Counter(conn.execute(
-        f"SELECT name, level, {_floor_expr('timestamp')}, {', '.join(cols)}, othertags "
-        f"FROM {q}", (60,)))
-    hosts = Counter(conn.execute(f"SELECT hostname FROM {q}"))
+    groups = {row[:-1]: row[-1] for row in conn.execute(
+        f"SELECT name, level, {_floor_expr('timestamp')}, {', '.join(cols)}, othertags, "
+        f"count(*) FROM {q} GROUP BY {', '.join(str(i + 1) for i in range(len(cols) + 4))}",
+        (60,))}
+    hosts = {row[:-1]: row[-1] for row in conn.execute(
+        f"SELECT hostname, count(*) FROM {q} GROUP BY 1")}
     minutes: Dict[tuple, int] = {}
     tally: Dict[Tuple[str, Any], int] = {}
     sets: Dict[Any, int] = {}
